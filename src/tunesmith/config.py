@@ -1,0 +1,280 @@
+"""tunesmith.yaml: one pydantic model per stage.
+
+The same classes are the Python API (`Config(train=TrainConfig(epochs=2))`), the YAML file and, through
+`--set section.key=value` and the commands' own flags, the CLI. An unknown key is an error that names it, its
+line, and the closest valid key, because a silently ignored typo (`lerning_rate`) is a silently wrong run.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from tunesmith.errors import ConfigError
+
+STAGES = ("data", "train", "eval", "serve", "monitor")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ProjectConfig(Section):
+    name: str = Field("tunesmith-project", description="A name for the project, used in reports.")
+    artifacts: str = Field(
+        "artifacts", description="Where every stage writes its directory, relative to tunesmith.yaml."
+    )
+    seed: int = Field(0, description="The seed for splits, training and evaluation.")
+
+
+class SplitConfig(Section):
+    train: float = Field(0.8, ge=0, le=1, description="Share of examples in train.jsonl.")
+    val: float = Field(0.1, ge=0, le=1, description="Share in val.jsonl (validation loss during training).")
+    test: float = Field(0.1, ge=0, le=1, description="Share in test.jsonl (held out for evaluation).")
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> SplitConfig:
+        if abs(self.train + self.val + self.test - 1.0) > 1e-6:
+            raise ValueError(f"split shares must add up to 1 (got {self.train + self.val + self.test:g})")
+        return self
+
+
+class DataConfig(Section):
+    paths: list[str] = Field(default_factory=list, description="Input files, relative to tunesmith.yaml.")
+    format: str | None = Field(
+        None, description="Force the input format (messages, prompt_completion, alpaca, sharegpt); auto if unset."
+    )
+    max_seq_len: int = Field(2048, gt=0, description="Examples longer than this many tokens are too long.")
+    too_long: Literal["drop", "truncate"] = Field("drop", description="What prepare does with too-long examples.")
+    pii: Literal["redact", "pseudonymize", "off"] = Field(
+        "redact", description="How prepare treats personal data found by Presidio."
+    )
+    pii_entities: list[str] | None = Field(
+        None, description="Presidio entity types to find; the default covers personal data, not URLs or dates."
+    )
+    dedup: Literal["near", "exact", "off"] = Field(
+        "near", description="near: drop exact and near duplicates; exact: exact ones only."
+    )
+    near_dup_threshold: float = Field(
+        0.8, gt=0, le=1, description="MinHash Jaccard similarity of user turns above which two are near duplicates."
+    )
+    conflicts: Literal["majority", "drop", "keep"] = Field(
+        "majority", description="Same prompt, different answers: keep the majority answer, drop all, or keep all."
+    )
+    split: SplitConfig = Field(default_factory=SplitConfig, description="train/val/test shares.")
+
+
+class TinyModelConfig(Section):
+    size: Literal["xs", "s", "m"] = Field("s", description="Tiny model preset.")
+    seed: int = Field(0, description="Seed of the random initialisation.")
+
+
+class ModelConfig(Section):
+    base: str = Field("models/tiny", description="Hub id or local path of the base model.")
+    revision: str | None = Field(None, description="Hub revision (commit, tag or branch) to pin.")
+    tiny: TinyModelConfig | None = Field(
+        None, description="Build an offline tiny model at `base` when it does not exist yet (demos and tests)."
+    )
+
+
+class LoraConfig(Section):
+    r: int = Field(16, gt=0, description="LoRA rank.")
+    alpha: int = Field(32, gt=0, description="LoRA alpha (scale = alpha / r).")
+    dropout: float = Field(0.05, ge=0, lt=1, description="LoRA dropout.")
+    target_modules: str | list[str] = Field(
+        "all-linear", description="Modules that get adapters; all-linear covers every projection layer."
+    )
+
+
+class TrainConfig(Section):
+    method: Literal["lora", "dora", "qlora", "full"] = Field("lora", description="Fine-tuning method.")
+    epochs: float | None = Field(None, gt=0, description="Passes over train.jsonl; chosen from dataset size if unset.")
+    learning_rate: float | None = Field(
+        None, gt=0, description="Peak learning rate; 2e-4 for LoRA/DoRA, 2e-5 for full if unset."
+    )
+    batch_size: int = Field(8, gt=0, description="Examples per device per step.")
+    grad_accum: int = Field(1, gt=0, description="Gradient accumulation steps.")
+    max_seq_len: int = Field(1024, gt=0, description="Longer examples are truncated at training time.")
+    warmup_ratio: float = Field(0.05, ge=0, lt=1, description="Share of steps with linear warm-up.")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
+    lora: LoraConfig = Field(default_factory=LoraConfig, description="LoRA/DoRA settings.")
+    logging_steps: int = Field(5, gt=0, description="Write metrics every N optimizer steps.")
+
+
+class EvalConfig(Section):
+    arms: list[Literal["base", "retrieval", "fine_tuned"]] = Field(
+        default_factory=lambda: ["base", "retrieval", "fine_tuned"], description="The systems compared."
+    )
+    reference_arm: str = Field("base", description="Deltas and CIs are computed against this arm.")
+    max_new_tokens: int = Field(96, gt=0, description="Generation budget per answer.")
+    batch_size: int = Field(8, gt=0, description="Prompts generated together (left padding, KV cache).")
+    limit: int | None = Field(None, gt=0, description="Evaluate only the first N test examples.")
+    gates: list[str] = Field(
+        default_factory=list, description='Quality gates, e.g. "fine_tuned.rougeL >= base.rougeL + 0.05".'
+    )
+
+
+class ServeConfig(Section):
+    host: str = Field("127.0.0.1", description="Bind address; loopback unless you say otherwise.")
+    port: int = Field(8000, gt=0, lt=65536, description="Port.")
+
+
+class MonitorConfig(Section):
+    redact: bool = Field(True, description="Redact PII from prompts and responses before they are logged.")
+    database_url: str = Field("sqlite:///tunesmith.db", description="SQLAlchemy URL of the request log.")
+
+
+class Config(Section):
+    project: ProjectConfig = Field(default_factory=ProjectConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
+    monitor: MonitorConfig = Field(default_factory=MonitorConfig)
+
+    # Where relative paths are resolved from: the folder of tunesmith.yaml (not part of the file).
+    root: Path = Field(default_factory=Path.cwd, exclude=True)
+
+    def path(self, p: str | Path) -> Path:
+        """Resolve a path from the config against the folder of tunesmith.yaml."""
+        p = Path(p).expanduser()
+        return p if p.is_absolute() else self.root / p
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.path(self.project.artifacts)
+
+    def stage_dir(self, stage: str) -> Path:
+        return self.artifacts_dir / stage
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Loading, with errors that point at the line
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """1-based line of the YAML node at `loc` (as deep as the path can be followed)."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if k.value == key:
+                    line, node = k.start_mark.line + 1, v
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    model: Any = Config
+    for key in loc:
+        field = model.model_fields.get(key) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        if field is None:
+            return None
+        ann = field.annotation
+        candidates = [ann, *getattr(ann, "__args__", ())]
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if model is None:
+            return None
+    return model
+
+
+def _valid_keys(loc: tuple[Any, ...]) -> list[str]:
+    model = _model_at(loc)
+    if model is None:
+        return []
+    return [k for k in model.model_fields if not (model is Config and k == "root")]
+
+
+def _raise_for(err: ValidationError, *, file: str | None, root: yaml.Node | None) -> None:
+    first = err.errors()[0]
+    loc = tuple(first["loc"])
+    dotted = ".".join(str(x) for x in loc)
+    line = _line_of(root, loc) if root is not None else None
+    if first["type"] == "extra_forbidden":
+        key = str(loc[-1])
+        valid = _valid_keys(loc[:-1])
+        close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
+        hint = f"did you mean '{close[0]}'?" if close else None
+        where = f" in section '{'.'.join(map(str, loc[:-1]))}'" if len(loc) > 1 else ""
+        valid_txt = ", ".join(valid)
+        raise ConfigError(
+            f"unknown key '{key}'{where}",
+            hint=(hint + " " if hint else "") + f"valid keys here: {valid_txt}",
+            file=file,
+            line=line,
+        )
+    raise ConfigError(
+        f"'{dotted}': {first['msg']} (got {first.get('input')!r})" if loc else first["msg"],
+        hint="see the configuration reference in README.md",
+        file=file,
+        line=line,
+    )
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
+    """Read tunesmith.yaml, apply `section.key=value` overrides, validate."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}", hint="pass the path of a tunesmith.yaml")
+    text = path.read_text(encoding="utf-8")
+    try:
+        root = yaml.compose(text)
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise ConfigError(
+            f"invalid YAML: {getattr(e, 'problem', e)}",
+            hint="check the indentation and quoting around this line",
+            file=path,
+            line=mark.line + 1 if mark else None,
+        ) from None
+    if not isinstance(raw, dict):
+        raise ConfigError("the config must be a mapping of sections", file=path, line=1)
+    for item in overrides or []:
+        apply_override(raw, item)
+    try:
+        return Config.model_validate({**raw, "root": path.resolve().parent})
+    except ValidationError as e:
+        _raise_for(e, file=str(path), root=root)
+        raise  # unreachable: _raise_for always raises
+
+
+def apply_override(raw: dict[str, Any], item: str) -> None:
+    """Apply one `--set section.key=value` to the raw mapping; the value is parsed as YAML (`3`, `true`, `[a]`)."""
+    if "=" not in item or "." not in item.split("=", 1)[0]:
+        raise ConfigError(f"bad override '{item}'", hint="write it as section.key=value, e.g. train.epochs=2")
+    dotted, value = item.split("=", 1)
+    keys = dotted.strip().split(".")
+    node = raw
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"bad override '{item}': '{key}' is not a section")
+    node[keys[-1]] = yaml.safe_load(value)
+
+
+def validate_overrides(cfg: Config, overrides: list[str]) -> Config:
+    """Re-validate a Config built in Python after applying overrides (for commands without a YAML file)."""
+    raw = cfg.to_dict()
+    for item in overrides:
+        apply_override(raw, item)
+    try:
+        return Config.model_validate({**raw, "root": cfg.root})
+    except ValidationError as e:
+        _raise_for(e, file=None, root=None)
+        raise
