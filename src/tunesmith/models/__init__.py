@@ -1,0 +1,1 @@
+"""Models tunesmith builds itself, so that tests, the quickstart and benchmarks run offline."""

@@ -1,0 +1,68 @@
+"""Loading base models and tokenizers from a local directory or a Hub id, with errors a user can act on."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from tunesmith.config import Config
+from tunesmith.errors import ModelError
+
+
+def resolve_base(cfg: Config) -> str:
+    """A local directory (resolved against tunesmith.yaml) when it exists, else the string as a Hub id."""
+    local = cfg.path(cfg.model.base)
+    return str(local) if local.exists() else cfg.model.base
+
+
+def ensure_base_model(cfg: Config) -> str:
+    """Build the offline tiny model at `model.base` when the config asks for one and it is not there yet."""
+    if cfg.model.tiny is not None and not cfg.path(cfg.model.base).exists():
+        from tunesmith.models.tiny import build_tiny_model
+
+        build_tiny_model(cfg.path(cfg.model.base), seed=cfg.model.tiny.seed, size=cfg.model.tiny.size)
+    return resolve_base(cfg)
+
+
+def _load_error(base: str, e: Exception) -> ModelError:
+    offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+    looks_local = base.startswith((".", "/", "~")) or os.sep in base and Path(base).parent.exists()
+    if looks_local and not Path(base).exists():
+        hint = f"the directory {base} does not exist; build one with `tunesmith model tiny --out {base}`"
+    elif offline:
+        hint = "HF_HUB_OFFLINE=1 is set, so only models already in the Hugging Face cache or on disk load"
+    else:
+        hint = "pass a local directory saved with save_pretrained, or a Hub id such as Qwen/Qwen3-0.6B"
+    return ModelError(f"cannot load model '{base}': {str(e).splitlines()[0]}", hint=hint)
+
+
+def load_tokenizer(base: str, *, revision: str | None = None) -> Any:
+    from transformers import AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(base, revision=revision)
+    except (OSError, ValueError) as e:
+        raise _load_error(base, e) from None
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    if not getattr(tok, "chat_template", None):
+        raise ModelError(
+            f"the tokenizer of '{base}' has no chat template",
+            hint="use an instruction-tuned model, or a tokenizer that ships a chat_template",
+        )
+    return tok
+
+
+def load_model(base: str, *, revision: str | None = None, dtype: Any = None) -> Any:
+    from transformers import AutoModelForCausalLM
+
+    try:
+        return AutoModelForCausalLM.from_pretrained(base, revision=revision, dtype=dtype or "auto")
+    except (OSError, ValueError) as e:
+        raise _load_error(base, e) from None
+
+
+def generation_eos(model: Any) -> int | list[int] | None:
+    gen = getattr(model, "generation_config", None)
+    return getattr(gen, "eos_token_id", None) if gen is not None else None
