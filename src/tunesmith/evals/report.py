@@ -1,0 +1,492 @@
+"""The evaluation report: one self-contained HTML page, and a markdown summary for a pull request.
+
+The page must open anywhere, offline and years later, so it has no external CSS, scripts or fonts, and its
+plots are PNGs inlined as data URIs. Predictions are model output and may contain anything, so every piece of
+text is HTML-escaped, and a Content-Security-Policy forbids scripts and fetches if an escape is missed.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import html
+import io
+import json
+import os
+import secrets
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tunesmith.evals.metrics import METRICS
+from tunesmith.evals.stats import winner
+
+EXAMPLES_PER_SIDE = 30  # largest gains and largest regressions shown in the example viewer
+PREFERRED_COMPARISON_ARM = "fine_tuned"
+_OTHER_BAR_METRICS = 3  # bar chart: the headline metric and this many more
+_COLORS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974")
+
+_CSS = """
+:root { --fg: #1f2328; --muted: #656d76; --line: #d0d7de; --bg-alt: #f6f8fa;
+        --good: #1a7f37; --bad: #cf222e; }
+* { box-sizing: border-box; }
+body { margin: 0; color: var(--fg); background: #fff;
+       font: 15px/1.5 -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; }
+main { max-width: 1200px; margin: 0 auto; padding: 24px; }
+h1 { margin: 0 0 4px; font-size: 26px; }
+h2 { margin: 36px 0 12px; padding-bottom: 4px; border-bottom: 1px solid var(--line); font-size: 20px; }
+.meta, .note, .desc { color: var(--muted); font-size: 13px; }
+dl.lineage { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin: 8px 0 0;
+             font-size: 13px; }
+dl.lineage dt { color: var(--muted); }
+dl.lineage dd { margin: 0; overflow-wrap: anywhere; }
+code, pre { font: 13px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+table { border-collapse: collapse; margin: 8px 0; }
+th, td { padding: 6px 10px; border: 1px solid var(--line); text-align: left; vertical-align: top; }
+th { background: var(--bg-alt); font-weight: 600; }
+td.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+tr.reference td:first-child { font-weight: 600; }
+.ci { color: var(--muted); }
+.delta { font-size: 13px; white-space: nowrap; }
+.better { color: var(--good); font-weight: 600; }
+.worse { color: var(--bad); font-weight: 600; }
+.star { color: #bf8700; }
+td.best { font-weight: 600; }
+.na { color: var(--muted); text-align: center; }
+.scroll { overflow-x: auto; }
+img.plot { display: block; max-width: 100%; height: auto; margin: 12px 0; }
+details { border: 1px solid var(--line); border-radius: 6px; margin: 6px 0; }
+details > summary { cursor: pointer; padding: 6px 10px; background: var(--bg-alt); }
+details[open] > summary { border-bottom: 1px solid var(--line); }
+.example { padding: 8px 12px; }
+.example h4 { margin: 10px 0 4px; font-size: 13px; color: var(--muted); text-transform: uppercase; }
+.example pre { margin: 0; padding: 8px; background: var(--bg-alt); border-radius: 4px; white-space: pre-wrap;
+               overflow-wrap: anywhere; max-height: 24em; overflow-y: auto; }
+.preds { display: grid; grid-template-columns: repeat(auto-fit, minmax(260px, 1fr)); gap: 10px; }
+.tag { display: inline-block; padding: 0 6px; margin-left: 4px; border-radius: 10px; background: #ddf4ff;
+       font-size: 12px; }
+dl.defs dt { font-weight: 600; margin-top: 8px; }
+dl.defs dd { margin: 0 0 0 16px; }
+"""
+
+# Defence in depth: even if some text escaped unescaped, the page could run no script and fetch nothing.
+_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _lower_is_better(metric: str) -> bool:
+    info = METRICS.get(metric)
+    return info is not None and info.lower_is_better
+
+
+def _is_behaviour(metric: str) -> bool:
+    info = METRICS.get(metric)
+    return info is not None and info.behaviour
+
+
+def _fmt_ci(mean: float, ci: Sequence[float]) -> str:
+    return f"{mean:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+
+
+def _fmt_delta(delta: dict[str, Any]) -> str:
+    lo, hi = delta["ci"]
+    return f"{delta['value']:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+
+
+def _delta_class(metric: str, delta: dict[str, Any]) -> str:
+    """Colour a delta only when its interval excludes 0, green or red in the metric's own direction."""
+    lo, hi = delta["ci"]
+    if lo <= 0 <= hi:
+        return "delta"
+    return "delta better" if (lo > 0) != _lower_is_better(metric) else "delta worse"
+
+
+def _metric_label(metric: str) -> str:
+    return f"{metric} (lower is better)" if _lower_is_better(metric) else metric
+
+
+def _tokens_per_request(arm: dict[str, Any]) -> float | None:
+    tokens = arm.get("tokens")
+    return tokens["prompt_mean"] + tokens["completion_mean"] if tokens else None
+
+
+def _latency_p50(arm: dict[str, Any]) -> float | None:
+    latency = arm.get("latency_ms")
+    return latency["p50"] if latency else None
+
+
+def _comparison_arm(results: dict[str, Any]) -> str | None:
+    """The arm the example viewer compares with the reference: the fine-tune when there is one."""
+    others = [arm for arm in results["arms"] if arm != results["reference_arm"]]
+    if PREFERRED_COMPARISON_ARM in others:
+        return PREFERRED_COMPARISON_ARM
+    return others[0] if others else None
+
+
+# ---------------------------------------------------------------------------------------------------- plots
+
+
+def _plain(text: str) -> str:
+    """Keep matplotlib from reading a '$' in an arm name as the start of a formula."""
+    return text.replace("$", r"\$")
+
+
+def _img(fig: Any, alt: str) -> str:
+    buf = io.BytesIO()
+    # No "Software" metadata: the same results give the same bytes, and the page carries no URL.
+    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f'<img class="plot" alt="{_e(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _bar_chart(results: dict[str, Any], metrics: Sequence[str], title: str) -> str:
+    from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
+
+    arms = results["arms"]
+    fig = Figure(figsize=(max(6.0, 2 + 0.5 * len(metrics) * len(arms)), 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    x = np.arange(len(metrics))
+    width = 0.8 / len(arms)
+    for k, (name, arm) in enumerate(arms.items()):
+        means = np.array([arm["metrics"].get(m, np.nan) for m in metrics])
+        lows = np.array([arm["ci"][m][0] if m in arm["ci"] else np.nan for m in metrics])
+        highs = np.array([arm["ci"][m][1] if m in arm["ci"] else np.nan for m in metrics])
+        errors = np.nan_to_num(np.vstack([means - lows, highs - means]))
+        ax.bar(
+            x + (k - (len(arms) - 1) / 2) * width,
+            means,
+            width,
+            yerr=errors,
+            capsize=3,
+            label=_plain(name),
+            color=_COLORS[k % len(_COLORS)],
+        )
+    ax.set_xticks(x, labels=[_plain(_metric_label(m)) for m in metrics])
+    ax.set_title(_plain(title))
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_axisbelow(True)
+    ax.legend(fontsize="small", frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return _img(fig, title)
+
+
+def _cost_plot(results: dict[str, Any]) -> str | None:
+    """Headline metric against tokens per request and median latency: what each point of quality costs."""
+    from matplotlib.figure import Figure
+
+    headline = results["headline_metric"]
+    axes_data = (("tokens per request", _tokens_per_request), ("p50 latency (ms)", _latency_p50))
+    if not any(cost(arm) is not None for arm in results["arms"].values() for _, cost in axes_data):
+        return None
+    fig = Figure(figsize=(10, 3.8), layout="constrained")
+    for ax, (label, cost) in zip(fig.subplots(1, 2), axes_data, strict=True):
+        for k, (name, arm) in enumerate(results["arms"].items()):
+            x, y = cost(arm), arm["metrics"].get(headline)
+            if x is None or y is None:
+                continue
+            lo, hi = arm["ci"][headline]
+            ax.errorbar(
+                [x], [y], yerr=[[y - lo], [hi - y]], fmt="o", capsize=3, color=_COLORS[k % len(_COLORS)]
+            )
+            ax.annotate(_plain(name), (x, y), xytext=(6, 4), textcoords="offset points", fontsize="small")
+        ax.margins(x=0.15, y=0.1)  # room for the labels
+        ax.set_xlabel(label)
+        ax.set_ylabel(_plain(_metric_label(headline)))
+        ax.grid(alpha=0.3)
+    fig.suptitle(_plain(f"Quality vs cost ({headline})"))
+    return _img(fig, f"{headline} against tokens per request and p50 latency, one point per arm")
+
+
+# --------------------------------------------------------------------------------------------------- sections
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+def _header(results: dict[str, Any]) -> str:
+    dataset = results.get("dataset", {})
+    meta = [
+        f"created {_e(results.get('created_at', '?'))}",
+        f"reference arm <code>{_e(results['reference_arm'])}</code>",
+    ]
+    if dataset:
+        meta.append(
+            f"dataset <code>{_e(dataset.get('path', '?'))}</code> "
+            f"(sha256 <code>{_e(str(dataset.get('sha256', '?'))[:12])}</code>, "
+            f"{_e(dataset.get('n_test', '?'))} test examples)"
+        )
+    lineage = "".join(
+        f"<dt>{_e(key)}</dt><dd>{_e(_text(value))}</dd>" for key, value in results.get("lineage", {}).items()
+    )
+    return f'<h1>{_e(results["title"])}</h1><p class="meta">{" · ".join(meta)}</p>' + (
+        f'<dl class="lineage">{lineage}</dl>' if lineage else ""
+    )
+
+
+def _metric_cell(arm: dict[str, Any], metric: str, is_best: bool) -> str:
+    if metric not in arm["metrics"]:
+        return '<td class="na">—</td>'
+    mean, (lo, hi) = arm["metrics"][metric], arm["ci"][metric]
+    star = ' <span class="star" title="best arm on this metric">★</span>' if is_best else ""
+    cell = f'{mean:.3f} <span class="ci">[{lo:.3f}, {hi:.3f}]</span>{star}'
+    delta = arm.get("delta", {}).get(metric)
+    if delta:
+        cell += f'<div class="{_delta_class(metric, delta)}">Δ {_e(_fmt_delta(delta))}</div>'
+    return f'<td class="num" title="n = {_e(arm["n"].get(metric, "?"))}">{cell}</td>'
+
+
+def _cost_cells(arm: dict[str, Any]) -> str:
+    tokens, latency, rps = arm.get("tokens"), arm.get("latency_ms"), arm.get("throughput_rps")
+    cells = [None, None, None]
+    if tokens:
+        total = tokens["prompt_mean"] + tokens["completion_mean"]
+        cells[0] = f"{total:,.0f} ({tokens['prompt_mean']:,.0f} + {tokens['completion_mean']:,.0f})"
+    if latency:
+        cells[1] = f"{latency['p50']:,.0f} / {latency['p95']:,.0f} ms"
+    if rps is not None:
+        cells[2] = f"{rps:.2f} req/s"
+    return "".join('<td class="na">—</td>' if c is None else f'<td class="num">{_e(c)}</td>' for c in cells)
+
+
+def _headline_table(results: dict[str, Any]) -> str:
+    arms, metrics, reference = results["arms"], results["metrics"], results["reference_arm"]
+    best = {m: winner(arms, m, _lower_is_better(m)) for m in metrics}
+    head = "".join(f"<th>{_e(_metric_label(m))}</th>" for m in metrics)
+    rows = []
+    for name, arm in arms.items():
+        label = f"{_e(name)}" + (' <span class="desc">(reference)</span>' if name == reference else "")
+        if arm.get("description"):
+            label += f'<div class="desc">{_e(arm["description"])}</div>'
+        cells = "".join(_metric_cell(arm, m, best[m] == name) for m in metrics)
+        css = ' class="reference"' if name == reference else ""
+        rows.append(f"<tr{css}><td>{label}</td>{cells}{_cost_cells(arm)}</tr>")
+    return (
+        '<div class="scroll"><table id="headline"><thead><tr><th>Arm</th>'
+        f"{head}<th>Tokens / request (prompt + completion)</th><th>Latency p50 / p95</th><th>Throughput</th>"
+        f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+        '<p class="note">Mean [bootstrap CI]. Δ is the paired difference with the reference arm on the same '
+        "examples; it is coloured when its interval excludes 0. ★ marks the best arm on each metric. "
+        "Hover a cell for its number of examples.</p>"
+    )
+
+
+def _gates(results: dict[str, Any]) -> str:
+    """The gates the runner checked (optional results["gates"]), so the page says whether CI passed."""
+    items = []
+    for gate in results.get("gates") or []:
+        verdict, css = ("passed", "better") if gate["passed"] else ("FAILED", "worse")
+        items.append(
+            f'<li><span class="{css}">{verdict}</span> <code>{_e(gate["gate"])}</code> '
+            f'<span class="ci">({gate["left"]:.4f} vs {gate["right"]:.4f})</span></li>'
+        )
+    return f"<h2>Quality gates</h2><ul>{''.join(items)}</ul>" if items else ""
+
+
+def _plots(results: dict[str, Any]) -> str:
+    headline, metrics = results["headline_metric"], results["metrics"]
+    quality = [headline] + [m for m in metrics if m != headline and not _is_behaviour(m)][:_OTHER_BAR_METRICS]
+    behaviour = [m for m in metrics if _is_behaviour(m)]
+    images = [_bar_chart(results, quality, "Answer quality (mean and CI)")]
+    if behaviour:
+        images.append(_bar_chart(results, behaviour, "Refusal behaviour (mean and CI)"))
+    cost = _cost_plot(results)
+    if cost:
+        images.append(cost)
+    return "".join(images)
+
+
+def _slice_rows(tag: str, per_arm: dict[str, Any], arms: Sequence[str], metrics: Sequence[str]) -> str:
+    means = {arm: per_arm.get(arm, {}) for arm in arms}
+    best = {m: winner({a: {"metrics": means[a]} for a in arms}, m, _lower_is_better(m)) for m in metrics}
+    span = f'rowspan="{len(arms)}"'
+    rows = []
+    for k, arm in enumerate(arms):
+        lead = f'<td {span}>{_e(tag)}</td><td class="num" {span}>{_e(per_arm["n"])}</td>' if k == 0 else ""
+        cells = "".join(
+            f'<td class="num{" best" if best[m] == arm else ""}">{means[arm][m]:.3f}</td>'
+            if m in means[arm]
+            else '<td class="na">—</td>'
+            for m in metrics
+        )
+        rows.append(f"<tr>{lead}<td>{_e(arm)}</td>{cells}</tr>")
+    return "".join(rows)
+
+
+def _slices_table(results: dict[str, Any]) -> str:
+    slices, metrics, arms = results.get("slices", {}), results["metrics"], list(results["arms"])
+    if not slices:
+        return '<p class="note">No example carries a tag.</p>'
+    rows = "".join(_slice_rows(tag, per_arm, arms, metrics) for tag, per_arm in slices.items())
+    head = "".join(f"<th>{_e(_metric_label(m))}</th>" for m in metrics)
+    return (
+        f'<div class="scroll"><table class="slices"><thead><tr><th>Tag</th><th>n</th><th>Arm</th>{head}</tr>'
+        f"</thead><tbody>{rows}</tbody></table></div>"
+        '<p class="note">Means over the examples with each tag; the best arm per tag is in bold. '
+        "Small slices are noisy.</p>"
+    )
+
+
+def _example_details(example: dict[str, Any], results: dict[str, Any], diff: float, gain: float) -> str:
+    headline = results["headline_metric"]
+    css = "better" if gain > 0 else "worse"
+    tags = "".join(f'<span class="tag">{_e(t)}</span>' for t in example.get("tags", ()))
+    cards = []
+    for name in results["arms"]:
+        result = example["arms"].get(name)
+        if result is None:
+            continue
+        score = result["metrics"].get(headline)
+        score_text = f" · {headline} {score:.3f}" if score is not None else ""
+        cards.append(f"<div><h4>{_e(name)}{_e(score_text)}</h4><pre>{_e(result['prediction'])}</pre></div>")
+    return (
+        f'<details><summary><span class="delta {css}">Δ {_e(headline)} {diff:+.3f}</span> '
+        f"<code>{_e(example.get('id', ''))}</code>{tags}</summary>"
+        f'<div class="example"><h4>Prompt</h4><pre>{_e(example.get("prompt", ""))}</pre>'
+        f"<h4>Reference</h4><pre>{_e(example.get('reference', ''))}</pre>"
+        f'<div class="preds">{"".join(cards)}</div></div></details>'
+    )
+
+
+def _examples_section(results: dict[str, Any]) -> str:
+    """The examples where the compared arm moved most against the reference, worst first, then best first."""
+    arm, reference, headline = _comparison_arm(results), results["reference_arm"], results["headline_metric"]
+    if arm is None:
+        return '<p class="note">Only one arm: nothing to compare.</p>'
+    sign = -1.0 if _lower_is_better(headline) else 1.0
+    moved = []
+    for example in results.get("examples", []):
+        ours = example["arms"].get(arm, {}).get("metrics", {}).get(headline)
+        theirs = example["arms"].get(reference, {}).get("metrics", {}).get(headline)
+        if ours is not None and theirs is not None and ours != theirs:
+            moved.append((sign * (ours - theirs), ours - theirs, example))
+    moved.sort(key=lambda item: item[0])
+    regressions = [m for m in moved if m[0] < 0][:EXAMPLES_PER_SIDE]
+    gains = [m for m in reversed(moved) if m[0] > 0][:EXAMPLES_PER_SIDE]
+    intro = (
+        f'<p class="note"><code>{_e(arm)}</code> against <code>{_e(reference)}</code> on {_e(headline)}: '
+        f"the {EXAMPLES_PER_SIDE} largest regressions and gains at most. Click an example to open it.</p>"
+    )
+    parts = [intro]
+    for title, items in (
+        (f"Largest regressions ({len(regressions)})", regressions),
+        (f"Largest gains ({len(gains)})", gains),
+    ):
+        body = "".join(_example_details(ex, results, diff, gain) for gain, diff, ex in items)
+        parts.append(f"<h3>{_e(title)}</h3>" + (body or '<p class="note">None.</p>'))
+    return "".join(parts)
+
+
+def _definitions(results: dict[str, Any]) -> str:
+    items = []
+    for metric in results["metrics"]:
+        info = METRICS.get(metric)
+        definition = info.definition if info else "A custom metric; tunesmith has no definition for it."
+        items.append(f"<dt>{_e(_metric_label(metric))}</dt><dd>{_e(definition)}</dd>")
+    return f'<dl class="defs">{"".join(items)}</dl>'
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    """Write through a temporary sibling and a rename, so a reader never sees half a page.
+
+    The temporary file is created with open(), not mkstemp(), so the report gets the usual umask permissions
+    rather than 0600: it is meant to be shared.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        with open(tmp, "x", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def render_report(results: dict[str, Any], out_path: Path) -> None:
+    """Write the HTML report for `results` (the content of results.json) to `out_path`, atomically."""
+    sections = [
+        _header(results),
+        "<h2>Headline</h2>" + _headline_table(results),
+        _gates(results),
+        "<h2>Plots</h2>" + _plots(results),
+        "<h2>By tag</h2>" + _slices_table(results),
+        "<h2>Examples</h2>" + _examples_section(results),
+        "<h2>Metric definitions</h2>" + _definitions(results),
+    ]
+    page = (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{_e(_CSP)}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(results['title'])}</title><style>{_CSS}</style></head>"
+        f"<body><main>{''.join(sections)}</main></body></html>\n"
+    )
+    _write_text_atomic(Path(out_path), page)
+
+
+# ------------------------------------------------------------------------------------------------- markdown
+
+
+def _md(text: str) -> str:
+    """Keep a '|' in a name from splitting a markdown table cell."""
+    return text.replace("|", r"\|")
+
+
+def _verdict(results: dict[str, Any]) -> str:
+    arms, reference, headline = results["arms"], results["reference_arm"], results["headline_metric"]
+    best = winner(arms, headline, _lower_is_better(headline))
+    if best is None:
+        return f"No single arm wins on {headline}."
+    if best == reference:
+        return f"**{best}** (the reference) scores best on {headline}: no arm beat it."
+    sentence = f"**{best}** wins on {headline}: {arms[best]['metrics'][headline]:.3f}"
+    if headline in arms[reference]["metrics"]:
+        sentence += f" against {arms[reference]['metrics'][headline]:.3f} for {reference}"
+    delta = arms[best].get("delta", {}).get(headline)
+    if delta is None:
+        return sentence + "."
+    lo, hi = delta["ci"]
+    noise = (
+        "the interval excludes 0" if not lo <= 0 <= hi else "but the interval includes 0, so it may be noise"
+    )
+    return f"{sentence} (Δ {_fmt_delta(delta)}; {noise})."
+
+
+def _or_dash(value: float | None, spec: str, unit: str = "") -> str:
+    return "—" if value is None else f"{value:{spec}}{unit}"
+
+
+def render_summary_md(results: dict[str, Any]) -> str:
+    """A few lines for a pull-request comment: the headline metric, its delta, and what each arm costs."""
+    arms, reference, headline = results["arms"], results["reference_arm"], results["headline_metric"]
+    best = winner(arms, headline, _lower_is_better(headline))
+    lines = [
+        f"### {results['title']}",
+        "",
+        f"| Arm | {_md(_metric_label(headline))} [CI] | Δ vs {_md(reference)} [CI] "
+        "| Tokens / request | p50 latency |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, arm in arms.items():
+        label = _md(name) + (" (reference)" if name == reference else "") + (" ★" if name == best else "")
+        score = _fmt_ci(arm["metrics"][headline], arm["ci"][headline]) if headline in arm["metrics"] else "—"
+        delta = arm.get("delta", {}).get(headline)
+        tokens, p50 = _or_dash(_tokens_per_request(arm), ",.0f"), _or_dash(_latency_p50(arm), ",.0f", " ms")
+        lines.append(f"| {label} | {score} | {_fmt_delta(delta) if delta else '—'} | {tokens} | {p50} |")
+    lines += ["", _verdict(results)]
+    gates = results.get("gates") or []
+    if gates:
+        lines.append("")
+    for gate in gates:
+        verdict = "✅ passed" if gate["passed"] else "❌ FAILED"
+        lines.append(f"- {verdict}: `{gate['gate']}` ({gate['left']:.4f} vs {gate['right']:.4f})")
+    dataset = results.get("dataset")
+    if dataset:
+        sha = str(dataset.get("sha256", "?"))[:12]
+        lines += ["", f"_{dataset.get('n_test', '?')} held-out examples; dataset sha256 `{sha}`._"]
+    return "\n".join(lines) + "\n"
