@@ -1,0 +1,1 @@
+"""The `tunesmith` command line: thin typer commands over the Python API."""

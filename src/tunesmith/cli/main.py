@@ -1,0 +1,109 @@
+"""`tunesmith`: the entry point. Every command parses, calls the API, renders; no logic lives here.
+
+All user errors surface here, once: `error: FILE:LINE: message`, `hint: ...`, and the error's exit code (2 for
+unusable input). `--debug` (or TUNESMITH_DEBUG=1) shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import click
+import typer
+from rich.console import Console
+
+from tunesmith.errors import EXIT_USAGE, TunesmithError
+
+err_console = Console(stderr=True, highlight=False)
+
+app = typer.Typer(
+    name="tunesmith",
+    help="Fine-tune LLMs on your own data, and prove it paid off against prompting and retrieval.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+_state = {"debug": os.environ.get("TUNESMITH_DEBUG") == "1"}
+
+
+def _version(value: bool) -> None:
+    if value:
+        import tunesmith
+
+        typer.echo(f"tunesmith {tunesmith.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Fine-tune LLMs on your own data, and prove it paid off against prompting and retrieval.
+
+    Start with [bold]tunesmith quickstart[/bold]: it runs the whole loop on a bundled example with a tiny local model.
+    """
+    if debug:
+        _state["debug"] = True
+
+
+def _register() -> None:
+    # Imported here so that `tunesmith --help` stays fast: each module imports its heavy libraries lazily.
+    from tunesmith.cli import data, evaluate, model, pipeline, serve, train
+
+    app.command("quickstart")(pipeline.quickstart)
+    app.command("run")(pipeline.run)
+    app.add_typer(model.app, name="model")
+    app.add_typer(data.app, name="data")
+    app.command("train")(train.train)
+    app.command("eval")(evaluate.eval_command)
+    app.command("serve")(serve.serve)
+    app.command("monitor")(serve.monitor)
+
+
+_register()
+
+
+def print_error(e: TunesmithError) -> None:
+    where = f"{e.location}: " if e.location else ""
+    err_console.print(f"[bold red]error:[/] {where}{e.message}", soft_wrap=True)
+    if e.hint:
+        err_console.print(f"[yellow]hint:[/] {e.hint}", soft_wrap=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return the exit code (in-process, so tests need no subprocess)."""
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="tunesmith", standalone_mode=False)
+        return result if isinstance(result, int) else 0
+    except TunesmithError as e:
+        if _state["debug"]:
+            raise
+        print_error(e)
+        return e.exit_code
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.ClickException as e:
+        e.show()
+        return EXIT_USAGE if e.exit_code == 2 else e.exit_code
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        return 130
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        return 130
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

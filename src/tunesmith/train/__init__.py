@@ -1,0 +1,1 @@
+"""Training: the SFT recipe, label masking and its verification."""

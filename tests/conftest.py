@@ -1,0 +1,68 @@
+"""Shared fixtures. Everything runs offline: the Hub is off and no test may open a non-loopback connection."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory):
+    """One xs tiny model for the whole session (built offline in about a second)."""
+    from tunesmith.models.tiny import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny-xs", seed=0, size="xs")
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer(tiny_model_dir):
+    from tunesmith.models.loading import load_tokenizer
+
+    return load_tokenizer(str(tiny_model_dir))
+
+
+class NetworkGuard:
+    """Fails any connection that leaves the machine; records the attempts."""
+
+    def __init__(self) -> None:
+        self.attempts: list[object] = []
+
+    def __enter__(self) -> NetworkGuard:
+        self._connect, self._connect_ex = socket.socket.connect, socket.socket.connect_ex
+        guard = self
+
+        def check(sock: socket.socket, address: object) -> None:
+            host = address[0] if isinstance(address, tuple) else address
+            if isinstance(host, str) and (host.startswith("127.") or host in ("::1", "localhost")):
+                return
+            if sock.family == socket.AF_UNIX:
+                return
+            guard.attempts.append(address)
+            raise OSError(f"network access blocked in tests: {address}")
+
+        def connect(sock, address):
+            check(sock, address)
+            return guard._connect(sock, address)
+
+        def connect_ex(sock, address):
+            check(sock, address)
+            return guard._connect_ex(sock, address)
+
+        socket.socket.connect, socket.socket.connect_ex = connect, connect_ex
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        socket.socket.connect, socket.socket.connect_ex = self._connect, self._connect_ex
+
+
+@pytest.fixture
+def no_network():
+    with NetworkGuard() as guard:
+        yield guard
+    assert guard.attempts == [], f"code tried to reach the network: {guard.attempts}"
