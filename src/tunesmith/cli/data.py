@@ -1,0 +1,290 @@
+"""`tunesmith data check | prepare | diff | export`: parse, call tunesmith.data, render."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tunesmith.errors import EXIT_FINDINGS, ModelError
+
+app = typer.Typer(help="Check, prepare, compare and export datasets.", no_args_is_help=True)
+console = Console(highlight=False)
+SHOWN_LINES = 8
+
+Files = Annotated[list[Path], typer.Argument(help="JSONL, JSON, CSV or Parquet files.", show_default=False)]
+FormatOpt = Annotated[str | None, typer.Option("--format", help="Force messages|prompt_completion|alpaca|sharegpt.")]
+ModelOpt = Annotated[str | None, typer.Option("--model", help="Tokenizer (Hub id or path) for exact token counts.")]
+EntitiesOpt = Annotated[
+    str | None, typer.Option("--pii-entities", help="Comma-separated Presidio entities (default: personal data).")
+]
+AllowOpt = Annotated[
+    list[str] | None, typer.Option("--pii-allow", help="A value that is not PII (your support number); repeatable.")
+]
+
+
+def _tokenizer(model: str | None) -> Any:
+    if model is None:
+        return None
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(model)
+    except (OSError, ValueError) as e:
+        raise ModelError(
+            f"cannot load the tokenizer of '{model}': {e}",
+            hint="pass a local model directory or a Hub id (HF_HUB_OFFLINE=1 needs a cached one)",
+        ) from None
+
+
+def _entities(value: str | None) -> list[str] | None:
+    return [e.strip() for e in value.split(",") if e.strip()] if value else None
+
+
+def _lines(lines: list[int]) -> str:
+    shown = ", ".join(map(str, lines[:SHOWN_LINES]))
+    return shown + (f", … (+{len(lines) - SHOWN_LINES})" if len(lines) > SHOWN_LINES else "")
+
+
+def render_check(report: Any) -> None:
+    counts = report.stats["counts"]
+    formats = ", ".join(f"{Path(p).name}: {f}" for p, f in report.formats.items())
+    console.print(f"[bold]{report.examples}[/] valid examples from {counts['lines']} lines ({formats})")
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for f in report.findings:
+        groups.setdefault((f.severity, f.kind), []).append(f)
+    if groups:
+        table = Table(title="Findings", title_justify="left")
+        for col in ("kind", "severity", "count", "first lines", "example"):
+            table.add_column(col)
+        for (severity, kind), items in sorted(groups.items(), key=lambda kv: (kv[0][0] != "error", kv[0][1])):
+            style = "red" if severity == "error" else "yellow"
+            lines = sorted({line for f in items for line in f.lines})
+            table.add_row(kind, f"[{style}]{severity}[/]", str(len(items)), _lines(lines), items[0].message)
+        console.print(table)
+    s = report.stats
+    t = s["tokens_per_example"]["total"]
+    console.print(
+        f"tokens per example: median {t['median']:.0f}, p90 {t['p90']:.0f}, max {t['max']:.0f} "
+        f"({s['token_counter']})\n"
+        f"assistant share of tokens {s['assistant_token_share']:.0%}; system prompt in "
+        f"{s['system_prompt_coverage']:.0%} of examples; refusals {s['refusal_share']:.0%}\n"
+        f"default epochs {s['default_epochs']}; ~{s['estimated_training_tokens']:,} training tokens "
+        f"({s['estimated_training_tokens_per_epoch']:,} per epoch)"
+    )
+    div = s.get("diversity") or {}
+    if div:
+        spread = f", embedding spread {div['embedding_spread']:.2f}" if "embedding_spread" in div else ""
+        console.print(f"diversity: distinct-1 {div['distinct_1']:.2f}, distinct-2 {div['distinct_2']:.2f}{spread}")
+    for note in report.notes:
+        console.print(f"[dim]note: {note}[/]")
+    verdict = "[red]errors found[/]" if report.has_errors else "[green]no errors[/]"
+    console.print(
+        f"{verdict}: {counts['errors']} error(s), {counts['warnings']} warning(s). "
+        "--json or --report FILE.html lists every line."
+    )
+
+
+@app.command()
+def check(
+    files: Files,
+    format: FormatOpt = None,
+    model: ModelOpt = None,
+    max_seq_len: Annotated[int, typer.Option("--max-seq-len", help="Longer examples are errors.")] = 2048,
+    pii_entities: EntitiesOpt = None,
+    pii_allow: AllowOpt = None,
+    near_dup_threshold: Annotated[float, typer.Option(help="MinHash Jaccard of prompts for near dups.")] = 0.8,
+    no_pii: Annotated[bool, typer.Option("--no-pii", help="Skip the PII scan.")] = False,
+    no_embeddings: Annotated[bool, typer.Option("--no-embeddings", help="Skip the embedding spread.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    report: Annotated[Path | None, typer.Option("--report", help="Write every finding to an HTML file.")] = None,
+) -> None:
+    """Report every problem in the data. Exit 0: no errors; 1: errors; 2: nothing usable.
+
+    Examples:
+      tunesmith data check data/support.jsonl
+      tunesmith data check data/*.jsonl --model models/tiny --max-seq-len 1024 --json > findings.json
+      tunesmith data check data/support.jsonl --pii-allow 1-800-555-0199 --report findings.html
+    """
+    from tunesmith.data.check import check_files
+    from tunesmith.data.report import write_html
+
+    result = check_files(
+        files,
+        format=format,
+        tokenizer=_tokenizer(model),
+        max_seq_len=max_seq_len,
+        pii_entities=_entities(pii_entities),
+        near_dup_threshold=near_dup_threshold,
+        diversity=not no_embeddings,
+        pii_scan=not no_pii,
+        pii_allow=pii_allow or (),
+    )
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), ensure_ascii=False))
+    else:
+        render_check(result)
+    if report is not None:
+        write_html(result, report)
+        if not as_json:
+            console.print(f"report: {report}")
+    if result.has_errors:
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+@app.command()
+def prepare(
+    files: Files,
+    out: Annotated[Path, typer.Option("--out", help="Output directory (written atomically).")],
+    format: FormatOpt = None,
+    model: ModelOpt = None,
+    max_seq_len: Annotated[int, typer.Option("--max-seq-len")] = 2048,
+    too_long: Annotated[str, typer.Option("--too-long", help="drop | truncate")] = "drop",
+    pii: Annotated[str, typer.Option("--pii", help="redact | pseudonymize | off")] = "redact",
+    pii_entities: EntitiesOpt = None,
+    pii_allow: AllowOpt = None,
+    pii_key_file: Annotated[
+        Path | None, typer.Option("--pii-key-file", help="HMAC key for pseudonyms, outside --out (created if absent).")
+    ] = None,
+    keep_recurring_names: Annotated[
+        bool, typer.Option(help="Keep PERSON values found in 10+ examples (product and persona names).")
+    ] = True,
+    dedup: Annotated[str, typer.Option("--dedup", help="near | exact | off")] = "near",
+    near_dup_threshold: Annotated[float, typer.Option()] = 0.8,
+    conflicts: Annotated[str, typer.Option("--conflicts", help="majority | drop | keep")] = "majority",
+    split: Annotated[str, typer.Option("--split", help="train,val,test shares.")] = "0.8,0.1,0.1",
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Fix what can be fixed safely, split without leakage, and write a versioned dataset.
+
+    Examples:
+      tunesmith data prepare data/support.jsonl --out artifacts/dataset
+      tunesmith data prepare data/*.jsonl --out artifacts/dataset --pii pseudonymize --seed 1
+    """
+    from pydantic import ValidationError
+
+    from tunesmith.config import DataConfig
+    from tunesmith.data.prepare import prepare_dataset
+    from tunesmith.errors import ConfigError
+
+    try:
+        shares = [float(x) for x in split.split(",")]
+        cfg = DataConfig(
+            format=format,
+            max_seq_len=max_seq_len,
+            too_long=too_long,
+            pii=pii,
+            pii_entities=_entities(pii_entities),
+            dedup=dedup,
+            near_dup_threshold=near_dup_threshold,
+            conflicts=conflicts,
+            split={"train": shares[0], "val": shares[1], "test": shares[2]},
+        )
+    except (ValueError, IndexError) as e:
+        msg = e.errors()[0]["msg"] if isinstance(e, ValidationError) else str(e)
+        raise ConfigError(f"invalid option: {msg}", hint="see `tunesmith data prepare --help`") from None
+    result = prepare_dataset(
+        files,
+        out,
+        cfg,
+        seed=seed,
+        tokenizer=_tokenizer(model),
+        pii_key_file=pii_key_file,
+        pii_allow=pii_allow or (),
+        keep_recurring_names=keep_recurring_names,
+    )
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "out_dir": str(result.out_dir),
+                    "dataset_hash": result.dataset_hash,
+                    "counts": result.counts,
+                    "warnings": result.warnings,
+                }
+            )
+        )
+        return
+    c = result.counts
+    dropped = ", ".join(f"{k} {v}" for k, v in c["dropped"].items()) or "nothing"
+    console.print(
+        f"wrote {out}: train {c['train']}, val {c['val']}, test {c['test']} (from {c['input']} lines; "
+        f"dropped {dropped})"
+    )
+    if c["redacted"]:
+        console.print("PII replaced: " + ", ".join(f"{k} {v}" for k, v in c["redacted"].items()))
+    for w in result.warnings:
+        console.print(f"[yellow]warning:[/] {w}")
+    console.print(f"dataset hash {result.dataset_hash}")
+
+
+@app.command()
+def diff(
+    dir_a: Annotated[Path, typer.Argument(help="A prepared dataset directory.")],
+    dir_b: Annotated[Path, typer.Argument(help="Another one.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """What changed between two versions of a prepared dataset.
+
+    Examples:
+      tunesmith data diff artifacts/dataset-v1 artifacts/dataset-v2
+    """
+    from tunesmith.data.diff import diff_datasets
+
+    d = diff_datasets(dir_a, dir_b)
+    if as_json:
+        typer.echo(json.dumps(d.to_json()))
+        return
+    if d.same:
+        console.print(f"identical (hash {d.hash_a[:12]})")
+        return
+    console.print(f"{d.hash_a[:12]} -> {d.hash_b[:12]}")
+    table = Table()
+    for col in ("split", "before", "after", "added", "removed", "changed"):
+        table.add_column(col)
+    for s, row in d.splits.items():
+        table.add_row(s, *(str(row[k]) for k in ("before", "after", "added", "removed", "changed")))
+    console.print(table)
+    if d.moved:
+        console.print(f"{len(d.moved)} example(s) moved between splits")
+    for key, (a, b) in d.options.items():
+        console.print(f"option {key}: {a!r} -> {b!r}")
+
+
+@app.command()
+def export(
+    dataset: Annotated[Path, typer.Argument(help="A prepared dataset directory.")],
+    to: Annotated[str, typer.Option("--to", help="openai | bedrock | vertex")],
+    out: Annotated[Path, typer.Option("--out", help="Output JSONL file.")],
+    split: Annotated[str, typer.Option("--split", help="Which split to export.")] = "train",
+    model: ModelOpt = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Write a vendor's fine-tuning format, checked against its documented limits.
+
+    Examples:
+      tunesmith data export artifacts/dataset --to openai --out train-openai.jsonl
+      tunesmith data export artifacts/dataset --to bedrock --out train-bedrock.jsonl
+    """
+    from tunesmith.data.export import export_dataset
+
+    r = export_dataset(dataset, to, out, split=split, tokenizer=_tokenizer(model))
+    if as_json:
+        typer.echo(json.dumps(r.to_json()))
+    else:
+        console.print(f"wrote {r.written} example(s) to {out} ({to}); ~{r.training_tokens:,} tokens per epoch")
+        for item in r.dropped:
+            console.print(f"[yellow]dropped[/] {item['id']}: {item['reason']}")
+        for item in r.truncated:
+            console.print(f"[yellow]would be truncated[/] {item['id']}: {item['reason']}")
+        for w in r.warnings:
+            console.print(f"[yellow]warning:[/] {w}")
+    if r.errors:
+        for e in r.errors:
+            console.print(f"[red]error:[/] {e}")
+        raise typer.Exit(EXIT_FINDINGS)

@@ -1,0 +1,318 @@
+"""`data check`: every finding in the input, with statistics, before anything is trained.
+
+Loading reports the structural errors; this module adds length, duplicates, conflicts, personal data and the
+dataset-level guidance. It never stops at the first problem, and it changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tunesmith.data import dedup, pii, stats
+from tunesmith.records import Finding, LoadResult, load_records
+
+__all__ = ["CheckReport", "Finding", "check_files", "check_records"]
+
+
+@dataclass
+class CheckReport:
+    format: str
+    formats: dict[str, str]
+    examples: int
+    stats: dict[str, Any]
+    findings: list[Finding]
+    notes: list[str] = field(default_factory=list)  # limits of the check itself (e.g. names not covered)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(f.severity == "error" for f in self.findings)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = defaultdict(int)
+        for f in self.findings:
+            out[f.kind] += 1
+        return dict(out)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "formats": self.formats,
+            "examples": self.examples,
+            "stats": self.stats,
+            "findings": [f.to_json() for f in self.findings],
+            "notes": self.notes,
+        }
+
+
+def group_finding(
+    kind: str, records: Sequence[dict[str, Any]], indices: Sequence[int], message: str, **details: Any
+) -> Finding:
+    """One warning that names every line of a group, across files when it spans several."""
+    sources = sorted((records[i]["meta"]["source"]["file"], records[i]["meta"]["source"]["line"]) for i in indices)
+    files = {f for f, _ in sources}
+    entity = details.pop("entity", None)
+    if len(files) == 1:
+        return Finding(
+            kind, "warning", [line for _, line in sources], message, file=files.pop(), entity=entity, details=details
+        )
+    return Finding(
+        kind,
+        "warning",
+        [line for _, line in sources],
+        message,
+        entity=entity,
+        locations=[[f, line] for f, line in sources],
+        details=details,
+    )
+
+
+def _lines(records: Sequence[dict[str, Any]], indices: Sequence[int]) -> list[int]:
+    return sorted(records[i]["meta"]["source"]["line"] for i in indices)
+
+
+def duplicate_findings(
+    records: Sequence[dict[str, Any]], near_dup_threshold: float
+) -> tuple[list[Finding], list[list[int]], list[dedup.Cluster]]:
+    findings = []
+    exact = dedup.exact_groups(records)
+    for g in exact:
+        findings.append(
+            group_finding(
+                "exact_duplicate",
+                records,
+                g,
+                f"{len(g)} identical conversations (after normalising whitespace and case); prepare keeps one",
+            )
+        )
+    clusters = dedup.clusters(records, near_dup_threshold)
+    for c in clusters:
+        if c.conflict:
+            sides = " vs ".join(",".join(map(str, _lines(records, a))) for a in c.answers)
+            findings.append(
+                group_finding(
+                    "conflict",
+                    records,
+                    c.members,
+                    f"the same or near-same prompt has {len(c.answers)} materially different answers "
+                    f"(lines {sides}); prepare keeps the majority answer by default",
+                    answers=[_lines(records, a) for a in c.answers],
+                )
+            )
+        else:
+            findings.append(
+                group_finding(
+                    "near_duplicate",
+                    records,
+                    c.members,
+                    f"{len(c.members)} examples with near-identical prompts (MinHash Jaccard >= {near_dup_threshold:g} "
+                    "over character 3-grams of the user turns); prepare keeps one",
+                )
+            )
+    return findings, exact, clusters
+
+
+def pii_findings(
+    records: Sequence[dict[str, Any]],
+    entities: Sequence[str] | None,
+    allow: Sequence[str],
+    keep_recurring_names: bool = True,
+) -> tuple[list[Finding], dict[str, int], list[str]]:
+    """Findings by file and entity, counts by entity, and the recurring names that were left alone."""
+    texts = [m["content"] for r in records for m in r["messages"]]
+    owners = [i for i, r in enumerate(records) for _ in r["messages"]]
+    found = pii.scan(texts, entities=entities, allow=allow)
+    recurring = pii.recurring_names(texts, found, owners) if keep_recurring_names else set()
+    found = pii.without(texts, found, recurring)
+    where: dict[tuple[str, str], list[int]] = defaultdict(list)
+    count: dict[str, int] = defaultdict(int)
+    for owner, spans in zip(owners, found, strict=True):
+        for s in spans:
+            where[(records[owner]["meta"]["source"]["file"], s.entity)].append(owner)
+            count[s.entity] += 1
+    findings = []
+    for (_, entity), idx in sorted(where.items()):
+        unique = sorted(set(idx))
+        findings.append(
+            group_finding(
+                "pii",
+                records,
+                unique,
+                f"{len(idx)} {entity} value(s) in {len(unique)} example(s); prepare redacts them by default",
+                entity=entity,
+            )
+        )
+    return findings, dict(count), sorted(recurring)
+
+
+def check_records(
+    loaded: LoadResult,
+    *,
+    tokenizer: Any = None,
+    max_seq_len: int = 2048,
+    pii_entities: list[str] | None = None,
+    near_dup_threshold: float = 0.8,
+    diversity: bool = True,
+    pii_scan: bool = True,
+    pii_allow: Sequence[str] = (),
+    keep_recurring_names: bool = True,
+) -> CheckReport:
+    records = loaded.records
+    findings = list(loaded.findings)
+    notes: list[str] = []
+    counter = stats.TokenCounter(tokenizer)
+    tokens = counter.records(records)
+    for r, t in zip(records, tokens, strict=True):
+        if t["total"] > max_seq_len:
+            src = r["meta"]["source"]
+            findings.append(
+                Finding(
+                    "too_long",
+                    "error",
+                    [src["line"]],
+                    f"{t['total']} tokens, over --max-seq-len {max_seq_len}",
+                    file=src["file"],
+                )
+            )
+    dup_findings, _, _ = duplicate_findings(records, near_dup_threshold)
+    findings += dup_findings
+    pii_counts: dict[str, int] = {}
+    if pii_scan and records:
+        found, pii_counts, recurring = pii_findings(records, pii_entities, pii_allow, keep_recurring_names)
+        findings += found
+        if recurring:
+            notes.append(
+                f"not reported as PII: {', '.join(recurring)}: PERSON values found in {pii.RECURRING_MIN}+ examples "
+                "are taken for product, brand or persona names (keep_recurring_names=False reports them)"
+            )
+        if pii.names_warning():
+            notes.append(pii.names_warning())
+    n = len(records)
+    if n < stats.FEW_EXAMPLES:
+        findings.append(
+            Finding(
+                "too_few_examples",
+                "warning",
+                [],
+                f"only {n} examples: expect the model to pick up format and tone, not new "
+                f"knowledge; aim for at least {stats.FEW_EXAMPLES}, ideally several hundred",
+            )
+        )
+    with_system = [r["messages"][0]["role"] == "system" for r in records]
+    if 0 < sum(with_system) < n:
+        missing = [i for i, s in enumerate(with_system) if not s]
+        findings.append(
+            group_finding(
+                "missing_system",
+                records,
+                missing,
+                f"{len(missing)} of {n} examples have no system prompt while the others do; the model will behave "
+                "differently with and without one",
+            )
+        )
+    refusals = [i for i, r in enumerate(records) if stats.is_refusal(r)]
+    refusal_share = len(refusals) / n if n else 0.0
+    if refusal_share > stats.REFUSAL_SHARE:
+        findings.append(
+            group_finding(
+                "refusal_share",
+                records,
+                refusals,
+                f"{refusal_share:.0%} of answers are refusals or 'I don't know' (over {stats.REFUSAL_SHARE:.0%}); "
+                "the model will refuse about that often at inference",
+            )
+        )
+    div = stats.diversity(records, embeddings=diversity) if n else {}
+    low = []
+    if n >= 2 and div.get("distinct_2", 1) < stats.LOW_DISTINCT_2:
+        low.append(f"distinct-2 {div['distinct_2']:.2f} < {stats.LOW_DISTINCT_2}")
+    if n >= 2 and div.get("embedding_spread", 1) < stats.LOW_EMBEDDING_SPREAD:
+        low.append(f"embedding spread {div['embedding_spread']:.2f} < {stats.LOW_EMBEDDING_SPREAD}")
+    if low:
+        findings.append(
+            Finding(
+                "low_diversity",
+                "warning",
+                [],
+                f"the prompts are much alike ({'; '.join(low)}): the model will learn these "
+                "questions rather than the task; add varied prompts",
+            )
+        )
+    findings.sort(key=lambda f: (f.severity != "error", f.file or "", f.lines[:1], f.kind))
+    totals = [t["total"] for t in tokens]
+    role_tokens = {role: sum(t[role] for t in tokens) for role in ("system", "user", "assistant")}
+    epochs = stats.default_epochs(n)
+    per_epoch = sum(min(max_seq_len, t) for t in totals)
+    report_stats: dict[str, Any] = {
+        "token_counter": counter.method,
+        "counts": {
+            "files": len(loaded.formats),
+            "lines": loaded.lines_read,
+            "examples": n,
+            "invalid_lines": len({(f.file, f.lines[0]) for f in loaded.findings}),
+            "errors": sum(f.severity == "error" for f in findings),
+            "warnings": sum(f.severity == "warning" for f in findings),
+        },
+        "messages_per_example": stats.distribution([len(r["messages"]) for r in records]),
+        "tokens_per_example": {
+            "total": stats.distribution(totals),
+            **{role: stats.distribution([t[role] for t in tokens]) for role in ("system", "user", "assistant")},
+        },
+        "tokens_total": sum(totals),
+        "assistant_token_share": round(role_tokens["assistant"] / max(1, sum(role_tokens.values())), 4),
+        "system_prompt_coverage": round(sum(with_system) / n, 4) if n else 0.0,
+        "refusal_share": round(refusal_share, 4),
+        "max_seq_len": max_seq_len,
+        "default_epochs": epochs,
+        "estimated_training_tokens_per_epoch": per_epoch,
+        "estimated_training_tokens": per_epoch * epochs,
+        "pii": {
+            "entities": list(pii_entities or pii.DEFAULT_ENTITIES),
+            "found": pii_counts,
+            "score_threshold": pii.SCORE_THRESHOLD,
+        }
+        if pii_scan
+        else {"skipped": True},
+        "diversity": div,
+    }
+    fmts = set(loaded.formats.values())
+    return CheckReport(
+        format=fmts.pop() if len(fmts) == 1 else "mixed",
+        formats=loaded.formats,
+        examples=n,
+        stats=report_stats,
+        findings=findings,
+        notes=notes,
+    )
+
+
+def check_files(
+    paths: Sequence[str | Path],
+    *,
+    format: str | None = None,
+    tokenizer: Any = None,
+    max_seq_len: int = 2048,
+    pii_entities: list[str] | None = None,
+    near_dup_threshold: float = 0.8,
+    diversity: bool = True,
+    pii_scan: bool = True,
+    pii_allow: Sequence[str] = (),
+    keep_recurring_names: bool = True,
+    columns: dict[str, str] | None = None,
+) -> CheckReport:
+    """Load and check; raises DataError (exit 2) when nothing usable can be read."""
+    loaded = load_records(paths, format=format, columns=columns)
+    return check_records(
+        loaded,
+        tokenizer=tokenizer,
+        max_seq_len=max_seq_len,
+        pii_entities=pii_entities,
+        near_dup_threshold=near_dup_threshold,
+        diversity=diversity,
+        pii_scan=pii_scan,
+        pii_allow=pii_allow,
+        keep_recurring_names=keep_recurring_names,
+    )

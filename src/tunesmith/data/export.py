@@ -1,0 +1,154 @@
+"""`data export`: a prepared split in a vendor's fine-tuning format, checked against that vendor's limits.
+
+The limits are the documented ones at the time of writing (OpenAI's chat fine-tuning guide and data-preparation
+cookbook, Amazon Nova's "prepare data for fine-tuning understanding models", Vertex AI's "prepare supervised
+fine-tuning data for Gemini"). Vendors change them: check the model's page before a costly job.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tunesmith.artifacts import read_jsonl, write_jsonl
+from tunesmith.data import stats
+from tunesmith.errors import DataError
+from tunesmith.records import role_order_problem
+
+
+@dataclass(frozen=True)
+class Limits:
+    min_examples: int
+    max_tokens: int
+    recommended: int = 100
+
+
+LIMITS = {
+    "openai": Limits(min_examples=10, max_tokens=65_536),  # gpt-4o-mini / gpt-4.1-mini training examples
+    "bedrock": Limits(min_examples=8, max_tokens=32_000),  # Amazon Nova Micro/Lite SFT
+    "vertex": Limits(min_examples=1, max_tokens=131_072),  # Gemini 2.x supervised tuning
+}
+# Amazon Nova rejects prompts that contain these anywhere (they are its own turn markers).
+NOVA_RESERVED = ("User:", "Bot:", "Assistant:", "System:", "<image>", "<video>", "[EOS]")
+
+
+@dataclass
+class ExportResult:
+    written: int
+    training_tokens: int
+    dropped: list[dict[str, str]] = field(default_factory=list)
+    truncated: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def openai_format_errors(rows: list[Any]) -> dict[str, int]:
+    """The format checks of OpenAI's chat fine-tuning data-preparation cookbook, with its error names."""
+    errors: dict[str, int] = defaultdict(int)
+    for ex in rows:
+        if not isinstance(ex, dict):
+            errors["data_type"] += 1
+            continue
+        messages = ex.get("messages", None)
+        if not messages:
+            errors["missing_messages_list"] += 1
+            continue
+        for message in messages:
+            if "role" not in message or "content" not in message:
+                errors["message_missing_key"] += 1
+            if any(k not in ("role", "content", "name", "function_call", "weight") for k in message):
+                errors["message_unrecognized_key"] += 1
+            if message.get("role", None) not in ("system", "user", "assistant", "function"):
+                errors["unrecognized_role"] += 1
+            content = message.get("content", None)
+            function_call = message.get("function_call", None)
+            if (not content and not function_call) or not isinstance(content, str):
+                errors["missing_content"] += 1
+        if not any(message.get("role", None) == "assistant" for message in messages):
+            errors["example_missing_assistant_message"] += 1
+    return dict(errors)
+
+
+def _openai(r: dict[str, Any]) -> dict[str, Any]:
+    return {"messages": [{k: m[k] for k in ("role", "content", "weight") if k in m} for m in r["messages"]]}
+
+
+def _bedrock(r: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"schemaVersion": "bedrock-conversation-2024"}
+    system = [m["content"] for m in r["messages"] if m["role"] == "system"]
+    if system:
+        out["system"] = [{"text": s} for s in system]
+    out["messages"] = [
+        {"role": m["role"], "content": [{"text": m["content"]}]} for m in r["messages"] if m["role"] != "system"
+    ]
+    return out
+
+
+def _vertex(r: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    system = [m["content"] for m in r["messages"] if m["role"] == "system"]
+    if system:
+        out["systemInstruction"] = {"role": "system", "parts": [{"text": s} for s in system]}
+    out["contents"] = [
+        {"role": "model" if m["role"] == "assistant" else "user", "parts": [{"text": m["content"]}]}
+        for m in r["messages"]
+        if m["role"] != "system"
+    ]
+    return out
+
+
+CONVERTERS = {"openai": _openai, "bedrock": _bedrock, "vertex": _vertex}
+
+
+def export_dataset(
+    dataset_dir: str | Path, to: str, out: str | Path, *, split: str = "train", tokenizer: Any = None
+) -> ExportResult:
+    """Write `split` of a prepared dataset in `to`'s format; drop what the vendor would reject and say why."""
+    if to not in CONVERTERS:
+        raise DataError(f"unknown export target '{to}'", hint=f"use one of: {', '.join(CONVERTERS)}")
+    src = Path(dataset_dir) / f"{split}.jsonl"
+    if not src.is_file():
+        raise DataError(f"no {split}.jsonl in {dataset_dir}", hint="pass a directory made by `tunesmith data prepare`")
+    records = read_jsonl(src)
+    limits = LIMITS[to]
+    counter = stats.TokenCounter(tokenizer)
+    result = ExportResult(written=0, training_tokens=0)
+    rows = []
+    for r, t in zip(records, counter.records(records), strict=True):
+        rid = str(r.get("meta", {}).get("id", "?"))
+        problem = role_order_problem([m["role"] for m in r["messages"]])
+        if to == "bedrock" and problem is None:
+            text = " ".join(m["content"] for m in r["messages"] if m["role"] != "assistant")
+            hit = next((w for w in NOVA_RESERVED if w in text), None)
+            problem = f"contains the reserved keyword {hit!r}" if hit else None
+        if problem:
+            result.dropped.append({"id": rid, "reason": problem})
+            continue
+        if t["total"] > limits.max_tokens:
+            result.truncated.append(
+                {
+                    "id": rid,
+                    "reason": f"{t['total']} tokens > {limits.max_tokens}; the vendor "
+                    "truncates it (run prepare with --too-long truncate to control how)",
+                }
+            )
+        result.training_tokens += min(t["total"], limits.max_tokens)
+        rows.append(CONVERTERS[to](r))
+    if to == "openai":
+        bad = openai_format_errors(rows)
+        if bad:
+            result.errors.append(f"OpenAI format checks failed: {json.dumps(bad)}")
+    if len(rows) < limits.min_examples:
+        result.errors.append(f"{len(rows)} example(s); {to} needs at least {limits.min_examples}")
+    elif len(rows) < limits.recommended:
+        result.warnings.append(f"{len(rows)} example(s); {to} recommends starting with {limits.recommended}")
+    write_jsonl(out, rows)
+    result.written = len(rows)
+    result.warnings.append(f"token counts: {counter.method}")
+    return result

@@ -1,0 +1,418 @@
+"""`data prepare`: apply the chosen fixes, split without leakage, and write a versioned dataset directory.
+
+Order matters: duplicates and conflicts are resolved on the raw text (redaction would make distinct examples look
+alike), personal data is removed from what is kept, lengths are measured on the redacted text, and near-duplicate
+groups are split as units so that no test example has a twin in train.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tunesmith.artifacts import atomic_dir, sha256_file, write_jsonl, write_manifest
+from tunesmith.config import DataConfig
+from tunesmith.data import dedup, pii, stats
+from tunesmith.data.split import SPLITS, split_groups
+from tunesmith.errors import DataError
+from tunesmith.records import load_records
+
+# A found value shorter than this is not swept from the rest of the dataset: "Al" would hit every "al" word.
+SWEEP_MIN_LEN = 3
+
+
+@dataclass
+class PrepareResult:
+    out_dir: Path
+    counts: dict[str, Any]
+    dataset_hash: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def _resolve_conflicts_and_dups(
+    records: list[dict[str, Any]], cfg: DataConfig
+) -> tuple[dict[int, str], list[list[int]]]:
+    """Which records to drop and why, and the groups that must stay in one split."""
+    drop: dict[int, str] = {}
+    uf = dedup._UnionFind(len(records))
+    for g in dedup.exact_groups(records):
+        for i in g[1:]:
+            uf.union(g[0], i)
+            if cfg.dedup != "off":
+                drop.setdefault(i, "exact_duplicate")
+    for c in dedup.clusters(records, cfg.near_dup_threshold):
+        for i in c.members[1:]:
+            uf.union(c.members[0], i)
+        keep = c.answers
+        if c.conflict and cfg.conflicts == "drop":
+            keep = []
+        elif c.conflict and cfg.conflicts == "majority":
+            # A tie has no majority: keeping either answer could teach the wrong one, so both go.
+            keep = [c.answers[0]] if len(c.answers[0]) > len(c.answers[1]) else []
+        for answers in c.answers:
+            if answers not in keep:
+                for i in answers:
+                    drop.setdefault(i, "conflict")
+        if cfg.dedup == "near":
+            for answers in keep:
+                for i in [i for i in answers if i not in drop][1:]:
+                    drop.setdefault(i, "near_duplicate")
+    return drop, uf.groups()
+
+
+def _load_key(path: Path, out_dir: Path) -> bytes:
+    """The pseudonymization key, created on first use. It must live outside the dataset, or the dataset would
+    ship the means to test guesses against its pseudonyms."""
+    out = out_dir.resolve()
+    if path.resolve() == out or out in path.resolve().parents:
+        raise DataError(
+            f"the PII key file {path} is inside the output directory {out_dir}",
+            hint="keep the key outside the dataset, e.g. --pii-key-file ~/.tunesmith/pii.key",
+        )
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32) + "\n")
+    return bytes.fromhex(path.read_text().strip())
+
+
+def _sweep_pattern(values: set[str]) -> re.Pattern[str] | None:
+    long_enough = sorted((v for v in values if len(v) >= SWEEP_MIN_LEN), key=len, reverse=True)
+    if not long_enough:
+        return None
+    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(v) for v in long_enough) + r")(?!\w)", re.IGNORECASE)
+
+
+def _redact(
+    records: list[dict[str, Any]], cfg: DataConfig, key: bytes | None, allow: Sequence[str], keep_recurring: bool
+) -> tuple[list[dict[str, Any]], Counter[str], list[str]]:
+    """Replace personal data in place; return the audit log (no raw values) and counts by entity.
+
+    Every value the analyzer found is also swept from every other string of the dataset (messages and meta),
+    so a name it recognised in one sentence cannot survive in another where it did not.
+    """
+    texts = [m["content"] for r in records for m in r["messages"]]
+    found = pii.scan(texts, entities=cfg.pii_entities, allow=allow)
+    owners = [i for i, r in enumerate(records) for _ in r["messages"]]
+    recurring = pii.recurring_names(texts, found, owners) if keep_recurring else set()
+    found = pii.without(texts, found, recurring)
+    entity_of: dict[str, pii.Span] = {}
+    for text, spans in zip(texts, found, strict=True):
+        for s in spans:
+            entity_of.setdefault(pii.normalize_value(text[s.start : s.end]), s)
+    pattern = _sweep_pattern({v for v in entity_of})
+    names: dict[tuple[str, str], str] = {}
+    if cfg.pii == "pseudonymize":
+        assert key is not None
+        by_entity: dict[str, set[str]] = {}
+        for value, s in entity_of.items():
+            by_entity.setdefault(s.entity, set()).add(pii.digest(key, s.entity, value))
+        for entity, digests in by_entity.items():
+            for n, d in enumerate(sorted(digests), start=1):
+                names[(entity, d)] = f"<{entity}_{n}>"
+
+    def placeholder(span: pii.Span, value: str) -> str:
+        if cfg.pii == "redact":
+            return f"<{span.entity}>"
+        assert key is not None
+        return names[(span.entity, pii.digest(key, span.entity, span.value or value))]
+
+    def with_sweep(text: str, spans: list[pii.Span]) -> list[pii.Span]:
+        """Add every other occurrence of a found value; overlapping spans merge into one (over-redacting a
+        little rather than leaving half a name), standing for the value of their widest part."""
+        if pattern is None:
+            return spans
+        extra = []
+        for m in pattern.finditer(text):
+            seen = entity_of[pii.normalize_value(m.group())]
+            extra.append(pii.Span(m.start(), m.end(), seen.entity, seen.score, "sweep"))
+        merged: list[pii.Span] = []
+        for s in sorted(spans + extra, key=lambda s: (s.start, -s.end)):
+            if merged and s.start < merged[-1].end:
+                a = merged[-1]
+                wide = max((a, s), key=lambda x: x.end - x.start)
+                merged[-1] = pii.Span(
+                    a.start,
+                    max(a.end, s.end),
+                    wide.entity,
+                    max(a.score, s.score),
+                    a.detector,
+                    wide.value or text[wide.start : wide.end],
+                )
+            else:
+                merged.append(s)
+        return merged
+
+    def clean(obj: Any) -> Any:
+        if isinstance(obj, str):
+            return pii.splice(obj, with_sweep(obj, []), placeholder)
+        if isinstance(obj, list):
+            return [clean(x) for x in obj]
+        if isinstance(obj, dict):
+            return {k: clean(v) for k, v in obj.items()}
+        return obj
+
+    log: list[dict[str, Any]] = []
+    counts: Counter[str] = Counter()
+    spans_iter = iter(found)
+    operator = "replace" if cfg.pii == "redact" else "pseudonymize"
+    for r in records:
+        per_record: Counter[str] = Counter()
+        for index, m in enumerate(r["messages"]):
+            spans = with_sweep(m["content"], next(spans_iter))
+            for s in spans:
+                log.append(
+                    {
+                        "id": r["meta"]["id"],
+                        "message": index,
+                        "start": s.start,
+                        "end": s.end,
+                        "entity": s.entity,
+                        "operator": operator,
+                        "detector": s.detector,
+                        "score": s.score,
+                    }
+                )
+                per_record[s.entity] += 1
+            m["content"] = pii.splice(m["content"], spans, placeholder)
+        r["meta"] = {k: (v if k == "source" else clean(v)) for k, v in r["meta"].items()}
+        if per_record:
+            r["meta"]["redactions"] = dict(sorted(per_record.items()))
+        counts.update(per_record)
+    raw_values = [text[s.start : s.end] for text, spans in zip(texts, found, strict=True) for s in spans]
+    _assert_no_raw(records, raw_values)
+    return log, counts, sorted(recurring)
+
+
+def _assert_no_raw(records: list[dict[str, Any]], raw_values: list[str]) -> None:
+    """The promise of the PII policy, checked on what will be written rather than trusted. A value counts as
+    present as a whole word, as the sweep replaces it ("Lumen" in "lumenhome.example" is not the name)."""
+    pattern = _sweep_pattern(set(raw_values))
+    if pattern is not None and pattern.search(json.dumps(records, ensure_ascii=False)):
+        raise RuntimeError("a PII value survived redaction; refusing to write the dataset")
+
+
+def _truncate(record: dict[str, Any], counter: stats.TokenCounter, max_len: int) -> bool:
+    """Drop trailing turn pairs, then shorten the last answer, until the example fits; False when it cannot."""
+    msgs = record["messages"]
+    while counter.records([record])[0]["total"] > max_len and sum(m["role"] != "system" for m in msgs) > 2:
+        del msgs[-2:]
+    for _ in range(8):
+        total = counter.records([record])[0]["total"]
+        if total <= max_len:
+            return True
+        last = msgs[-1]
+        words = last["content"].split()
+        have = counter.content([last["content"]])[0]
+        keep = int(len(words) * max(0, have - (total - max_len)) / max(1, have))
+        if keep <= 0:
+            return False
+        last["content"] = " ".join(words[:keep])
+    return counter.records([record])[0]["total"] <= max_len
+
+
+def _output_record(r: dict[str, Any]) -> dict[str, Any]:
+    meta = dict(r["meta"])
+    # The file name only: a dataset's hash must not depend on where its inputs lay.
+    meta["source"] = {"file": Path(meta["source"]["file"]).name, "line": meta["source"]["line"]}
+    return {"messages": r["messages"], "meta": meta}
+
+
+def _card(
+    counts: dict[str, Any],
+    cfg: DataConfig,
+    seed: int,
+    digest: str,
+    sources: list[dict[str, Any]],
+    pii_counts: Counter[str],
+    warnings: list[str],
+) -> str:
+    lines = [
+        "# Dataset card",
+        "",
+        f"Dataset hash: `{digest}`",
+        "",
+        "Made by `tunesmith data prepare`. The same inputs and options give the same hash.",
+        "",
+        "## Counts",
+        "",
+        "| split | examples |",
+        "|---|---|",
+        *[f"| {s} | {counts[s]} |" for s in SPLITS],
+        "",
+        f"Read {counts['input']} lines or rows; {counts['valid']} were valid examples.",
+        "",
+        "## Sources",
+        "",
+        "| file | format | sha256 |",
+        "|---|---|---|",
+        *[f"| {s['file']} | {s['format']} | `{s['sha256'][:16]}` |" for s in sources],
+        "",
+        "## What was removed, and why",
+        "",
+        "| reason | examples |",
+        "|---|---|",
+    ]
+    reasons = {
+        "invalid": "invalid lines (see `tunesmith data check`)",
+        "exact_duplicate": "exact duplicates (one kept per group)",
+        "near_duplicate": f"near duplicates (prompt MinHash Jaccard >= {cfg.near_dup_threshold:g}; one kept)",
+        "conflict": f"conflicting answers (policy: {cfg.conflicts}; a tie keeps neither)",
+        "too_long": f"over {cfg.max_seq_len} tokens (policy: {cfg.too_long})",
+    }
+    lines += [f"| {reasons[k]} | {v} |" for k, v in counts["dropped"].items()]
+    if counts.get("truncated"):
+        lines.append(f"\n{counts['truncated']} example(s) were truncated to {cfg.max_seq_len} tokens.")
+    lines += ["", "## Personal data", ""]
+    if cfg.pii == "off":
+        lines.append("PII policy: **off**. Personal data was not looked for; the data may contain some.")
+    else:
+        entities = ", ".join(cfg.pii_entities or pii.DEFAULT_ENTITIES)
+        how = (
+            "replaced by typed placeholders such as `<PERSON>`"
+            if cfg.pii == "redact"
+            else "replaced by consistent pseudonyms such as `<PERSON_1>`, keyed with a key kept outside this directory"
+        )
+        lines += [
+            f"PII policy: **{cfg.pii}**. Presidio looked for {entities}; values found were {how}.",
+            "",
+            "| entity | replaced |",
+            "|---|---|",
+            *[f"| {k} | {v} |" for k, v in sorted(pii_counts.items())],
+            "",
+            "`redactions.jsonl` lists every replacement (example, message, span, entity, detector, score), "
+            "never the value.",
+        ]
+    lines += [
+        "",
+        "## Split",
+        "",
+        f"Seed {seed}; shares train {cfg.split.train:g}, val {cfg.split.val:g}, "
+        f"test {cfg.split.test:g}; stratified by the first tag; near-duplicate groups kept in one split.",
+    ]
+    if warnings:
+        lines += ["", "## Warnings", "", *[f"- {w}" for w in warnings]]
+    return "\n".join(lines) + "\n"
+
+
+def dataset_hash(files: dict[str, bytes], options: dict[str, Any]) -> str:
+    h = hashlib.sha256(json.dumps(options, sort_keys=True).encode())
+    for name in sorted(files):
+        h.update(f"\x00{name}\x00".encode())
+        h.update(files[name])
+    return h.hexdigest()
+
+
+def prepare_dataset(
+    paths: Sequence[str | Path],
+    out_dir: str | Path,
+    cfg: DataConfig,
+    *,
+    seed: int = 0,
+    tokenizer: Any = None,
+    pii_key_file: str | Path | None = None,
+    pii_allow: Sequence[str] = (),
+    keep_recurring_names: bool = True,
+    columns: dict[str, str] | None = None,
+) -> PrepareResult:
+    """Write train/val/test.jsonl, manifest.json, README.md and redactions.jsonl into `out_dir`, atomically.
+
+    With `pii="pseudonymize"` and no `pii_key_file`, the key is created next to the directory as
+    `<out_dir>.pii-key`; keep it to reproduce the same pseudonyms.
+    """
+    out_dir = Path(out_dir)
+    loaded = load_records(paths, format=cfg.format, columns=columns)
+    records = loaded.records
+    if not records:
+        raise DataError("no valid example to prepare", hint="run `tunesmith data check` to see why every line failed")
+    warnings: list[str] = []
+    invalid = len({(f.file, f.lines[0]) for f in loaded.findings})
+    drop, together = _resolve_conflicts_and_dups(records, cfg)
+    key = None
+    if cfg.pii == "pseudonymize":
+        key_path = Path(pii_key_file) if pii_key_file else out_dir.with_name(out_dir.name + ".pii-key")
+        key = _load_key(key_path, out_dir)
+    kept = [i for i in range(len(records)) if i not in drop]
+    log: list[dict[str, Any]] = []
+    pii_counts: Counter[str] = Counter()
+    if cfg.pii != "off":
+        log, pii_counts, recurring = _redact([records[i] for i in kept], cfg, key, pii_allow, keep_recurring_names)
+        if recurring:
+            warnings.append(
+                f"kept {len(recurring)} recurring PERSON value(s) as product, brand or persona names: "
+                f"{', '.join(recurring)} (keep_recurring_names=False redacts them)"
+            )
+        if pii.names_warning():
+            warnings.append(pii.names_warning())
+    counter = stats.TokenCounter(tokenizer)
+    truncated = 0
+    for i, t in zip(kept, counter.records([records[i] for i in kept]), strict=True):
+        if t["total"] <= cfg.max_seq_len:
+            continue
+        if cfg.too_long == "truncate" and _truncate(records[i], counter, cfg.max_seq_len):
+            records[i]["meta"]["truncated"] = True
+            truncated += 1
+        else:
+            drop[i] = "too_long"
+    if truncated:
+        warnings.append(f"{truncated} example(s) truncated to {cfg.max_seq_len} tokens ({counter.method})")
+    kept = [i for i in range(len(records)) if i not in drop]
+    if not kept:
+        raise DataError("every example was dropped", hint="loosen the dedup, conflicts or too_long options")
+    kept_set = set(kept)
+    groups = [[i for i in g if i in kept_set] for g in together]
+    index = {i: n for n, i in enumerate(kept)}
+    shares = {"train": cfg.split.train, "val": cfg.split.val, "test": cfg.split.test}
+    assignment = split_groups([records[i] for i in kept], [[index[i] for i in g] for g in groups if g], shares, seed)
+    dropped = Counter(drop.values())
+    counts: dict[str, Any] = {
+        "input": loaded.lines_read,
+        "valid": len(records),
+        "dropped": {
+            k: v
+            for k, v in {
+                "invalid": invalid,
+                **{r: dropped[r] for r in ("exact_duplicate", "near_duplicate", "conflict", "too_long")},
+            }.items()
+            if v
+        },
+        "truncated": truncated,
+        **{s: len(assignment[s]) for s in SPLITS},
+        "redacted": dict(sorted(pii_counts.items())),
+    }
+    options = {
+        **cfg.model_dump(mode="json", exclude={"paths"}),
+        "seed": seed,
+        "tokenizer": counter.method,
+        "pii_allow": sorted(pii_allow),
+        "keep_recurring_names": keep_recurring_names,
+    }
+    sources = [{"file": Path(p).name, "format": f, "sha256": sha256_file(p)} for p, f in loaded.formats.items()]
+    with atomic_dir(out_dir) as tmp:
+        blobs = {}
+        for s in SPLITS:
+            write_jsonl(tmp / f"{s}.jsonl", [_output_record(records[kept[n]]) for n in assignment[s]])
+            blobs[f"{s}.jsonl"] = (tmp / f"{s}.jsonl").read_bytes()
+        digest = dataset_hash(blobs, options)
+        write_jsonl(tmp / "redactions.jsonl", log)
+        (tmp / "README.md").write_text(
+            _card(counts, cfg, seed, digest, sources, pii_counts, warnings), encoding="utf-8"
+        )
+        write_manifest(
+            tmp,
+            stage="data",
+            config=options,
+            inputs=list(paths),
+            counts=counts,
+            extra={"dataset_hash": digest, "sources": sources, "warnings": warnings},
+        )
+    return PrepareResult(out_dir=out_dir, counts=counts, dataset_hash=digest, warnings=warnings)

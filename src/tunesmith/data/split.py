@@ -1,0 +1,44 @@
+"""Seeded, stratified train/val/test split that keeps near-duplicate groups whole.
+
+Written here rather than with scikit-learn: `GroupShuffleSplit` does not stratify and `StratifiedGroupKFold` gives
+folds, not three shares. Groups are ordered by stratum (the first of `meta.tags`) and shuffled with the seed inside
+each stratum; each group then goes to the split furthest below its share so far. Walking the strata in order with
+one running balance spreads every stratum over the splits in proportion, however small it is.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any
+
+SPLITS = ("train", "val", "test")
+
+
+def stratum(record: dict[str, Any]) -> str:
+    tags = record.get("meta", {}).get("tags")
+    return str(tags[0]) if isinstance(tags, list) and tags else ""
+
+
+def split_groups(
+    records: Sequence[dict[str, Any]], groups: Sequence[Sequence[int]], shares: dict[str, float], seed: int
+) -> dict[str, list[int]]:
+    """Assign record indices to splits. `groups` lists indices that must stay together; others are singletons."""
+    grouped = {i for g in groups for i in g}
+    units = [sorted(g) for g in groups] + [[i] for i in range(len(records)) if i not in grouped]
+    by_stratum: dict[str, list[list[int]]] = {}
+    for u in sorted(units):
+        by_stratum.setdefault(stratum(records[u[0]]), []).append(u)
+    rng = random.Random(seed)
+    ordered = []
+    for key in sorted(by_stratum):
+        units_here = by_stratum[key]
+        rng.shuffle(units_here)
+        ordered.extend(units_here)
+    out: dict[str, list[int]] = {s: [] for s in SPLITS}
+    total = 0
+    for u in ordered:
+        total += len(u)
+        best = max(SPLITS, key=lambda s: (shares.get(s, 0.0) * total - len(out[s]), -SPLITS.index(s)))
+        out[best].extend(u)
+    return {s: sorted(v) for s, v in out.items()}
