@@ -5,6 +5,7 @@ leaves the machine unless the user configures a vendor backend.
 """
 
 import os as _os
+import warnings as _warnings
 
 for _name, _value in {
     "HF_HUB_DISABLE_TELEMETRY": "1",
@@ -17,7 +18,13 @@ for _name, _value in {
     "GRADIO_ANALYTICS_ENABLED": "False",
     "TOKENIZERS_PARALLELISM": "false",
     "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
+    # Our own rich progress bars replace the libraries' tqdm bars.
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
 }.items():
     _os.environ.setdefault(_name, _value)
+
+# transformers 5 deprecation noise raised from inside TRL, not from anything a user can change.
+_warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 
 __version__ = "0.1.0"

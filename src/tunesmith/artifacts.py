@@ -119,6 +119,7 @@ def atomic_dir(final: str | Path, *, overwrite: bool = True) -> Iterator[Path]:
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it owner-only; the final directory is meant to be shared
     try:
         yield tmp
     except BaseException:

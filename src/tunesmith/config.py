@@ -46,7 +46,8 @@ class SplitConfig(Section):
 class DataConfig(Section):
     paths: list[str] = Field(default_factory=list, description="Input files, relative to tunesmith.yaml.")
     format: str | None = Field(
-        None, description="Force the input format (messages, prompt_completion, alpaca, sharegpt); auto if unset."
+        None,
+        description="Force the input format (messages, prompt_completion, alpaca, sharegpt); auto if unset.",
     )
     max_seq_len: int = Field(2048, gt=0, description="Examples longer than this many tokens are too long.")
     too_long: Literal["drop", "truncate"] = Field("drop", description="What prepare does with too-long examples.")
@@ -54,16 +55,27 @@ class DataConfig(Section):
         "redact", description="How prepare treats personal data found by Presidio."
     )
     pii_entities: list[str] | None = Field(
-        None, description="Presidio entity types to find; the default covers personal data, not URLs or dates."
+        None,
+        description="Presidio entity types to find; the default covers personal data, not URLs or dates.",
+    )
+    pii_allow: list[str] = Field(
+        default_factory=list, description="Values that are not personal data (your support phone or email)."
+    )
+    keep_recurring_names: bool = Field(
+        True, description="Names found in 10+ examples are brand, product or persona names: keep them."
     )
     dedup: Literal["near", "exact", "off"] = Field(
         "near", description="near: drop exact and near duplicates; exact: exact ones only."
     )
     near_dup_threshold: float = Field(
-        0.8, gt=0, le=1, description="MinHash Jaccard similarity of user turns above which two are near duplicates."
+        0.8,
+        gt=0,
+        le=1,
+        description="MinHash Jaccard similarity of user turns above which two are near duplicates.",
     )
     conflicts: Literal["majority", "drop", "keep"] = Field(
-        "majority", description="Same prompt, different answers: keep the majority answer, drop all, or keep all."
+        "majority",
+        description="Same prompt, different answers: keep the majority answer, drop all, or keep all.",
     )
     split: SplitConfig = Field(default_factory=SplitConfig, description="train/val/test shares.")
 
@@ -77,7 +89,8 @@ class ModelConfig(Section):
     base: str = Field("models/tiny", description="Hub id or local path of the base model.")
     revision: str | None = Field(None, description="Hub revision (commit, tag or branch) to pin.")
     tiny: TinyModelConfig | None = Field(
-        None, description="Build an offline tiny model at `base` when it does not exist yet (demos and tests)."
+        None,
+        description="Build an offline tiny model at `base` when it does not exist yet (demos and tests).",
     )
 
 

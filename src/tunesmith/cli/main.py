@@ -14,7 +14,7 @@ import click
 import typer
 from rich.console import Console
 
-from tunesmith.errors import EXIT_USAGE, TunesmithError
+from tunesmith.errors import TunesmithError
 
 err_console = Console(stderr=True, highlight=False)
 
@@ -78,27 +78,21 @@ def print_error(e: TunesmithError) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI and return the exit code (in-process, so tests need no subprocess)."""
+    """Run the CLI and return the exit code (in-process, so tests need no subprocess).
+
+    typer renders its own usage errors (exit 2) and exits through SystemExit; our errors arrive as TunesmithError.
+    """
     command = typer.main.get_command(app)
     try:
-        result = command.main(args=argv, prog_name="tunesmith", standalone_mode=False)
-        return result if isinstance(result, int) else 0
+        command.main(args=argv, prog_name="tunesmith", standalone_mode=True)
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except TunesmithError as e:
         if _state["debug"]:
             raise
         print_error(e)
         return e.exit_code
-    except click.exceptions.Exit as e:
-        return e.exit_code
-    except click.ClickException as e:
-        e.show()
-        return EXIT_USAGE if e.exit_code == 2 else e.exit_code
-    except click.exceptions.Abort:
-        err_console.print("aborted")
-        return 130
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
-        return 130
+    return 0
 
 
 def entry() -> None:

@@ -1,0 +1,114 @@
+"""`tunesmith quickstart` and `tunesmith run`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tunesmith.config import Config, load_config
+from tunesmith.errors import GateFailed
+
+console = Console()
+
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set", help="Override a config key: --set train.epochs=2 (repeatable).", metavar="KEY=VALUE"
+    ),
+]
+
+
+def render_summary(cfg: Config, outputs: dict[str, Any]) -> None:
+    """The headline metrics table and the path of every artifact."""
+    evaluation = outputs.get("eval")
+    if evaluation is not None:
+        results = evaluation.results
+        shown = [
+            m
+            for m in ("rougeL", "token_f1", "exact_match", "semantic_sim", "abstention")
+            if m in results["metrics"]
+        ]
+        table = Table(title=f"{cfg.project.name}: held-out test split (n={results['dataset']['n_test']})")
+        table.add_column("arm", style="bold")
+        for m in shown:
+            table.add_column(m, justify="right")
+        table.add_column("tokens/req", justify="right")
+        table.add_column("p50 ms", justify="right")
+        for arm, stats in results["arms"].items():
+            cells = []
+            for m in shown:
+                value, (lo, hi) = stats["metrics"].get(m), stats["ci"].get(m, (None, None))
+                cells.append("-" if value is None else f"{value:.3f} [{lo:.2f}, {hi:.2f}]")
+            tokens = stats["tokens"]["prompt_mean"] + stats["tokens"]["completion_mean"]
+            table.add_row(arm, *cells, f"{tokens:.0f}", f"{stats['latency_ms']['p50']:.0f}")
+        console.print(table)
+        ref = results["reference_arm"]
+        ft = results["arms"].get("fine_tuned", {}).get("delta", {}).get("rougeL")
+        if ft:
+            lo, hi = ft["ci"]
+            console.print(f"fine_tuned vs {ref}: ROUGE-L {ft['value']:+.3f} (95% CI {lo:+.3f} to {hi:+.3f})")
+        for gate in evaluation.gates:
+            console.print(("[green]" if gate.passed else "[red]") + gate.describe())
+    paths = Table(title="artifacts", show_header=False)
+    for stage in ("check", "dataset", "train", "eval"):
+        d = cfg.stage_dir(stage)
+        if d.exists():
+            paths.add_row(stage, str(d))
+    if evaluation is not None:
+        paths.add_row("report", str(evaluation.out_dir / "report.html"))
+    console.print(paths)
+
+
+def _fail_on_gates(outputs: dict[str, Any]) -> None:
+    evaluation = outputs.get("eval")
+    failed = [g for g in (evaluation.gates if evaluation else []) if not g.passed]
+    if failed:
+        raise GateFailed(f"{len(failed)} quality gate(s) failed: " + "; ".join(g.gate for g in failed))
+
+
+def quickstart(
+    directory: Annotated[Path, typer.Argument(help="Where to copy the example project.")] = Path(
+        "tunesmith-quickstart"
+    ),
+) -> None:
+    """Run the whole loop on the bundled support-desk example with a tiny offline model.
+
+    Copies the example into DIRECTORY, builds the tiny model, then runs data check → prepare (redact, dedup,
+    split) → LoRA training → evaluation of base vs retrieval vs fine-tuned → report.html.
+
+    Examples:
+      tunesmith quickstart
+      tunesmith quickstart /tmp/demo
+    """
+    from tunesmith.pipeline import quickstart as run_quickstart
+
+    cfg, result = run_quickstart(directory, console=console)
+    render_summary(cfg, result.outputs)
+    _fail_on_gates(result.outputs)
+
+
+def run(
+    config: Annotated[Path, typer.Argument(help="Path of tunesmith.yaml.")],
+    only: Annotated[
+        str | None, typer.Option("--only", help="Run one stage: check, prepare, train or eval.")
+    ] = None,
+    start: Annotated[str | None, typer.Option("--from", help="Resume the chain from this stage.")] = None,
+    overrides: SetOption = None,
+) -> None:
+    """Run the configured stages in order: check → prepare → train → eval.
+
+    Examples:
+      tunesmith run tunesmith.yaml
+      tunesmith run tunesmith.yaml --only train
+      tunesmith run tunesmith.yaml --from eval --set eval.limit=20
+    """
+    from tunesmith.pipeline import run_pipeline
+
+    cfg = load_config(config, overrides)
+    result = run_pipeline(cfg, only=only, start=start, console=console)
+    render_summary(cfg, result.outputs)
+    _fail_on_gates(result.outputs)

@@ -1,0 +1,171 @@
+"""`tunesmith run`: the configured stages in order (check → prepare → train → eval), each writing its directory.
+
+Each stage reads only what earlier stages wrote to disk, so `--only train` and `--from eval` work on their own.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from tunesmith.artifacts import write_json_atomic, write_manifest
+from tunesmith.config import Config, load_config
+from tunesmith.errors import ConfigError, DataError
+
+STAGES = ("check", "prepare", "train", "eval")
+
+
+@dataclass
+class PipelineResult:
+    stages: list[str]
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+def select_stages(only: str | None = None, start: str | None = None) -> list[str]:
+    for name, value in (("--only", only), ("--from", start)):
+        if value is not None and value not in STAGES:
+            raise ConfigError(f"unknown stage '{value}' for {name}", hint=f"stages: {', '.join(STAGES)}")
+    if only and start:
+        raise ConfigError("use --only or --from, not both")
+    if only:
+        return [only]
+    return list(STAGES[STAGES.index(start) :]) if start else list(STAGES)
+
+
+def _data_paths(cfg: Config) -> list[Path]:
+    if not cfg.data.paths:
+        raise ConfigError("data.paths is empty", hint="list your training files under data.paths in tunesmith.yaml")
+    return [cfg.path(p) for p in cfg.data.paths]
+
+
+def run_check(cfg: Config, console: Console) -> Any:
+    from tunesmith.data.check import check_files
+    from tunesmith.models.loading import ensure_base_model, load_tokenizer
+
+    tokenizer = load_tokenizer(ensure_base_model(cfg), revision=cfg.model.revision)
+    started = datetime.now(UTC)
+    paths = _data_paths(cfg)
+    with console.status("checking the data (format, duplicates, conflicts, PII, statistics)..."):
+        report = check_files(
+            paths,
+            format=cfg.data.format,
+            tokenizer=tokenizer,
+            max_seq_len=cfg.data.max_seq_len,
+            pii_entities=cfg.data.pii_entities,
+            near_dup_threshold=cfg.data.near_dup_threshold,
+        )
+    out = cfg.stage_dir("check")
+    from tunesmith.artifacts import atomic_dir
+
+    with atomic_dir(out) as tmp:
+        write_json_atomic(tmp / "findings.json", report.to_json())
+        write_manifest(
+            tmp,
+            stage="check",
+            config=cfg.data.model_dump(mode="json"),
+            inputs=paths,
+            counts={"examples": report.examples, "findings": len(report.findings)},
+            started_at=started,
+        )
+    kinds: dict[str, int] = {}
+    for f in report.findings:
+        kinds[f.kind] = kinds.get(f.kind, 0) + 1
+    summary = ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) or "none"
+    console.print(f"[bold]check[/]: {report.examples} examples ({report.format}); findings: {summary}")
+    return report
+
+
+def run_prepare(cfg: Config, console: Console) -> Any:
+    from tunesmith.data.prepare import prepare_dataset
+    from tunesmith.models.loading import ensure_base_model, load_tokenizer
+
+    tokenizer = load_tokenizer(ensure_base_model(cfg), revision=cfg.model.revision)
+    with console.status("preparing the dataset (redact, dedup, split)..."):
+        result = prepare_dataset(
+            _data_paths(cfg),
+            cfg.stage_dir("dataset"),
+            cfg.data,
+            seed=cfg.project.seed,
+            tokenizer=tokenizer,
+            pii_key_file=cfg.artifacts_dir.parent / ".tunesmith" / "pii.key",
+        )
+    c = result.counts
+    console.print(
+        f"[bold]prepare[/]: train {c.get('train')}, val {c.get('val')}, test {c.get('test')} "
+        f"(dataset {result.dataset_hash[:12]})"
+    )
+    return result
+
+
+def run_train(cfg: Config, console: Console) -> Any:
+    from tunesmith.train.recipe import train
+
+    if not (cfg.stage_dir("dataset") / "train.jsonl").exists():
+        console.print(f"[yellow]{cfg.stage_dir('dataset')} has no prepared dataset yet: preparing it first[/]")
+        run_prepare(cfg, console)
+
+    result = train(cfg, console=console)
+    console.print(
+        f"[bold]train[/]: {cfg.train.method}, train loss {result.train_loss:.4f}"
+        + (f", val loss {result.eval_loss:.4f}" if result.eval_loss is not None else "")
+        + f", {result.tokens_per_second:,.0f} tokens/s"
+    )
+    return result
+
+
+def run_eval(cfg: Config, console: Console, gates: list[str] | None = None) -> Any:
+    from tunesmith.evals.runner import evaluate
+
+    return evaluate(cfg, gates=gates, console=console)
+
+
+def run_pipeline(
+    cfg: Config,
+    *,
+    only: str | None = None,
+    start: str | None = None,
+    console: Console | None = None,
+) -> PipelineResult:
+    console = console or Console()
+    stages = select_stages(only, start)
+    result = PipelineResult(stages)
+    runners = {"check": run_check, "prepare": run_prepare, "train": run_train, "eval": run_eval}
+    for stage in stages:
+        console.rule(f"[bold]{stage}")
+        result.outputs[stage] = runners[stage](cfg, console)
+    return result
+
+
+def example_dir(name: str = "support-desk") -> Path:
+    """The bundled example project (shipped inside the package, or found in a source checkout)."""
+    from importlib.resources import files
+
+    packaged = Path(str(files("tunesmith"))) / "examples" / name
+    if (packaged / "tunesmith.yaml").exists():
+        return packaged
+    raise DataError(
+        f"the bundled example '{name}' is missing from this installation",
+        hint="reinstall tunesmith, or run from a source checkout (examples/ holds it)",
+    )
+
+
+def quickstart(dest: Path, *, console: Console | None = None) -> tuple[Config, PipelineResult]:
+    """Copy the example project into `dest` and run the whole loop on it with the offline tiny model."""
+    console = console or Console()
+    dest = Path(dest)
+    if not (dest / "tunesmith.yaml").exists():
+        src = example_dir()
+        shutil.copytree(
+            src,
+            dest,
+            dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns("__pycache__", "artifacts", "models", "generate.py"),
+        )
+        console.print(f"copied the support-desk example into [bold]{dest}[/]")
+    cfg = load_config(dest / "tunesmith.yaml")
+    return cfg, run_pipeline(cfg, console=console)

@@ -1,0 +1,93 @@
+"""The whole loop on the bundled example, with the xs tiny model, offline, under a network guard."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tunesmith.artifacts import sha256_file
+from tunesmith.cli.main import main
+from tunesmith.config import load_config
+from tunesmith.pipeline import run_pipeline
+
+EXAMPLE = Path(__file__).parents[1] / "examples" / "support-desk"
+FAST = ["model.tiny.size=xs", "train.epochs=1", "train.batch_size=16", "eval.limit=12",
+        "eval.max_new_tokens=12", "eval.batch_size=12", "eval.gates=[]"]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    dest = tmp_path_factory.mktemp("project")
+    shutil.copytree(EXAMPLE / "data", dest / "data")
+    shutil.copy(EXAMPLE / "tunesmith.yaml", dest / "tunesmith.yaml")
+    return dest
+
+
+@pytest.fixture(scope="module")
+def ran(project):
+    from tests.conftest import NetworkGuard
+
+    cfg = load_config(project / "tunesmith.yaml", FAST)
+    with NetworkGuard() as guard:
+        result = run_pipeline(cfg)
+    assert guard.attempts == [], f"the pipeline tried to reach the network: {guard.attempts}"
+    return cfg, result
+
+
+def manifest(d: Path) -> dict:
+    return json.loads((d / "manifest.json").read_text())
+
+
+def test_every_stage_writes_a_manifest_with_hashes(ran):
+    cfg, result = ran
+    assert result.stages == ["check", "prepare", "train", "eval"]
+    source = cfg.path("data/support.jsonl")
+    for stage in ("check", "dataset", "train", "eval"):
+        m = manifest(cfg.stage_dir(stage))
+        assert m["versions"]["transformers"] and m["versions"]["tunesmith"]
+        assert m["outputs"], stage
+        for name, digest in m["outputs"].items():
+            assert sha256_file(cfg.stage_dir(stage) / name) == digest
+    assert manifest(cfg.stage_dir("check"))["inputs"][0]["sha256"] == sha256_file(source)
+    train_inputs = {Path(i["path"]).name: i["sha256"] for i in manifest(cfg.stage_dir("train"))["inputs"]}
+    assert train_inputs["train.jsonl"] == sha256_file(cfg.stage_dir("dataset") / "train.jsonl")
+
+
+def test_train_writes_adapter_and_metrics_and_links_the_dataset(ran):
+    cfg, _ = ran
+    train_dir = cfg.stage_dir("train")
+    assert (train_dir / "adapter" / "adapter_config.json").exists()
+    metrics = [json.loads(line) for line in (train_dir / "metrics.jsonl").read_text().splitlines()]
+    assert any("loss" in m for m in metrics) and any("eval_loss" in m for m in metrics)
+    m = manifest(train_dir)
+    assert m["dataset"]["dataset_hash"] == manifest(cfg.stage_dir("dataset"))["dataset_hash"]
+    assert m["labels"]["role_trained"].keys() == {"assistant"}
+
+
+def test_eval_compares_the_three_arms_on_the_test_split(ran):
+    cfg, result = ran
+    out = cfg.stage_dir("eval")
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["arms"]) == {"base", "retrieval", "fine_tuned"}
+    assert len(results["examples"]) == 12
+    for arm in results["arms"].values():
+        assert {"rougeL", "exact_match", "token_f1", "chrf", "semantic_sim"} <= set(arm["metrics"])
+    assert "delta" in results["arms"]["fine_tuned"] and "delta" not in results["arms"]["base"]
+    # The retrieval arm answers with a training answer: on FAQ data it is far above a random base model.
+    assert results["arms"]["retrieval"]["metrics"]["rougeL"] > results["arms"]["base"]["metrics"]["rougeL"]
+    html = (out / "report.html").read_text()
+    assert 'id="headline"' in html and "data:image/png;base64," in html
+    assert "fine_tuned" in (out / "summary.md").read_text()
+
+
+def test_only_train_and_a_failing_gate_via_cli(ran, capsys):
+    cfg, _ = ran
+    yaml_path = str(cfg.root / "tunesmith.yaml")
+    before = sha256_file(cfg.stage_dir("dataset") / "train.jsonl")
+    assert main(["run", yaml_path, "--only", "train", *[a for s in FAST for a in ("--set", s)]]) == 0
+    assert sha256_file(cfg.stage_dir("dataset") / "train.jsonl") == before  # --only train did not re-prepare
+    gate = "fine_tuned.rougeL >= retrieval.rougeL + 0.5"
+    code = main(["eval", yaml_path, "--gate", gate, *[a for s in FAST for a in ("--set", s)]])
+    assert code == 1
+    assert "FAILED: " + gate in capsys.readouterr().out.replace("\n", "")
