@@ -102,14 +102,14 @@ def run_prepare(cfg: Config, console: Console) -> Any:
     return result
 
 
-def run_train(cfg: Config, console: Console) -> Any:
+def run_train(cfg: Config, console: Console, resume: bool | None = None) -> Any:
     from tunesmith.train.recipe import train
 
     if not (cfg.stage_dir("dataset") / "train.jsonl").exists():
         console.print(f"[yellow]{cfg.stage_dir('dataset')} has no prepared dataset yet: preparing it first[/]")
         run_prepare(cfg, console)
 
-    result = train(cfg, console=console)
+    result = train(cfg, console=console, resume=resume)
     console.print(
         f"[bold]train[/]: {cfg.train.method}, train loss {result.train_loss:.4f}"
         + (f", val loss {result.eval_loss:.4f}" if result.eval_loss is not None else "")

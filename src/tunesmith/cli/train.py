@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from tunesmith.cli.pipeline import SetOption
 from tunesmith.config import load_config
@@ -18,20 +21,78 @@ def train(
     config: Annotated[Path, typer.Argument(help="Path of tunesmith.yaml.")],
     method: Annotated[str | None, typer.Option(help="lora, dora, qlora or full (train.method).")] = None,
     epochs: Annotated[float | None, typer.Option(help="Epochs (train.epochs).")] = None,
-    learning_rate: Annotated[
-        float | None, typer.Option(help="Peak learning rate (train.learning_rate).")
+    learning_rate: Annotated[float | None, typer.Option(help="Peak learning rate (train.learning_rate).")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the estimate and the label report, then stop.")
+    ] = False,
+    resume: Annotated[
+        bool | None,
+        typer.Option("--resume/--no-resume", help="Resume from the last checkpoint (default: when one exists)."),
     ] = None,
+    num_processes: Annotated[
+        int, typer.Option("--num-processes", help="Launch N processes with accelerate (DDP).")
+    ] = 1,
     overrides: SetOption = None,
 ) -> None:
     """Fine-tune the base model on the prepared dataset (artifacts/dataset) into artifacts/train.
 
-    Examples:
-      tunesmith train tunesmith.yaml
-      tunesmith train tunesmith.yaml --method dora --epochs 2
-      tunesmith train tunesmith.yaml --set train.lora.r=8
-    """
-    from tunesmith.pipeline import run_train
+    An interrupted run resumes from its last checkpoint when started again.
 
+    Examples:
+      tunesmith train tunesmith.yaml --dry-run
+      tunesmith train tunesmith.yaml --method dora --epochs 2
+      tunesmith train tunesmith.yaml --set train.lora.r=8 --set train.early_stopping_patience=2
+      tunesmith train tunesmith.yaml --num-processes 2
+    """
     flags = {"method": method, "epochs": epochs, "learning_rate": learning_rate}
     sets = [f"train.{k}={v}" for k, v in flags.items() if v is not None] + list(overrides or [])
-    run_train(load_config(config, sets), console)
+    cfg = load_config(config, sets)
+    if num_processes > 1:
+        # accelerate is the launcher: --multi_gpu also starts real gloo DDP on CPU (--cpu would start one process).
+        cmd = [
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--multi_gpu",
+            "--num_processes",
+            str(num_processes),
+            "-m",
+            "tunesmith.train",
+            str(config),
+            *[a for s in sets for a in ("--set", s)],
+        ]
+        if resume is not None:
+            cmd.append("--resume" if resume else "--no-resume")
+        raise typer.Exit(subprocess.call(cmd))
+    if dry_run:
+        from tunesmith.train.estimate import estimate
+        from tunesmith.train.recipe import prepare
+
+        with console.status("tokenizing, checking labels and measuring a few training steps..."):
+            prepared = prepare(cfg)
+            est = estimate(cfg, prepared)
+        render_labels(prepared.labels)
+        table = Table(title=f"estimate: {cfg.train.method} on {prepared.base}", show_header=False)
+        for k, v in est.rows():
+            table.add_row(k, v)
+        console.print(table)
+        console.print(f"packing {prepared.packing_reason}")
+        return
+    from tunesmith.pipeline import run_train
+
+    run_train(cfg, console, resume=resume)
+
+
+def render_labels(labels) -> None:  # noqa: ANN001 - a LabelReport
+    table = Table(title="what will be trained")
+    table.add_column("role")
+    table.add_column("tokens", justify="right")
+    table.add_column("trained", justify="right")
+    for role, n in sorted(labels.role_tokens.items()):
+        table.add_row(role, f"{n:,}", f"{labels.role_trained.get(role, 0):,}")
+    console.print(table)
+    console.print(
+        f"{labels.examples} examples, {labels.trained_tokens:,} of {labels.tokens:,} tokens trained; "
+        f"{labels.turns_ending_in_eot} of {labels.trained_turns} assistant turns end with a trained end-of-turn "
+        f"token; {labels.truncated} truncated at train.max_seq_len"
+    )

@@ -51,9 +51,7 @@ def render(tokenizer: Any, messages: list[dict[str, Any]], *, add_generation_pro
     )
 
 
-def message_spans(
-    tokenizer: Any, messages: list[dict[str, Any]], *, where: str = ""
-) -> tuple[str, list[tuple]]:
+def message_spans(tokenizer: Any, messages: list[dict[str, Any]], *, where: str = "") -> tuple[str, list[tuple]]:
     """Render `messages` and return the text with one (role, start, end, trained_start, trained_end) per message.
 
     Raises LabelError when the template is not prefix-preserving.
@@ -151,11 +149,7 @@ class LabelReport:
 
 def check_labels(tokenized: list[TokenizedExample], sources: list[str], *, truncated: int = 0) -> LabelReport:
     """Refuse data that would silently train the wrong thing; report what will be trained."""
-    empty = [
-        src
-        for ex, src in zip(tokenized, sources, strict=True)
-        if not any(lb != IGNORE_INDEX for lb in ex.labels)
-    ]
+    empty = [src for ex, src in zip(tokenized, sources, strict=True) if not any(lb != IGNORE_INDEX for lb in ex.labels)]
     if empty:
         shown = ", ".join(empty[:5]) + (f" and {len(empty) - 5} more" if len(empty) > 5 else "")
         raise LabelError(

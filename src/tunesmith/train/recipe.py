@@ -1,32 +1,40 @@
 """The SFT recipe. Read it top to bottom: setup, data, model, loop, save.
 
-It wraps TRL's SFTTrainer, and adds what TRL leaves to the user: assistant-only labels that do not depend on
-`{% generation %}` markers (masking.py), guards that refuse to train the wrong tokens, CPU-safe defaults, a rich
-progress bar, `metrics.jsonl`, and a manifest that links the run to its dataset.
+It wraps TRL's SFTTrainer and adds what TRL leaves to the user: assistant-only labels that do not depend on
+`{% generation %}` markers (masking.py), guards that refuse to train the wrong tokens, CPU-safe defaults,
+checkpoints that resume after a crash, a rich progress bar, `metrics.jsonl`, and a manifest that links the run to
+its dataset. The same function runs on one CPU, one GPU, or many processes under `accelerate launch`/`torchrun`.
+
+The run directory:
+    checkpoints/checkpoint-N/   at every evaluation; the last `keep_checkpoints` and the best are kept
+    adapter/ or model/          the final (best, with early stopping) weights and the tokenizer
+    metrics.jsonl               one JSON object per log line
+    manifest.json               written last: a run with a manifest is complete; one without can be resumed
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
-from tunesmith.artifacts import atomic_dir, read_jsonl, sha256_file, write_manifest
+from tunesmith.artifacts import read_jsonl, sha256_file, write_manifest
 from tunesmith.config import Config
 from tunesmith.errors import DataError, ModelError
 from tunesmith.models.loading import ensure_base_model, generation_eos, load_model, load_tokenizer
-from tunesmith.train.masking import LabelReport, check_labels, end_of_turn_ids, tokenize_conversation
+from tunesmith.train.masking import LabelReport, TokenizedExample, check_labels, end_of_turn_ids
+from tunesmith.train.masking import tokenize_conversation
+from tunesmith.train.progress import RichProgress
 
-# OpenAI's documented default-epoch rule: 3 epochs, raised so that small sets see ~100 examples' worth of steps,
-# lowered so that large sets stay near 25k example-passes.
+# OpenAI's documented default-epoch rule: 3 epochs, raised so that small sets see ~100 examples' worth of
+# passes, lowered so that large sets stay near 25k example-passes.
 MIN_TARGET_EXAMPLES, MAX_TARGET_EXAMPLES, MAX_DEFAULT_EPOCHS = 100, 25_000, 25
 
 
@@ -46,22 +54,24 @@ def default_learning_rate(method: str) -> float:
 @dataclass
 class TrainResult:
     out_dir: Path
-    model_dir: Path  # the adapter (LoRA/DoRA) or the full model
+    model_dir: Path  # the adapter (LoRA/DoRA/QLoRA) or the full model
     metrics: list[dict[str, Any]]
     labels: LabelReport
     train_loss: float | None
     eval_loss: float | None
     tokens_per_second: float
+    best_checkpoint: str | None
+    world_size: int
 
 
-def tokenize_rows(rows: list[dict], tokenizer: Any, *, eot_ids: set[int], max_len: int, split: str) -> tuple:
+def tokenize_rows(
+    rows: list[dict], tokenizer: Any, *, eot_ids: set[int], max_len: int, split: str
+) -> tuple[list[TokenizedExample], list[str], int]:
+    """Tokenize and label every conversation; `split.jsonl:LINE` names each one in errors."""
     tokenized, sources, truncated = [], [], 0
     for i, row in enumerate(rows, 1):
-        src = row.get("meta", {}).get("source") or {}
-        where = f"{src['file']}:{src['line']}" if "file" in src else f"{split}.jsonl:{i}"
-        ex = tokenize_conversation(
-            tokenizer, row["messages"], eot_ids=eot_ids, max_len=None, where=f" ({where})"
-        )
+        where = f"{split}.jsonl:{i}"
+        ex = tokenize_conversation(tokenizer, row["messages"], eot_ids=eot_ids, where=f" ({where})")
         if len(ex.input_ids) > max_len:
             truncated += 1
             ex.input_ids, ex.labels = ex.input_ids[:max_len], ex.labels[:max_len]
@@ -70,76 +80,38 @@ def tokenize_rows(rows: list[dict], tokenizer: Any, *, eot_ids: set[int], max_le
     return tokenized, sources, truncated
 
 
-def _progress_callback(console: Console, metrics_path: Path, tokens_per_step: float) -> Any:
-    from transformers import TrainerCallback
+@dataclass
+class Prepared:
+    """Everything the loop needs, built once; `--dry-run` stops after this."""
 
-    class RichProgress(TrainerCallback):
-        """A rich progress bar with loss, learning rate and tokens/s, and every log line into metrics.jsonl."""
-
-        def on_train_begin(self, args, state, control, **kw):
-            self.start = time.perf_counter()
-            self.progress = Progress(
-                TextColumn("[bold]train[/]"),
-                BarColumn(),
-                TaskProgressColumn(),
-                TextColumn("loss {task.fields[loss]}  lr {task.fields[lr]}  {task.fields[tps]} tok/s"),
-                TimeRemainingColumn(),
-                console=console,
-                transient=False,
-            )
-            self.task = self.progress.add_task("train", total=state.max_steps, loss="-", lr="-", tps="-")
-            self.progress.start()
-
-        def on_step_end(self, args, state, control, **kw):
-            elapsed = time.perf_counter() - self.start
-            tps = f"{state.global_step * tokens_per_step / max(elapsed, 1e-9):,.0f}"
-            self.progress.update(self.task, completed=state.global_step, tps=tps)
-
-        def on_log(self, args, state, control, logs=None, **kw):
-            logs = logs or {}
-            record = {"step": state.global_step, "epoch": round(state.epoch or 0, 4), **logs}
-            record["time_s"] = round(time.perf_counter() - self.start, 3)
-            with open(metrics_path, "a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
-            fields = {}
-            if "loss" in logs:
-                fields["loss"] = f"{logs['loss']:.4f}"
-            if "learning_rate" in logs:
-                fields["lr"] = f"{logs['learning_rate']:.2e}"
-            if fields:
-                self.progress.update(self.task, **fields)
-
-        def on_train_end(self, args, state, control, **kw):
-            self.progress.stop()
-
-    return RichProgress()
+    base: str
+    tokenizer: Any
+    model: Any
+    peft_config: Any
+    train_tok: list[TokenizedExample]
+    val_tok: list[TokenizedExample]
+    labels: LabelReport
+    epochs: float
+    learning_rate: float
+    packing: bool
+    packing_reason: str
+    steps: int
+    dtype: Any
+    cuda: bool
+    train_path: Path
+    val_path: Path
 
 
-def train(
-    cfg: Config,
-    *,
-    dataset_dir: Path | None = None,
-    out_dir: Path | None = None,
-    console: Console | None = None,
-) -> TrainResult:
+def prepare(cfg: Config, dataset_dir: Path | None = None) -> Prepared:
     import torch
-    from datasets import Dataset
-    from transformers import PrinterCallback, set_seed
-    from trl import SFTConfig, SFTTrainer
 
-    console = console or Console()
     tc = cfg.train
     dataset_dir = dataset_dir or cfg.stage_dir("dataset")
-    out_dir = out_dir or cfg.stage_dir("train")
-    started = datetime.now(UTC)
 
     # --- setup
-    set_seed(cfg.project.seed)
     cuda = torch.cuda.is_available()
     if tc.method == "qlora" and not cuda:
-        raise ModelError(
-            "qlora needs a CUDA GPU (bitsandbytes 4-bit)", hint="set train.method: lora on this machine"
-        )
+        raise ModelError("qlora needs a CUDA GPU (bitsandbytes 4-bit)", hint="set train.method: lora on this machine")
 
     # --- data
     train_path, val_path = dataset_dir / "train.jsonl", dataset_dir / "val.jsonl"
@@ -155,9 +127,8 @@ def train(
 
     # --- model
     dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32
-    model = load_model(base, revision=cfg.model.revision, dtype=dtype)
+    model = _load_for_method(base, cfg, dtype)
     eot_ids = end_of_turn_ids(tokenizer, generation_eos(model))
-
     train_tok, sources, truncated = tokenize_rows(
         train_rows, tokenizer, eot_ids=eot_ids, max_len=tc.max_seq_len, split="train"
     )
@@ -176,106 +147,232 @@ def train(
             use_dora=tc.method == "dora",
             task_type="CAUSAL_LM",
         )
-
+    if tc.packing is None:
+        packing = cuda
+        reason = (
+            "on: CUDA attention kernels skip the padding"
+            if cuda
+            else (
+                "off: on CPU, padding-free packing was slower than padded batches (docs/benchmarks.md); "
+                "set train.packing: true to force it"
+            )
+        )
+    else:
+        packing, reason = tc.packing, "set in train.packing"
     epochs = tc.epochs or default_epochs(len(train_rows))
-    lr = tc.learning_rate or default_learning_rate(tc.method)
-    steps_per_epoch = math.ceil(len(train_rows) / (tc.batch_size * tc.grad_accum))
-    tokens_per_step = labels.tokens / max(steps_per_epoch, 1)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    steps = math.ceil(epochs * math.ceil(len(train_rows) / (tc.batch_size * world)) / tc.grad_accum)
+    return Prepared(
+        base,
+        tokenizer,
+        model,
+        peft_config,
+        train_tok,
+        val_tok,
+        labels,
+        epochs,
+        tc.learning_rate or default_learning_rate(tc.method),
+        packing,
+        reason,
+        steps,
+        dtype,
+        cuda,
+        train_path,
+        val_path,
+    )
 
-    with atomic_dir(out_dir) as tmp:
-        args = SFTConfig(
-            output_dir=str(tmp / "trainer"),
-            num_train_epochs=epochs,
-            learning_rate=lr,
-            per_device_train_batch_size=tc.batch_size,
-            per_device_eval_batch_size=tc.batch_size,
-            gradient_accumulation_steps=tc.grad_accum,
-            warmup_steps=tc.warmup_ratio,
-            weight_decay=tc.weight_decay,
-            lr_scheduler_type="cosine",
-            max_length=tc.max_seq_len,
-            # Checkpointing trades ~36% of CPU throughput for memory that tiny and small models do not need.
-            activation_checkpointing=False,
-            use_cpu=not cuda,
-            bf16=dtype == torch.bfloat16,
-            logging_steps=tc.logging_steps,
-            eval_strategy="epoch" if val_tok else "no",
-            save_strategy="no",
-            report_to="none",
-            seed=cfg.project.seed,
-            data_seed=cfg.project.seed,
-            disable_tqdm=True,
-            dataset_num_proc=None,
-        )
-        train_ds = Dataset.from_list([{"input_ids": e.input_ids, "labels": e.labels} for e in train_tok])
-        val_ds = (
-            Dataset.from_list([{"input_ids": e.input_ids, "labels": e.labels} for e in val_tok])
-            if val_tok
-            else None
-        )
-        metrics_path = tmp / "metrics.jsonl"
-        trainer = SFTTrainer(
-            model=model,
-            args=args,
-            train_dataset=train_ds,
-            eval_dataset=val_ds,
-            processing_class=tokenizer,
-            peft_config=peft_config,
-            callbacks=[_progress_callback(console, metrics_path, tokens_per_step)],
-        )
-        trainer.remove_callback(PrinterCallback)  # our progress bar replaces its raw dict prints
-        t0 = time.perf_counter()
-        output = trainer.train()
-        elapsed = time.perf_counter() - t0
 
-        # --- save
-        model_dir = tmp / ("adapter" if peft_config else "model")
-        trainer.save_model(str(model_dir))
-        tokenizer.save_pretrained(str(model_dir))
-        shutil.rmtree(tmp / "trainer", ignore_errors=True)  # TRL's scratch space; checkpoints are off
-        metrics = read_jsonl(metrics_path) if metrics_path.exists() else []
-        eval_loss = next((m["eval_loss"] for m in reversed(metrics) if "eval_loss" in m), None)
-        tokens_per_second = labels.tokens * epochs / elapsed
+def _load_for_method(base: str, cfg: Config, dtype: Any) -> Any:
+    if cfg.train.method != "qlora":
+        return load_model(base, revision=cfg.model.revision, dtype=dtype)
+    import torch
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    quant = BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=torch.bfloat16,
+    )
+    return AutoModelForCausalLM.from_pretrained(base, revision=cfg.model.revision, quantization_config=quant)
+
+
+def _run_state(out_dir: Path, resume: bool | None) -> str | None:
+    """The checkpoint to resume from, after clearing a completed run; `resume=False` always starts over."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    checkpoints = out_dir / "checkpoints"
+    complete = (out_dir / "manifest.json").exists()
+    last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+    if resume is False or complete or last is None:
+        if resume and last is None and not complete:
+            raise DataError(f"--resume: no checkpoint in {checkpoints}", hint="start the run without --resume")
+        return None
+    return last
+
+
+def train(
+    cfg: Config,
+    *,
+    dataset_dir: Path | None = None,
+    out_dir: Path | None = None,
+    resume: bool | None = None,
+    console: Console | None = None,
+    callbacks: list[Any] | None = None,
+) -> TrainResult:
+    """Train as `cfg.train` says. `resume=None` resumes an interrupted run found in `out_dir`."""
+    import torch
+    from accelerate import PartialState
+    from datasets import Dataset
+    from transformers import EarlyStoppingCallback, PrinterCallback, set_seed
+    from trl import SFTConfig, SFTTrainer
+
+    # cpu= matters: without it, a torchrun/accelerate launch on CPU is not seen as distributed and every process
+    # would think it is the main one.
+    state = PartialState(cpu=not torch.cuda.is_available())
+    main = state.is_main_process
+    console = console or Console(quiet=not main)
+    tc = cfg.train
+    out_dir = Path(out_dir or cfg.stage_dir("train"))
+    dataset_dir = dataset_dir or cfg.stage_dir("dataset")
+    started = datetime.now(UTC)
+    set_seed(cfg.project.seed)
+
+    # --- setup: resume an interrupted run, or start over
+    checkpoint = _run_state(out_dir, resume)
+    if main:
+        if checkpoint is None and out_dir.exists():
+            shutil.rmtree(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+    state.wait_for_everyone()
+    if checkpoint:
+        console.print(f"resuming from [bold]{checkpoint}[/]")
+
+    # --- data and model
+    p = prepare(cfg, dataset_dir)
+    if main:
+        console.print(f"packing {p.packing_reason}")
+
+    # --- loop
+    metrics_path = out_dir / "metrics.jsonl"
+    if main and checkpoint:  # drop the log lines written after the checkpoint we resume from
+        resumed_step = int(Path(checkpoint).name.split("-")[-1])
+        kept = (
+            [m for m in read_jsonl(metrics_path) if m.get("step", 0) <= resumed_step] if metrics_path.exists() else []
+        )
+        metrics_path.write_text("".join(json.dumps(m) + "\n" for m in kept))
+    per_epoch = "steps" if tc.eval_steps else "epoch"
+    has_val = bool(p.val_tok)
+    args = SFTConfig(
+        output_dir=str(out_dir / "checkpoints"),
+        num_train_epochs=p.epochs,
+        learning_rate=p.learning_rate,
+        per_device_train_batch_size=tc.batch_size,
+        per_device_eval_batch_size=tc.batch_size,
+        gradient_accumulation_steps=tc.grad_accum,
+        warmup_steps=tc.warmup_ratio,
+        weight_decay=tc.weight_decay,
+        lr_scheduler_type="cosine",
+        max_length=tc.max_seq_len,
+        packing=p.packing,
+        # Checkpointing trades ~36% of CPU throughput for memory that small models do not need.
+        activation_checkpointing=False,
+        use_cpu=not p.cuda,
+        bf16=p.dtype == torch.bfloat16,
+        logging_steps=tc.logging_steps,
+        eval_strategy=per_epoch if has_val else "no",
+        eval_steps=tc.eval_steps,
+        save_strategy=per_epoch,
+        save_steps=tc.eval_steps,
+        save_total_limit=tc.keep_checkpoints,
+        load_best_model_at_end=has_val,
+        metric_for_best_model="eval_loss" if has_val else None,
+        greater_is_better=False,
+        report_to=list(tc.report_to) or "none",
+        seed=cfg.project.seed,
+        data_seed=cfg.project.seed,
+        disable_tqdm=True,
+    )
+    train_ds = Dataset.from_list([{"input_ids": e.input_ids, "labels": e.labels} for e in p.train_tok])
+    val_ds = Dataset.from_list([{"input_ids": e.input_ids, "labels": e.labels} for e in p.val_tok]) if has_val else None
+    extra = [EarlyStoppingCallback(tc.early_stopping_patience)] if tc.early_stopping_patience and has_val else []
+    trainer = SFTTrainer(
+        model=p.model,
+        args=args,
+        train_dataset=train_ds,
+        eval_dataset=val_ds,
+        processing_class=p.tokenizer,
+        peft_config=p.peft_config,
+        callbacks=[RichProgress(console, metrics_path, p.labels.tokens, enabled=main), *extra, *(callbacks or [])],
+    )
+    trainer.remove_callback(PrinterCallback)  # our progress bar replaces its raw dict prints
+    output = trainer.train(resume_from_checkpoint=checkpoint)
+
+    # --- save: the weights into a temporary sibling first, renamed into place, then the manifest last
+    name = "adapter" if p.peft_config else "model"
+    tmp = out_dir / f".{name}.tmp"
+    trainer.save_model(str(tmp))
+    metrics = read_jsonl(metrics_path) if metrics_path.exists() else []
+    eval_loss = min((m["eval_loss"] for m in metrics if "eval_loss" in m), default=None)
+    train_seconds = output.metrics.get("train_runtime", 0.0)
+    tokens_per_second = p.labels.tokens * p.epochs / train_seconds if train_seconds else 0.0
+    best = trainer.state.best_model_checkpoint
+    if main:
+        p.tokenizer.save_pretrained(str(tmp))
+        if (out_dir / name).exists():
+            shutil.rmtree(out_dir / name)
+        os.replace(tmp, out_dir / name)
         resolved = {
             **cfg.to_dict(),
-            "train": {**cfg.train.model_dump(mode="json"), "epochs": epochs, "learning_rate": lr},
+            "train": {
+                **tc.model_dump(mode="json"),
+                "epochs": p.epochs,
+                "learning_rate": p.learning_rate,
+                "packing": p.packing,
+            },
         }
         write_manifest(
-            tmp,
+            out_dir,
             stage="train",
             config=resolved,
-            inputs=[train_path, val_path] if val_rows else [train_path],
+            inputs=[p.train_path, p.val_path] if has_val else [p.train_path],
             counts={
-                "train_examples": len(train_rows),
-                "val_examples": len(val_rows),
-                "epochs": epochs,
+                "train_examples": len(p.train_tok),
+                "val_examples": len(p.val_tok),
+                "epochs": p.epochs,
                 "steps": output.global_step,
                 "train_loss": output.training_loss,
                 "eval_loss": eval_loss,
                 "tokens_per_second": round(tokens_per_second, 1),
-                "train_seconds": round(elapsed, 2),
+                "train_seconds": round(train_seconds, 2),
+                "world_size": state.num_processes,
             },
             started_at=started,
             extra={
-                "base_model": {"id": cfg.model.base, "resolved": base, "revision": cfg.model.revision},
+                "base_model": {"id": cfg.model.base, "resolved": p.base, "revision": cfg.model.revision},
                 "dataset": _dataset_link(dataset_dir),
-                "labels": labels.to_json(),
+                "labels": p.labels.to_json(),
                 "method": tc.method,
+                "best_checkpoint": best,
+                "resumed_from": checkpoint,
             },
         )
+    state.wait_for_everyone()
     return TrainResult(
         out_dir=out_dir,
-        model_dir=out_dir / model_dir.name,
+        model_dir=out_dir / name,
         metrics=metrics,
-        labels=labels,
+        labels=p.labels,
         train_loss=output.training_loss,
         eval_loss=eval_loss,
         tokens_per_second=tokens_per_second,
+        best_checkpoint=best,
+        world_size=state.num_processes,
     )
 
 
 def _dataset_link(dataset_dir: Path) -> dict[str, Any]:
-    """What the run was trained on: the dataset's manifest hash, so the registry can link run → dataset."""
+    """What the run was trained on: the dataset's hash, so the registry can link run → dataset."""
     manifest = dataset_dir / "manifest.json"
     if not manifest.exists():
         return {"path": str(dataset_dir)}

@@ -1,0 +1,144 @@
+"""The recipe on the xs tiny model: pinned losses, methods, invariances, packing, early stopping, dry run."""
+
+import json
+import random
+
+import pytest
+import torch
+
+from tunesmith.config import Config
+from tunesmith.train.recipe import default_epochs, train
+
+INTENTS = [
+    ("Where is my order {n}?", "Order {n} ships in 3-5 business days. You get a tracking email when it leaves."),
+    ("Can I return {p}?", "Yes, you can return the {p} within 30 days for a full refund."),
+    ("My {p} will not connect to wifi", "Restart the {p}, then hold the button for 5 seconds to pair it again."),
+    ("How long does a refund take?", "Refunds reach your card in 5-7 business days after we receive the item."),
+]
+
+
+def make_rows(n: int, seed: int) -> list[dict]:
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        q, a = INTENTS[i % len(INTENTS)]
+        slots = {"n": f"LH-{rng.randint(10000, 99999)}", "p": rng.choice(["Hub", "Plug", "Doorbell"])}
+        msgs = [
+            {"role": "system", "content": "You are Juno, Lumen Home's support assistant."},
+            {"role": "user", "content": q.format(**slots)},
+            {"role": "assistant", "content": a.format(**slots)},
+        ]
+        rows.append({"messages": msgs, "meta": {"id": f"t{i}", "tags": [str(i % len(INTENTS))]}})
+    return rows
+
+
+@pytest.fixture(scope="module")
+def dataset_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("dataset")
+    for split, n, seed in (("train", 32, 0), ("val", 8, 1)):
+        (d / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in make_rows(n, seed)))
+    return d
+
+
+def config(model_dir, **train) -> Config:
+    base = {"epochs": 1, "batch_size": 8, "learning_rate": 1e-3, "logging_steps": 1, "lora": {"dropout": 0.0}}
+    return Config(model={"base": str(model_dir)}, train={**base, **train})
+
+
+def losses(result) -> list[float]:
+    return [m["loss"] for m in result.metrics if "loss" in m]
+
+
+def test_pinned_loss_trajectory(tiny_model_dir, dataset_dir, tmp_path):
+    """Any silent change to data, masking, the template or the training loop moves these numbers."""
+    result = train(config(tiny_model_dir), dataset_dir=dataset_dir, out_dir=tmp_path / "run")
+    assert losses(result) == pytest.approx(PINNED_LOSSES, abs=1e-4)
+    assert result.labels.trained_tokens == PINNED_TRAINED_TOKENS
+    again = train(config(tiny_model_dir), dataset_dir=dataset_dir, out_dir=tmp_path / "run2")
+    assert losses(again) == losses(result)  # same seed and config: the same trajectory, exactly
+
+
+PINNED_LOSSES = [8.8061, 8.7927, 8.5042, 8.4693]  # xs tiny model, seed 0, LoRA r16, 4 steps of 8
+PINNED_TRAINED_TOKENS = 692
+
+
+@pytest.mark.parametrize("method", ["lora", "dora", "full"])
+def test_each_method_learns(method, tiny_model_dir, dataset_dir, tmp_path):
+    lr = 3e-3 if method == "full" else 1e-2
+    result = train(
+        config(tiny_model_dir, method=method, epochs=3, learning_rate=lr),
+        dataset_dir=dataset_dir,
+        out_dir=tmp_path / method,
+    )
+    trajectory = losses(result)
+    assert trajectory[-1] < trajectory[0] - 0.5, trajectory
+    assert (result.model_dir / ("model.safetensors" if method == "full" else "adapter_model.safetensors")).exists()
+    manifest = json.loads((result.out_dir / "manifest.json").read_text())
+    assert manifest["method"] == method and manifest["counts"]["world_size"] == 1
+
+
+def test_gradient_accumulation_is_invariant(tiny_model_dir, dataset_dir, tmp_path):
+    one = train(config(tiny_model_dir, batch_size=8, grad_accum=1), dataset_dir=dataset_dir, out_dir=tmp_path / "a")
+    acc = train(config(tiny_model_dir, batch_size=1, grad_accum=8), dataset_dir=dataset_dir, out_dir=tmp_path / "b")
+    assert losses(acc) == pytest.approx(losses(one), abs=2e-3)
+
+
+def test_packed_batches_never_attend_across_examples(tiny_model_dir, tiny_tokenizer):
+    """TRL's padding-free collator packs examples into one row with per-sequence position ids; the logits of each
+    example must be exactly those it gets alone."""
+    from transformers import AutoModelForCausalLM
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    texts = ["Where is my order?", "Refunds take 5-7 business days, sometimes a little longer."]
+    examples = [{"input_ids": tiny_tokenizer(t)["input_ids"]} for t in texts]
+    batch = DataCollatorForLanguageModeling(pad_token_id=tiny_tokenizer.pad_token_id, padding_free=True)(examples)
+    assert batch["input_ids"].shape[0] == 1 and "position_ids" in batch
+    with torch.no_grad():
+        packed = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits[0]
+        start = 0
+        for ex in examples:
+            alone = model(input_ids=torch.tensor([ex["input_ids"]]), use_cache=False).logits[0]
+            n = len(ex["input_ids"])
+            assert torch.allclose(packed[start : start + n], alone, atol=1e-5)
+            start += n
+
+
+def test_packing_on_and_off_give_the_same_loss(tiny_model_dir, dataset_dir, tmp_path):
+    off = train(
+        config(tiny_model_dir, packing=False, learning_rate=1e-9), dataset_dir=dataset_dir, out_dir=tmp_path / "off"
+    )
+    on = train(
+        config(tiny_model_dir, packing=True, learning_rate=1e-9), dataset_dir=dataset_dir, out_dir=tmp_path / "on"
+    )
+    # With a negligible learning rate the mean per-token loss over the epoch depends only on the tokens seen.
+    assert on.train_loss == pytest.approx(off.train_loss, abs=1e-3)
+
+
+def test_early_stopping_keeps_and_marks_the_best_checkpoint(tiny_model_dir, dataset_dir, tmp_path):
+    result = train(
+        config(tiny_model_dir, epochs=6, learning_rate=0.5, eval_steps=2, early_stopping_patience=1),
+        dataset_dir=dataset_dir,
+        out_dir=tmp_path / "run",
+    )
+    manifest = json.loads((result.out_dir / "manifest.json").read_text())
+    assert manifest["counts"]["steps"] < 24  # stopped before 6 epochs of 4 steps
+    evals = [m["eval_loss"] for m in result.metrics if "eval_loss" in m]
+    assert manifest["best_checkpoint"].endswith(f"checkpoint-{2 * (evals.index(min(evals)) + 1)}")
+    assert result.eval_loss == min(evals)
+
+
+def test_default_epochs_follow_openai_rule():
+    assert default_epochs(10) == 10 and default_epochs(300) == 3 and default_epochs(20_000) == 1
+
+
+def test_dry_run_prints_estimate_and_label_report(tiny_model_dir, dataset_dir, tmp_path, capsys):
+    from tunesmith.cli.main import main
+
+    (tmp_path / "artifacts").mkdir()
+    (tmp_path / "artifacts" / "dataset").symlink_to(dataset_dir)
+    (tmp_path / "tunesmith.yaml").write_text(f"model: {{base: {tiny_model_dir}}}\ntrain: {{epochs: 2}}\n")
+    assert main(["train", str(tmp_path / "tunesmith.yaml"), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "what will be trained" in out and "FLOPs" in out and "estimated time" in out
+    assert not (tmp_path / "artifacts" / "train").exists()
