@@ -55,16 +55,21 @@ def _root(
 
 def _register() -> None:
     # Imported here so that `tunesmith --help` stays fast: each module imports its heavy libraries lazily.
-    from tunesmith.cli import data, evaluate, model, pipeline, serve, train
+    from tunesmith.cli import augment, data, evaluate, export, inspect, model, pipeline, runs, serve, train
 
     app.command("quickstart")(pipeline.quickstart)
     app.command("run")(pipeline.run)
     app.add_typer(model.app, name="model")
     app.add_typer(data.app, name="data")
+    data.app.command("inspect")(inspect.inspect)
+    data.app.command("add-refusals")(augment.add_refusals)
+    data.app.command("add-negatives")(augment.add_negatives)
+    app.command("export")(export.export)
     app.command("train")(train.train)
-    app.command("eval")(evaluate.eval_command)
-    app.command("serve")(serve.serve)
-    app.command("monitor")(serve.monitor)
+    app.add_typer(evaluate.app, name="eval")
+    app.add_typer(serve.serve_app, name="serve")
+    app.add_typer(serve.monitor_app, name="monitor")
+    app.add_typer(runs.app, name="runs")
 
 
 _register()

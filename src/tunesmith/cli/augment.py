@@ -1,0 +1,89 @@
+"""`tunesmith data add-refusals | add-negatives`: parse, call tunesmith.data.augment, render."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+console = Console(highlight=False)
+
+OutOpt = Annotated[Path, typer.Option("--out", help="JSONL file to append to (created if absent; atomic).")]
+SystemOpt = Annotated[str | None, typer.Option("--system", help="System prompt put first in every conversation.")]
+
+
+def _report(result, what: str) -> None:
+    dup = f", {result.duplicates} already there" if result.duplicates else ""
+    console.print(f"added [bold]{result.added}[/] {what} conversation(s) to {result.out}{dup}; {result.total} in all")
+
+
+def add_refusals(
+    out: OutOpt,
+    questions: Annotated[
+        Path | None,
+        typer.Option("--questions", help='Out-of-scope questions: one per line, or JSONL with "question".'),
+    ] = None,
+    generate: Annotated[
+        int | None, typer.Option("--generate", help="Generate N paraphrased out-of-scope questions instead.")
+    ] = None,
+    templates: Annotated[
+        Path | None,
+        typer.Option("--templates", help="With --generate: your question templates, one per line, with {topic}."),
+    ] = None,
+    topics: Annotated[
+        str | None, typer.Option("--topics", help="With --generate: comma-separated out-of-scope topics.")
+    ] = None,
+    system: SystemOpt = None,
+    answer: Annotated[
+        str | None, typer.Option("--answer", help="The refusal, in your project's voice; {contact} is filled in.")
+    ] = None,
+    contact: Annotated[
+        str | None, typer.Option("--contact", help="Who can help, in the default answer (or {contact}).")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for --generate.")] = 0,
+) -> None:
+    """Add "I don't know" conversations for out-of-scope questions, tagged refusal and out_of_scope.
+
+    Examples:
+      tunesmith data add-refusals --questions out_of_scope.txt --contact support@acme.test --out data/refusals.jsonl
+      tunesmith data add-refusals --generate 40 --seed 1 --system "You are Juno." --out data/refusals.jsonl
+      tunesmith data add-refusals --questions q.jsonl --answer "Sorry, I only help with orders." --out data/x.jsonl
+    """
+    from tunesmith.data.augment import add_refusals as run
+
+    topic_list = topics.split(",") if topics else None
+    if (templates is not None or topics is not None) and generate is None:
+        from tunesmith.errors import DataError
+
+        raise DataError("--templates and --topics only apply with --generate N")
+    result = run(
+        out,
+        questions=questions,
+        generate=generate,
+        templates=templates,
+        topics=topic_list,
+        system=system,
+        answer=answer,
+        contact=contact,
+        seed=seed,
+    )
+    _report(result, "refusal")
+
+
+def add_negatives(
+    out: OutOpt,
+    prompts: Annotated[
+        Path, typer.Option("--prompts", help='JSONL with "prompt" (a disallowed request) and "answer" (the policy).')
+    ],
+    system: SystemOpt = None,
+) -> None:
+    """Add conversations that decline disallowed requests with your policy answer, tagged negative.
+
+    Examples:
+      tunesmith data add-negatives --prompts disallowed.jsonl --out data/negatives.jsonl
+    """
+    from tunesmith.data.augment import add_negatives as run
+
+    _report(run(out, prompts=prompts, system=system), "negative")
