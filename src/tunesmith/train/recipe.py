@@ -29,8 +29,7 @@ from tunesmith.artifacts import read_jsonl, sha256_file, write_manifest
 from tunesmith.config import Config
 from tunesmith.errors import DataError, ModelError
 from tunesmith.models.loading import ensure_base_model, generation_eos, load_model, load_tokenizer
-from tunesmith.train.masking import LabelReport, TokenizedExample, check_labels, end_of_turn_ids
-from tunesmith.train.masking import tokenize_conversation
+from tunesmith.train.masking import LabelReport, TokenizedExample, check_labels, end_of_turn_ids, tokenize_conversation
 from tunesmith.train.progress import RichProgress
 
 # OpenAI's documented default-epoch rule: 3 epochs, raised so that small sets see ~100 examples' worth of
