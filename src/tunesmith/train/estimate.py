@@ -16,7 +16,7 @@ from typing import Any
 from tunesmith.config import Config
 from tunesmith.train.masking import IGNORE_INDEX
 
-WARMUP_STEPS = 3  # the first step is discarded (allocations, kernel selection)
+WARMUP_STEPS, DISCARDED = 5, 2  # the first steps are slow (allocations, kernel selection, autograd set-up)
 
 
 @dataclass
@@ -107,7 +107,7 @@ def _measure(model: Any, examples: list, batch_size: int, pad_id: int, torch: An
             p.grad = None
         if device.type == "cuda":
             torch.cuda.synchronize()
-        if step > 0:
+        if step >= DISCARDED:
             timed += time.perf_counter() - t0
             timed_tokens += int(mask.sum())
     return timed_tokens / max(timed, 1e-9)
