@@ -4,7 +4,7 @@ import pytest
 
 from tunesmith.cli.main import main
 
-GROUPS = ["quickstart", "run", "model", "data", "train", "eval", "serve", "monitor"]
+GROUPS = ["quickstart", "run", "model", "data", "train", "eval", "export", "serve", "monitor", "runs"]
 
 
 def test_help_lists_every_command_group(capsys):

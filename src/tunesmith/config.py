@@ -49,6 +49,10 @@ class DataConfig(Section):
         None,
         description="Force the input format (messages, prompt_completion, alpaca, sharegpt); auto if unset.",
     )
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="CSV/Parquet columns, canonical field -> column: {prompt: question, completion: answer}.",
+    )
     max_seq_len: int = Field(2048, gt=0, description="Examples longer than this many tokens are too long.")
     too_long: Literal["drop", "truncate"] = Field("drop", description="What prepare does with too-long examples.")
     pii: Literal["redact", "pseudonymize", "off"] = Field(
@@ -78,6 +82,12 @@ class DataConfig(Section):
         description="Same prompt, different answers: keep the majority answer, drop all, or keep all.",
     )
     split: SplitConfig = Field(default_factory=SplitConfig, description="train/val/test shares.")
+    pii_name_sample: int | None = Field(
+        5_000,
+        ge=0,
+        description="check: look for names in at most this many distinct messages (seeded sample); 0 or null: all.",
+    )
+    embedding_sample: int = Field(1000, ge=2, description="check: prompts embedded for the diversity spread.")
 
 
 class TinyModelConfig(Section):
@@ -105,21 +115,71 @@ class LoraConfig(Section):
 
 class TrainConfig(Section):
     method: Literal["lora", "dora", "qlora", "full"] = Field("lora", description="Fine-tuning method.")
-    epochs: float | None = Field(None, gt=0, description="Passes over train.jsonl; chosen from dataset size if unset.")
+    epochs: float | None = Field(
+        None, gt=0, description="Passes over train.jsonl; chosen from dataset size if unset (OpenAI's rule)."
+    )
     learning_rate: float | None = Field(
-        None, gt=0, description="Peak learning rate; 2e-4 for LoRA/DoRA, 2e-5 for full if unset."
+        None, gt=0, description="Peak learning rate; 2e-4 for LoRA/DoRA/QLoRA, 2e-5 for full if unset."
     )
     batch_size: int = Field(8, gt=0, description="Examples per device per step.")
     grad_accum: int = Field(1, gt=0, description="Gradient accumulation steps.")
     max_seq_len: int = Field(1024, gt=0, description="Longer examples are truncated at training time.")
     warmup_ratio: float = Field(0.05, ge=0, lt=1, description="Share of steps with linear warm-up.")
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
-    lora: LoraConfig = Field(default_factory=LoraConfig, description="LoRA/DoRA settings.")
+    lora: LoraConfig = Field(default_factory=LoraConfig, description="LoRA/DoRA/QLoRA settings.")
+    packing: bool | None = Field(
+        None, description="Padding-free packing with per-sequence positions; auto: on with CUDA, off on CPU."
+    )
+    eval_steps: int | None = Field(
+        None, gt=0, description="Validation loss (and a checkpoint) every N steps; once per epoch if unset."
+    )
+    early_stopping_patience: int | None = Field(
+        None, gt=0, description="Stop after N evaluations without a better validation loss; off if unset."
+    )
+    keep_checkpoints: int = Field(2, gt=0, description="Checkpoints kept on disk (the best one is always kept).")
     logging_steps: int = Field(5, gt=0, description="Write metrics every N optimizer steps.")
+    report_to: list[Literal["tensorboard", "mlflow", "wandb"]] = Field(
+        default_factory=list, description="Experiment trackers; none by default, so nothing leaves the machine."
+    )
+    price_per_gpu_hour: float = Field(2.5, ge=0, description="USD per GPU hour, for the cost estimate.")
+
+
+class EndpointConfig(Section):
+    base_url: str = Field(description="Base URL of an OpenAI-compatible API, e.g. http://127.0.0.1:8001/v1.")
+    model: str = Field(description="Model name sent in each request.")
+    api_key_env: str | None = Field(
+        None, description="Name of the environment variable holding the API key (never the key itself)."
+    )
+    timeout_s: float = Field(60.0, gt=0, description="Timeout of one request, in seconds.")
+    concurrency: int = Field(4, gt=0, description="Requests in flight at once.")
+
+
+class PriceConfig(Section):
+    prompt_per_1m: float | None = Field(None, ge=0, description="Price per million prompt tokens.")
+    completion_per_1m: float | None = Field(None, ge=0, description="Price per million completion tokens.")
+    per_hour: float | None = Field(
+        None, ge=0, description="Price per hour of the machine serving the arm (self-hosted models)."
+    )
+
+
+class JudgeConfig(EndpointConfig):
+    rubric: dict[str, str] = Field(
+        default_factory=lambda: {
+            "correctness": "Which answer states the facts of the reference answer more accurately?",
+            "helpfulness": "Which answer better resolves the user's request, briefly and clearly?",
+        },
+        description="One question per dimension; the judge answers each with a verdict A, B or TIE.",
+    )
+    arm: str = Field("fine_tuned", description="The arm judged against the reference arm, pairwise.")
+    human_labels: str | None = Field(
+        None,
+        description="JSONL of human verdicts {id, dimension, winner: ARM|tie}: the judge's Cohen's kappa.",
+    )
+    limit: int | None = Field(None, gt=0, description="Judge only the first N test examples (cost).")
 
 
 class EvalConfig(Section):
-    arms: list[Literal["base", "retrieval", "fine_tuned"]] = Field(
+    arms: list[Literal["base", "prompted", "retrieval", "rag", "fine_tuned", "fine_tuned_rag", "endpoint"]] = Field(
         default_factory=lambda: ["base", "retrieval", "fine_tuned"], description="The systems compared."
     )
     reference_arm: str = Field("base", description="Deltas and CIs are computed against this arm.")
@@ -129,16 +189,82 @@ class EvalConfig(Section):
     gates: list[str] = Field(
         default_factory=list, description='Quality gates, e.g. "fine_tuned.rougeL >= base.rougeL + 0.05".'
     )
+    prompt: str | None = Field(
+        None,
+        description="The prompted arm's engineered instructions, added to the system prompt; a default if unset.",
+    )
+    shots: int = Field(3, ge=0, description="Few-shot examples from train in the prompted arm's prompt.")
+    shot_selection: Literal["random", "similar"] = Field(
+        "similar", description="similar: the shots nearest to the question (hybrid retrieval); random: seeded."
+    )
+    rag_k: int = Field(3, gt=0, description="Passages retrieved into the prompt of the rag arms.")
+    rag_documents: str | None = Field(
+        None,
+        description="Folder of .txt/.md documents the rag arms retrieve from; training examples if unset.",
+    )
+    rag_chunk_words: int = Field(200, gt=0, description="Documents are cut into chunks of this many words.")
+    endpoint: EndpointConfig | None = Field(None, description="The endpoint arm: an OpenAI-compatible API.")
+    prices: dict[str, PriceConfig] = Field(
+        default_factory=dict, description="Per arm: token or hourly prices, for the cost per 1,000 requests."
+    )
+    blocklist: list[str] = Field(
+        default_factory=list, description="Phrases that must never appear in an answer (case-insensitive)."
+    )
+    forgetting: bool = Field(True, description="Compare base and fine-tuned perplexity on a general-English sample.")
+    forgetting_max_rise: float = Field(
+        0.25, gt=0, description="Flag forgetting when fine-tuned perplexity exceeds base by this share."
+    )
+    judge: JudgeConfig | None = Field(None, description="Optional LLM-as-judge (OpenAI-compatible endpoint).")
 
 
 class ServeConfig(Section):
     host: str = Field("127.0.0.1", description="Bind address; loopback unless you say otherwise.")
     port: int = Field(8000, gt=0, lt=65536, description="Port.")
+    engine: Literal["hf", "vllm"] = Field(
+        "hf", description="hf: transformers + peft in this process (CPU or GPU); vllm: vLLM with --enable-lora (CUDA)."
+    )
+    max_tokens: int = Field(512, gt=0, description="Upper bound of max_tokens per request; larger asks get a 400.")
+    default_max_tokens: int = Field(128, gt=0, description="Completion budget when a request sets no max_tokens.")
+    max_n: int = Field(8, gt=0, description="Upper bound of n (choices per request).")
+    max_body_bytes: int = Field(1_000_000, gt=0, description="Larger request bodies get a 413.")
+    batch_size: int = Field(8, gt=0, description="Queued requests for the same adapter generated together.")
 
 
 class MonitorConfig(Section):
     redact: bool = Field(True, description="Redact PII from prompts and responses before they are logged.")
-    database_url: str = Field("sqlite:///tunesmith.db", description="SQLAlchemy URL of the request log.")
+    database_url: str = Field(
+        "sqlite:///tunesmith.db",
+        description="SQLAlchemy URL of the request log; a relative SQLite path is resolved against tunesmith.yaml.",
+    )
+    since: str = Field("7d", description="Default window of traffic that `tunesmith monitor` compares (30m, 12h, 7d).")
+    min_requests: int = Field(20, gt=0, description="Fewer logged prompts than this in the window: no drift verdict.")
+    auc_threshold: float = Field(
+        0.55, gt=0.5, le=1, description="Domain-classifier ROC AUC above which embeddings drifted (Evidently's 0.55)."
+    )
+    mmd_alpha: float = Field(
+        0.05, gt=0, lt=1, description="MMD permutation-test p-value below which the drift is significant."
+    )
+    permutations: int = Field(200, gt=0, description="Permutations of the MMD test.")
+    topics: int = Field(8, gt=0, description="KMeans clusters of the training prompts (capped by their number).")
+    unseen_quantile: float = Field(
+        0.95,
+        gt=0,
+        lt=1,
+        description="A prompt farther from every cluster than this quantile of training prompts is an unseen topic.",
+    )
+    max_unseen_share: float = Field(
+        0.25, ge=0, le=1, description="Share of unseen-topic traffic above which topic drift fires."
+    )
+    psi_threshold: float = Field(0.25, gt=0, description="PSI of prompt lengths above which length drift fires.")
+    max_refusal_rate: float = Field(
+        0.3, ge=0, le=1, description="Share of refusing answers in the window above which quality fires."
+    )
+    min_mean_rating: float | None = Field(
+        None, description="Mean feedback rating below which quality fires; unset: feedback is reported only."
+    )
+    low_rating: float = Field(
+        0.0, description="Ratings at or below this are low: export-review includes those responses."
+    )
 
 
 class Config(Section):

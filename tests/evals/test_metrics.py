@@ -6,13 +6,17 @@ from tunesmith.evals import metrics
 from tunesmith.evals.metrics import (
     METRICS,
     behaviour_flags,
+    blocklist_hits,
     chrf,
     exact_match,
     is_refusal,
     normalize,
+    policy_flags,
     rouge_l,
     score_example,
     semantic_similarity,
+    style_features,
+    style_match,
     token_f1,
 )
 
@@ -121,7 +125,7 @@ def test_behaviour_flags() -> None:
 
 def test_score_example() -> None:
     scores = score_example("The cat.", "cat")
-    assert list(scores) == ["exact_match", "token_f1", "rougeL", "chrf"]
+    assert list(scores) == ["exact_match", "token_f1", "rougeL", "chrf", "style_match"]
     assert scores["exact_match"] == 1.0
     assert all(isinstance(v, float) and 0.0 <= v <= 1.0 for v in scores.values())
 
@@ -136,12 +140,21 @@ def test_metric_definitions() -> None:
         "abstention",
         "over_refusal",
         "hallucination",
+        "policy_compliance",
+        "blocklist_violation",
+        "style_match",
     ]
-    assert {m for m, info in METRICS.items() if info.lower_is_better} == {"over_refusal", "hallucination"}
+    assert {m for m, info in METRICS.items() if info.lower_is_better} == {
+        "over_refusal",
+        "hallucination",
+        "blocklist_violation",
+    }
     assert {m for m, info in METRICS.items() if info.behaviour} == {
         "abstention",
         "over_refusal",
         "hallucination",
+        "policy_compliance",
+        "blocklist_violation",
     }
     assert all(info.definition for info in METRICS.values())
 
@@ -169,3 +182,29 @@ def test_semantic_similarity() -> None:
     assert identical == pytest.approx(1.0, abs=1e-4)
     assert unrelated < 0.3
     assert unrelated < paraphrase < identical
+
+
+def test_style_match_by_hand() -> None:
+    # Features (words, words/sentence, chars/word, list share): ref (4, 4, 3, 0); pred (2, 2, 3, 0).
+    # Per feature 1 - |a-b|/max: 0.5, 0.5, 1, 1 (both 0) -> mean 0.75.
+    assert style_features("abc def ghi jkl.") == (4.0, 4.0, 3.0, 0.0)
+    assert style_match("abc def.", "abc def ghi jkl.") == pytest.approx(0.75)
+    assert style_match("Same words here.", "Other text there.") == pytest.approx(1 - (1 - 13 / 14) / 4)
+    # A bulleted answer to a plain reference loses the list feature entirely.
+    assert style_features("- a\n- b") == (4.0, 4.0, 0.5, 1.0)
+
+
+def test_blocklist_and_policy_compliance() -> None:
+    blocklist = ["guaranteed refund", "Lifetime  Warranty"]
+    assert blocklist_hits("You get a GUARANTEED   refund!", blocklist) == ["guaranteed refund"]
+    assert blocklist_hits("We offer a lifetime warranty.", blocklist) == ["Lifetime  Warranty"]
+    assert policy_flags("Sure, here it is.", ["pricing"], []) == {}
+    assert policy_flags("Sure, guaranteed refund.", ["pricing"], blocklist) == {"blocklist_violation": 1.0}
+    # A negative example must be declined, and the decline must not leak a blocklisted phrase.
+    assert policy_flags("I can't help with that.", ["negative"], blocklist) == {
+        "blocklist_violation": 0.0,
+        "policy_compliance": 1.0,
+    }
+    assert policy_flags("Sure, here is how to bypass it.", ["negative"], []) == {"policy_compliance": 0.0}
+    leaky = "I can't help with that, but you have a guaranteed refund."
+    assert policy_flags(leaky, ["negative"], blocklist)["policy_compliance"] == 0.0

@@ -144,9 +144,7 @@ def test_aggregate_means_counts_and_deltas(examples: list[dict[str, Any]]) -> No
 
 
 def test_aggregate_is_deterministic_and_rejects_an_unknown_reference(examples: list[dict[str, Any]]) -> None:
-    assert aggregate(examples, ["base", "ft"], "base", seed=3) == aggregate(
-        examples, ["base", "ft"], "base", seed=3
-    )
+    assert aggregate(examples, ["base", "ft"], "base", seed=3) == aggregate(examples, ["base", "ft"], "base", seed=3)
     with pytest.raises(ValueError):
         aggregate(examples, ["base", "ft"], "rag")
 

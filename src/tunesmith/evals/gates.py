@@ -36,9 +36,7 @@ class GateResult:
 def _metric(results: dict[str, Any], arm: str, metric: str, gate: str) -> float:
     arms = results["arms"]
     if arm not in arms:
-        raise ConfigError(
-            f"gate '{gate}': no arm '{arm}'", hint=f"arms in this evaluation: {', '.join(arms)}"
-        )
+        raise ConfigError(f"gate '{gate}': no arm '{arm}'", hint=f"arms in this evaluation: {', '.join(arms)}")
     metrics = arms[arm]["metrics"]
     if metric not in metrics:
         raise ConfigError(f"gate '{gate}': no metric '{metric}'", hint=f"metrics: {', '.join(metrics)}")
@@ -48,9 +46,7 @@ def _metric(results: dict[str, Any], arm: str, metric: str, gate: str) -> float:
 def check_gate(gate: str, results: dict[str, Any]) -> GateResult:
     m = _GATE.match(gate)
     if not m:
-        raise ConfigError(
-            f"cannot parse gate '{gate}'", hint='write it as "fine_tuned.rougeL >= base.rougeL + 0.05"'
-        )
+        raise ConfigError(f"cannot parse gate '{gate}'", hint='write it as "fine_tuned.rougeL >= base.rougeL + 0.05"')
     left = _metric(results, m["arm"], m["metric"], gate)
     right = float(m["num"]) if m["num"] is not None else _metric(results, m["rarm"], m["rmetric"], gate)
     if m["margin"] is not None:

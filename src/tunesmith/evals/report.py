@@ -189,9 +189,7 @@ def _cost_plot(results: dict[str, Any]) -> str | None:
             if x is None or y is None:
                 continue
             lo, hi = arm["ci"][headline]
-            ax.errorbar(
-                [x], [y], yerr=[[y - lo], [hi - y]], fmt="o", capsize=3, color=_COLORS[k % len(_COLORS)]
-            )
+            ax.errorbar([x], [y], yerr=[[y - lo], [hi - y]], fmt="o", capsize=3, color=_COLORS[k % len(_COLORS)])
             ax.annotate(_plain(name), (x, y), xytext=(6, 4), textcoords="offset points", fontsize="small")
         ax.margins(x=0.15, y=0.1)  # room for the labels
         ax.set_xlabel(label)
@@ -242,10 +240,13 @@ def _metric_cell(arm: dict[str, Any], metric: str, is_best: bool) -> str:
 
 def _cost_cells(arm: dict[str, Any]) -> str:
     tokens, latency, rps = arm.get("tokens"), arm.get("latency_ms"), arm.get("throughput_rps")
-    cells = [None, None, None]
+    cost = arm.get("cost_per_1k_requests")
+    cells = [None, None, None, None if cost is None else f"{cost:,.4g}"]
     if tokens:
         total = tokens["prompt_mean"] + tokens["completion_mean"]
         cells[0] = f"{total:,.0f} ({tokens['prompt_mean']:,.0f} + {tokens['completion_mean']:,.0f})"
+        if "extra_prompt_mean" in tokens:
+            cells[0] += f", {tokens['extra_prompt_mean']:+,.0f} prompt vs plain"
     if latency:
         cells[1] = f"{latency['p50']:,.0f} / {latency['p95']:,.0f} ms"
     if rps is not None:
@@ -268,6 +269,7 @@ def _headline_table(results: dict[str, Any]) -> str:
     return (
         '<div class="scroll"><table id="headline"><thead><tr><th>Arm</th>'
         f"{head}<th>Tokens / request (prompt + completion)</th><th>Latency p50 / p95</th><th>Throughput</th>"
+        "<th>Cost / 1,000 requests</th>"
         f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
         '<p class="note">Mean [bootstrap CI]. Δ is the paired difference with the reference arm on the same '
         "examples; it is coloured when its interval excludes 0. ★ marks the best arm on each metric. "
@@ -285,6 +287,46 @@ def _gates(results: dict[str, Any]) -> str:
             f'<span class="ci">({gate["left"]:.4f} vs {gate["right"]:.4f})</span></li>'
         )
     return f"<h2>Quality gates</h2><ul>{''.join(items)}</ul>" if items else ""
+
+
+def _forgetting(results: dict[str, Any]) -> str:
+    """Base vs fine-tuned perplexity on general text (optional results["forgetting"])."""
+    f = results.get("forgetting")
+    if not f:
+        return ""
+    verdict = (
+        f'<span class="worse">flagged: perplexity rose {f["rise"]:+.1%}, above the {f["max_rise"]:.0%} limit</span>'
+        if f["flagged"]
+        else f'<span class="better">ok: perplexity changed {f["rise"]:+.1%} (limit {f["max_rise"]:.0%})</span>'
+    )
+    return (
+        "<h2>Forgetting check</h2>"
+        f'<p id="forgetting">Perplexity on a general-English sample: base {f["base_perplexity"]:.2f}, '
+        f"fine-tuned {f['fine_tuned_perplexity']:.2f}. {verdict}</p>"
+    )
+
+
+def _judge(results: dict[str, Any]) -> str:
+    """The LLM judge's pairwise win rates (optional results["judge"])."""
+    j = results.get("judge")
+    if not j:
+        return ""
+    rows = []
+    for dim, d in j["dimensions"].items():
+        win = "—" if d["win_rate"] is None else _fmt_ci(d["win_rate"], d["ci"])
+        consistency = "—" if d["position_consistency"] is None else f"{d['position_consistency']:.0%}"
+        kappa = "—" if d.get("kappa") is None else f"{d['kappa']:.2f} (n={d['human_n']})"
+        rows.append(
+            f"<tr><td>{_e(dim)}</td><td class='num'>{_e(win)}</td><td class='num'>{_e(consistency)}</td>"
+            f"<td class='num'>{_e(kappa)}</td><td class='num'>{d['n']} ({d['unparsed']} unparsed)</td></tr>"
+        )
+    return (
+        f"<h2>LLM judge</h2><p class='note'>{_e(j['arm'])} against {_e(j['reference_arm'])}, judged by "
+        f"<code>{_e(j['model'])}</code> in both orders; win = 1, tie = 0.5, loss = 0.</p>"
+        '<table id="judge"><thead><tr><th>Dimension</th><th>Win rate [CI]</th><th>Same verdict in both orders'
+        "</th><th>Cohen's κ vs humans</th><th>Examples</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def _plots(results: dict[str, Any]) -> str:
@@ -415,6 +457,8 @@ def render_report(results: dict[str, Any], out_path: Path) -> None:
         "<h2>Headline</h2>" + _headline_table(results),
         _gates(results),
         "<h2>Plots</h2>" + _plots(results),
+        _forgetting(results),
+        _judge(results),
         "<h2>By tag</h2>" + _slices_table(results),
         "<h2>Examples</h2>" + _examples_section(results),
         "<h2>Metric definitions</h2>" + _definitions(results),
@@ -451,9 +495,7 @@ def _verdict(results: dict[str, Any]) -> str:
     if delta is None:
         return sentence + "."
     lo, hi = delta["ci"]
-    noise = (
-        "the interval excludes 0" if not lo <= 0 <= hi else "but the interval includes 0, so it may be noise"
-    )
+    noise = "the interval excludes 0" if not lo <= 0 <= hi else "but the interval includes 0, so it may be noise"
     return f"{sentence} (Δ {_fmt_delta(delta)}; {noise})."
 
 
@@ -468,8 +510,7 @@ def render_summary_md(results: dict[str, Any]) -> str:
     lines = [
         f"### {results['title']}",
         "",
-        f"| Arm | {_md(_metric_label(headline))} [CI] | Δ vs {_md(reference)} [CI] "
-        "| Tokens / request | p50 latency |",
+        f"| Arm | {_md(_metric_label(headline))} [CI] | Δ vs {_md(reference)} [CI] | Tokens / request | p50 latency |",
         "|---|---:|---:|---:|---:|",
     ]
     for name, arm in arms.items():
@@ -485,6 +526,10 @@ def render_summary_md(results: dict[str, Any]) -> str:
     for gate in gates:
         verdict = "✅ passed" if gate["passed"] else "❌ FAILED"
         lines.append(f"- {verdict}: `{gate['gate']}` ({gate['left']:.4f} vs {gate['right']:.4f})")
+    forgetting = results.get("forgetting")
+    if forgetting:
+        flag = "⚠️ forgetting flagged" if forgetting["flagged"] else "no forgetting flagged"
+        lines += ["", f"- {flag}: general-text perplexity {forgetting['rise']:+.1%} vs base."]
     dataset = results.get("dataset")
     if dataset:
         sha = str(dataset.get("sha256", "?"))[:12]

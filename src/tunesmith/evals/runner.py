@@ -1,10 +1,8 @@
 """`tunesmith eval`: every arm answers the same frozen test split, and we compare them with paired statistics.
 
-Arms in this module:
-- base: the base model with the conversation's own system prompt;
-- retrieval: no generation; answers with the assistant reply of the most similar training prompt (BM25). It is
-  the honest baseline for FAQ-style data: a fine-tune that cannot beat a lookup table has not paid off;
-- fine_tuned: the base model with the trained adapter merged (or the fully fine-tuned model).
+The arms (see arms.ARM_DESCRIPTIONS) run in groups that share a model, so at most one model is in memory:
+retrieval and endpoint need none, then base, prompted and rag share the base model, then fine_tuned and
+fine_tuned_rag share the fine-tuned one. The forgetting check measures perplexity on each while it is loaded.
 """
 
 from __future__ import annotations
@@ -21,21 +19,25 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tunesmith.artifacts import atomic_dir, read_jsonl, sha256_file, write_json_atomic, write_manifest
-from tunesmith.config import Config
-from tunesmith.errors import DataError
+from tunesmith.config import Config, EvalConfig, PriceConfig
+from tunesmith.errors import ConfigError, DataError
 from tunesmith.evals import metrics as M
+from tunesmith.evals.arms import (
+    ARM_DESCRIPTIONS,
+    BASE_MODEL_ARMS,
+    FINE_TUNED_ARMS,
+    last_user,
+    pair_passages,
+    prompted_conversations,
+    rag_conversations,
+    training_pairs,
+)
 from tunesmith.evals.gates import GateResult, check_gate
 from tunesmith.evals.generation import Prediction, generate
 from tunesmith.evals.report import render_report, render_summary_md
 from tunesmith.evals.stats import aggregate, slices
 from tunesmith.models.loading import ensure_base_model, generation_eos, load_model, load_tokenizer
-from tunesmith.train.masking import end_of_turn_ids
-
-ARM_DESCRIPTIONS = {
-    "base": "The base model with the project's system prompt.",
-    "retrieval": "No model: the answer of the most similar training question (BM25).",
-    "fine_tuned": "The fine-tuned model with the same short prompt.",
-}
+from tunesmith.train.masking import end_of_turn_ids, render
 
 
 @dataclass
@@ -48,9 +50,7 @@ class TestCase:
 
 def load_test_cases(path: Path, limit: int | None = None) -> list[TestCase]:
     if not path.exists():
-        raise DataError(
-            f"no test split at {path}", hint="run the prepare stage first (tunesmith run --only prepare)"
-        )
+        raise DataError(f"no test split at {path}", hint="run the prepare stage first (tunesmith run --only prepare)")
     cases = []
     for i, row in enumerate(read_jsonl(path), 1):
         msgs = row["messages"]
@@ -67,31 +67,20 @@ def load_test_cases(path: Path, limit: int | None = None) -> list[TestCase]:
     return cases[:limit] if limit else cases
 
 
-def _last_user(messages: list[dict[str, str]]) -> str:
-    return next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
-
-
 def retrieval_arm(train_rows: list[dict], cases: list[TestCase]) -> list[Prediction]:
     import bm25s
 
-    corpus, answers = [], []
-    for row in train_rows:
-        msgs = row["messages"]
-        last = max((k for k, m in enumerate(msgs) if m["role"] == "assistant"), default=None)
-        if last is not None:
-            corpus.append(_last_user(msgs[:last]))
-            answers.append(msgs[last]["content"])
+    pairs = training_pairs(train_rows)
     retriever = bm25s.BM25()
+    corpus = [p.question for p in pairs]
     retriever.index(bm25s.tokenize(corpus, stopwords="en", show_progress=False), show_progress=False)
     preds = []
     for case in cases:
         t0 = time.perf_counter()
-        query = bm25s.tokenize(
-            [_last_user(case.prompt)], stopwords="en", return_ids=False, show_progress=False
-        )
+        query = bm25s.tokenize([last_user(case.prompt)], stopwords="en", return_ids=False, show_progress=False)
         if query[0]:
             idx, _ = retriever.retrieve(query, k=1, show_progress=False)
-            answer = answers[int(idx[0][0])]
+            answer = pairs[int(idx[0][0])].answer
         else:  # nothing to match on (a query of stopwords only)
             answer = ""
         preds.append(Prediction(answer, 0, 0, (time.perf_counter() - t0) * 1000))
@@ -106,21 +95,91 @@ def _load_fine_tuned(base: str, cfg: Config, train_dir: Path) -> Any:
         return PeftModel.from_pretrained(model, str(train_dir / "adapter")).merge_and_unload()
     if (train_dir / "model").exists():
         return load_model(str(train_dir / "model"))
-    raise DataError(
-        f"no trained model in {train_dir}", hint="run the train stage first (tunesmith run --only train)"
-    )
+    raise DataError(f"no trained model in {train_dir}", hint="run the train stage first (tunesmith run --only train)")
 
 
-def _efficiency(preds: list[Prediction], wall_s: float) -> dict[str, Any]:
+def cost_per_1k_requests(
+    price: PriceConfig, prompt_mean: float, completion_mean: float, throughput_rps: float
+) -> float | None:
+    """Token prices count each request's tokens; an hourly price counts the machine time 1,000 requests take.
+
+    Both can be set (a rented GPU plus a per-token licence): they add up. None when no price is set.
+    """
+    parts = []
+    if price.prompt_per_1m is not None or price.completion_per_1m is not None:
+        per_request = prompt_mean * (price.prompt_per_1m or 0) + completion_mean * (price.completion_per_1m or 0)
+        parts.append(1000 * per_request / 1e6)
+    if price.per_hour is not None and throughput_rps > 0:
+        parts.append(price.per_hour * (1000 / throughput_rps) / 3600)
+    return sum(parts) if parts else None
+
+
+def _efficiency(preds: list[Prediction], wall_s: float, price: PriceConfig | None) -> dict[str, Any]:
     lat = np.array([p.latency_ms for p in preds])
-    return {
-        "tokens": {
-            "prompt_mean": float(np.mean([p.prompt_tokens for p in preds])),
-            "completion_mean": float(np.mean([p.completion_tokens for p in preds])),
-        },
+    prompt_mean = float(np.mean([p.prompt_tokens for p in preds]))
+    completion_mean = float(np.mean([p.completion_tokens for p in preds]))
+    rps = len(preds) / max(wall_s, 1e-9)
+    eff: dict[str, Any] = {
+        "tokens": {"prompt_mean": prompt_mean, "completion_mean": completion_mean},
         "latency_ms": {"p50": float(np.percentile(lat, 50)), "p95": float(np.percentile(lat, 95))},
-        "throughput_rps": len(preds) / max(wall_s, 1e-9),
+        "throughput_rps": rps,
     }
+    if price is not None:
+        eff["cost_per_1k_requests"] = cost_per_1k_requests(price, prompt_mean, completion_mean, rps)
+    return eff
+
+
+def _check_config(ec: EvalConfig) -> None:
+    if ec.reference_arm not in ec.arms:
+        raise DataError(
+            f"eval.reference_arm '{ec.reference_arm}' is not one of eval.arms {ec.arms}",
+            hint="add it to eval.arms or choose another reference arm",
+        )
+    if "endpoint" in ec.arms and ec.endpoint is None:
+        raise ConfigError(
+            "the endpoint arm needs eval.endpoint",
+            hint="set eval.endpoint: {base_url: http://HOST/v1, model: NAME, api_key_env: MY_API_KEY}",
+        )
+    unknown = [arm for arm in ec.prices if arm not in ec.arms]
+    if unknown:
+        raise ConfigError(f"eval.prices names arm(s) {unknown} that are not in eval.arms {ec.arms}")
+    if ec.judge is not None and ec.judge.arm not in ec.arms:
+        raise ConfigError(f"eval.judge.arm '{ec.judge.arm}' is not one of eval.arms {ec.arms}")
+
+
+def _arm_conversations(
+    cfg: Config, cases: list[TestCase], train_rows: list[dict]
+) -> dict[str, list[list[dict[str, str]]]]:
+    """The prompt of every generating arm: the test conversation itself, or it with shots or passages added."""
+    from tunesmith.evals.retrieval import HybridRetriever, load_documents
+
+    ec = cfg.eval
+    plain = [c.prompt for c in cases]
+    convs = {arm: plain for arm in ("base", "fine_tuned", "endpoint")}
+    pairs = training_pairs(train_rows)
+    wants_rag = {"rag", "fine_tuned_rag"} & set(ec.arms)
+    similar_shots = "prompted" in ec.arms and ec.shots and ec.shot_selection == "similar"
+    needs_index = similar_shots or (wants_rag and not ec.rag_documents)
+    questions = HybridRetriever([p.question for p in pairs]) if needs_index else None
+    if "prompted" in ec.arms:
+        convs["prompted"] = prompted_conversations(
+            plain,
+            pairs,
+            instructions=ec.prompt,
+            shots=ec.shots,
+            selection=ec.shot_selection,
+            retriever=questions,
+            seed=cfg.project.seed,
+        )
+    if wants_rag:
+        if ec.rag_documents:
+            passages = load_documents(cfg.path(ec.rag_documents), ec.rag_chunk_words)
+            retriever = HybridRetriever(passages)
+        else:
+            passages, retriever = pair_passages(pairs), questions
+        with_passages = rag_conversations(plain, passages, retriever, ec.rag_k)
+        convs["rag"] = convs["fine_tuned_rag"] = with_passages
+    return convs
 
 
 @dataclass
@@ -128,6 +187,33 @@ class EvalResult:
     out_dir: Path
     results: dict[str, Any]
     gates: list[GateResult]
+
+
+def _generate_group(
+    model: Any,
+    tokenizer: Any,
+    arms: list[str],
+    convs: dict[str, list[list[dict[str, str]]]],
+    ec: EvalConfig,
+    progress: Progress,
+) -> dict[str, tuple[list[Prediction], float]]:
+    """Predictions and generation wall time of each arm that runs on this model."""
+    eos = end_of_turn_ids(tokenizer, generation_eos(model))
+    out = {}
+    for arm in arms:
+        t0 = time.perf_counter()
+        preds = generate(
+            model,
+            tokenizer,
+            convs[arm],
+            max_new_tokens=ec.max_new_tokens,
+            batch_size=ec.batch_size,
+            eos_ids=eos,
+            progress=progress,
+            label=arm,
+        )
+        out[arm] = (preds, time.perf_counter() - t0)
+    return out
 
 
 def evaluate(
@@ -139,25 +225,27 @@ def evaluate(
     gates: list[str] | None = None,
     console: Console | None = None,
 ) -> EvalResult:
+    """Run every configured arm on the test split, score, aggregate, and write the evaluation directory."""
+    from tunesmith.evals.forgetting import forgetting_verdict, general_text, perplexity
+
     console = console or Console()
     ec = cfg.eval
     dataset_dir = dataset_dir or cfg.stage_dir("dataset")
     train_dir = train_dir or cfg.stage_dir("train")
     out_dir = out_dir or cfg.stage_dir("eval")
     started = datetime.now(UTC)
-    if ec.reference_arm not in ec.arms:
-        raise DataError(
-            f"eval.reference_arm '{ec.reference_arm}' is not one of eval.arms {ec.arms}",
-            hint="add it to eval.arms or choose another reference arm",
-        )
+    _check_config(ec)
     cases = load_test_cases(dataset_dir / "test.jsonl", ec.limit)
     train_rows = read_jsonl(dataset_dir / "train.jsonl")
+    convs = _arm_conversations(cfg, cases, train_rows)
 
-    base = ensure_base_model(cfg)
-    tokenizer = load_tokenizer(base, revision=cfg.model.revision)
-    predictions: dict[str, list[Prediction]] = {}
-    efficiency: dict[str, dict[str, Any]] = {}
-    conversations = [c.prompt for c in cases]
+    base_arms = [a for a in ec.arms if a in BASE_MODEL_ARMS]
+    ft_arms = [a for a in ec.arms if a in FINE_TUNED_ARMS]
+    check_forgetting = ec.forgetting and bool(ft_arms)
+    base = ensure_base_model(cfg) if base_arms or ft_arms else None
+    tokenizer = load_tokenizer(base, revision=cfg.model.revision) if base else None
+    runs: dict[str, tuple[list[Prediction], float]] = {}
+    ppl: dict[str, float] = {}
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -165,50 +253,52 @@ def evaluate(
         TimeElapsedColumn(),
         console=console,
     ) as progress:
-        for arm in ec.arms:
+        if "retrieval" in ec.arms:
             t0 = time.perf_counter()
-            if arm == "retrieval":
-                preds = retrieval_arm(train_rows, cases)
-            else:
-                model = (
-                    load_model(base, revision=cfg.model.revision)
-                    if arm == "base"
-                    else _load_fine_tuned(base, cfg, train_dir)
-                )
-                eos = end_of_turn_ids(tokenizer, generation_eos(model))
-                preds = generate(
-                    model,
-                    tokenizer,
-                    conversations,
-                    max_new_tokens=ec.max_new_tokens,
-                    batch_size=ec.batch_size,
-                    eos_ids=eos,
-                    progress=progress,
-                    label=arm,
-                )
-                del model
-            predictions[arm] = preds
-            efficiency[arm] = _efficiency(preds, time.perf_counter() - t0)
+            runs["retrieval"] = (retrieval_arm(train_rows, cases), time.perf_counter() - t0)
+        if "endpoint" in ec.arms:
+            from tunesmith.evals.endpoint import endpoint_predictions
+
+            t0 = time.perf_counter()
+            preds = endpoint_predictions(ec.endpoint, convs["endpoint"], max_new_tokens=ec.max_new_tokens)
+            runs["endpoint"] = (preds, time.perf_counter() - t0)
+        if base_arms or check_forgetting:
+            model = load_model(base, revision=cfg.model.revision)
+            runs.update(_generate_group(model, tokenizer, base_arms, convs, ec, progress))
+            if check_forgetting:
+                ppl["base"] = perplexity(model, tokenizer, general_text())
+            del model
+        if ft_arms:
+            model = _load_fine_tuned(base, cfg, train_dir)
+            runs.update(_generate_group(model, tokenizer, ft_arms, convs, ec, progress))
+            if check_forgetting:
+                ppl["fine_tuned"] = perplexity(model, tokenizer, general_text())
+            del model
 
     console.print("scoring answers (ROUGE-L, chrF, semantic similarity)...")
     refs = [c.reference for c in cases]
     examples: list[dict[str, Any]] = [
-        {"id": c.id, "tags": c.tags, "prompt": _last_user(c.prompt), "reference": c.reference, "arms": {}}
-        for c in cases
+        {"id": c.id, "tags": c.tags, "prompt": last_user(c.prompt), "reference": c.reference, "arms": {}} for c in cases
     ]
-    for arm, preds in predictions.items():
+    for arm in ec.arms:
+        preds = runs[arm][0]
         sims = M.semantic_similarity([p.text for p in preds], refs)
         for ex, case, pred, sim in zip(examples, cases, preds, sims, strict=True):
             scores = {
                 **M.score_example(pred.text, case.reference),
                 "semantic_sim": float(sim),
                 **M.behaviour_flags(pred.text, case.tags),
+                **M.policy_flags(pred.text, case.tags, ec.blocklist),
             }
             ex["arms"][arm] = {"prediction": pred.text, "metrics": scores}
 
     arm_stats = aggregate(examples, list(ec.arms), ec.reference_arm, seed=cfg.project.seed)
+    plain_prompt = _mean_prompt_tokens(tokenizer, [c.prompt for c in cases]) if tokenizer else None
     for arm in ec.arms:
-        arm_stats[arm].update(efficiency[arm], description=ARM_DESCRIPTIONS[arm])
+        preds, wall_s = runs[arm]
+        arm_stats[arm].update(_efficiency(preds, wall_s, ec.prices.get(arm)), description=ARM_DESCRIPTIONS[arm])
+        if plain_prompt is not None and arm in ("prompted", "rag", "fine_tuned_rag"):
+            arm_stats[arm]["tokens"]["extra_prompt_mean"] = arm_stats[arm]["tokens"]["prompt_mean"] - plain_prompt
     metric_names = [m for m in M.METRICS if any(m in arm_stats[a]["metrics"] for a in ec.arms)]
     test_path = dataset_dir / "test.jsonl"
     results: dict[str, Any] = {
@@ -223,6 +313,19 @@ def evaluate(
         "dataset": {"path": str(test_path), "sha256": sha256_file(test_path), "n_test": len(cases)},
         "lineage": _lineage(dataset_dir, train_dir, base),
     }
+    if ppl:
+        results["forgetting"] = forgetting_verdict(ppl["base"], ppl["fine_tuned"], ec.forgetting_max_rise)
+    inputs = [test_path, dataset_dir / "train.jsonl"]
+    if ec.judge is not None:
+        from tunesmith.evals.judge import load_human_labels, run_judge
+
+        console.print(f"judging {ec.judge.arm} against {ec.reference_arm} with {ec.judge.model}...")
+        labels = None
+        if ec.judge.human_labels:
+            labels_path = cfg.path(ec.judge.human_labels)
+            labels = load_human_labels(labels_path, ec.judge.arm, ec.reference_arm)
+            inputs.append(labels_path)
+        results["judge"] = run_judge(ec.judge, examples, ec.reference_arm, human_labels=labels, seed=cfg.project.seed)
     gate_results = [check_gate(g, results) for g in [*ec.gates, *(gates or [])]]
     results["gates"] = [g.__dict__ for g in gate_results]
 
@@ -234,7 +337,7 @@ def evaluate(
             tmp,
             stage="eval",
             config=cfg.to_dict(),
-            inputs=[test_path, dataset_dir / "train.jsonl"],
+            inputs=inputs,
             counts={"test_examples": len(cases), "arms": len(ec.arms)},
             started_at=started,
             extra={"lineage": results["lineage"]},
@@ -242,7 +345,13 @@ def evaluate(
     return EvalResult(out_dir, results, gate_results)
 
 
-def _lineage(dataset_dir: Path, train_dir: Path, base: str) -> dict[str, Any]:
+def _mean_prompt_tokens(tokenizer: Any, conversations: list[list[dict[str, str]]]) -> float:
+    """Prompt tokens of the plain test conversations: the baseline for the extra tokens of shots and passages."""
+    texts = [render(tokenizer, c, add_generation_prompt=True) for c in conversations]
+    return float(np.mean([len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]))
+
+
+def _lineage(dataset_dir: Path, train_dir: Path, base: str | None) -> dict[str, Any]:
     lineage: dict[str, Any] = {
         "base_model": base,
         "dataset_dir": str(dataset_dir),

@@ -1,0 +1,112 @@
+"""The prompts of the arms that are not just the test conversation: prompted, rag and fine_tuned_rag.
+
+Each arm is the cheaper alternative a fine-tune must beat: `prompted` is what a careful prompt engineer would do
+with the same training data (instructions plus worked examples), `rag` is what a retrieval engineer would do.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from tunesmith.evals.retrieval import HybridRetriever
+
+ARM_DESCRIPTIONS = {
+    "base": "The base model with the project's system prompt.",
+    "prompted": "The base model with engineered instructions and few-shot examples from train.",
+    "retrieval": "No model: the answer of the most similar training question (BM25).",
+    "rag": "The base model with the top retrieved passages (hybrid BM25 + MiniLM) in the prompt.",
+    "fine_tuned": "The fine-tuned model with the same short prompt.",
+    "fine_tuned_rag": "The fine-tuned model with the top retrieved passages in the prompt.",
+    "endpoint": "An OpenAI-compatible endpoint (vendor API or self-hosted server).",
+}
+BASE_MODEL_ARMS = ("base", "prompted", "rag")
+FINE_TUNED_ARMS = ("fine_tuned", "fine_tuned_rag")
+
+DEFAULT_PROMPT = (
+    "Answer the customer's last message the way the examples below do: same tone, same length, same facts. "
+    "If the answer is not in what you know, say that you don't know and point to who can help."
+)
+
+
+@dataclass
+class Pair:
+    question: str
+    answer: str
+
+
+def last_user(messages: list[dict[str, str]]) -> str:
+    return next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+
+
+def training_pairs(train_rows: list[dict]) -> list[Pair]:
+    """(last user turn, assistant reply) of every training conversation with an assistant turn."""
+    pairs = []
+    for row in train_rows:
+        msgs = row["messages"]
+        last = max((k for k, m in enumerate(msgs) if m["role"] == "assistant"), default=None)
+        if last is not None:
+            pairs.append(Pair(last_user(msgs[:last]), msgs[last]["content"]))
+    return pairs
+
+
+def _with_system(messages: list[dict[str, str]], extra: str) -> list[dict[str, str]]:
+    """The conversation with `extra` appended to its system prompt (or as the system prompt if it has none)."""
+    if messages and messages[0]["role"] == "system":
+        return [{"role": "system", "content": f"{messages[0]['content']}\n\n{extra}"}, *messages[1:]]
+    return [{"role": "system", "content": extra}, *messages]
+
+
+def prompted_conversations(
+    conversations: list[list[dict[str, str]]],
+    pairs: list[Pair],
+    *,
+    instructions: str | None,
+    shots: int,
+    selection: str,
+    retriever: HybridRetriever | None,
+    seed: int,
+) -> list[list[dict[str, str]]]:
+    """Instructions in the system prompt, then `shots` training pairs as earlier user/assistant turns.
+
+    Shots are real turns rather than text in the system prompt, so that the chat template presents them the
+    way the model saw dialogue in pre-training. `similar` picks the nearest pairs per question (retriever
+    over training questions), `random` the same seeded sample for every question.
+    """
+    system = instructions or DEFAULT_PROMPT
+    if shots and selection == "similar":
+        assert retriever is not None, "similar shots need a retriever over the training questions"
+        chosen = retriever.search([last_user(c) for c in conversations], shots)
+    else:
+        sample = random.Random(seed).sample(range(len(pairs)), min(shots, len(pairs)))
+        chosen = [sample] * len(conversations)
+    out = []
+    for conv, idx in zip(conversations, chosen, strict=True):
+        turns = []
+        for i in reversed(idx):  # the most similar shot last, nearest to the question
+            turns += [{"role": "user", "content": pairs[i].question}, {"role": "assistant", "content": pairs[i].answer}]
+        system_turn, *rest = _with_system(conv, system)
+        out.append([system_turn, *turns, *rest])
+    return out
+
+
+def rag_conversations(
+    conversations: list[list[dict[str, str]]], passages: list[str], retriever: HybridRetriever, k: int
+) -> list[list[dict[str, str]]]:
+    """The conversation with the top-k passages for its last question appended to the system prompt.
+
+    `retriever` indexes one text per passage (the passage itself, or for training pairs their question).
+    """
+    hits = retriever.search([last_user(c) for c in conversations], k)
+    out = []
+    for conv, idx in zip(conversations, hits, strict=True):
+        context = "\n\n".join(f"[{n}] {passages[i]}" for n, i in enumerate(idx, 1))
+        out.append(
+            _with_system(conv, f"Use these passages if they answer the question; do not invent facts.\n\n{context}")
+        )
+    return out
+
+
+def pair_passages(pairs: list[Pair]) -> list[str]:
+    """Training pairs as retrievable passages: the question and its approved answer."""
+    return [f"Q: {p.question}\nA: {p.answer}" for p in pairs]
