@@ -1,0 +1,1 @@
+"""Monitoring: drift of traffic against the training data, outcome trends, and the export for review."""

@@ -1,0 +1,71 @@
+"""Outcome signals over time: refusal rate, feedback, answer length, per day.
+
+Drift says the questions changed; these say whether the answers got worse. A rising refusal rate or falling ratings
+is the other reason to retrain, even when the traffic looks like the training data.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from tunesmith.config import MonitorConfig
+from tunesmith.evals.metrics import is_refusal
+from tunesmith.serve.log import LoggedRequest
+
+
+@dataclass
+class Outcomes:
+    n: int
+    refusal_rate: float
+    mean_rating: float | None
+    ratings: int
+    mean_answer_words: float
+    daily: list[dict[str, Any]]  # {"day", "n", "refusal_rate", "mean_rating", "mean_answer_words"}
+    refusal_fired: bool
+    rating_fired: bool
+
+    @property
+    def fired(self) -> bool:
+        return self.refusal_fired or self.rating_fired
+
+    def reasons(self) -> list[str]:
+        out = []
+        if self.refusal_fired:
+            out.append(f"refusal rate {self.refusal_rate:.0%}")
+        if self.rating_fired:
+            out.append(f"mean feedback rating {self.mean_rating:.2f}")
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "fired": self.fired, "reasons": self.reasons()}
+
+
+def _summary(rows: list[LoggedRequest]) -> dict[str, Any]:
+    answers = [r.responses[0] if r.responses else "" for r in rows]
+    ratings = [x for r in rows for x in r.ratings]
+    return {
+        "n": len(rows),
+        "refusal_rate": float(np.mean([is_refusal(a) for a in answers])) if answers else 0.0,
+        "mean_rating": float(np.mean(ratings)) if ratings else None,
+        "ratings": len(ratings),
+        "mean_answer_words": float(np.mean([len(a.split()) for a in answers])) if answers else 0.0,
+    }
+
+
+def outcomes(rows: list[LoggedRequest], cfg: MonitorConfig) -> Outcomes:
+    by_day: dict[str, list[LoggedRequest]] = defaultdict(list)
+    for r in rows:
+        by_day[r.created_at.date().isoformat()].append(r)
+    total = _summary(rows)
+    daily = [{"day": day, **_summary(day_rows)} for day, day_rows in sorted(by_day.items())]
+    mean_rating = total["mean_rating"]
+    return Outcomes(
+        **total,
+        daily=daily,
+        refusal_fired=bool(rows) and total["refusal_rate"] > cfg.max_refusal_rate,
+        rating_fired=cfg.min_mean_rating is not None and mean_rating is not None and mean_rating < cfg.min_mean_rating,
+    )

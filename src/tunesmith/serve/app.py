@@ -1,0 +1,354 @@
+"""The OpenAI-compatible HTTP API, so applications switch to the fine-tuned model by changing a base URL.
+
+The `model` field chooses the adapter as vLLM does, by a name from the registry (a run id, `base`, or `served`
+for the promoted run): a name is a dictionary key here, never a path. Every error, ours or the framework's, is
+OpenAI's error JSON (`{"error": {"message", "type", "param", "code"}}`), so the official clients raise their usual
+exceptions, and nothing ever answers with a traceback.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tunesmith.config import ServeConfig
+from tunesmith.serve.engine import Choice, Engine, Sampling
+from tunesmith.serve.log import RequestLog
+
+logger = logging.getLogger("tunesmith.serve")
+
+
+class APIError(Exception):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.message, self.type, self.param, self.code = status, message, type, param, code
+
+
+def _error(status: int, message: str, type: str, param: str | None = None, code: str | None = None) -> JSONResponse:
+    body = {"error": {"message": message, "type": type, "param": param, "code": code}}
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    model: str
+    temperature: float = Field(1.0, ge=0, le=2)
+    top_p: float = Field(1.0, gt=0, le=1)
+    max_tokens: int | None = Field(None, gt=0)
+    max_completion_tokens: int | None = Field(None, gt=0)
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    n: int = Field(1, gt=0)
+    stream: bool = False
+    user: str | None = None
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    role: Literal["system", "user", "assistant", "developer"]
+    content: str | list[dict[str, Any]]
+
+    def text(self) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(part.get("text", "") for part in self.content if part.get("type") == "text")
+
+
+class ChatRequest(_Request):
+    messages: list[Message] = Field(min_length=1)
+
+
+class CompletionRequest(_Request):
+    prompt: str | list[str]
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(description="The response id (chatcmpl-... or cmpl-...)")
+    rating: float = Field(description="Your scale; export-review takes ratings <= monitor.low_rating as low")
+    correction: str | None = None
+
+
+@dataclass
+class ServeState:
+    engine: Engine
+    log: RequestLog
+    settings: ServeConfig
+    api_key: str | None = None
+    lineage: dict[str, dict[str, Any]] = field(default_factory=dict)  # model name -> lineage for /v1/models
+    aliases: dict[str, str] = field(default_factory=dict)  # e.g. "served" -> the promoted run id
+
+
+class _BodyLimit:
+    """Answer 413 to bodies over the limit, whether they announce their length or arrive in chunks."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            return await self._reject(scope, receive, send)
+        seen = 0
+
+        async def counting_receive() -> dict:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise APIError(413, f"request body over {self.limit} bytes", code="body_too_large")
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+    async def _reject(self, scope: dict, receive: Any, send: Any) -> None:
+        response = _error(413, f"request body over {self.limit} bytes", "invalid_request_error", code="body_too_large")
+        await response(scope, receive, send)
+
+
+def create_app(state: ServeState) -> Any:
+    """The ASGI app (FastAPI behind the body-size limit) over a loaded engine and an open log."""
+    app = FastAPI(title="tunesmith", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.tunesmith = state
+    settings = state.settings
+
+    @app.exception_handler(APIError)
+    async def _api_error(_: Request, e: APIError) -> JSONResponse:
+        return _error(e.status, e.message, e.type, e.param, e.code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, e: RequestValidationError) -> JSONResponse:
+        first = e.errors()[0] if e.errors() else {}
+        param = ".".join(str(x) for x in first.get("loc", ())[1:]) or None
+        return _error(400, f"{param or 'body'}: {first.get('msg', 'invalid request')}", "invalid_request_error", param)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, e: StarletteHTTPException) -> JSONResponse:
+        return _error(e.status_code, str(e.detail), "invalid_request_error")
+
+    @app.exception_handler(Exception)
+    async def _internal(_: Request, e: Exception) -> JSONResponse:
+        logger.exception("internal error")
+        return _error(500, "internal server error; see the server log", "server_error")
+
+    def authorize(request: Request) -> None:
+        if state.api_key is None:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), state.api_key.encode()):
+            raise APIError(401, "missing or invalid API key", type="authentication_error", code="invalid_api_key")
+
+    def resolve(name: str) -> str:
+        name = state.aliases.get(name, name)
+        if name not in state.engine.names:
+            raise APIError(404, f"The model '{name}' does not exist", param="model", code="model_not_found")
+        return name
+
+    def sampling(req: _Request) -> Sampling:
+        asked = req.max_completion_tokens or req.max_tokens
+        if asked is not None and asked > settings.max_tokens:
+            raise APIError(400, f"max_tokens is at most {settings.max_tokens} here", param="max_tokens")
+        if req.n > settings.max_n:
+            raise APIError(400, f"n is at most {settings.max_n} here", param="n")
+        if req.stream and req.n > 1:
+            raise APIError(400, "stream with n > 1 is not supported", param="n")
+        stop = (req.stop,) if isinstance(req.stop, str) else tuple(req.stop or ())
+        if len(stop) > 4:
+            raise APIError(400, "at most 4 stop sequences", param="stop")
+        return Sampling(asked or settings.default_max_tokens, req.temperature, req.top_p, req.n, stop, req.seed)
+
+    def usage(prompt_tokens: int, choices: list[Choice]) -> dict[str, int]:
+        completion = sum(c.completion_tokens for c in choices)
+        return {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion,
+            "total_tokens": prompt_tokens + completion,
+        }
+
+    def log(
+        rid: str,
+        endpoint: str,
+        model: str,
+        messages: list[dict[str, str]],
+        prompt_tokens: int,
+        choices: list[Choice],
+        latency_ms: float,
+    ) -> None:
+        state.log.record(
+            id=rid,
+            endpoint=endpoint,
+            model=model,
+            messages=messages,
+            responses=[c.text for c in choices],
+            prompt_tokens=prompt_tokens,
+            completion_tokens=sum(c.completion_tokens for c in choices),
+            latency_ms=latency_ms,
+            finish_reason=choices[0].finish_reason,
+        )
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        return {"status": "ok"}
+
+    @app.get("/v1/models", dependencies=[Depends(authorize)])
+    def models() -> dict[str, Any]:
+        created = int(time.time())
+        data = [
+            {
+                "id": name,
+                "object": "model",
+                "created": created,
+                "owned_by": "tunesmith",
+                "lineage": state.lineage.get(name, {}),
+            }
+            for name in state.engine.names
+        ]
+        data += [
+            {
+                "id": alias,
+                "object": "model",
+                "created": created,
+                "owned_by": "tunesmith",
+                "alias_of": target,
+                "lineage": state.lineage.get(target, {}),
+            }
+            for alias, target in state.aliases.items()
+        ]
+        return {"object": "list", "data": data}
+
+    @app.post("/v1/chat/completions", dependencies=[Depends(authorize)])
+    def chat(req: ChatRequest) -> Any:
+        name = resolve(req.model)
+        s = sampling(req)
+        messages = [{"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in req.messages]
+        text = state.engine.render_chat(messages)
+        rid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+        if req.stream:
+            return _sse(_chat_chunks(rid, created, req.model, name, messages, text, s))
+        t0 = time.perf_counter()
+        gen = state.engine.generate(name, text, s)
+        latency_ms = (time.perf_counter() - t0) * 1000
+        log(rid, "chat", name, messages, gen.prompt_tokens, gen.choices, latency_ms)
+        return {
+            "id": rid,
+            "object": "chat.completion",
+            "created": created,
+            "model": req.model,
+            "choices": [
+                {
+                    "index": i,
+                    "message": {"role": "assistant", "content": c.text},
+                    "finish_reason": c.finish_reason,
+                    "logprobs": None,
+                }
+                for i, c in enumerate(gen.choices)
+            ],
+            "usage": usage(gen.prompt_tokens, gen.choices),
+        }
+
+    def _chat_chunks(
+        rid: str, created: int, shown: str, name: str, messages: list[dict[str, str]], text: str, s: Sampling
+    ) -> Iterator[dict[str, Any]]:
+        def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, Any]:
+            return {
+                "id": rid,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": shown,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+                **extra,
+            }
+
+        t0 = time.perf_counter()
+        yield chunk({"role": "assistant", "content": ""})
+        for item in state.engine.stream(name, text, s):
+            if isinstance(item, Choice):
+                prompt_tokens = state.engine.count_tokens(text)
+                log(rid, "chat", name, messages, prompt_tokens, [item], (time.perf_counter() - t0) * 1000)
+                yield chunk({}, item.finish_reason, usage=usage(prompt_tokens, [item]))
+            else:
+                yield chunk({"content": item})
+
+    @app.post("/v1/completions", dependencies=[Depends(authorize)])
+    def completions(req: CompletionRequest) -> Any:
+        name = resolve(req.model)
+        s = sampling(req)
+        prompts = [req.prompt] if isinstance(req.prompt, str) else req.prompt
+        if req.stream or len(prompts) != 1:
+            raise APIError(
+                400,
+                "/v1/completions takes one prompt and no stream here; use /v1/chat/completions",
+                param="prompt" if len(prompts) != 1 else "stream",
+            )
+        rid, created = f"cmpl-{uuid.uuid4().hex}", int(time.time())
+        t0 = time.perf_counter()
+        gen = state.engine.generate(name, prompts[0], s)
+        latency_ms = (time.perf_counter() - t0) * 1000
+        log(
+            rid,
+            "completions",
+            name,
+            [{"role": "user", "content": prompts[0]}],
+            gen.prompt_tokens,
+            gen.choices,
+            latency_ms,
+        )
+        return {
+            "id": rid,
+            "object": "text_completion",
+            "created": created,
+            "model": req.model,
+            "choices": [
+                {"index": i, "text": c.text, "finish_reason": c.finish_reason, "logprobs": None}
+                for i, c in enumerate(gen.choices)
+            ],
+            "usage": usage(gen.prompt_tokens, gen.choices),
+        }
+
+    @app.post("/v1/feedback", dependencies=[Depends(authorize)])
+    def feedback(req: FeedbackRequest) -> dict[str, Any]:
+        if not state.log.exists(req.id):
+            raise APIError(404, f"no logged response with id '{req.id}'", param="id", code="response_not_found")
+        state.log.add_feedback(req.id, req.rating, req.correction)
+        return {"id": req.id, "object": "feedback", "status": "recorded"}
+
+    return _BodyLimit(app, settings.max_body_bytes)  # type: ignore[return-value]
+
+
+def _sse(chunks: Iterator[dict[str, Any]]) -> StreamingResponse:
+    def events() -> Iterator[str]:
+        try:
+            for c in chunks:
+                yield f"data: {json.dumps(c, ensure_ascii=False)}\n\n"
+        except Exception:  # noqa: BLE001 - the status line is sent already: report in-band, as OpenAI does
+            logger.exception("error while streaming")
+            yield (
+                "data: " + json.dumps({"error": {"message": "internal server error", "type": "server_error"}}) + "\n\n"
+            )
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream")

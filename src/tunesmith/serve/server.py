@@ -1,0 +1,129 @@
+"""`tunesmith serve`: resolve what to serve from the registry, load it, open the log, run uvicorn.
+
+What is served: the base model as `base`, the promoted run (alias `served`), and every `--model` given: a run id
+from the registry, or a training run / adapter directory named on the command line by the operator. Names that
+come in over HTTP are only ever looked up in that table.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tunesmith.config import Config
+from tunesmith.errors import ConfigError, ModelError
+from tunesmith.registry import Registry, RunInfo, read_run
+
+API_KEY_ENV = "TUNESMITH_API_KEY"
+
+
+@dataclass
+class ServePlan:
+    base: str
+    adapters: dict[str, Path] = field(default_factory=dict)
+    full_models: dict[str, Path] = field(default_factory=dict)
+    lineage: dict[str, dict[str, Any]] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+
+    def add(self, run: RunInfo, name: str | None = None) -> None:
+        name = name or run.run_id
+        if run.adapter_dir is not None:
+            self.adapters[name] = run.adapter_dir
+        elif run.model_dir is not None:
+            self.full_models[name] = run.model_dir
+        else:
+            raise ModelError(f"run {run.run_id} at {run.path} has neither adapter/ nor model/")
+        self.lineage[name] = run.lineage()
+
+
+def _from_path(ref: str) -> tuple[str, RunInfo]:
+    name, _, path_text = ref.partition("=") if "=" in ref else ("", "", ref)
+    path = Path(path_text).expanduser()
+    if path.name in ("adapter", "model"):
+        path = path.parent
+    run = read_run(path)
+    if run is None:
+        raise ConfigError(f"'{ref}' is neither a run id nor a training run directory (with manifest.json)")
+    return name or run.run_id, run
+
+
+def plan(cfg: Config, models: list[str] | None = None) -> ServePlan:
+    """What to serve, as names → directories and lineage; nothing is loaded yet."""
+    from tunesmith.models.loading import ensure_base_model
+
+    registry = Registry(cfg)
+    result = ServePlan(base=ensure_base_model(cfg))
+    result.lineage["base"] = {"base_model": result.base}
+    served = registry.served()
+    if served is not None:
+        result.add(served)
+        result.aliases["served"] = served.run_id
+    for ref in models or []:
+        looks_like_path = "/" in ref or "=" in ref or Path(ref).exists()
+        if looks_like_path:
+            name, run = _from_path(ref)
+            result.add(run, name)
+        else:
+            result.add(registry.run(ref))
+    return result
+
+
+def vllm_command(p: ServePlan, host: str, port: int, api_key: str | None) -> list[str]:
+    """The `vllm serve` command line for the same plan (adapters as --lora-modules name=path)."""
+    cmd = ["vllm", "serve", p.base, "--host", host, "--port", str(port), "--served-model-name", "base"]
+    if p.adapters:
+        cmd += ["--enable-lora", "--lora-modules", *(f"{n}={d}" for n, d in p.adapters.items())]
+    if api_key:
+        cmd += ["--api-key", api_key]
+    return cmd
+
+
+def run_vllm(p: ServePlan, host: str, port: int, api_key: str | None) -> None:
+    import torch
+
+    if not torch.cuda.is_available():
+        raise ConfigError("--engine vllm needs a CUDA GPU, and this machine has none", hint="use --engine hf here")
+    if shutil.which("vllm") is None:
+        raise ConfigError("--engine vllm: the vllm command is not installed", hint="pip install vllm")
+    if p.full_models:
+        raise ConfigError("--engine vllm serves LoRA adapters over one base; full fine-tunes need their own server")
+    os.execvp("vllm", vllm_command(p, host, port, api_key))
+
+
+def build_state(cfg: Config, p: ServePlan, api_key: str | None) -> Any:
+    from tunesmith.serve.app import ServeState
+    from tunesmith.serve.engine import Engine
+    from tunesmith.serve.log import RequestLog, resolve_url
+
+    engine = Engine(
+        p.base,
+        adapters=p.adapters,
+        full_models=p.full_models,
+        batch_size=cfg.serve.batch_size,
+        revision=cfg.model.revision,
+    )
+    log = RequestLog(resolve_url(cfg.monitor.database_url, cfg.root), redact=cfg.monitor.redact)
+    return ServeState(engine, log, cfg.serve, api_key, p.lineage, p.aliases)
+
+
+def serve(
+    cfg: Config,
+    *,
+    models: list[str] | None = None,
+    api_key: str | None = None,
+    engine: str | None = None,
+) -> None:
+    """Load and serve until interrupted. Binds `serve.host` (127.0.0.1 unless the config or --host says otherwise)."""
+    api_key = api_key or os.environ.get(API_KEY_ENV) or None
+    p = plan(cfg, models)
+    if (engine or cfg.serve.engine) == "vllm":
+        run_vllm(p, cfg.serve.host, cfg.serve.port, api_key)
+        return
+    import uvicorn
+
+    from tunesmith.serve.app import create_app
+
+    uvicorn.run(create_app(build_state(cfg, p, api_key)), host=cfg.serve.host, port=cfg.serve.port)

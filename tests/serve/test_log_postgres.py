@@ -1,0 +1,33 @@
+"""The request log on PostgreSQL: runs only where TUNESMITH_TEST_PG_URL points at a server (docs/serving.md)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+from tunesmith.serve.log import RequestLog
+
+PG_URL = os.environ.get("TUNESMITH_TEST_PG_URL")
+
+
+@pytest.mark.skipif(not PG_URL, reason="set TUNESMITH_TEST_PG_URL=postgresql+psycopg://... to run (docs/serving.md)")
+def test_request_log_on_postgres():
+    log = RequestLog(PG_URL, redact=True)
+    rid = f"chatcmpl-{uuid.uuid4().hex}"
+    log.record(
+        id=rid,
+        endpoint="chat",
+        model="base",
+        messages=[{"role": "user", "content": "mail me at john.smith@example.com"}],
+        responses=["ok"],
+        prompt_tokens=3,
+        completion_tokens=1,
+        latency_ms=2.0,
+        finish_reason="stop",
+    )
+    log.add_feedback(rid, 1.0, None)
+    (row,) = [r for r in log.fetch() if r.id == rid]
+    assert row.prompt_text == "mail me at <EMAIL_ADDRESS>" and row.ratings == [1.0]
+    log.close()

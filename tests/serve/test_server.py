@@ -1,0 +1,166 @@
+"""The server through the official openai client, as applications will use it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from tests.serve.conftest import API_KEY
+
+MESSAGES = [{"role": "user", "content": "how do i reset my thermostat"}]
+
+
+def test_models_lists_base_adapters_and_lineage(client):
+    models = {m.id: m for m in client.models.list().data}
+    assert {"base", "support", "legal", "served"} <= set(models)
+    assert models["support"].model_extra["lineage"]["dataset_hash"] == "abc"
+    assert models["served"].model_extra["alias_of"] == "support"
+
+
+def test_chat_returns_text_usage_and_finish_reason(client):
+    r = client.chat.completions.create(model="base", messages=MESSAGES, max_tokens=8, temperature=0)
+    choice = r.choices[0]
+    assert r.id.startswith("chatcmpl-") and choice.message.role == "assistant"
+    assert choice.finish_reason in ("stop", "length")
+    assert r.usage.prompt_tokens > 0 and r.usage.completion_tokens >= 1
+    assert r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens
+    assert choice.finish_reason == "length" or r.usage.completion_tokens < 8
+
+
+def test_max_tokens_is_honoured_and_bounded(client):
+    r = client.chat.completions.create(model="base", messages=MESSAGES, max_completion_tokens=3, temperature=0)
+    assert r.usage.completion_tokens <= 3
+    with pytest.raises(openai.BadRequestError) as e:
+        client.chat.completions.create(model="base", messages=MESSAGES, max_tokens=10_000)
+    assert e.value.body["param"] == "max_tokens"
+
+
+def test_adapter_choice_by_model_changes_the_answer(client):
+    def answer(model: str) -> str:
+        r = client.chat.completions.create(model=model, messages=MESSAGES, max_tokens=12, temperature=0)
+        return r.choices[0].message.content
+
+    base, support, legal = answer("base"), answer("support"), answer("legal")
+    assert len({base, support, legal}) == 3, (base, support, legal)
+    assert answer("served") == support  # the alias routes to the promoted adapter
+    assert answer("base") == base  # switching back really disables the adapters
+
+
+def test_n_choices_and_seed_reproducibility(client):
+    kw = dict(model="support", messages=MESSAGES, max_tokens=10, temperature=1.0, n=3)
+    first = client.chat.completions.create(seed=7, **kw)
+    assert [c.index for c in first.choices] == [0, 1, 2]
+    again = client.chat.completions.create(seed=7, **kw)
+    assert [c.message.content for c in again.choices] == [c.message.content for c in first.choices]
+
+
+def test_streaming_matches_the_plain_answer_and_ends_with_done(client, server):
+    plain = client.chat.completions.create(model="legal", messages=MESSAGES, max_tokens=12, temperature=0)
+    chunks = list(
+        client.chat.completions.create(model="legal", messages=MESSAGES, max_tokens=12, temperature=0, stream=True)
+    )
+    assert all(c.object == "chat.completion.chunk" for c in chunks)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == plain.choices[0].message.content
+    assert chunks[-1].choices[0].finish_reason == plain.choices[0].finish_reason
+    with httpx.stream(
+        "POST",
+        server.url + "/v1/chat/completions",
+        headers={"Authorization": f"Bearer {API_KEY}"},
+        json={"model": "legal", "messages": MESSAGES, "max_tokens": 4, "stream": True},
+    ) as r:
+        lines = [line for line in r.iter_lines() if line]
+    assert lines[-1] == "data: [DONE]"
+
+
+def test_stop_sequence_cuts_the_answer(client):
+    full = client.chat.completions.create(model="support", messages=MESSAGES, max_tokens=16, temperature=0)
+    text = full.choices[0].message.content
+    stop = text[len(text) // 2 :][:2]
+    cut = client.chat.completions.create(model="support", messages=MESSAGES, max_tokens=16, temperature=0, stop=[stop])
+    assert stop not in cut.choices[0].message.content
+    assert cut.choices[0].finish_reason == "stop" and text.startswith(cut.choices[0].message.content)
+
+
+def test_completions_endpoint(client):
+    r = client.completions.create(model="base", prompt="Hello", max_tokens=5, temperature=0)
+    assert r.object == "text_completion" and r.usage.completion_tokens <= 5
+
+
+def test_missing_or_wrong_key_gets_401(server):
+    for key in ("wrong", ""):
+        c = openai.OpenAI(base_url=server.url + "/v1", api_key=key or "x", max_retries=0)
+        if not key:
+            c = c.with_options(default_headers={"Authorization": ""})
+        with pytest.raises(openai.AuthenticationError) as e:
+            c.chat.completions.create(model="base", messages=MESSAGES, max_tokens=2)
+        assert e.value.body["code"] == "invalid_api_key"
+    assert httpx.get(server.url + "/v1/models").status_code == 401
+
+
+def test_unknown_model_is_an_openai_error_and_never_a_path(client):
+    for name in ("nope", "../../etc/passwd", "/tmp"):
+        with pytest.raises(openai.NotFoundError) as e:
+            client.chat.completions.create(model=name, messages=MESSAGES, max_tokens=2)
+        assert e.value.body["code"] == "model_not_found" and e.value.body["type"] == "invalid_request_error"
+
+
+def test_bad_requests_are_openai_errors(server):
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    r = httpx.post(server.url + "/v1/chat/completions", headers=headers, json={"model": "base"})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "messages"
+    big = {"model": "base", "messages": [{"role": "user", "content": "x" * 30_000}]}
+    r = httpx.post(server.url + "/v1/chat/completions", headers=headers, json=big)
+    assert r.status_code == 413 and "error" in r.json()
+    r = httpx.post(
+        server.url + "/v1/chat/completions",
+        headers={**headers, "content-type": "application/json"},
+        content=b"{not json",
+    )
+    assert r.status_code in (400, 422) and "error" in r.json() and "Traceback" not in r.text
+
+
+def test_planted_pii_never_reaches_the_log(client, server):
+    pii = ["jane.doe@example.com", "+1 212 555 0147", "4111 1111 1111 1111"]
+    content = f"I am writing from {pii[0]}, call me on {pii[1]}, card {pii[2]}"
+    r = client.chat.completions.create(model="base", messages=[{"role": "user", "content": content}], max_tokens=4)
+    client.post("/feedback", cast_to=object, body={"id": r.id, "rating": 0, "correction": f"mail {pii[0]}"})
+    rows = {row.id: row for row in server.log.fetch()}
+    row = rows[r.id]
+    dumped = json.dumps([row.messages, row.prompt_text, row.responses, row.corrections])
+    assert "<EMAIL_ADDRESS>" in row.prompt_text and row.ratings == [0]
+    for value in pii:
+        assert value not in dumped
+    raw = Path(server.log.engine.url.database).read_bytes()  # the database file itself, not just the ORM view
+    assert not any(v.encode() in raw for v in pii)
+
+
+def test_feedback_for_unknown_id_is_404(client):
+    with pytest.raises(openai.NotFoundError):
+        client.post("/feedback", cast_to=object, body={"id": "chatcmpl-nope", "rating": 1})
+
+
+def test_load_concurrent_clients_no_errors_each_logged_once(server):
+    """A smaller version of benchmarks/serve_load.py (200 x 16): 40 requests from 16 clients, 3 models."""
+    from tunesmith.serve.loadtest import load_test
+
+    before = server.log.count()
+    result = load_test(
+        server.url + "/v1",
+        api_key=API_KEY,
+        models=["base", "support", "legal"],
+        prompts=[f"question {i}: where is my order?" for i in range(7)],
+        requests=40,
+        concurrency=16,
+        max_tokens=8,
+    )
+    assert result.errors == []
+    assert len(set(result.ids)) == 40
+    logged = [row.id for row in server.log.fetch() if row.id in set(result.ids)]
+    assert sorted(logged) == sorted(result.ids)  # every request exactly once
+    assert server.log.count() - before == 40
+    assert max(server.app_state.engine.batch_sizes) > 1  # concurrent same-adapter requests shared a batch
