@@ -58,3 +58,26 @@ def test_python_api_is_the_same_classes():
 def test_example_config_is_valid():
     cfg = load_config(Path(__file__).parents[1] / "examples" / "support-desk" / "tunesmith.yaml")
     assert cfg.data.paths and cfg.model.tiny is not None
+
+
+def config_keys(model=Config, prefix=""):
+    from pydantic import BaseModel
+
+    for name, field in model.model_fields.items():
+        if name == "root":
+            continue
+        key = f"{prefix}{name}"
+        ann = field.annotation
+        sub = next(
+            (c for c in [ann, *getattr(ann, "__args__", ())] if isinstance(c, type) and issubclass(c, BaseModel)), None
+        )
+        if sub is None:
+            yield key
+        elif sub is not None:
+            yield from config_keys(sub, key + ".")
+
+
+def test_readme_documents_every_config_key():
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    missing = [k for k in config_keys() if f"`{k}`" not in readme]
+    assert not missing, f"README.md does not document: {missing}"

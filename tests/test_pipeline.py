@@ -12,8 +12,16 @@ from tunesmith.config import load_config
 from tunesmith.pipeline import run_pipeline
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "support-desk"
-FAST = ["model.tiny.size=xs", "train.epochs=1", "train.batch_size=16", "eval.limit=12",
-        "eval.max_new_tokens=12", "eval.batch_size=12", "eval.gates=[]"]
+FAST = [
+    "model.tiny.size=xs",
+    "train.epochs=1",
+    "train.batch_size=16",
+    "eval.limit=12",
+    "eval.max_new_tokens=12",
+    "eval.batch_size=12",
+    "eval.gates=[]",
+    "eval.arms=[base,retrieval,fine_tuned]",
+]
 
 
 @pytest.fixture(scope="module")
