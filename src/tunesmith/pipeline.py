@@ -58,6 +58,11 @@ def run_check(cfg: Config, console: Console) -> Any:
             max_seq_len=cfg.data.max_seq_len,
             pii_entities=cfg.data.pii_entities,
             near_dup_threshold=cfg.data.near_dup_threshold,
+            pii_allow=cfg.data.pii_allow,
+            keep_recurring_names=cfg.data.keep_recurring_names,
+            columns=cfg.data.columns or None,
+            pii_name_sample=cfg.data.pii_name_sample,
+            embedding_sample=cfg.data.embedding_sample,
         )
     out = cfg.stage_dir("check")
     from tunesmith.artifacts import atomic_dir

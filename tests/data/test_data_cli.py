@@ -92,14 +92,25 @@ def test_export_bedrock_and_vertex_shapes(capsys, dataset, tmp_path):
     assert [c["role"] for c in row["contents"]] == ["user", "model"] and "systemInstruction" in row
 
 
-def test_openai_checks_catch_what_the_cookbook_catches():
-    bad = [{"messages": [{"role": "bot", "content": "x"}]}, [1], {"messages": [{"role": "user"}]}]
+def test_openai_checks_catch_all_seven_cookbook_kinds():
+    ok = {"messages": [{"role": "user", "content": "Hi?"}, {"role": "assistant", "content": "Hello.", "weight": 1}]}
+    bad = [
+        [1],  # data_type
+        {"prompt": "x"},  # missing_messages_list
+        {"messages": [{"role": "user"}, {"role": "assistant", "content": "a"}]},  # message_missing_key + content
+        {"messages": [{"role": "user", "content": "q", "tool": 1}, {"role": "assistant", "content": "a"}]},
+        {"messages": [{"role": "bot", "content": "x"}]},  # unrecognized_role + no assistant
+        {"messages": [{"role": "user", "content": ""}, {"role": "assistant", "content": "a"}]},  # missing_content
+    ]
+    assert openai_format_errors([ok]) == {}
     assert openai_format_errors(bad) == {
-        "unrecognized_role": 1,
-        "example_missing_assistant_message": 2,
         "data_type": 1,
+        "missing_messages_list": 1,
         "message_missing_key": 1,
-        "missing_content": 1,
+        "message_unrecognized_key": 1,
+        "unrecognized_role": 1,
+        "missing_content": 2,
+        "example_missing_assistant_message": 1,
     }
 
 

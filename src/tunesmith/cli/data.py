@@ -10,14 +10,43 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tunesmith.errors import EXIT_FINDINGS, ModelError
+from tunesmith.errors import EXIT_FINDINGS, ConfigError, ModelError
 
 app = typer.Typer(help="Check, prepare, compare and export datasets.", no_args_is_help=True)
 console = Console(highlight=False)
 SHOWN_LINES = 8
 
+
+def _choice(*values: str):
+    """An option callback: an unknown value is a usage error (exit 2) that lists the valid ones."""
+
+    def check(value: str | None) -> str | None:
+        if value is not None and value not in values:
+            raise typer.BadParameter(f"{value!r} is not one of: {', '.join(values)}")
+        return value
+
+    return check
+
+
 Files = Annotated[list[Path], typer.Argument(help="JSONL, JSON, CSV or Parquet files.", show_default=False)]
-FormatOpt = Annotated[str | None, typer.Option("--format", help="Force messages|prompt_completion|alpaca|sharegpt.")]
+FormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        help="Force messages|prompt_completion|alpaca|sharegpt.",
+        callback=_choice("messages", "prompt_completion", "alpaca", "sharegpt"),
+    ),
+]
+ColumnsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--columns",
+        help="CSV/Parquet column mapping, canonical=column, comma-separated: prompt=question,completion=answer.",
+    ),
+]
+KeepNamesOpt = Annotated[
+    bool, typer.Option(help="Keep PERSON values found in 10+ examples (product and persona names).")
+]
 ModelOpt = Annotated[str | None, typer.Option("--model", help="Tokenizer (Hub id or path) for exact token counts.")]
 EntitiesOpt = Annotated[
     str | None, typer.Option("--pii-entities", help="Comma-separated Presidio entities (default: personal data).")
@@ -39,6 +68,18 @@ def _tokenizer(model: str | None) -> Any:
             f"cannot load the tokenizer of '{model}': {e}",
             hint="pass a local model directory or a Hub id (HF_HUB_OFFLINE=1 needs a cached one)",
         ) from None
+
+
+def _columns(value: str | None) -> dict[str, str] | None:
+    if not value:
+        return None
+    pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
+    if not pairs or any(len(p) != 2 or not p[0].strip() or not p[1].strip() for p in pairs):
+        raise ConfigError(
+            f"invalid --columns '{value}'",
+            hint="map canonical fields to your columns: --columns prompt=question,completion=answer",
+        )
+    return {k.strip(): v.strip() for k, v in pairs}
 
 
 def _entities(value: str | None) -> list[str] | None:
@@ -100,6 +141,13 @@ def check(
     near_dup_threshold: Annotated[float, typer.Option(help="MinHash Jaccard of prompts for near dups.")] = 0.8,
     no_pii: Annotated[bool, typer.Option("--no-pii", help="Skip the PII scan.")] = False,
     no_embeddings: Annotated[bool, typer.Option("--no-embeddings", help="Skip the embedding spread.")] = False,
+    keep_recurring_names: KeepNamesOpt = True,
+    pii_name_sample: Annotated[
+        int,
+        typer.Option(min=0, help="Look for names in at most N distinct messages (seeded sample); 0: all of them."),
+    ] = 5_000,
+    embedding_sample: Annotated[int, typer.Option(min=2, help="Prompts embedded for the diversity spread.")] = 1000,
+    columns: ColumnsOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     report: Annotated[Path | None, typer.Option("--report", help="Write every finding to an HTML file.")] = None,
 ) -> None:
@@ -123,6 +171,10 @@ def check(
         diversity=not no_embeddings,
         pii_scan=not no_pii,
         pii_allow=pii_allow or (),
+        keep_recurring_names=keep_recurring_names,
+        pii_name_sample=pii_name_sample or None,
+        embedding_sample=embedding_sample,
+        columns=_columns(columns),
     )
     if as_json:
         typer.echo(json.dumps(result.to_json(), ensure_ascii=False))
@@ -143,19 +195,31 @@ def prepare(
     format: FormatOpt = None,
     model: ModelOpt = None,
     max_seq_len: Annotated[int, typer.Option("--max-seq-len")] = 2048,
-    too_long: Annotated[str, typer.Option("--too-long", help="drop | truncate")] = "drop",
-    pii: Annotated[str, typer.Option("--pii", help="redact | pseudonymize | off")] = "redact",
+    too_long: Annotated[
+        str, typer.Option("--too-long", help="drop | truncate", callback=_choice("drop", "truncate"))
+    ] = "drop",
+    pii: Annotated[
+        str,
+        typer.Option("--pii", help="redact | pseudonymize | off", callback=_choice("redact", "pseudonymize", "off")),
+    ] = "redact",
     pii_entities: EntitiesOpt = None,
     pii_allow: AllowOpt = None,
     pii_key_file: Annotated[
         Path | None, typer.Option("--pii-key-file", help="HMAC key for pseudonyms, outside --out (created if absent).")
     ] = None,
-    keep_recurring_names: Annotated[
-        bool, typer.Option(help="Keep PERSON values found in 10+ examples (product and persona names).")
-    ] = True,
-    dedup: Annotated[str, typer.Option("--dedup", help="near | exact | off")] = "near",
-    near_dup_threshold: Annotated[float, typer.Option()] = 0.8,
-    conflicts: Annotated[str, typer.Option("--conflicts", help="majority | drop | keep")] = "majority",
+    keep_recurring_names: KeepNamesOpt = True,
+    dedup: Annotated[
+        str, typer.Option("--dedup", help="near | exact | off", callback=_choice("near", "exact", "off"))
+    ] = "near",
+    near_dup_threshold: Annotated[float, typer.Option(help="MinHash Jaccard of prompts for near dups.")] = 0.8,
+    conflicts: Annotated[
+        str, typer.Option("--conflicts", help="majority | drop | keep", callback=_choice("majority", "drop", "keep"))
+    ] = "majority",
+    columns: ColumnsOpt = None,
+    parent: Annotated[
+        Path | None,
+        typer.Option("--parent", help="Previous prepared dataset: kept whole, its test split frozen; new data added."),
+    ] = None,
     split: Annotated[str, typer.Option("--split", help="train,val,test shares.")] = "0.8,0.1,0.1",
     seed: Annotated[int, typer.Option("--seed")] = 0,
     as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -165,6 +229,7 @@ def prepare(
     Examples:
       tunesmith data prepare data/support.jsonl --out artifacts/dataset
       tunesmith data prepare data/*.jsonl --out artifacts/dataset --pii pseudonymize --seed 1
+      tunesmith data prepare reviewed.jsonl --parent artifacts/dataset --out artifacts/dataset-v2
     """
     from pydantic import ValidationError
 
@@ -184,6 +249,9 @@ def prepare(
             near_dup_threshold=near_dup_threshold,
             conflicts=conflicts,
             split={"train": shares[0], "val": shares[1], "test": shares[2]},
+            pii_allow=pii_allow or [],
+            keep_recurring_names=keep_recurring_names,
+            columns=_columns(columns) or {},
         )
     except (ValueError, IndexError) as e:
         msg = e.errors()[0]["msg"] if isinstance(e, ValidationError) else str(e)
@@ -195,8 +263,7 @@ def prepare(
         seed=seed,
         tokenizer=_tokenizer(model),
         pii_key_file=pii_key_file,
-        pii_allow=pii_allow or (),
-        keep_recurring_names=keep_recurring_names,
+        parent=parent,
     )
     if as_json:
         typer.echo(
@@ -216,6 +283,12 @@ def prepare(
         f"wrote {out}: train {c['train']}, val {c['val']}, test {c['test']} (from {c['input']} lines; "
         f"dropped {dropped})"
     )
+    if "parent" in c:
+        n = c["new"]
+        console.print(
+            f"parent {c['parent']['dataset_hash'][:12]} kept (test frozen at {c['parent']['test']}); "
+            f"new examples: train {n['train']}, val {n['val']}"
+        )
     if c["redacted"]:
         console.print("PII replaced: " + ", ".join(f"{k} {v}" for k, v in c["redacted"].items()))
     for w in result.warnings:
@@ -243,7 +316,8 @@ def diff(
     if d.same:
         console.print(f"identical (hash {d.hash_a[:12]})")
         return
-    console.print(f"{d.hash_a[:12]} -> {d.hash_b[:12]}")
+    lineage = " (B is a child of A)" if d.b_is_child_of_a else ""
+    console.print(f"{d.hash_a[:12]} -> {d.hash_b[:12]}{lineage}")
     table = Table()
     for col in ("split", "before", "after", "added", "removed", "changed"):
         table.add_column(col)
@@ -259,7 +333,9 @@ def diff(
 @app.command()
 def export(
     dataset: Annotated[Path, typer.Argument(help="A prepared dataset directory.")],
-    to: Annotated[str, typer.Option("--to", help="openai | bedrock | vertex")],
+    to: Annotated[
+        str, typer.Option("--to", help="openai | bedrock | vertex", callback=_choice("openai", "bedrock", "vertex"))
+    ],
     out: Annotated[Path, typer.Option("--out", help="Output JSONL file.")],
     split: Annotated[str, typer.Option("--split", help="Which split to export.")] = "train",
     model: ModelOpt = None,

@@ -120,11 +120,12 @@ def pii_findings(
     entities: Sequence[str] | None,
     allow: Sequence[str],
     keep_recurring_names: bool = True,
+    name_sample: int | None = None,
 ) -> tuple[list[Finding], dict[str, int], list[str]]:
     """Findings by file and entity, counts by entity, and the recurring names that were left alone."""
     texts = [m["content"] for r in records for m in r["messages"]]
     owners = [i for i, r in enumerate(records) for _ in r["messages"]]
-    found = pii.scan(texts, entities=entities, allow=allow)
+    found = pii.scan(texts, entities=entities, allow=allow, name_sample=name_sample)
     recurring = pii.recurring_names(texts, found, owners) if keep_recurring_names else set()
     found = pii.without(texts, found, recurring)
     where: dict[tuple[str, str], list[int]] = defaultdict(list)
@@ -159,9 +160,14 @@ def check_records(
     pii_scan: bool = True,
     pii_allow: Sequence[str] = (),
     keep_recurring_names: bool = True,
+    pii_name_sample: int | None = pii.CHECK_NAME_SAMPLE,
+    embedding_sample: int = stats.EMBEDDING_SAMPLE,
 ) -> CheckReport:
+    """`pii_name_sample`: names are looked for in at most this many distinct messages (a seeded sample beyond;
+    None: all); `embedding_sample`: prompts embedded for the spread (a seeded sample beyond)."""
     records = loaded.records
     findings = list(loaded.findings)
+    pii_name_sample = pii_name_sample or None  # 0: every message
     notes: list[str] = []
     counter = stats.TokenCounter(tokenizer)
     tokens = counter.records(records)
@@ -181,8 +187,18 @@ def check_records(
     findings += dup_findings
     pii_counts: dict[str, int] = {}
     if pii_scan and records:
-        found, pii_counts, recurring = pii_findings(records, pii_entities, pii_allow, keep_recurring_names)
+        found, pii_counts, recurring = pii_findings(
+            records, pii_entities, pii_allow, keep_recurring_names, name_sample=pii_name_sample
+        )
         findings += found
+        distinct = len({m["content"] for r in records for m in r["messages"]})
+        wanted = set(pii_entities or pii.DEFAULT_ENTITIES)
+        if pii_name_sample is not None and distinct > pii_name_sample and wanted & pii.MODEL_ENTITIES:
+            notes.append(
+                f"names ({', '.join(sorted(wanted & pii.MODEL_ENTITIES))}) were looked for in a seeded sample of "
+                f"{pii_name_sample:,} of {distinct:,} distinct messages (the name model costs ~3-6 ms a message); "
+                "the other entities in every message. `prepare` looks everywhere; --pii-name-sample 0 checks all"
+            )
         if recurring:
             notes.append(
                 f"not reported as PII: {', '.join(recurring)}: PERSON values found in {pii.RECURRING_MIN}+ examples "
@@ -225,7 +241,7 @@ def check_records(
                 "the model will refuse about that often at inference",
             )
         )
-    div = stats.diversity(records, embeddings=diversity) if n else {}
+    div = stats.diversity(records, embeddings=diversity, sample=embedding_sample) if n else {}
     low = []
     if n >= 2 and div.get("distinct_2", 1) < stats.LOW_DISTINCT_2:
         low.append(f"distinct-2 {div['distinct_2']:.2f} < {stats.LOW_DISTINCT_2}")
@@ -273,6 +289,7 @@ def check_records(
             "entities": list(pii_entities or pii.DEFAULT_ENTITIES),
             "found": pii_counts,
             "score_threshold": pii.SCORE_THRESHOLD,
+            "name_sample": pii_name_sample,
         }
         if pii_scan
         else {"skipped": True},
@@ -302,6 +319,8 @@ def check_files(
     pii_allow: Sequence[str] = (),
     keep_recurring_names: bool = True,
     columns: dict[str, str] | None = None,
+    pii_name_sample: int | None = pii.CHECK_NAME_SAMPLE,
+    embedding_sample: int = stats.EMBEDDING_SAMPLE,
 ) -> CheckReport:
     """Load and check; raises DataError (exit 2) when nothing usable can be read."""
     loaded = load_records(paths, format=format, columns=columns)
@@ -315,4 +334,6 @@ def check_files(
         pii_scan=pii_scan,
         pii_allow=pii_allow,
         keep_recurring_names=keep_recurring_names,
+        pii_name_sample=pii_name_sample,
+        embedding_sample=embedding_sample,
     )

@@ -24,6 +24,7 @@ class DatasetDiff:
     splits: dict[str, dict[str, int]]
     moved: list[str] = field(default_factory=list)
     options: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    b_is_child_of_a: bool = False  # B was prepared with --parent A
 
     @property
     def same(self) -> bool:
@@ -37,6 +38,7 @@ class DatasetDiff:
             "splits": self.splits,
             "moved": self.moved,
             "options": {k: list(v) for k, v in self.options.items()},
+            "b_is_child_of_a": self.b_is_child_of_a,
         }
 
 
@@ -78,4 +80,9 @@ def diff_datasets(dir_a: str | Path, dir_b: str | Path) -> DatasetDiff:
     moved = sorted(i for i in set(where_a) & set(where_b) if where_a[i] != where_b[i])
     ca, cb = man_a.get("config", {}), man_b.get("config", {})
     options = {k: (ca.get(k), cb.get(k)) for k in sorted(set(ca) | set(cb)) if ca.get(k) != cb.get(k)}
-    return DatasetDiff(man_a.get("dataset_hash", ""), man_b.get("dataset_hash", ""), table, moved, options)
+    child = bool(man_a.get("dataset_hash")) and (man_b.get("parent") or {}).get("dataset_hash") == man_a.get(
+        "dataset_hash"
+    )
+    return DatasetDiff(
+        man_a.get("dataset_hash", ""), man_b.get("dataset_hash", ""), table, moved, options, b_is_child_of_a=child
+    )

@@ -27,11 +27,27 @@ class Limits:
 
 
 LIMITS = {
-    "openai": Limits(min_examples=10, max_tokens=65_536),  # gpt-4o-mini / gpt-4.1-mini training examples
-    "bedrock": Limits(min_examples=8, max_tokens=32_000),  # Amazon Nova Micro/Lite SFT
-    "vertex": Limits(min_examples=1, max_tokens=131_072),  # Gemini 2.x supervised tuning
+    # Minimum 10 examples, 50-100 recommended to see gains:
+    #   https://developers.openai.com/docs/guides/distillation ("The minimum number of examples ... is 10")
+    # 65,536 tokens per training example for gpt-4o / gpt-4o-mini (2024-07-18, 2024-08-06), as listed in
+    #   https://github.com/MicrosoftDocs/azure-ai-docs/pull/544/files ("Training example context length: 65,536");
+    #   older models were lower (gpt-3.5-turbo: 16,385, see the cookbook's check
+    #   https://cookbook.openai.com/examples/chat_finetuning_data_prep). Longer examples are truncated, not rejected.
+    "openai": Limits(min_examples=10, max_tokens=65_536, recommended=50),
+    # "we recommend that you have at least 100 samples for each task":
+    #   https://docs.aws.amazon.com/nova/latest/userguide/fine-tune-prepare-data-understanding.html
+    # The hard minimum (8 records) and the 32k-token context of Nova Micro/Lite fine-tuning were NOT found in the
+    # docs corpus when these limits were checked: unverified, kept from the colleague's notes; check the quotas page.
+    "bedrock": Limits(min_examples=8, max_tokens=32_000, recommended=100),
+    # "Maximum input and output training tokens: 131,072" (Gemini 2.0/2.5 Flash, Flash-Lite, Pro) and "we recommend
+    # that you start with 100 examples"; no documented minimum:
+    #   https://cloud.google.com/vertex-ai/generative-ai/docs/models/gemini-supervised-tuning
+    #   https://cloud.google.com/vertex-ai/generative-ai/docs/models/gemini-supervised-tuning-prepare
+    "vertex": Limits(min_examples=1, max_tokens=131_072, recommended=100),
 }
-# Amazon Nova rejects prompts that contain these anywhere (they are its own turn markers).
+# Amazon Nova fails the training job when a user or system prompt starts with or contains any of these (item 12 of
+# https://docs.aws.amazon.com/nova/latest/userguide/fine-tune-prepare-data-understanding.html), which also says:
+# roles are user and assistant, the first turn is the user's and the last the assistant's, `system` is optional.
 NOVA_RESERVED = ("User:", "Bot:", "Assistant:", "System:", "<image>", "<video>", "[EOS]")
 
 
@@ -49,7 +65,12 @@ class ExportResult:
 
 
 def openai_format_errors(rows: list[Any]) -> dict[str, int]:
-    """The format checks of OpenAI's chat fine-tuning data-preparation cookbook, with its error names."""
+    """The format checks of OpenAI's chat fine-tuning data-preparation cookbook, with its error names.
+
+    The seven kinds of https://cookbook.openai.com/examples/chat_finetuning_data_prep: data_type,
+    missing_messages_list, message_missing_key, message_unrecognized_key, unrecognized_role, missing_content,
+    example_missing_assistant_message.
+    """
     errors: dict[str, int] = defaultdict(int)
     for ex in rows:
         if not isinstance(ex, dict):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tunesmith.artifacts import atomic_dir, sha256_file, write_jsonl, write_manifest
+from tunesmith.artifacts import atomic_dir, read_jsonl, sha256_file, write_jsonl, write_manifest
 from tunesmith.config import DataConfig
 from tunesmith.data import dedup, pii, stats
 from tunesmith.data.split import SPLITS, split_groups
@@ -93,7 +93,12 @@ def _sweep_pattern(values: set[str]) -> re.Pattern[str] | None:
 
 
 def _redact(
-    records: list[dict[str, Any]], cfg: DataConfig, key: bytes | None, allow: Sequence[str], keep_recurring: bool
+    records: list[dict[str, Any]],
+    cfg: DataConfig,
+    key: bytes | None,
+    allow: Sequence[str],
+    keep_recurring: bool,
+    numbered_from: dict[str, int] | None = None,
 ) -> tuple[list[dict[str, Any]], Counter[str], list[str]]:
     """Replace personal data in place; return the audit log (no raw values) and counts by entity.
 
@@ -117,7 +122,7 @@ def _redact(
         for value, s in entity_of.items():
             by_entity.setdefault(s.entity, set()).add(pii.digest(key, s.entity, value))
         for entity, digests in by_entity.items():
-            for n, d in enumerate(sorted(digests), start=1):
+            for n, d in enumerate(sorted(digests), start=1 + (numbered_from or {}).get(entity, 0)):
                 names[(entity, d)] = f"<{entity}_{n}>"
 
     def placeholder(span: pii.Span, value: str) -> str:
@@ -251,6 +256,16 @@ def _card(
         "",
         f"Read {counts['input']} lines or rows; {counts['valid']} were valid examples.",
         "",
+        *(
+            [
+                f"Parent dataset `{counts['parent']['dataset_hash']}`: its {counts['parent']['train']} train, "
+                f"{counts['parent']['val']} val and {counts['parent']['test']} test examples are kept as they were "
+                "(its test split is frozen); new examples went to train and val only.",
+                "",
+            ]
+            if counts.get("parent")
+            else []
+        ),
         "## Sources",
         "",
         "| file | format | sha256 |",
@@ -268,6 +283,7 @@ def _card(
         "near_duplicate": f"near duplicates (prompt MinHash Jaccard >= {cfg.near_dup_threshold:g}; one kept)",
         "conflict": f"conflicting answers (policy: {cfg.conflicts}; a tie keeps neither)",
         "too_long": f"over {cfg.max_seq_len} tokens (policy: {cfg.too_long})",
+        "in_parent": "duplicates, near duplicates or conflicts of a parent example (the parent's is kept)",
     }
     lines += [f"| {reasons[k]} | {v} |" for k, v in counts["dropped"].items()]
     if counts.get("truncated"):
@@ -304,6 +320,46 @@ def _card(
     return "\n".join(lines) + "\n"
 
 
+_PSEUDONYM = re.compile(r"<([A-Z_]+?)_(\d+)>")
+
+
+@dataclass
+class _Parent:
+    path: Path
+    dataset_hash: str
+    records: list[dict[str, Any]]
+    splits: list[str]  # the split of each record
+
+    def highest_pseudonyms(self) -> dict[str, int]:
+        """Per entity, the highest pseudonym number in the parent, so new pseudonyms never reuse one."""
+        top: dict[str, int] = {}
+        for r in self.records:
+            for m in _PSEUDONYM.finditer(json.dumps(r, ensure_ascii=False)):
+                top[m.group(1)] = max(top.get(m.group(1), 0), int(m.group(2)))
+        return top
+
+
+def _load_parent(path: str | Path) -> _Parent:
+    path = Path(path)
+    manifest_path = path / "manifest.json"
+    if not manifest_path.is_file():
+        raise DataError(
+            f"--parent {path} is not a prepared dataset (no manifest.json)",
+            hint="pass the directory written by a previous `tunesmith data prepare`",
+        )
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    records, splits = [], []
+    for s in SPLITS:
+        f = path / f"{s}.jsonl"
+        if f.is_file():
+            rows = read_jsonl(f)
+            records += rows
+            splits += [s] * len(rows)
+    if not records:
+        raise DataError(f"--parent {path} has no examples", hint="pass a dataset with train/val/test.jsonl")
+    return _Parent(path, str(manifest.get("dataset_hash", "")), records, splits)
+
+
 def dataset_hash(files: dict[str, bytes], options: dict[str, Any]) -> str:
     h = hashlib.sha256(json.dumps(options, sort_keys=True).encode())
     for name in sorted(files):
@@ -320,23 +376,55 @@ def prepare_dataset(
     seed: int = 0,
     tokenizer: Any = None,
     pii_key_file: str | Path | None = None,
-    pii_allow: Sequence[str] = (),
-    keep_recurring_names: bool = True,
+    pii_allow: Sequence[str] | None = None,
+    keep_recurring_names: bool | None = None,
     columns: dict[str, str] | None = None,
+    parent: str | Path | None = None,
 ) -> PrepareResult:
     """Write train/val/test.jsonl, manifest.json, README.md and redactions.jsonl into `out_dir`, atomically.
 
     With `pii="pseudonymize"` and no `pii_key_file`, the key is created next to the directory as
-    `<out_dir>.pii-key`; keep it to reproduce the same pseudonyms.
+    `<out_dir>.pii-key`; keep it to reproduce the same pseudonyms. `pii_allow`, `keep_recurring_names` and
+    `columns` default to the values in `cfg`.
+
+    With `parent` (a directory written by an earlier prepare), the new version holds every parent example
+    unchanged and in its split (the test split is frozen, so evaluations stay comparable) plus the new files'
+    examples, which get the same checks, dedup and PII treatment and go to train and val only. A new example that
+    duplicates, nearly duplicates or contradicts a parent example is dropped (`in_parent`): the parent's is kept,
+    and no new example can be a twin of a test example.
     """
     out_dir = Path(out_dir)
+    pii_allow = list(cfg.pii_allow if pii_allow is None else pii_allow)
+    keep_recurring_names = cfg.keep_recurring_names if keep_recurring_names is None else keep_recurring_names
+    columns = cfg.columns if columns is None else columns
+    base = _load_parent(parent) if parent is not None else None
     loaded = load_records(paths, format=cfg.format, columns=columns)
     records = loaded.records
     if not records:
         raise DataError("no valid example to prepare", hint="run `tunesmith data check` to see why every line failed")
     warnings: list[str] = []
     invalid = len({(f.file, f.lines[0]) for f in loaded.findings})
-    drop, together = _resolve_conflicts_and_dups(records, cfg)
+    if base is None:
+        drop, together = _resolve_conflicts_and_dups(records, cfg)
+    else:
+        taken = {str(r.get("meta", {}).get("id")) for r in base.records}
+        for r in records:  # ids stay unique across versions: `data diff` matches examples by id
+            rid, n = r["meta"]["id"], 1
+            while r["meta"]["id"] in taken:
+                n += 1
+                r["meta"]["id"] = f"{rid}~{n}"
+            taken.add(r["meta"]["id"])
+        offset = len(base.records)
+        both_drop, both_groups = _resolve_conflicts_and_dups(base.records + records, cfg)
+        drop = {i - offset: why for i, why in both_drop.items() if i >= offset}
+        together = []
+        for g in both_groups:
+            if g[0] < offset:  # the group holds a parent example: its new members go
+                for i in g:
+                    if i >= offset:
+                        drop[i - offset] = "in_parent"
+            else:
+                together.append([i - offset for i in g])
     key = None
     if cfg.pii == "pseudonymize":
         key_path = Path(pii_key_file) if pii_key_file else out_dir.with_name(out_dir.name + ".pii-key")
@@ -345,7 +433,14 @@ def prepare_dataset(
     log: list[dict[str, Any]] = []
     pii_counts: Counter[str] = Counter()
     if cfg.pii != "off":
-        log, pii_counts, recurring = _redact([records[i] for i in kept], cfg, key, pii_allow, keep_recurring_names)
+        log, pii_counts, recurring = _redact(
+            [records[i] for i in kept],
+            cfg,
+            key,
+            pii_allow,
+            keep_recurring_names,
+            numbered_from=base.highest_pseudonyms() if base is not None else None,
+        )
         if recurring:
             warnings.append(
                 f"kept {len(recurring)} recurring PERSON value(s) as product, brand or persona names: "
@@ -372,7 +467,16 @@ def prepare_dataset(
     groups = [[i for i in g if i in kept_set] for g in together]
     index = {i: n for n, i in enumerate(kept)}
     shares = {"train": cfg.split.train, "val": cfg.split.val, "test": cfg.split.test}
+    if base is not None:  # new examples go to train and val, in their proportion; the parent's test is frozen
+        rest = shares["train"] + shares["val"]
+        shares = {"train": shares["train"] / rest, "val": shares["val"] / rest, "test": 0.0} if rest else {"train": 1.0}
     assignment = split_groups([records[i] for i in kept], [[index[i] for i in g] for g in groups if g], shares, seed)
+    rows: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
+    if base is not None:
+        for r, s in zip(base.records, base.splits, strict=True):
+            rows[s].append(r)
+    for s in SPLITS:
+        rows[s] += [_output_record(records[kept[n]]) for n in assignment[s]]
     dropped = Counter(drop.values())
     counts: dict[str, Any] = {
         "input": loaded.lines_read,
@@ -381,26 +485,34 @@ def prepare_dataset(
             k: v
             for k, v in {
                 "invalid": invalid,
-                **{r: dropped[r] for r in ("exact_duplicate", "near_duplicate", "conflict", "too_long")},
+                **{r: dropped[r] for r in ("exact_duplicate", "near_duplicate", "conflict", "too_long", "in_parent")},
             }.items()
             if v
         },
         "truncated": truncated,
-        **{s: len(assignment[s]) for s in SPLITS},
+        **{s: len(rows[s]) for s in SPLITS},
         "redacted": dict(sorted(pii_counts.items())),
     }
+    if base is not None:
+        counts["parent"] = {
+            "dataset_hash": base.dataset_hash,
+            **{s: base.splits.count(s) for s in SPLITS},
+        }
+        counts["new"] = {s: len(assignment[s]) for s in SPLITS}
     options = {
-        **cfg.model_dump(mode="json", exclude={"paths"}),
+        **cfg.model_dump(mode="json", exclude={"paths", "pii_name_sample", "embedding_sample"}),
         "seed": seed,
         "tokenizer": counter.method,
         "pii_allow": sorted(pii_allow),
         "keep_recurring_names": keep_recurring_names,
+        "columns": dict(sorted((columns or {}).items())),
+        **({"parent_dataset_hash": base.dataset_hash} if base is not None else {}),
     }
     sources = [{"file": Path(p).name, "format": f, "sha256": sha256_file(p)} for p, f in loaded.formats.items()]
     with atomic_dir(out_dir) as tmp:
         blobs = {}
         for s in SPLITS:
-            write_jsonl(tmp / f"{s}.jsonl", [_output_record(records[kept[n]]) for n in assignment[s]])
+            write_jsonl(tmp / f"{s}.jsonl", rows[s])
             blobs[f"{s}.jsonl"] = (tmp / f"{s}.jsonl").read_bytes()
         digest = dataset_hash(blobs, options)
         write_jsonl(tmp / "redactions.jsonl", log)
@@ -413,6 +525,11 @@ def prepare_dataset(
             config=options,
             inputs=list(paths),
             counts=counts,
-            extra={"dataset_hash": digest, "sources": sources, "warnings": warnings},
+            extra={
+                "dataset_hash": digest,
+                "sources": sources,
+                "warnings": warnings,
+                **({"parent": {"path": str(base.path), "dataset_hash": base.dataset_hash}} if base is not None else {}),
+            },
         )
     return PrepareResult(out_dir=out_dir, counts=counts, dataset_hash=digest, warnings=warnings)

@@ -23,7 +23,7 @@ REFUSAL_SHARE = 0.2
 # Below these the prompts are paraphrases of a few questions: the model learns those, not the task.
 LOW_DISTINCT_2 = 0.15
 LOW_EMBEDDING_SPREAD = 0.35
-EMBEDDING_SAMPLE = 2000
+EMBEDDING_SAMPLE = 1000
 DISTINCT_SAMPLE = 1000
 _REFUSAL = re.compile(
     r"\b(i don't know|i do not know|i'm not sure|i am not sure|i can't help|i cannot help|i'm unable to|"
@@ -143,14 +143,17 @@ def embedding_spread(texts: Sequence[str], *, sample: int = EMBEDDING_SAMPLE, se
     return round(1.0 - mean_sim, 4), n
 
 
-def diversity(records: Sequence[dict[str, Any]], *, embeddings: bool, seed: int = 0) -> dict[str, Any]:
+def diversity(
+    records: Sequence[dict[str, Any]], *, embeddings: bool, seed: int = 0, sample: int = EMBEDDING_SAMPLE
+) -> dict[str, Any]:
     """Distinct-n over a seeded sample of DISTINCT_SAMPLE prompts (distinct-n falls with corpus size, so a fixed
-    sample keeps one threshold meaningful for 50 and 50,000 examples), and the embedding spread."""
+    sample keeps one threshold meaningful for 50 and 50,000 examples), and the embedding spread over a seeded
+    sample of `sample` prompts (MiniLM costs ~5 ms a prompt on 2 cores, plus seconds to load)."""
     prompts = [" ".join(m["content"] for m in r["messages"] if m["role"] == "user") for r in records]
-    sample = prompts if len(prompts) <= DISTINCT_SAMPLE else random.Random(seed).sample(prompts, DISTINCT_SAMPLE)
-    normed = [normalize(p) for p in sample]
+    picked = prompts if len(prompts) <= DISTINCT_SAMPLE else random.Random(seed).sample(prompts, DISTINCT_SAMPLE)
+    normed = [normalize(p) for p in picked]
     out: dict[str, Any] = {"distinct_1": distinct_n(normed, 1), "distinct_2": distinct_n(normed, 2)}
     if embeddings:
-        spread, n = embedding_spread(prompts, seed=seed)
+        spread, n = embedding_spread(prompts, sample=sample, seed=seed)
         out.update(embedding_spread=spread, embedding_sample=n, embedding_model="all-MiniLM-L6-v2")
     return out
