@@ -1,0 +1,598 @@
+"""Training throughput: plain TRL defaults vs hand-tuned TRL vs `tunesmith train`, side by side.
+
+    python benchmarks/train_throughput.py                      # the benchmark (m model, ~12-15 min on 2 cores)
+    python benchmarks/train_throughput.py --quick              # smoke run: xs model, same slice (~3-4 min)
+    python benchmarks/train_throughput.py --runs 3 --out train_throughput.json
+    python benchmarks/train_throughput.py --explore --size s   # every candidate TRL setting, for the table below
+
+Three arms, on the same data, model, seed, epochs, batch size, max_length and learning rate:
+  (a) trl_default  TRL's SFTTrainer with its default SFTConfig; only use_cpu=True (and output_dir, report_to, seed,
+                   epochs, batch size, max_length, learning rate). The data goes in as {"messages": [...]}, so TRL
+                   applies the chat template itself, with assistant_only_loss=True (the tiny model's template has
+                   {% generation %} markers), so every arm trains the same assistant tokens.
+  (b) trl_tuned    the best plain-TRL configuration found by hand (see the table).
+  (c) tunesmith    tunesmith.train.recipe.train() with a Config whose train section sets only method, epochs and
+                   batch_size. The dataset folder holds train.jsonl only (no val.jsonl), so no arm evaluates during
+                   training; the one epoch-end checkpoint that tunesmith writes by default is part of its time.
+The learning rate is tunesmith's default for the method (2e-5 full, 2e-4 LoRA) in every arm: TRL's default (2e-5)
+would leave a LoRA nearly untrained and make the held-out losses incomparable. It does not change the speed.
+
+Methods: full fine-tuning and LoRA (r=16, alpha=32, dropout 0.05, all-linear, as tunesmith's default), each with the
+three arms. Model: `build_tiny_model(size="m")` (31.5M parameters, vocab 4096); --quick uses `xs`.
+
+Data: the support-desk conversations (examples/support-desk/data/support.jsonl) and a longer-tailed variant generated
+from them with a fixed seed: 1 to 10 turns taken from different conversations, half the answers cut to their first
+sentence (one-line answers), so lengths span ~60 to ~1000 tokens. The default run trains on `longtail` (where the
+arms differ most: padding waste); `--data support` runs the original set. Both length distributions are printed.
+Examples are drawn in a seeded order until --train-tokens is reached (to fit the time limit); 10% more are held out.
+
+Measured per arm, each arm in its own subprocess (this script with --arm NAME --method M), N runs each:
+  tokens/s   non-padding tokens of the training set x epochs / the time from on_train_begin to on_train_end
+             (median of the runs, with min and max). The same tokens in every arm (checked: printed per arm).
+  peak RSS   ru_maxrss of the arm's process (model, data, all runs, held-out evaluation).
+  wall       seconds of the arm's process, and per run the training time.
+  held-out   mean per-token cross-entropy on the assistant tokens of the held-out set (labels from tunesmith's
+             masking, identical to TRL's {% generation %} masks on this template), in fp32, after the first run.
+  MFU        achieved model FLOPs/s / the fp32 matmul peak measured at the start (2048x2048 torch matmuls, median of
+             10). Model FLOPs per token: 6N for full, 4N_frozen + 6A for LoRA (as tunesmith.train.estimate).
+
+Note: TRL's SFTConfig defaults to bf16=True; with use_cpu=True, accelerate then runs CPU autocast in bf16. So (a)
+trains in bf16 autocast unless it is turned off; the bf16 matmul peak is printed too.
+
+What was tried for (b) (`--explore`: each candidate on top of trl_default; full FT, 1 run each). The xs column is
+a --quick run at 3,000 tokens (7 examples: ONE batch, so grouping and padding cannot show) at load ~3 on 2 shared
+cores: only the large effects mean anything. Rerun `--explore` with --size m on a quiet machine to fill the table.
+
+| arm               | setting added                                           | xs tok/s | note                        |
+|-------------------|---------------------------------------------------------|----------|-----------------------------|
+| trl_default       | use_cpu=True only (bf16 autocast, activation ckpt)      | 277      | bf16 matmul ~1 GFLOP/s here |
+| trl_nockpt        | activation_checkpointing=False (gradient_checkpointing) | 350      | STACK.md: ckpt costs 36%    |
+| trl_nockpt_fp32   | + bf16=False                                            | 549      | m probe: autocast 7x slower |
+| trl_grouped       | + train_sampling_strategy="group_by_length"             | 508      | same examples, less padding |
+| trl_grouped_pad8  | + pad_to_multiple_of=8                                  | 494      | no gain on CPU              |
+| trl_bfd           | + packing=True (bfd, padding-free), no grouping         | 554      | STACK.md: -44% short data   |
+| trl_wrapped       | + packing=True, packing_strategy="wrapped"              | 674      | cuts across examples: not   |
+|                   |                                                         |          | the same training; excluded |
+| trl_grouped_wkrs2 | + dataloader_num_workers=2                              | 486      | 2 cores: workers compete    |
+Chosen for trl_tuned: activation_checkpointing=False, bf16=False, train_sampling_strategy="group_by_length" (bfd
+and grouping tie at xs; re-decide from the m run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+SUPPORT = REPO / "examples/support-desk/data/support.jsonl"
+SEED = 0
+MAX_LENGTH = 1024
+LORA = {"r": 16, "lora_alpha": 32, "lora_dropout": 0.05, "target_modules": "all-linear"}
+
+# --- the arms: SFTConfig overrides on top of TRL's defaults (None: tunesmith's recipe)
+ARMS: dict[str, dict[str, Any] | None] = {
+    "trl_default": {},
+    # What a CPU user gets with bf16=False instead of use_cpu=True alone (STACK.md lists both as the fix).
+    "trl_default_fp32": {"bf16": False},
+    "trl_tuned": {
+        "activation_checkpointing": False,
+        "bf16": False,
+        "train_sampling_strategy": "group_by_length",
+    },
+    "tunesmith": None,
+}
+# Candidates for (b), run with --explore.
+EXPLORE: dict[str, dict[str, Any]] = {
+    "trl_nockpt": {"activation_checkpointing": False},
+    "trl_nockpt_fp32": {"activation_checkpointing": False, "bf16": False},
+    "trl_grouped": {"activation_checkpointing": False, "bf16": False, "train_sampling_strategy": "group_by_length"},
+    "trl_grouped_pad8": {
+        "activation_checkpointing": False,
+        "bf16": False,
+        "train_sampling_strategy": "group_by_length",
+        "pad_to_multiple_of": 8,
+    },
+    "trl_bfd": {"activation_checkpointing": False, "bf16": False, "packing": True},
+    "trl_wrapped": {"activation_checkpointing": False, "bf16": False, "packing": True, "packing_strategy": "wrapped"},
+    "trl_grouped_wkrs2": {
+        "activation_checkpointing": False,
+        "bf16": False,
+        "train_sampling_strategy": "group_by_length",
+        "dataloader_num_workers": 2,
+    },
+}
+LABELS = {
+    "trl_default": "(a) TRL defaults",
+    "trl_default_fp32": "(a') TRL defaults, bf16=False",
+    "trl_tuned": "(b) TRL hand-tuned",
+    "tunesmith": "(c) tunesmith",
+}
+
+
+def learning_rate(method: str) -> float:
+    return 2e-5 if method == "full" else 2e-4
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Data
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+
+
+def first_sentence(text: str) -> str:
+    m = re.match(r"(.+?[.!?])(\s|$)", text, flags=re.S)
+    return m.group(1) if m else text
+
+
+def make_longtail(rows: list[dict], n: int, count_tokens: Any, seed: int = SEED) -> list[dict]:
+    """n conversations of 1-10 turns drawn from different support conversations; half the answers cut to one line.
+
+    Turn counts are skewed towards 1-2 (most real exchanges are short), so the lengths have a long tail; turns are
+    added while the conversation stays under ~1000 tokens.
+    """
+    rng = random.Random(seed)
+    pairs = []  # (user, assistant) turns of the source conversations
+    for r in rows:
+        msgs = [m for m in r["messages"] if m["role"] != "system"]
+        pairs += [(u, a) for u, a in zip(msgs[::2], msgs[1::2], strict=False) if a["role"] == "assistant"]
+    systems = [r["messages"][0] for r in rows if r["messages"][0]["role"] == "system"]
+    out = []
+    for _ in range(n):
+        turns = rng.choice((1, 1, 1, 1, 2, 2, 3, 4, 6, 8, 10))
+        messages = [rng.choice(systems)]
+        for _ in range(turns):
+            user, answer = rng.choice(pairs)
+            if rng.random() < 0.5:
+                answer = {"role": "assistant", "content": first_sentence(answer["content"])}
+            candidate = messages + [user, answer]
+            if len(messages) > 1 and count_tokens(candidate) > 1000:
+                break
+            messages = candidate
+        out.append({"messages": messages})
+    return out
+
+
+def select(rows: list[dict], lengths: list[int], train_tokens: int, seed: int = SEED) -> tuple[list, list, int]:
+    """Seeded order; train examples until train_tokens, then 10% as many held out (at least 4)."""
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    train, total = [], 0
+    for i in order:
+        if total >= train_tokens:
+            break
+        train.append(i)
+        total += lengths[i]
+    rest = [i for i in order if i not in set(train)]
+    held = rest[: max(4, round(len(train) / 9))]
+    return [rows[i] for i in train], [rows[i] for i in held], total
+
+
+def distribution(lengths: list[int]) -> dict[str, int]:
+    s = sorted(lengths)
+    q = lambda p: s[min(len(s) - 1, int(p * len(s)))]  # noqa: E731
+    return {"n": len(s), "min": s[0], "p50": q(0.5), "p90": q(0.9), "max": s[-1], "tokens": sum(s)}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The CPU's matmul peak
+
+
+def matmul_peak(dtype_name: str, n: int = 2048, reps: int = 10) -> float:
+    """GFLOP/s of n x n matmuls, median of `reps` after two warm-up products."""
+    import torch
+
+    dtype = getattr(torch, dtype_name)
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    for _ in range(2):
+        a @ b
+    rates = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        a @ b
+        rates.append(2 * n**3 / (time.perf_counter() - t0) / 1e9)
+    return statistics.median(rates)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# One arm (the child process)
+
+
+def flops_per_token(model: Any) -> float:
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    if trainable == total:
+        return 6.0 * total
+    return 4.0 * (total - trainable) + 6.0 * trainable
+
+
+def heldout_loss(model: Any, tokenizer: Any, rows: list[dict], batch_size: int = 8) -> float:
+    """Mean per-token cross-entropy on the held-out assistant tokens (fp32, no autocast)."""
+    import torch
+
+    from tunesmith.train.masking import IGNORE_INDEX, end_of_turn_ids, tokenize_conversation
+
+    eot = end_of_turn_ids(tokenizer, model.generation_config.eos_token_id)
+    examples = [tokenize_conversation(tokenizer, r["messages"], eot_ids=eot) for r in rows]
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for k in range(0, len(examples), batch_size):
+            batch = examples[k : k + batch_size]
+            width = max(len(e.input_ids) for e in batch)
+            ids = torch.full((len(batch), width), tokenizer.pad_token_id)
+            labels = torch.full((len(batch), width), IGNORE_INDEX)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for i, e in enumerate(batch):
+                ids[i, : len(e.input_ids)] = torch.tensor(e.input_ids)
+                labels[i, : len(e.labels)] = torch.tensor(e.labels)
+                mask[i, : len(e.input_ids)] = 1
+            logits = model(input_ids=ids, attention_mask=mask).logits.float()
+            shift_logits, shift_labels = logits[:, :-1].reshape(-1, logits.size(-1)), labels[:, 1:].reshape(-1)
+            loss = torch.nn.functional.cross_entropy(
+                shift_logits, shift_labels, ignore_index=IGNORE_INDEX, reduction="sum"
+            )
+            total += loss.item()
+            count += int((shift_labels != IGNORE_INDEX).sum())
+    return total / count
+
+
+def make_timer() -> Any:
+    from transformers import TrainerCallback
+
+    class Timer(TrainerCallback):
+        """Seconds from on_train_begin to on_train_end: the same clock for every arm."""
+
+        seconds = 0.0
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            self.t0 = time.perf_counter()
+
+        def on_train_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            self.seconds = time.perf_counter() - self.t0
+
+    return Timer()
+
+
+def run_trl(arm: str, overrides: dict, a: argparse.Namespace, work: Path, rows: list[dict]) -> tuple:
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    tokenizer = AutoTokenizer.from_pretrained(a.model_dir)
+    model = AutoModelForCausalLM.from_pretrained(a.model_dir, dtype="float32")
+    args = SFTConfig(
+        output_dir=str(work / "out"),
+        use_cpu=True,
+        report_to="none",
+        seed=SEED,
+        data_seed=SEED,
+        num_train_epochs=a.epochs,
+        per_device_train_batch_size=a.batch_size,
+        max_length=MAX_LENGTH,
+        learning_rate=learning_rate(a.method),
+        assistant_only_loss=True,
+        disable_tqdm=True,
+        **overrides,
+    )
+    timer = make_timer()
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list([{"messages": r["messages"]} for r in rows]),
+        processing_class=tokenizer,
+        peft_config=LoraConfig(task_type="CAUSAL_LM", **LORA) if a.method == "lora" else None,
+        callbacks=[timer],
+    )
+    ds = trainer.train_dataset
+    tokens = sum(len(x) for x in ds["input_ids"])
+    # TRL folds assistant_masks into labels (-100 elsewhere); tunesmith counts the same positions.
+    trained = sum(sum(x != -100 for x in lb) for lb in ds["labels"]) if "labels" in ds.column_names else None
+    mixed = trainer.accelerator.mixed_precision
+    trainer.train()
+    return trainer.model, tokenizer, timer.seconds, tokens, trained, mixed
+
+
+def run_tunesmith(a: argparse.Namespace, work: Path) -> tuple:
+    from peft import PeftModel
+    from rich.console import Console
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tunesmith.config import Config, ModelConfig, TrainConfig
+    from tunesmith.train.recipe import train
+
+    cfg = Config(
+        model=ModelConfig(base=a.model_dir),
+        train=TrainConfig(method=a.method, epochs=a.epochs, batch_size=a.batch_size),
+        root=work,
+    )
+    timer = make_timer()
+    result = train(
+        cfg, dataset_dir=Path(a.data_dir), out_dir=work / "run", callbacks=[timer], console=Console(quiet=True)
+    )
+    tokenizer = AutoTokenizer.from_pretrained(a.model_dir)
+    if a.method == "full":
+        model = AutoModelForCausalLM.from_pretrained(result.model_dir, dtype="float32")
+    else:
+        base = AutoModelForCausalLM.from_pretrained(a.model_dir, dtype="float32")
+        model = PeftModel.from_pretrained(base, result.model_dir)
+    return model, tokenizer, timer.seconds, result.labels.tokens, result.labels.trained_tokens, "no"
+
+
+def child(a: argparse.Namespace) -> None:
+    """Run one arm `--runs` times in this process; write its figures to --result."""
+    import gc
+
+    import torch
+    from transformers import set_seed
+
+    started = time.perf_counter()
+    rows = read_jsonl(Path(a.data_dir) / "train.jsonl")
+    held = read_jsonl(Path(a.data_dir) / "heldout.jsonl")
+    runs = []
+    loss = per_token = None
+    for k in range(a.runs):
+        set_seed(SEED)
+        with tempfile.TemporaryDirectory(prefix="tt-arm-") as tmp:
+            if a.arm == "tunesmith":
+                model, tok, seconds, tokens, trained, mixed = run_tunesmith(a, Path(tmp))
+            else:
+                overrides = {**ARMS, **EXPLORE}[a.arm]
+                model, tok, seconds, tokens, trained, mixed = run_trl(a.arm, overrides, a, Path(tmp), rows)
+            if k == 0:
+                per_token = flops_per_token(model)
+                loss = heldout_loss(model, tok, held)
+        runs.append({"seconds": seconds, "tokens": tokens, "trained_tokens": trained, "mixed_precision": mixed})
+        del model
+        gc.collect()
+    result = {
+        "arm": a.arm,
+        "method": a.method,
+        "runs": runs,
+        "heldout_loss": loss,
+        "flops_per_token": per_token,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "process_seconds": time.perf_counter() - started,
+        "torch_threads": torch.get_num_threads(),
+    }
+    Path(a.result).write_text(json.dumps(result))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The benchmark (the parent process)
+
+
+def spawn(arm: str, method: str, a: argparse.Namespace, model_dir: Path, data_dir: Path, work: Path) -> dict:
+    result = work / f"{arm}-{method}.json"
+    runs = a.a_runs if arm == "trl_default" and a.a_runs else a.runs
+    cmd = [sys.executable, __file__, "--arm", arm, "--method", method, "--model-dir", str(model_dir)]
+    cmd += ["--data-dir", str(data_dir), "--runs", str(runs), "--epochs", str(a.epochs)]
+    cmd += ["--batch-size", str(a.batch_size), "--result", str(result)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONWARNINGS": "ignore"}
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-6000:])
+        raise SystemExit(f"arm {arm} ({method}) failed with exit code {proc.returncode}")
+    out = json.loads(result.read_text())
+    out["wall_seconds"] = time.perf_counter() - t0
+    return out
+
+
+def summarize(r: dict, epochs: float, peak_gflops: float) -> dict:
+    rates = [run["tokens"] * epochs / run["seconds"] for run in r["runs"]]
+    median = statistics.median(rates)
+    return {
+        "arm": r["arm"],
+        "method": r["method"],
+        "tokens": r["runs"][0]["tokens"],
+        "trained_tokens": r["runs"][0]["trained_tokens"],
+        "mixed_precision": r["runs"][0]["mixed_precision"],
+        "tokens_per_s": median,
+        "tokens_per_s_min": min(rates),
+        "tokens_per_s_max": max(rates),
+        "train_seconds": statistics.median(run["seconds"] for run in r["runs"]),
+        "wall_seconds": r["wall_seconds"],
+        "peak_rss_mb": r["peak_rss_mb"],
+        "heldout_loss": r["heldout_loss"],
+        "mfu": median * r["flops_per_token"] / (peak_gflops * 1e9),
+    }
+
+
+def print_table(results: list[dict], console: Any) -> None:
+    from rich.table import Table
+
+    for method in dict.fromkeys(r["method"] for r in results):
+        arms = {r["arm"]: r for r in results if r["method"] == method}
+        table = Table(title=f"{method} fine-tuning", title_justify="left")
+        for col in ("arm", "tokens/s median (min-max)", "MFU", "peak RSS", "train s", "wall s", "held-out", "tokens"):
+            table.add_column(col, justify="left" if col == "arm" else "right")
+        for name, r in arms.items():
+            table.add_row(
+                f"{LABELS.get(name, name)}{' [bf16 autocast]' if r['mixed_precision'] == 'bf16' else ''}",
+                f"{r['tokens_per_s']:,.0f} ({r['tokens_per_s_min']:,.0f}-{r['tokens_per_s_max']:,.0f})",
+                f"{r['mfu']:.1%}",
+                f"{r['peak_rss_mb']:,.0f} MB",
+                f"{r['train_seconds']:.1f}",
+                f"{r['wall_seconds']:.1f}",
+                f"{r['heldout_loss']:.4f}",
+                f"{r['tokens']:,} ({r['trained_tokens'] or 0:,} trained)",
+            )
+        c = arms.get("tunesmith")
+        for ref in ("trl_default", "trl_default_fp32", "trl_tuned"):
+            if c and ref in arms:
+                b = arms[ref]
+                table.add_row(
+                    f"(c)/{LABELS[ref].split()[0]}",
+                    f"{c['tokens_per_s'] / b['tokens_per_s']:.2f}x",
+                    "",
+                    f"{c['peak_rss_mb'] / b['peak_rss_mb']:.2f}x",
+                    f"{c['train_seconds'] / b['train_seconds']:.2f}x",
+                    f"{c['wall_seconds'] / b['wall_seconds']:.2f}x",
+                    f"{c['heldout_loss'] / b['heldout_loss'] - 1:+.2%}",
+                    "",
+                    style="bold",
+                )
+        console.print(table)
+
+
+def ratios(results: list[dict]) -> dict:
+    out = {}
+    for method in dict.fromkeys(r["method"] for r in results):
+        arms = {r["arm"]: r for r in results if r["method"] == method}
+        c = arms.get("tunesmith")
+        for ref in ("trl_default", "trl_default_fp32", "trl_tuned"):
+            if c and ref in arms:
+                b = arms[ref]
+                out[f"{method}: tunesmith/{ref}"] = {
+                    "tokens_per_s": c["tokens_per_s"] / b["tokens_per_s"],
+                    "peak_rss": c["peak_rss_mb"] / b["peak_rss_mb"],
+                    "heldout_loss": c["heldout_loss"] / b["heldout_loss"],
+                }
+    return out
+
+
+def main(a: argparse.Namespace) -> None:
+    import platform
+
+    import torch
+    from rich.console import Console
+    from transformers import AutoTokenizer
+
+    from tunesmith.models.tiny import build_tiny_model
+
+    console = Console(width=160)
+    started = time.perf_counter()
+    size = a.size or ("xs" if a.quick else "m")
+    train_tokens = a.train_tokens or 6_000
+    arms = [*EXPLORE, "trl_default_fp32", "tunesmith"] if a.explore else list(ARMS)
+    load = os.getloadavg()[0]
+    console.print(
+        f"[bold]train_throughput[/]: model {size}, data {a.data}, {train_tokens:,} training tokens (capped to fit "
+        f"the time limit), {a.epochs:g} epoch(s), batch {a.batch_size}, {a.runs} run(s) per arm ({a.a_runs or a.runs} "
+        f"of arm (a)), methods "
+        f"{', '.join(a.methods)}; {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} "
+        f"threads, load average {load:.2f}"
+    )
+
+    with tempfile.TemporaryDirectory(prefix="tt-") as tmp:
+        work = Path(tmp)
+        # --- model and data
+        model_dir = build_tiny_model(work / "model", size=size, seed=SEED)
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        count = lambda msgs: len(tokenizer.apply_chat_template(msgs, tokenize=True, return_dict=True)["input_ids"])  # noqa: E731
+        support = [{"messages": r["messages"]} for r in read_jsonl(SUPPORT)]
+        datasets = {"support": support, "longtail": make_longtail(support, len(support), count)}
+        lengths = {name: [count(r["messages"]) for r in rows] for name, rows in datasets.items()}
+        dists = {name: distribution(ls) for name, ls in lengths.items()}
+        for name, d in dists.items():
+            cv = statistics.pstdev(lengths[name]) / statistics.mean(lengths[name])
+            d["cv"] = round(cv, 3)
+            console.print(
+                f"  {name:9s} {d['n']} conversations, tokens min {d['min']} / p50 {d['p50']} / p90 {d['p90']} / "
+                f"max {d['max']}, CV {cv:.2f}, total {d['tokens']:,}"
+            )
+        train_rows, held_rows, total = select(datasets[a.data], lengths[a.data], train_tokens)
+        data_dir = work / "dataset"
+        data_dir.mkdir()
+        write_jsonl(data_dir / "train.jsonl", train_rows)
+        write_jsonl(data_dir / "heldout.jsonl", held_rows)
+        console.print(
+            f"  training on {len(train_rows)} {a.data} conversations ({total:,} tokens), {len(held_rows)} held out"
+        )
+
+        # --- the CPU's peak
+        peak = matmul_peak("float32")
+        # bf16 only at 512: on CPUs without AVX512-BF16/AMX it runs ~1 GFLOP/s, and a 2048 product takes a minute.
+        peak_bf16 = matmul_peak("bfloat16", n=512, reps=3)
+        console.print(f"  fp32 matmul peak {peak:.0f} GFLOP/s (2048x2048, median of 10); bf16 {peak_bf16:.1f} (512)")
+
+        # --- the arms, each in a fresh process
+        results = []
+        for method in a.methods:
+            for arm in arms:
+                console.print(f"  running {arm} ({method}) ...", end=" ")
+                r = summarize(spawn(arm, method, a, model_dir, data_dir, work), a.epochs, peak)
+                console.print(f"{r['tokens_per_s']:,.0f} tokens/s, {r['wall_seconds']:.0f} s")
+                results.append(r)
+
+    print_table(results, console)
+    elapsed = time.perf_counter() - started
+    console.print(f"total {elapsed:.0f} s; load average {load:.2f} -> {os.getloadavg()[0]:.2f}")
+    report = {
+        "command": " ".join(sys.argv),
+        "machine": {"cores": os.cpu_count(), "platform": platform.platform(), "processor": platform.processor()},
+        "versions": _versions(),
+        "settings": {
+            "size": size,
+            "data": a.data,
+            "train_tokens": total,
+            "train_examples": len(train_rows),
+            "heldout_examples": len(held_rows),
+            "epochs": a.epochs,
+            "batch_size": a.batch_size,
+            "runs": a.runs,
+            "max_length": MAX_LENGTH,
+        },
+        "length_distribution": dists,
+        "matmul_peak_gflops": {"float32": peak, "bfloat16": peak_bf16},
+        "load_average": {"before": load, "after": os.getloadavg()[0]},
+        "seconds": elapsed,
+        "arms": results,
+        "ratios": ratios(results),
+    }
+    if a.out:
+        Path(a.out).write_text(json.dumps(report, indent=2))
+        console.print(f"wrote {a.out}")
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    return {p: version(p) for p in ("torch", "transformers", "trl", "peft", "accelerate", "datasets")}
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="smoke run: the xs model")
+    p.add_argument("--runs", type=int, default=3, help="runs per arm (the median is reported)")
+    p.add_argument(
+        "--a-runs", type=int, default=1, help="runs of arm (a) (bf16 autocast: ~7x slower on CPUs without bf16 units)"
+    )
+    p.add_argument("--out", help="write the figures as JSON here")
+    p.add_argument("--data", choices=("longtail", "support"), default="longtail")
+    p.add_argument("--size", choices=("xs", "s", "m"), help="tiny model size (default m; xs with --quick)")
+    p.add_argument("--methods", nargs="+", choices=("full", "lora"), default=["full", "lora"])
+    p.add_argument("--train-tokens", type=int, help="training tokens to draw (default 6,000, also with --quick)")
+    p.add_argument("--epochs", type=float, default=1.0)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--explore", action="store_true", help="run every candidate TRL setting for (b)")
+    # the child process
+    p.add_argument("--arm", choices=[*ARMS, *EXPLORE], help=argparse.SUPPRESS)
+    p.add_argument("--method", choices=("full", "lora"), help=argparse.SUPPRESS)
+    p.add_argument("--model-dir", help=argparse.SUPPRESS)
+    p.add_argument("--data-dir", help=argparse.SUPPRESS)
+    p.add_argument("--result", help=argparse.SUPPRESS)
+    return p.parse_args()
+
+
+if __name__ == "__main__":
+    args = parse_args()
+    child(args) if args.arm else main(args)
