@@ -29,15 +29,14 @@ def render_summary(cfg: Config, outputs: dict[str, Any]) -> None:
         results = evaluation.results
         shown = [m for m in ("token_f1", "semantic_sim", "abstention") if m in results["metrics"]]
         table = Table(title=f"{cfg.project.name}: held-out test split (n={results['dataset']['n_test']})")
-        table.add_column("arm", style="bold")
-        table.add_column("ROUGE-L [95% CI]", justify="right")
+        table.add_column("arm", style="bold", no_wrap=True)
+        table.add_column("ROUGE-L", justify="right")
         for m in shown:
             table.add_column(m.replace("_", " "), justify="right")
-        table.add_column("tokens/req", justify="right")
+        table.add_column("tok/req", justify="right")
         table.add_column("p50 ms", justify="right")
         for arm, stats in results["arms"].items():
-            value, (lo, hi) = stats["metrics"]["rougeL"], stats["ci"]["rougeL"]
-            cells = [f"{value:.3f} [{lo:.2f}, {hi:.2f}]"]
+            cells = [f"{stats['metrics']['rougeL']:.3f}"]
             cells += ["-" if stats["metrics"].get(m) is None else f"{stats['metrics'][m]:.3f}" for m in shown]
             tokens = stats["tokens"]["prompt_mean"] + stats["tokens"]["completion_mean"]
             table.add_row(arm, *cells, f"{tokens:.0f}", f"{stats['latency_ms']['p50']:.0f}")
