@@ -702,8 +702,11 @@ INTENTS: dict[str, dict] = {
         "slots": {},
         "follow_ups": [
             ("Thanks! Does Lumen Plus add anything for the doorbell?", "subscription_features", {}),
-            ("Good to know. And if the battery dies early, is that covered?", "warranty_claim",
-             {"product": "Lumen Doorbell"}),
+            (
+                "Good to know. And if the battery dies early, is that covered?",
+                "warranty_claim",
+                {"product": "Lumen Doorbell"},
+            ),
         ],
     },
     "thermostat_schedule": {
@@ -733,9 +736,7 @@ INTENTS: dict[str, dict] = {
         ],
         "slots": {},
         "follow_ups": [
-            ("Thanks. Does the thermostat update "
-             "itself?", "firmware_update", {"product": "Lumen "
-                                                                                          "Thermostat"}),
+            ("Thanks. Does the thermostat update itself?", "firmware_update", {"product": "Lumen Thermostat"}),
             ("ok. It won't connect to wifi now though.", "wifi_setup", {"product": "Lumen Thermostat"}),
         ],
     },
@@ -809,7 +810,16 @@ MULTI_TURN_PER_INTENT = [2] * 12 + [1] * 10  # by intent order above: 34 multi-t
 
 # Greetings and sign-offs vary the user turns (casual ones for lowercase, unpunctuated phrasings).
 OPENERS = [
-    "", "", "", "Hi, ", "Hello, ", "Hey, ", "Hi there! ", "Good morning. ", "Quick question: ", "Hiya. ",
+    "",
+    "",
+    "",
+    "Hi, ",
+    "Hello, ",
+    "Hey, ",
+    "Hi there! ",
+    "Good morning. ",
+    "Quick question: ",
+    "Hiya. ",
 ]
 CLOSERS = ["", "", "", " Thanks!", " Thank you.", " Thanks in advance.", " Appreciate it.", " Cheers!"]
 CASUAL_OPENERS = ["", "", "", "hi ", "hey ", "hello "]
@@ -855,55 +865,88 @@ OUT_OF_SCOPE_ANSWERS = [
 # PII in the user turn only; the answers never repeat it.
 PII_CONVERSATIONS = [
     # (intent, user text, Presidio entity types, the PII values)
-    ("order_status",
-     "Hi, this is Maria Gonzalez. I ordered a {product} two weeks ago (order {order}) and it still hasn't "
-     "shown up. You can reach me at maria.gonzalez@example.com.",
-     ["PERSON", "EMAIL_ADDRESS"], ["Maria Gonzalez", "maria.gonzalez@example.com"]),
-    ("reset_password",
-     "The reset email never comes. My account email is daniel.okafor@example.net, can you send it again?",
-     ["EMAIL_ADDRESS"], ["daniel.okafor@example.net"]),
-    ("contact_human",
-     "Please have someone call me back at (415) 555-0134 about order {order}. My name is James Whitaker.",
-     ["PHONE_NUMBER", "PERSON"], ["(415) 555-0134", "James Whitaker"]),
-    ("damaged_item",
-     "My {product} arrived cracked (order {order}). Text me at 312-555-0178 if you need photos.",
-     ["PHONE_NUMBER"], ["312-555-0178"]),
-    ("billing_charge",
-     "I was charged twice on my card 4111 1111 1111 1111 for order {order}. Please fix this.",
-     ["CREDIT_CARD"], ["4111 1111 1111 1111"]),
-    ("refund_status",
-     "Can you send the refund for order {order} straight to my bank account instead? My IBAN is "
-     "DE89 3704 0044 0532 0130 00.",
-     ["IBAN_CODE"], ["DE89 3704 0044 0532 0130 00"]),
-    ("wifi_setup",
-     "My {product} shows up on the router as 192.168.1.44 but the Lumen app still says it's offline. "
-     "What should I try?",
-     ["IP_ADDRESS"], ["192.168.1.44"]),
+    (
+        "order_status",
+        "Hi, this is Maria Gonzalez. I ordered a {product} two weeks ago (order {order}) and it still hasn't "
+        "shown up. You can reach me at maria.gonzalez@example.com.",
+        ["PERSON", "EMAIL_ADDRESS"],
+        ["Maria Gonzalez", "maria.gonzalez@example.com"],
+    ),
+    (
+        "reset_password",
+        "The reset email never comes. My account email is daniel.okafor@example.net, can you send it again?",
+        ["EMAIL_ADDRESS"],
+        ["daniel.okafor@example.net"],
+    ),
+    (
+        "contact_human",
+        "Please have someone call me back at (415) 555-0134 about order {order}. My name is James Whitaker.",
+        ["PHONE_NUMBER", "PERSON"],
+        ["(415) 555-0134", "James Whitaker"],
+    ),
+    (
+        "damaged_item",
+        "My {product} arrived cracked (order {order}). Text me at 312-555-0178 if you need photos.",
+        ["PHONE_NUMBER"],
+        ["312-555-0178"],
+    ),
+    (
+        "billing_charge",
+        "I was charged twice on my card 4111 1111 1111 1111 for order {order}. Please fix this.",
+        ["CREDIT_CARD"],
+        ["4111 1111 1111 1111"],
+    ),
+    (
+        "refund_status",
+        "Can you send the refund for order {order} straight to my bank account instead? My IBAN is "
+        "DE89 3704 0044 0532 0130 00.",
+        ["IBAN_CODE"],
+        ["DE89 3704 0044 0532 0130 00"],
+    ),
+    (
+        "wifi_setup",
+        "My {product} shows up on the router as 192.168.1.44 but the Lumen app still says it's offline. "
+        "What should I try?",
+        ["IP_ADDRESS"],
+        ["192.168.1.44"],
+    ),
     # 078-05-1120 (the famous "Woolworth" SSN) is skipped by Presidio's US_SSN recognizer as a known sample,
     # so we plant another SSN-shaped number that SSN validators accept.
-    ("account_delete",
-     "Please delete my account. Do you need my social security number to verify it? It's 219-09-9999.",
-     ["US_SSN"], ["219-09-9999"]),
+    (
+        "account_delete",
+        "Please delete my account. Do you need my social security number to verify it? It's 219-09-9999.",
+        ["US_SSN"],
+        ["219-09-9999"],
+    ),
 ]
 
 # Near duplicates: the user text differs by one or two words; the answer is the same.
 # Long questions, with the change near the start, so similarity stays high under any shingling.
 NEAR_DUPLICATES = [
-    ("order_status", {"order": "LH-48213", "product": "Lumen Thermostat"},
-     "Where is my order {order}? I ordered the {product} last Monday with standard shipping and the tracking "
-     "page has not changed for three days now.",
-     "Where's my order {order}? I ordered the {product} last Monday with standard shipping and the tracking "
-     "page has not changed for three days now."),
-    ("wifi_setup", {"product": "Lumen Hub"},
-     "My {product} keeps failing at the wifi step during setup. The light blinks orange and the app says it "
-     "cannot find my home network. What should I do?",
-     "Our {product} keeps failing at the wifi step during setup. The light blinks orange and the app says it "
-     "cannot find my home network. What should I do?"),
-    ("subscription_cancel", {},
-     "I would like to cancel my Lumen Plus subscription because I no longer use the doorbell video history. "
-     "How do I do that, and will I be charged again next month?",
-     "I want to cancel my Lumen Plus subscription because I no longer use the doorbell video history. How do "
-     "I do that, and will I be charged again next month?"),
+    (
+        "order_status",
+        {"order": "LH-48213", "product": "Lumen Thermostat"},
+        "Where is my order {order}? I ordered the {product} last Monday with standard shipping and the tracking "
+        "page has not changed for three days now.",
+        "Where's my order {order}? I ordered the {product} last Monday with standard shipping and the tracking "
+        "page has not changed for three days now.",
+    ),
+    (
+        "wifi_setup",
+        {"product": "Lumen Hub"},
+        "My {product} keeps failing at the wifi step during setup. The light blinks orange and the app says it "
+        "cannot find my home network. What should I do?",
+        "Our {product} keeps failing at the wifi step during setup. The light blinks orange and the app says it "
+        "cannot find my home network. What should I do?",
+    ),
+    (
+        "subscription_cancel",
+        {},
+        "I would like to cancel my Lumen Plus subscription because I no longer use the doorbell video history. "
+        "How do I do that, and will I be charged again next month?",
+        "I want to cancel my Lumen Plus subscription because I no longer use the doorbell video history. How do "
+        "I do that, and will I be charged again next month?",
+    ),
 ]
 
 # Conflict: the same question, answered with the real policy and with a wrong one.
@@ -1098,8 +1141,7 @@ def build(seed: int) -> list[Conv]:
         if not sim.ok(question):
             raise RuntimeError(f"out-of-scope question too close to another: {question!r}")
         sim.add(question)
-        convs.append(Conv("out_of_scope", [(question, rng.choice(OUT_OF_SCOPE_ANSWERS))],
-                          ["out_of_scope", "refusal"]))
+        convs.append(Conv("out_of_scope", [(question, rng.choice(OUT_OF_SCOPE_ANSWERS))], ["out_of_scope", "refusal"]))
 
     # Exact duplicates: copies of regular conversations from three different intents.
     singles = [c for c in convs if c.intent != "out_of_scope" and len(c.turns) == 1]
@@ -1108,8 +1150,9 @@ def build(seed: int) -> list[Conv]:
     src_noisy = rng.choice([c for c in singles if c.intent != src_identical.intent])
     src_multi = rng.choice([c for c in multis if c.intent not in (src_identical.intent, src_noisy.intent)])
     copies = []
-    for k, (src, how) in enumerate([(src_identical, "identical"), (src_noisy, "case+whitespace"),
-                                    (src_multi, "identical")]):
+    for k, (src, how) in enumerate(
+        [(src_identical, "identical"), (src_noisy, "case+whitespace"), (src_multi, "identical")]
+    ):
         src.plant.update(dup=k, dup_role="original", dup_how=how)
         if how == "identical":
             turns = list(src.turns)
@@ -1202,18 +1245,19 @@ def write_atomic(path: Path, text: str) -> None:
 def planted_lines(convs: list[Conv]) -> dict:
     """1-based line numbers of every planted problem."""
     line = {id(c): i for i, c in enumerate(convs, start=1)}
-    out: dict = {"exact_duplicates": [], "near_duplicates": [], "conflict": {}, "pii": [],
-                 "missing_system": []}
+    out: dict = {"exact_duplicates": [], "near_duplicates": [], "conflict": {}, "pii": [], "missing_system": []}
     for k in range(3):
         orig = next(c for c in convs if c.plant.get("dup") == k and c.plant["dup_role"] == "original")
         copy = next(c for c in convs if c.plant.get("dup") == k and c.plant["dup_role"] == "copy")
-        out["exact_duplicates"].append({
-            "lines": sorted([line[id(orig)], line[id(copy)]]),
-            "copy": line[id(copy)],
-            "kind": orig.plant["dup_how"],
-            "intent": orig.intent,
-            "multi_turn": len(orig.turns) > 1,
-        })
+        out["exact_duplicates"].append(
+            {
+                "lines": sorted([line[id(orig)], line[id(copy)]]),
+                "copy": line[id(copy)],
+                "kind": orig.plant["dup_how"],
+                "intent": orig.intent,
+                "multi_turn": len(orig.turns) > 1,
+            }
+        )
     for k in range(len(NEAR_DUPLICATES)):
         pair = [c for c in convs if c.plant.get("near_dup") and c.plant["pair"] == k]
         out["near_duplicates"].append({"lines": sorted(line[id(c)] for c in pair), "intent": pair[0].intent})
@@ -1231,11 +1275,11 @@ def planted_lines(convs: list[Conv]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
-                        help=f"random seed (default {DEFAULT_SEED})")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output file (default {DEFAULT_OUT})")
-    parser.add_argument("--manifest", type=Path, default=None,
-                        help="also write the planted line numbers as JSON to this path")
+    parser.add_argument(
+        "--manifest", type=Path, default=None, help="also write the planted line numbers as JSON to this path"
+    )
     args = parser.parse_args(argv)
 
     convs = build(args.seed)
@@ -1255,13 +1299,17 @@ def main(argv: list[str] | None = None) -> int:
     print("# planted problems (1-based line numbers of support.jsonl):")
     for d in planted["exact_duplicates"]:
         turns = "multi-turn" if d["multi_turn"] else "single-turn"
-        print(f"#   exact duplicate ({d['kind']}, {d['intent']}, {turns}): lines {d['lines'][0]} and "
-              f"{d['lines'][1]} (the copy is line {d['copy']})")
+        print(
+            f"#   exact duplicate ({d['kind']}, {d['intent']}, {turns}): lines {d['lines'][0]} and "
+            f"{d['lines'][1]} (the copy is line {d['copy']})"
+        )
     for d in planted["near_duplicates"]:
         print(f"#   near duplicate ({d['intent']}): lines {d['lines'][0]} and {d['lines'][1]}")
     c = planted["conflict"]
-    print(f"#   conflicting answers (return window): line {c['right']} (30 days, correct) "
-          f"and line {c['wrong']} (14 days, planted error)")
+    print(
+        f"#   conflicting answers (return window): line {c['right']} (30 days, correct) "
+        f"and line {c['wrong']} (14 days, planted error)"
+    )
     for d in planted["pii"]:
         print(f"#   PII ({', '.join(d['entities'])}): line {d['line']}")
     print(f"#   missing system message: lines {', '.join(map(str, planted['missing_system']))}")

@@ -54,9 +54,7 @@ def test_every_assistant_turn_is_trained_in_multi_turn_with_system(tiny_tokenize
         {"role": "assistant", "content": "5-7 days."},
     ]
     ex = tokenize_conversation(tiny_tokenizer, msgs, eot_ids=eot)
-    assert trained_ids(ex) == ids(tiny_tokenizer, "Hello!<|im_end|>") + ids(
-        tiny_tokenizer, "5-7 days.<|im_end|>"
-    )
+    assert trained_ids(ex) == ids(tiny_tokenizer, "Hello!<|im_end|>") + ids(tiny_tokenizer, "5-7 days.<|im_end|>")
     assert ex.role_trained["system"] == 0 and ex.role_trained["user"] == 0 and ex.role_tokens["system"] > 0
     # Labels are the input ids themselves where trained (the model shifts them).
     assert all(lb in (IGNORE_INDEX, i) for i, lb in zip(ex.input_ids, ex.labels, strict=True))
@@ -81,9 +79,7 @@ def test_masks_match_generation_markers_and_work_without_them(tiny_tokenizer, eo
         {"role": "user", "content": "Thanks"},
         {"role": "assistant", "content": "Happy to help!"},
     ]
-    hf = tiny_tokenizer.apply_chat_template(
-        msgs, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
-    )
+    hf = tiny_tokenizer.apply_chat_template(msgs, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
     hf_trained = [i for i, m in zip(hf["input_ids"], hf["assistant_masks"], strict=True) if m]
     ours = tokenize_conversation(tiny_tokenizer, msgs, eot_ids=eot)
     assert trained_ids(ours) == hf_trained

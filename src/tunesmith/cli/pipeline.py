@@ -16,9 +16,7 @@ console = Console()
 
 SetOption = Annotated[
     list[str] | None,
-    typer.Option(
-        "--set", help="Override a config key: --set train.epochs=2 (repeatable).", metavar="KEY=VALUE"
-    ),
+    typer.Option("--set", help="Override a config key: --set train.epochs=2 (repeatable).", metavar="KEY=VALUE"),
 ]
 
 
@@ -88,9 +86,7 @@ def quickstart(
 
 def run(
     config: Annotated[Path, typer.Argument(help="Path of tunesmith.yaml.")],
-    only: Annotated[
-        str | None, typer.Option("--only", help="Run one stage: check, prepare, train or eval.")
-    ] = None,
+    only: Annotated[str | None, typer.Option("--only", help="Run one stage: check, prepare, train or eval.")] = None,
     start: Annotated[str | None, typer.Option("--from", help="Resume the chain from this stage.")] = None,
     overrides: SetOption = None,
 ) -> None:
