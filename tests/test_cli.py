@@ -16,7 +16,31 @@ def test_help_lists_every_command_group(capsys):
 
 @pytest.mark.parametrize(
     "argv",
-    [["quickstart"], ["run"], ["model", "tiny"], ["train"], ["eval"], ["data", "check"], ["data", "prepare"]],
+    [
+        ["quickstart"],
+        ["run"],
+        ["model", "tiny"],
+        ["train"],
+        ["export"],
+        ["eval"],
+        ["eval", "run"],
+        ["eval", "compare"],
+        ["eval", "export-lm-eval"],
+        ["data", "check"],
+        ["data", "prepare"],
+        ["data", "diff"],
+        ["data", "export"],
+        ["data", "inspect"],
+        ["data", "add-refusals"],
+        ["data", "add-negatives"],
+        ["serve"],
+        ["serve", "promote"],
+        ["monitor"],
+        ["monitor", "export-review"],
+        ["runs", "list"],
+        ["runs", "show"],
+        ["runs", "compare"],
+    ],
 )
 def test_every_command_has_help_with_examples(argv, capsys):
     assert main([*argv, "--help"]) == 0

@@ -78,7 +78,7 @@ def compare_command(
 ) -> None:
     """Metric deltas B - A per arm, with paired bootstrap 95% CIs over the examples both evaluated.
 
-    Example:
+    Examples:
       tunesmith eval compare runs/lora-r8/eval runs/lora-r16/eval --arm fine_tuned
     """
     from tunesmith.evals.compare import compare, load_results
@@ -113,7 +113,7 @@ def export_command(
 ) -> None:
     """Write the test split as an lm-evaluation-harness task (YAML plus JSONL).
 
-    Example:
+    Examples:
       tunesmith eval export-lm-eval tunesmith.yaml --out lm_eval_tasks
       lm_eval --model hf --model_args pretrained=MODEL --include_path lm_eval_tasks --tasks lumen_support_desk
     """

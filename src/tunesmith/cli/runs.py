@@ -24,7 +24,12 @@ def list_runs(
     config: ConfigArg = DEFAULT_CONFIG,
     as_json: Annotated[bool, typer.Option("--json", help="Print the registry as JSON.")] = False,
 ) -> None:
-    """Every run with its dataset, evaluation and gates; * marks the one being served."""
+    """Every run with its dataset, evaluation and gates; * marks the one being served.
+
+    Examples:
+      tunesmith runs list
+      tunesmith runs list path/to/tunesmith.yaml
+    """
     summary = Registry(load_config(config)).summary()
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
@@ -57,7 +62,11 @@ def list_runs(
 
 @app.command("show")
 def show(run: Annotated[str, typer.Argument(help="Run id or prefix.")], config: ConfigArg = DEFAULT_CONFIG) -> None:
-    """One run's lineage: dataset, base model, evaluation and gates, as JSON."""
+    """One run's lineage: dataset, base model, evaluation and gates, as JSON.
+
+    Examples:
+      tunesmith runs show 3f2a9c1d
+    """
     info = Registry(load_config(config)).run(run)
     typer.echo(json.dumps({**info.lineage(), "path": str(info.path), "counts": info.counts}, indent=2))
 
@@ -68,7 +77,11 @@ def compare(
     second: Annotated[str, typer.Argument(help="Run id.")],
     config: ConfigArg = DEFAULT_CONFIG,
 ) -> None:
-    """Two runs side by side: data, training figures and evaluation."""
+    """Two runs side by side: data, training figures and evaluation.
+
+    Examples:
+      tunesmith runs compare 3f2a9c1d 8be04d27
+    """
     registry = Registry(load_config(config))
     a, b = registry.run(first), registry.run(second)
     table = Table(title="compare")

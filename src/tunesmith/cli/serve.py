@@ -77,7 +77,12 @@ def promote(
     run: Annotated[str, typer.Argument(help="Run id (see `tunesmith runs list`).")],
     config: ConfigArg = DEFAULT_CONFIG,
 ) -> None:
-    """Serve RUN from now on: refused (exit 1) when it has no evaluation or a gate failed."""
+    """Serve RUN from now on: refused (exit 1) when it has no evaluation or a gate failed.
+
+    Examples:
+      tunesmith runs list
+      tunesmith serve promote 3f2a9c1d0b7e
+    """
     from tunesmith.registry import Registry
 
     served = Registry(load_config(config)).promote(run)
@@ -95,6 +100,10 @@ def monitor(
     """Compare recent traffic with the served model's training data; exit 1 when drift or quality fires.
 
     Writes drift.json and drift.html. Run it from cron, and act on exit code 1 (see docs/monitoring.md).
+
+    Examples:
+      tunesmith monitor tunesmith.yaml
+      tunesmith monitor tunesmith.yaml --since 24h
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -127,7 +136,12 @@ def export_review(
     config: ConfigArg = DEFAULT_CONFIG,
     since: Annotated[str | None, typer.Option(help="Window of traffic (monitor.since).")] = None,
 ) -> None:
-    """Export unseen-topic and low-rated traffic, redacted, as records to review and add to the next dataset."""
+    """Export unseen-topic and low-rated traffic, redacted, as records to review and add to the next dataset.
+
+    Examples:
+      tunesmith monitor export-review --out review.jsonl
+      tunesmith data prepare review.jsonl --parent artifacts/dataset --out artifacts/dataset
+    """
     from tunesmith.monitor.run import export_review as export
 
     n = export(load_config(config), out, since=since)
