@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tunesmith.artifacts import read_jsonl
+from tunesmith.data.prepare import read_prepared
 from tunesmith.data.split import SPLITS
-from tunesmith.errors import DataError
 
 
 @dataclass
@@ -43,22 +42,13 @@ class DatasetDiff:
 
 
 def _load(d: Path) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
-    manifest_path = d / "manifest.json"
-    if not manifest_path.is_file():
-        raise DataError(
-            f"{d} is not a prepared dataset (no manifest.json)",
-            hint="pass directories made by `tunesmith data prepare`",
-        )
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    splits = {}
-    for s in SPLITS:
-        rows = read_jsonl(d / f"{s}.jsonl") if (d / f"{s}.jsonl").is_file() else []
-        splits[s] = {
-            str(r.get("meta", {}).get("id")): hashlib.sha256(
-                json.dumps(r["messages"], sort_keys=True).encode()
-            ).hexdigest()
-            for r in rows
-        }
+    """The manifest, and per split: example id -> a hash of its messages."""
+    manifest, rows = read_prepared(d)
+
+    def digest(row: dict[str, Any]) -> str:
+        return hashlib.sha256(json.dumps(row["messages"], sort_keys=True).encode()).hexdigest()
+
+    splits = {s: {str(r.get("meta", {}).get("id")): digest(r) for r in split_rows} for s, split_rows in rows.items()}
     return manifest, splits
 
 

@@ -339,25 +339,26 @@ class _Parent:
         return top
 
 
-def _load_parent(path: str | Path) -> _Parent:
+def read_prepared(path: str | Path, *, what: str = "") -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    """The manifest and the rows of each split of a directory written by `tunesmith data prepare`."""
     path = Path(path)
     manifest_path = path / "manifest.json"
     if not manifest_path.is_file():
         raise DataError(
-            f"--parent {path} is not a prepared dataset (no manifest.json)",
-            hint="pass the directory written by a previous `tunesmith data prepare`",
+            f"{what}{path} is not a prepared dataset (no manifest.json)",
+            hint="pass a directory written by `tunesmith data prepare`",
         )
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    records, splits = [], []
-    for s in SPLITS:
-        f = path / f"{s}.jsonl"
-        if f.is_file():
-            rows = read_jsonl(f)
-            records += rows
-            splits += [s] * len(rows)
+    rows = {s: read_jsonl(path / f"{s}.jsonl") if (path / f"{s}.jsonl").is_file() else [] for s in SPLITS}
+    return manifest, rows
+
+
+def _load_parent(path: str | Path) -> _Parent:
+    manifest, rows = read_prepared(path, what="--parent ")
+    records = [r for s in SPLITS for r in rows[s]]
     if not records:
         raise DataError(f"--parent {path} has no examples", hint="pass a dataset with train/val/test.jsonl")
-    return _Parent(path, str(manifest.get("dataset_hash", "")), records, splits)
+    return _Parent(Path(path), str(manifest.get("dataset_hash", "")), records, [s for s in SPLITS for _ in rows[s]])
 
 
 def dataset_hash(files: dict[str, bytes], options: dict[str, Any]) -> str:
