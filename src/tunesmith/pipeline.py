@@ -13,7 +13,7 @@ from typing import Any
 
 from rich.console import Console
 
-from tunesmith.artifacts import write_json_atomic, write_manifest
+from tunesmith.artifacts import atomic_dir, write_json_atomic, write_manifest
 from tunesmith.config import Config, load_config
 from tunesmith.errors import ConfigError, DataError
 
@@ -65,8 +65,6 @@ def run_check(cfg: Config, console: Console) -> Any:
             embedding_sample=cfg.data.embedding_sample,
         )
     out = cfg.stage_dir("check")
-    from tunesmith.artifacts import atomic_dir
-
     with atomic_dir(out) as tmp:
         write_json_atomic(tmp / "findings.json", report.to_json())
         write_manifest(
