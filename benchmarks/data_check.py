@@ -1,6 +1,7 @@
 """Near-duplicate detection at scale: time, recall of planted pairs, and the share of false pairs.
 
     python benchmarks/data_check.py --n 20000 [--n 10000 --n 100000] [--no-pii] [--no-embeddings]
+    python benchmarks/data_check.py --n 1000 --n 10000 --n 100000        # growth: each size in a fresh process
 
 Generates N conversations: one shared system prompt, a user prompt of 8-30 words and a 20-word answer drawn from a
 Zipf-distributed vocabulary of 5,000 pseudo-words (common words recur, as in real prompts), written as sentences
@@ -9,7 +10,9 @@ near-duplicates of 10% of them (one or two edits: a typo, a dropped or added wor
 the default `check_files` on them (PII scan on, embedding spread on its seeded sample of
 `stats.EMBEDDING_SAMPLE` prompts). A planted pair is found when both lines are in one exact_duplicate,
 near_duplicate or conflict finding; a false pair is any reported pair that was not planted. The time includes
-loading spaCy, Presidio and MiniLM; the load average of the machine is printed with each result.
+loading spaCy, Presidio and MiniLM (the smallest size shows that fixed cost); the load average of the machine and
+the peak RSS of the process are printed with each result. Each size runs in its own process, so neither the
+models loaded nor the peak memory carry over from one size to the next.
 """
 
 from __future__ import annotations
@@ -18,7 +21,10 @@ import argparse
 import json
 import os
 import random
+import resource
 import string
+import subprocess
+import sys
 import tempfile
 import time
 from itertools import combinations
@@ -102,6 +108,7 @@ def run(n: int, pii: bool, embeddings: bool) -> dict[str, object]:
         "embedding_sample": report.stats["diversity"].get("embedding_sample"),
         "loadavg_1m_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "cpus": len(os.sched_getaffinity(0)),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
 
 
@@ -110,9 +117,14 @@ def main() -> None:
     parser.add_argument("--n", type=int, action="append", help="conversations (repeatable); default 20000")
     parser.add_argument("--no-pii", action="store_true", help="skip the Presidio scan (the default check runs it)")
     parser.add_argument("--no-embeddings", action="store_true", help="skip the MiniLM embedding spread")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # the child process: one size
     args = parser.parse_args()
+    if args.one:
+        print(json.dumps(run(args.one, not args.no_pii, not args.no_embeddings)), flush=True)
+        return
+    flags = (["--no-pii"] if args.no_pii else []) + (["--no-embeddings"] if args.no_embeddings else [])
     for n in args.n or [20000]:
-        print(json.dumps(run(n, not args.no_pii, not args.no_embeddings)), flush=True)
+        subprocess.run([sys.executable, __file__, "--one", str(n), *flags], check=True)
 
 
 if __name__ == "__main__":

@@ -1,61 +1,63 @@
 """Training throughput: plain TRL defaults vs hand-tuned TRL vs `tunesmith train`, side by side.
 
-    python benchmarks/train_throughput.py                      # the benchmark (m model, ~12-15 min on 2 cores)
-    python benchmarks/train_throughput.py --quick              # smoke run: xs model, same slice (~3-4 min)
-    python benchmarks/train_throughput.py --runs 3 --out train_throughput.json
-    python benchmarks/train_throughput.py --explore --size s   # every candidate TRL setting, for the table below
+    python benchmarks/train_throughput.py --out train_throughput.json   # the benchmark (m model, ~12 min, 2 cores)
+    python benchmarks/train_throughput.py --quick                       # smoke run: the xs model
+    python benchmarks/train_throughput.py --explore --methods full      # every candidate for (b), and tunesmith's
+    python benchmarks/train_throughput.py --literal-default --arms trl_default --methods full   # bf16 autocast
 
-Three arms, on the same data, model, seed, epochs, batch size, max_length and learning rate:
-  (a) trl_default  TRL's SFTTrainer with its default SFTConfig; only use_cpu=True (and output_dir, report_to, seed,
-                   epochs, batch size, max_length, learning rate). The data goes in as {"messages": [...]}, so TRL
-                   applies the chat template itself, with assistant_only_loss=True (the tiny model's template has
-                   {% generation %} markers), so every arm trains the same assistant tokens.
-  (b) trl_tuned    the best plain-TRL configuration found by hand (see the table).
-  (c) tunesmith    tunesmith.train.recipe.train() with a Config whose train section sets only method, epochs and
-                   batch_size. The dataset folder holds train.jsonl only (no val.jsonl), so no arm evaluates during
-                   training; the one epoch-end checkpoint that tunesmith writes by default is part of its time.
-The learning rate is tunesmith's default for the method (2e-5 full, 2e-4 LoRA) in every arm: TRL's default (2e-5)
-would leave a LoRA nearly untrained and make the held-out losses incomparable. It does not change the speed.
+Three arms, on the same data, model, seed, epochs, batch size (8), max_length and optimisation recipe:
+  (a) trl_default      TRL's SFTTrainer with its default SFTConfig and use_cpu=True. The data goes in as
+                       {"messages": [...]}, so TRL applies the chat template itself, with assistant_only_loss=True
+                       (the tiny model's template has {% generation %} markers): every arm trains the same tokens.
+                       On a CPU without bf16 units (measured below: the bf16 matmul is <10% of fp32), TRL's default
+                       bf16=True means bf16 autocast emulated at ~1.4 GFLOP/s: ~8 tokens/s, one optimizer step of the
+                       m model in ~5 minutes. There, (a) is trl_default_fp32 (the default plus bf16=False, the fix
+                       STACK.md gives), and the literal default runs only with --literal-default, capped at
+                       --literal-steps optimizer steps (its held-out loss is then not comparable: n/a).
+  (b) trl_tuned        the best plain-TRL configuration found by hand (the table below).
+  (c) tunesmith        tunesmith.train.recipe.train() with a Config whose train section sets only method, epochs
+                       and batch_size. The dataset folder holds train.jsonl only (no val.jsonl), so no arm evaluates
+                       during training.
+The optimisation recipe (learning rate 2e-5 full / 2e-4 LoRA, cosine schedule, 5% warm-up, no weight decay) is
+tunesmith's in every arm: with TRL's own (linear, no warm-up, 2e-5 also for LoRA) the held-out losses would compare
+recipes rather than the speed levers. None of it changes the time per step.
 
 Methods: full fine-tuning and LoRA (r=16, alpha=32, dropout 0.05, all-linear, as tunesmith's default), each with the
 three arms. Model: `build_tiny_model(size="m")` (31.5M parameters, vocab 4096); --quick uses `xs`.
 
 Data: the support-desk conversations (examples/support-desk/data/support.jsonl) and a longer-tailed variant generated
 from them with a fixed seed: 1 to 10 turns taken from different conversations, half the answers cut to their first
-sentence (one-line answers), so lengths span ~60 to ~1000 tokens. The default run trains on `longtail` (where the
+sentence (one-line answers), so lengths span ~130 to ~1000 tokens. The default run trains on `longtail` (where the
 arms differ most: padding waste); `--data support` runs the original set. Both length distributions are printed.
 Examples are drawn in a seeded order until --train-tokens is reached (to fit the time limit); 10% more are held out.
 
-Measured per arm, each arm in its own subprocess (this script with --arm NAME --method M), N runs each:
-  tokens/s   non-padding tokens of the training set x epochs / the time from on_train_begin to on_train_end
-             (median of the runs, with min and max). The same tokens in every arm (checked: printed per arm).
+Measured per arm, each arm in its own subprocess (this script with --arm NAME --method M), --runs runs each:
+  tokens/s   non-padding tokens trained (TRL's own count for TRL arms; tunesmith's label report x epochs) / the time
+             from on_train_begin to on_train_end: median of the runs, with min and max.
   peak RSS   ru_maxrss of the arm's process (model, data, all runs, held-out evaluation).
-  wall       seconds of the arm's process, and per run the training time.
+  wall       seconds of the arm's process (imports, model loads, all runs, evaluation); per run the training time.
   held-out   mean per-token cross-entropy on the assistant tokens of the held-out set (labels from tunesmith's
              masking, identical to TRL's {% generation %} masks on this template), in fp32, after the first run.
-  MFU        achieved model FLOPs/s / the fp32 matmul peak measured at the start (2048x2048 torch matmuls, median of
-             10). Model FLOPs per token: 6N for full, 4N_frozen + 6A for LoRA (as tunesmith.train.estimate).
+  MFU        achieved model FLOPs/s / the fp32 matmul peak measured at the start (2048x2048 torch matmuls, the max
+             of 10: the conservative denominator on a shared machine). Model FLOPs per token: 6N for full,
+             4N_frozen + 6A for LoRA (as tunesmith.train.estimate); attention FLOPs are not counted.
 
-Note: TRL's SFTConfig defaults to bf16=True; with use_cpu=True, accelerate then runs CPU autocast in bf16. So (a)
-trains in bf16 autocast unless it is turned off; the bf16 matmul peak is printed too.
+What was tried for (b) (`--explore`, m model, 8,565 tokens of longtail, 1 run each, load ~1.5-1.9 on 2 cores; each
+on top of TRL's defaults with use_cpu=True; docs/benchmarks.md has the table with memory):
 
-What was tried for (b) (`--explore`: each candidate on top of trl_default; full FT, 1 run each). The xs column is
-a --quick run at 3,000 tokens (7 examples: ONE batch, so grouping and padding cannot show) at load ~3 on 2 shared
-cores: only the large effects mean anything. Rerun `--explore` with --size m on a quiet machine to fill the table.
-
-| arm               | setting added                                           | xs tok/s | note                        |
-|-------------------|---------------------------------------------------------|----------|-----------------------------|
-| trl_default       | use_cpu=True only (bf16 autocast, activation ckpt)      | 277      | bf16 matmul ~1 GFLOP/s here |
-| trl_nockpt        | activation_checkpointing=False (gradient_checkpointing) | 350      | STACK.md: ckpt costs 36%    |
-| trl_nockpt_fp32   | + bf16=False                                            | 549      | m probe: autocast 7x slower |
-| trl_grouped       | + train_sampling_strategy="group_by_length"             | 508      | same examples, less padding |
-| trl_grouped_pad8  | + pad_to_multiple_of=8                                  | 494      | no gain on CPU              |
-| trl_bfd           | + packing=True (bfd, padding-free), no grouping         | 554      | STACK.md: -44% short data   |
-| trl_wrapped       | + packing=True, packing_strategy="wrapped"              | 674      | cuts across examples: not   |
-|                   |                                                         |          | the same training; excluded |
-| trl_grouped_wkrs2 | + dataloader_num_workers=2                              | 486      | 2 cores: workers compete    |
-Chosen for trl_tuned: activation_checkpointing=False, bf16=False, train_sampling_strategy="group_by_length" (bfd
-and grouping tie at xs; re-decide from the m run).
+| arm                 | setting                                                   | full tok/s | LoRA tok/s |
+|---------------------|-----------------------------------------------------------|-----------:|-----------:|
+| trl_default_fp32    | bf16=False (activation checkpointing on: TRL's default)   | 153        | 110        |
+| trl_nockpt_fp32     | + activation_checkpointing=False                          | 179        | 142        |
+| trl_grouped         | + train_sampling_strategy="group_by_length"               | 156        | 135        |
+| trl_bfd             | + packing=True (bfd: padding-free rows of packed examples) | 134       | 109        |
+| trl_padding_free    | + padding_free=True (the batch as one row, no packing)    | 245        | 203        |
+| trl_bs2_ga4_grouped | + batch 2 x gradient accumulation 4, group_by_length      | 400        | 323        |
+| trl_bs1_ga8         | + batch 1 x gradient accumulation 8 (no padding at all)   | 428        | 414        |
+Not in the table: pad_to_multiple_of=8 and dataloader_num_workers=2 (no gain on 2 cores in an xs probe), and
+packing_strategy="wrapped" (cuts examples across rows: not the same training). Chosen for trl_tuned: trl_bs1_ga8.
+Batch 1 x 8 accumulation is the same optimizer step as batch 8 (Trainer divides every part by the trained tokens of
+all 8) and pads nothing; it is what tunesmith's micro-batches do automatically (train/microbatch.py).
 """
 
 from __future__ import annotations
@@ -85,43 +87,63 @@ ARMS: dict[str, dict[str, Any] | None] = {
     "trl_default": {},
     # What a CPU user gets with bf16=False instead of use_cpu=True alone (STACK.md lists both as the fix).
     "trl_default_fp32": {"bf16": False},
-    "trl_tuned": {
+    "trl_tuned": {  # trl_bs1_ga8 below, the best of --explore
         "activation_checkpointing": False,
         "bf16": False,
-        "train_sampling_strategy": "group_by_length",
+        "per_device_train_batch_size": 1,
+        "gradient_accumulation_steps": 8,
     },
     "tunesmith": None,
 }
 # Candidates for (b), run with --explore.
+NO_CKPT_FP32 = {"activation_checkpointing": False, "bf16": False}
 EXPLORE: dict[str, dict[str, Any]] = {
     "trl_nockpt": {"activation_checkpointing": False},
-    "trl_nockpt_fp32": {"activation_checkpointing": False, "bf16": False},
-    "trl_grouped": {"activation_checkpointing": False, "bf16": False, "train_sampling_strategy": "group_by_length"},
-    "trl_grouped_pad8": {
-        "activation_checkpointing": False,
-        "bf16": False,
+    "trl_nockpt_fp32": NO_CKPT_FP32,
+    "trl_grouped": {**NO_CKPT_FP32, "train_sampling_strategy": "group_by_length"},
+    "trl_grouped_pad8": {**NO_CKPT_FP32, "train_sampling_strategy": "group_by_length", "pad_to_multiple_of": 8},
+    "trl_bfd": {**NO_CKPT_FP32, "packing": True},
+    "trl_padding_free": {**NO_CKPT_FP32, "padding_free": True, "max_length": None},  # no row is over 1,000 tokens
+    "trl_wrapped": {**NO_CKPT_FP32, "packing": True, "packing_strategy": "wrapped"},
+    "trl_grouped_wkrs2": {**NO_CKPT_FP32, "train_sampling_strategy": "group_by_length", "dataloader_num_workers": 2},
+    # The same optimizer steps as batch 8 (Trainer normalises by the tokens of all 8): no padding at all.
+    "trl_bs1_ga8": {**NO_CKPT_FP32, "per_device_train_batch_size": 1, "gradient_accumulation_steps": 8},
+    "trl_bs2_ga4_grouped": {
+        **NO_CKPT_FP32,
+        "per_device_train_batch_size": 2,
+        "gradient_accumulation_steps": 4,
         "train_sampling_strategy": "group_by_length",
-        "pad_to_multiple_of": 8,
-    },
-    "trl_bfd": {"activation_checkpointing": False, "bf16": False, "packing": True},
-    "trl_wrapped": {"activation_checkpointing": False, "bf16": False, "packing": True, "packing_strategy": "wrapped"},
-    "trl_grouped_wkrs2": {
-        "activation_checkpointing": False,
-        "bf16": False,
-        "train_sampling_strategy": "group_by_length",
-        "dataloader_num_workers": 2,
     },
 }
+# tunesmith arms: TrainConfig overrides on top of tunesmith's defaults ("tunesmith" is the defaults, arm (c)).
+TUNESMITH: dict[str, dict[str, Any]] = {
+    "tunesmith": {},
+    "tunesmith_no_microbatch": {"micro_batch_tokens": 0},  # the defaults before issue 7
+    "tunesmith_mb2048": {"micro_batch_tokens": 2048},
+}
 LABELS = {
-    "trl_default": "(a) TRL defaults",
-    "trl_default_fp32": "(a') TRL defaults, bf16=False",
+    "trl_default": "(a*) TRL literal defaults (bf16)",
+    "trl_default_fp32": "(a) TRL defaults + bf16=False",
     "trl_tuned": "(b) TRL hand-tuned",
     "tunesmith": "(c) tunesmith",
 }
 
 
-def learning_rate(method: str) -> float:
-    return 2e-5 if method == "full" else 2e-4
+def recipe(method: str) -> dict[str, Any]:
+    """tunesmith's optimisation recipe, given to every TRL arm: the schedule is not a speed lever.
+
+    With TRL's own (linear decay, no warm-up, lr 2e-5 for LoRA too) the held-out losses would compare recipes, not
+    the speed levers; the learning rate, schedule and warm-up change nothing in the time per step.
+    """
+    from tunesmith.config import TrainConfig
+    from tunesmith.train.recipe import default_learning_rate
+
+    return {
+        "learning_rate": default_learning_rate(method),
+        "lr_scheduler_type": "cosine",
+        "warmup_steps": TrainConfig().warmup_ratio,
+        "weight_decay": TrainConfig().weight_decay,
+    }
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -194,8 +216,12 @@ def distribution(lengths: list[int]) -> dict[str, int]:
 # The CPU's matmul peak
 
 
-def matmul_peak(dtype_name: str, n: int = 2048, reps: int = 10) -> float:
-    """GFLOP/s of n x n matmuls, median of `reps` after two warm-up products."""
+def matmul_peak(dtype_name: str, n: int = 2048, reps: int = 10) -> tuple[float, float]:
+    """GFLOP/s of n x n matmuls after two warm-up products: (median, max) of `reps`.
+
+    MFU divides by the max: the best the CPU did is the closest estimate of its peak on a shared machine, and the
+    larger denominator is the conservative one.
+    """
     import torch
 
     dtype = getattr(torch, dtype_name)
@@ -207,7 +233,7 @@ def matmul_peak(dtype_name: str, n: int = 2048, reps: int = 10) -> float:
         t0 = time.perf_counter()
         a @ b
         rates.append(2 * n**3 / (time.perf_counter() - t0) / 1e9)
-    return statistics.median(rates)
+    return statistics.median(rates), max(rates)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -278,19 +304,24 @@ def run_trl(arm: str, overrides: dict, a: argparse.Namespace, work: Path, rows: 
 
     tokenizer = AutoTokenizer.from_pretrained(a.model_dir)
     model = AutoModelForCausalLM.from_pretrained(a.model_dir, dtype="float32")
+    if overrides.get("per_device_train_batch_size") == 1:  # batch 1 x accumulation: the same step as --batch-size
+        overrides = {**overrides, "gradient_accumulation_steps": a.batch_size}
     args = SFTConfig(
-        output_dir=str(work / "out"),
-        use_cpu=True,
-        report_to="none",
-        seed=SEED,
-        data_seed=SEED,
-        num_train_epochs=a.epochs,
-        per_device_train_batch_size=a.batch_size,
-        max_length=MAX_LENGTH,
-        learning_rate=learning_rate(a.method),
-        assistant_only_loss=True,
-        disable_tqdm=True,
-        **overrides,
+        **{
+            "output_dir": str(work / "out"),
+            "use_cpu": True,
+            "report_to": "none",
+            "seed": SEED,
+            "data_seed": SEED,
+            "num_train_epochs": a.epochs,
+            "per_device_train_batch_size": a.batch_size,
+            "max_length": MAX_LENGTH,
+            "assistant_only_loss": True,
+            "disable_tqdm": True,
+            **recipe(a.method),
+            **overrides,
+            **({"max_steps": a.max_steps} if a.max_steps else {}),
+        }
     )
     timer = make_timer()
     trainer = SFTTrainer(
@@ -307,10 +338,11 @@ def run_trl(arm: str, overrides: dict, a: argparse.Namespace, work: Path, rows: 
     trained = sum(sum(x != -100 for x in lb) for lb in ds["labels"]) if "labels" in ds.column_names else None
     mixed = trainer.accelerator.mixed_precision
     trainer.train()
-    return trainer.model, tokenizer, timer.seconds, tokens, trained, mixed
+    seen = trainer._total_train_tokens  # TRL's own count of the non-padding tokens it trained on
+    return trainer.model, tokenizer, timer.seconds, tokens, trained, mixed, seen
 
 
-def run_tunesmith(a: argparse.Namespace, work: Path) -> tuple:
+def run_tunesmith(arm: str, a: argparse.Namespace, work: Path) -> tuple:
     from peft import PeftModel
     from rich.console import Console
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -320,7 +352,7 @@ def run_tunesmith(a: argparse.Namespace, work: Path) -> tuple:
 
     cfg = Config(
         model=ModelConfig(base=a.model_dir),
-        train=TrainConfig(method=a.method, epochs=a.epochs, batch_size=a.batch_size),
+        train=TrainConfig(method=a.method, epochs=a.epochs, batch_size=a.batch_size, **TUNESMITH[arm]),
         root=work,
     )
     timer = make_timer()
@@ -333,7 +365,8 @@ def run_tunesmith(a: argparse.Namespace, work: Path) -> tuple:
     else:
         base = AutoModelForCausalLM.from_pretrained(a.model_dir, dtype="float32")
         model = PeftModel.from_pretrained(base, result.model_dir)
-    return model, tokenizer, timer.seconds, result.labels.tokens, result.labels.trained_tokens, "no"
+    seen = result.labels.tokens * a.epochs
+    return model, tokenizer, timer.seconds, result.labels.tokens, result.labels.trained_tokens, "no", seen
 
 
 def child(a: argparse.Namespace) -> None:
@@ -351,15 +384,23 @@ def child(a: argparse.Namespace) -> None:
     for k in range(a.runs):
         set_seed(SEED)
         with tempfile.TemporaryDirectory(prefix="tt-arm-") as tmp:
-            if a.arm == "tunesmith":
-                model, tok, seconds, tokens, trained, mixed = run_tunesmith(a, Path(tmp))
+            if a.arm in TUNESMITH:
+                model, tok, seconds, tokens, trained, mixed, seen = run_tunesmith(a.arm, a, Path(tmp))
             else:
                 overrides = {**ARMS, **EXPLORE}[a.arm]
-                model, tok, seconds, tokens, trained, mixed = run_trl(a.arm, overrides, a, Path(tmp), rows)
+                model, tok, seconds, tokens, trained, mixed, seen = run_trl(a.arm, overrides, a, Path(tmp), rows)
             if k == 0:
                 per_token = flops_per_token(model)
-                loss = heldout_loss(model, tok, held)
-        runs.append({"seconds": seconds, "tokens": tokens, "trained_tokens": trained, "mixed_precision": mixed})
+                loss = None if a.max_steps else heldout_loss(model, tok, held)  # a capped run is not comparable
+        runs.append(
+            {
+                "seconds": seconds,
+                "tokens": tokens,
+                "tokens_seen": seen,
+                "trained_tokens": trained,
+                "mixed_precision": mixed,
+            }
+        )
         del model
         gc.collect()
     result = {
@@ -379,11 +420,13 @@ def child(a: argparse.Namespace) -> None:
 # The benchmark (the parent process)
 
 
-def spawn(arm: str, method: str, a: argparse.Namespace, model_dir: Path, data_dir: Path, work: Path) -> dict:
+def spawn(
+    arm: str, method: str, a: argparse.Namespace, model_dir: Path, data_dir: Path, work: Path, max_steps: int = 0
+) -> dict:
     result = work / f"{arm}-{method}.json"
-    runs = a.a_runs if arm == "trl_default" and a.a_runs else a.runs
     cmd = [sys.executable, __file__, "--arm", arm, "--method", method, "--model-dir", str(model_dir)]
-    cmd += ["--data-dir", str(data_dir), "--runs", str(runs), "--epochs", str(a.epochs)]
+    cmd += ["--data-dir", str(data_dir), "--runs", str(1 if max_steps else a.runs), "--epochs", str(a.epochs)]
+    cmd += ["--max-steps", str(max_steps)]
     cmd += ["--batch-size", str(a.batch_size), "--result", str(result)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONWARNINGS": "ignore"}
     t0 = time.perf_counter()
@@ -396,13 +439,15 @@ def spawn(arm: str, method: str, a: argparse.Namespace, model_dir: Path, data_di
     return out
 
 
-def summarize(r: dict, epochs: float, peak_gflops: float) -> dict:
-    rates = [run["tokens"] * epochs / run["seconds"] for run in r["runs"]]
+def summarize(r: dict, peak_gflops: float, capped: bool = False) -> dict:
+    rates = [run["tokens_seen"] / run["seconds"] for run in r["runs"]]
     median = statistics.median(rates)
     return {
         "arm": r["arm"],
         "method": r["method"],
+        "capped_steps": capped,
         "tokens": r["runs"][0]["tokens"],
+        "tokens_seen": r["runs"][0]["tokens_seen"],
         "trained_tokens": r["runs"][0]["trained_tokens"],
         "mixed_precision": r["runs"][0]["mixed_precision"],
         "tokens_per_s": median,
@@ -432,13 +477,14 @@ def print_table(results: list[dict], console: Any) -> None:
                 f"{r['peak_rss_mb']:,.0f} MB",
                 f"{r['train_seconds']:.1f}",
                 f"{r['wall_seconds']:.1f}",
-                f"{r['heldout_loss']:.4f}",
+                "n/a (capped)" if r["heldout_loss"] is None else f"{r['heldout_loss']:.4f}",
                 f"{r['tokens']:,} ({r['trained_tokens'] or 0:,} trained)",
             )
         c = arms.get("tunesmith")
         for ref in ("trl_default", "trl_default_fp32", "trl_tuned"):
             if c and ref in arms:
                 b = arms[ref]
+                loss = "" if b["heldout_loss"] is None else f"{c['heldout_loss'] / b['heldout_loss'] - 1:+.2%}"
                 table.add_row(
                     f"(c)/{LABELS[ref].split()[0]}",
                     f"{c['tokens_per_s'] / b['tokens_per_s']:.2f}x",
@@ -446,7 +492,7 @@ def print_table(results: list[dict], console: Any) -> None:
                     f"{c['peak_rss_mb'] / b['peak_rss_mb']:.2f}x",
                     f"{c['train_seconds'] / b['train_seconds']:.2f}x",
                     f"{c['wall_seconds'] / b['wall_seconds']:.2f}x",
-                    f"{c['heldout_loss'] / b['heldout_loss'] - 1:+.2%}",
+                    loss,
                     "",
                     style="bold",
                 )
@@ -464,7 +510,7 @@ def ratios(results: list[dict]) -> dict:
                 out[f"{method}: tunesmith/{ref}"] = {
                     "tokens_per_s": c["tokens_per_s"] / b["tokens_per_s"],
                     "peak_rss": c["peak_rss_mb"] / b["peak_rss_mb"],
-                    "heldout_loss": c["heldout_loss"] / b["heldout_loss"],
+                    "heldout_loss": None if b["heldout_loss"] is None else c["heldout_loss"] / b["heldout_loss"],
                 }
     return out
 
@@ -481,13 +527,11 @@ def main(a: argparse.Namespace) -> None:
     console = Console(width=160)
     started = time.perf_counter()
     size = a.size or ("xs" if a.quick else "m")
-    train_tokens = a.train_tokens or 6_000
-    arms = [*EXPLORE, "trl_default_fp32", "tunesmith"] if a.explore else list(ARMS)
+    train_tokens = a.train_tokens or 7_000
     load = os.getloadavg()[0]
     console.print(
         f"[bold]train_throughput[/]: model {size}, data {a.data}, {train_tokens:,} training tokens (capped to fit "
-        f"the time limit), {a.epochs:g} epoch(s), batch {a.batch_size}, {a.runs} run(s) per arm ({a.a_runs or a.runs} "
-        f"of arm (a)), methods "
+        f"the time limit), {a.epochs:g} epoch(s), batch {a.batch_size}, {a.runs} run(s) per arm, methods "
         f"{', '.join(a.methods)}; {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} "
         f"threads, load average {load:.2f}"
     )
@@ -519,17 +563,40 @@ def main(a: argparse.Namespace) -> None:
         )
 
         # --- the CPU's peak
-        peak = matmul_peak("float32")
+        peak_median, peak = matmul_peak("float32")
         # bf16 only at 512: on CPUs without AVX512-BF16/AMX it runs ~1 GFLOP/s, and a 2048 product takes a minute.
-        peak_bf16 = matmul_peak("bfloat16", n=512, reps=3)
-        console.print(f"  fp32 matmul peak {peak:.0f} GFLOP/s (2048x2048, median of 10); bf16 {peak_bf16:.1f} (512)")
+        peak_bf16 = matmul_peak("bfloat16", n=512, reps=3)[0]
+        console.print(
+            f"  fp32 matmul peak {peak:.0f} GFLOP/s (2048x2048, max of 10; median {peak_median:.0f}); "
+            f"bf16 {peak_bf16:.1f} (512)"
+        )
+
+        # --- which arms: on a CPU that emulates bf16, TRL's literal default (bf16 autocast) trains at a few tokens/s
+        # (one optimizer step of the m model takes ~5 minutes), so arm (a) is the default plus bf16=False, the fix
+        # STACK.md gives, and the literal default runs capped (--literal-default).
+        emulated = peak_bf16 < 0.1 * peak
+        capped = {"trl_default"} if emulated else set()
+        if a.arms:
+            arms = a.arms
+        elif a.explore:
+            arms = [*EXPLORE, "trl_default_fp32", *TUNESMITH]
+        else:
+            arms = ["trl_default_fp32" if emulated else "trl_default", "trl_tuned", "tunesmith"]
+            arms += ["trl_default"] if emulated and a.literal_default else []
+        if emulated:
+            console.print(
+                f"  bf16 is emulated here ({peak_bf16:.1f} against {peak:.0f} GFLOP/s fp32): arm (a) is TRL's default "
+                f"with bf16=False; the literal default (bf16 autocast) runs only {a.literal_steps} step(s)"
+                + ("" if "trl_default" in arms else " with --literal-default")
+            )
 
         # --- the arms, each in a fresh process
         results = []
         for method in a.methods:
             for arm in arms:
                 console.print(f"  running {arm} ({method}) ...", end=" ")
-                r = summarize(spawn(arm, method, a, model_dir, data_dir, work), a.epochs, peak)
+                steps = a.literal_steps if arm in capped else 0
+                r = summarize(spawn(arm, method, a, model_dir, data_dir, work, steps), peak, capped=bool(steps))
                 console.print(f"{r['tokens_per_s']:,.0f} tokens/s, {r['wall_seconds']:.0f} s")
                 results.append(r)
 
@@ -552,7 +619,8 @@ def main(a: argparse.Namespace) -> None:
             "max_length": MAX_LENGTH,
         },
         "length_distribution": dists,
-        "matmul_peak_gflops": {"float32": peak, "bfloat16": peak_bf16},
+        "matmul_peak_gflops": {"float32_max": peak, "float32_median": peak_median, "bfloat16_median": peak_bf16},
+        "bf16_emulated": emulated,
         "load_average": {"before": load, "after": os.getloadavg()[0]},
         "seconds": elapsed,
         "arms": results,
@@ -574,19 +642,24 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="smoke run: the xs model")
     p.add_argument("--runs", type=int, default=3, help="runs per arm (the median is reported)")
     p.add_argument(
-        "--a-runs", type=int, default=1, help="runs of arm (a) (bf16 autocast: ~7x slower on CPUs without bf16 units)"
+        "--literal-default",
+        action="store_true",
+        help="on CPUs without bf16 units, also run TRL's literal defaults (bf16 autocast) for --literal-steps steps",
     )
+    p.add_argument("--literal-steps", type=int, default=1, help="optimizer steps of the literal-default arm")
     p.add_argument("--out", help="write the figures as JSON here")
     p.add_argument("--data", choices=("longtail", "support"), default="longtail")
     p.add_argument("--size", choices=("xs", "s", "m"), help="tiny model size (default m; xs with --quick)")
     p.add_argument("--methods", nargs="+", choices=("full", "lora"), default=["full", "lora"])
-    p.add_argument("--train-tokens", type=int, help="training tokens to draw (default 6,000, also with --quick)")
+    p.add_argument("--train-tokens", type=int, help="training tokens to draw (default 7,000: 3 steps of 8)")
     p.add_argument("--epochs", type=float, default=1.0)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--explore", action="store_true", help="run every candidate TRL setting for (b)")
     # the child process
-    p.add_argument("--arm", choices=[*ARMS, *EXPLORE], help=argparse.SUPPRESS)
+    p.add_argument("--arms", nargs="+", choices=[*ARMS, *EXPLORE, *TUNESMITH], help="run only these arms")
+    p.add_argument("--arm", choices=[*ARMS, *EXPLORE, *TUNESMITH], help=argparse.SUPPRESS)
     p.add_argument("--method", choices=("full", "lora"), help=argparse.SUPPRESS)
+    p.add_argument("--max-steps", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--model-dir", help=argparse.SUPPRESS)
     p.add_argument("--data-dir", help=argparse.SUPPRESS)
     p.add_argument("--result", help=argparse.SUPPRESS)

@@ -130,6 +130,14 @@ class TrainConfig(Section):
     packing: bool | None = Field(
         None, description="Padding-free packing with per-sequence positions; auto: on with CUDA, off on CPU."
     )
+    micro_batch_tokens: int | None = Field(
+        None,
+        ge=0,
+        description=(
+            "Split each batch into length-sorted micro-batches of at most this many padded tokens: the same "
+            "gradient with less padding and bounded memory; auto: max_seq_len on CPU, off (0) with CUDA."
+        ),
+    )
     eval_steps: int | None = Field(
         None, gt=0, description="Validation loss (and a checkpoint) every N steps; once per epoch if unset."
     )

@@ -5,6 +5,7 @@ import random
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from tunesmith.config import Config
 from tunesmith.train.recipe import default_epochs, train
@@ -81,6 +82,37 @@ def test_gradient_accumulation_is_invariant(tiny_model_dir, dataset_dir, tmp_pat
     one = train(config(tiny_model_dir, batch_size=8, grad_accum=1), dataset_dir=dataset_dir, out_dir=tmp_path / "a")
     acc = train(config(tiny_model_dir, batch_size=1, grad_accum=8), dataset_dir=dataset_dir, out_dir=tmp_path / "b")
     assert losses(acc) == pytest.approx(losses(one), abs=2e-3)
+
+
+def test_micro_batches_train_exactly_what_the_full_batch_trains(tiny_model_dir, dataset_dir, tmp_path, monkeypatch):
+    """The optimizer sees the same gradient: every part's loss is divided by the whole batch's trained tokens."""
+    from tunesmith.train import microbatch
+
+    splits = []
+    real = microbatch.split_batch
+
+    def spy(inputs, budget):
+        parts = real(inputs, budget)
+        splits.append(len(parts))
+        return parts
+
+    monkeypatch.setattr(microbatch, "split_batch", spy)
+    whole = train(config(tiny_model_dir, micro_batch_tokens=0), dataset_dir=dataset_dir, out_dir=tmp_path / "whole")
+    assert splits == []
+    split = train(config(tiny_model_dir, micro_batch_tokens=64), dataset_dir=dataset_dir, out_dir=tmp_path / "split")
+    assert splits and min(splits) >= 4  # 4 steps of 8 rows of ~25 tokens: at most 2 rows per 64-token part
+    assert losses(split) == pytest.approx(losses(whole), abs=1e-4)
+    a = load_file(whole.model_dir / "adapter_model.safetensors")
+    b = load_file(split.model_dir / "adapter_model.safetensors")
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+def test_cpu_default_is_one_max_length_row(tiny_model_dir, dataset_dir, tmp_path):
+    from tunesmith.train.recipe import prepare
+
+    p = prepare(config(tiny_model_dir, max_seq_len=512), dataset_dir)
+    assert p.micro_batch_tokens == 512
+    assert prepare(config(tiny_model_dir, micro_batch_tokens=0), dataset_dir).micro_batch_tokens == 0
 
 
 def test_packed_batches_never_attend_across_examples(tiny_model_dir, tiny_tokenizer):

@@ -6,7 +6,8 @@ checkpoints that resume after a crash, a rich progress bar, `metrics.jsonl`, and
 its dataset. The same function runs on one CPU, one GPU, or many processes under `accelerate launch`/`torchrun`.
 
 The run directory:
-    checkpoints/checkpoint-N/   at every evaluation; the last `keep_checkpoints` and the best are kept
+    checkpoints/checkpoint-N/   at every evaluation (the last step only with a validation split); the last
+                                `keep_checkpoints` and the best are kept
     adapter/ or model/          the final (best, with early stopping) weights and the tokenizer
     metrics.jsonl               one JSON object per log line
     manifest.json               written last: a run with a manifest is complete; one without can be resumed
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from transformers import TrainerCallback
 
 from tunesmith.artifacts import read_jsonl, sha256_file, write_manifest
 from tunesmith.config import Config
@@ -94,6 +96,7 @@ class Prepared:
     learning_rate: float
     packing: bool
     packing_reason: str
+    micro_batch_tokens: int
     steps: int
     dtype: Any
     cuda: bool
@@ -158,6 +161,9 @@ def prepare(cfg: Config, dataset_dir: Path | None = None) -> Prepared:
         )
     else:
         packing, reason = tc.packing, "set in train.packing"
+    # On CPU, padding is compute: length-sorted micro-batches of one max-length row's worth of tokens train the
+    # same batch ~1.5-2x faster on long-tailed data and cap activation memory (microbatch.py, docs/benchmarks.md).
+    micro = tc.micro_batch_tokens if tc.micro_batch_tokens is not None else (0 if cuda else tc.max_seq_len)
     epochs = tc.epochs or default_epochs(len(train_rows))
     world = int(os.environ.get("WORLD_SIZE", "1"))
     steps = math.ceil(epochs * math.ceil(len(train_rows) / (tc.batch_size * world)) / tc.grad_accum)
@@ -173,6 +179,7 @@ def prepare(cfg: Config, dataset_dir: Path | None = None) -> Prepared:
         tc.learning_rate or default_learning_rate(tc.method),
         packing,
         reason,
+        micro,
         steps,
         dtype,
         cuda,
@@ -194,6 +201,21 @@ def _load_for_method(base: str, cfg: Config, dtype: Any) -> Any:
         bnb_4bit_compute_dtype=torch.bfloat16,
     )
     return AutoModelForCausalLM.from_pretrained(base, revision=cfg.model.revision, quantization_config=quant)
+
+
+class NoFinalCheckpoint(TrainerCallback):
+    """Skip the checkpoint of the last step when no best-model selection will read it.
+
+    The final weights are written once, to model/ or adapter/, right after the loop; a checkpoint of the same step
+    would be a second copy plus the optimizer state (3x the model for full fine-tuning) that nothing reads. It runs
+    after Trainer's own flow callback, so it only ever turns a save off.
+    """
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        if state.global_step >= state.max_steps and not args.load_best_model_at_end:
+            control.should_save = False
+
+    on_epoch_end = on_step_end
 
 
 def _run_state(out_dir: Path, resume: bool | None) -> str | None:
@@ -224,7 +246,9 @@ def train(
     from accelerate import PartialState
     from datasets import Dataset
     from transformers import EarlyStoppingCallback, PrinterCallback, set_seed
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig
+
+    from tunesmith.train.microbatch import MicroBatchSFTTrainer
 
     # cpu= matters: without it, a torchrun/accelerate launch on CPU is not seen as distributed and every process
     # would think it is the main one.
@@ -295,14 +319,20 @@ def train(
     train_ds = Dataset.from_list([{"input_ids": e.input_ids, "labels": e.labels} for e in p.train_tok])
     val_ds = Dataset.from_list([{"input_ids": e.input_ids, "labels": e.labels} for e in p.val_tok]) if has_val else None
     extra = [EarlyStoppingCallback(tc.early_stopping_patience)] if tc.early_stopping_patience and has_val else []
-    trainer = SFTTrainer(
+    trainer = MicroBatchSFTTrainer(
+        micro_batch_tokens=p.micro_batch_tokens,
         model=p.model,
         args=args,
         train_dataset=train_ds,
         eval_dataset=val_ds,
         processing_class=p.tokenizer,
         peft_config=p.peft_config,
-        callbacks=[RichProgress(console, metrics_path, p.labels.tokens, enabled=main), *extra, *(callbacks or [])],
+        callbacks=[
+            RichProgress(console, metrics_path, p.labels.tokens, enabled=main),
+            NoFinalCheckpoint(),
+            *extra,
+            *(callbacks or []),
+        ],
     )
     trainer.remove_callback(PrinterCallback)  # our progress bar replaces its raw dict prints
     output = trainer.train(resume_from_checkpoint=checkpoint)
@@ -328,6 +358,7 @@ def train(
                 "epochs": p.epochs,
                 "learning_rate": p.learning_rate,
                 "packing": p.packing,
+                "micro_batch_tokens": p.micro_batch_tokens,
             },
         }
         write_manifest(
