@@ -31,11 +31,14 @@ sentence (one-line answers), so lengths span ~130 to ~1000 tokens. The default r
 arms differ most: padding waste); `--data support` runs the original set. Both length distributions are printed.
 Examples are drawn in a seeded order until --train-tokens is reached (to fit the time limit); 10% more are held out.
 
-Measured per arm, each arm in its own subprocess (this script with --arm NAME --method M), --runs runs each:
+Each arm runs in its own worker process (this script with --arm NAME --method M), started once per method; the
+parent interleaves the runs in rotating order (a b c, b c a, c a b), so a slow drift of the shared machine falls on
+every arm alike. Measured per arm, --runs runs each:
   tokens/s   non-padding tokens trained (TRL's own count for TRL arms; tunesmith's label report x epochs) / the time
              from on_train_begin to on_train_end: median of the runs, with min and max.
   peak RSS   ru_maxrss of the arm's process (model, data, all runs, held-out evaluation).
-  wall       seconds of the arm's process (imports, model loads, all runs, evaluation); per run the training time.
+  wall       seconds the arm's process worked (imports, model loads, all runs, evaluation; not its waits for the
+             other arms); "train s" is the median training time of one run.
   held-out   mean per-token cross-entropy on the assistant tokens of the held-out set (labels from tunesmith's
              masking, identical to TRL's {% generation %} masks on this template), in fp32, after the first run.
   MFU        achieved model FLOPs/s / the fp32 matmul peak measured at the start (2048x2048 torch matmuls, the max
@@ -120,6 +123,7 @@ TUNESMITH: dict[str, dict[str, Any]] = {
     "tunesmith": {},
     "tunesmith_no_microbatch": {"micro_batch_tokens": 0},  # the defaults before issue 7
     "tunesmith_mb2048": {"micro_batch_tokens": 2048},
+    "tunesmith_mb1": {"micro_batch_tokens": 1},  # every row alone, like batch 1 x accumulation
 }
 LABELS = {
     "trl_default": "(a*) TRL literal defaults (bf16)",
@@ -370,7 +374,11 @@ def run_tunesmith(arm: str, a: argparse.Namespace, work: Path) -> tuple:
 
 
 def child(a: argparse.Namespace) -> None:
-    """Run one arm `--runs` times in this process; write its figures to --result."""
+    """One arm's worker: a run for each "run" line on stdin, a RESULT line back; the figures to --result at EOF.
+
+    The process stays up between runs, so the parent can interleave the arms' runs without paying the imports
+    (~10 s) again, and the peak RSS stays the arm's own.
+    """
     import gc
 
     import torch
@@ -381,7 +389,12 @@ def child(a: argparse.Namespace) -> None:
     held = read_jsonl(Path(a.data_dir) / "heldout.jsonl")
     runs = []
     loss = per_token = None
-    for k in range(a.runs):
+    busy = time.perf_counter() - started  # seconds of work: setup and runs, not the waits between them
+    print("READY", flush=True)
+    for line in sys.stdin:
+        if line.strip() != "run":
+            continue
+        t0 = time.perf_counter()
         set_seed(SEED)
         with tempfile.TemporaryDirectory(prefix="tt-arm-") as tmp:
             if a.arm in TUNESMITH:
@@ -389,20 +402,15 @@ def child(a: argparse.Namespace) -> None:
             else:
                 overrides = {**ARMS, **EXPLORE}[a.arm]
                 model, tok, seconds, tokens, trained, mixed, seen = run_trl(a.arm, overrides, a, Path(tmp), rows)
-            if k == 0:
+            if not runs:
                 per_token = flops_per_token(model)
                 loss = None if a.max_steps else heldout_loss(model, tok, held)  # a capped run is not comparable
-        runs.append(
-            {
-                "seconds": seconds,
-                "tokens": tokens,
-                "tokens_seen": seen,
-                "trained_tokens": trained,
-                "mixed_precision": mixed,
-            }
-        )
+        record = {"seconds": seconds, "tokens": tokens, "tokens_seen": seen, "trained_tokens": trained}
+        runs.append({**record, "mixed_precision": mixed})
         del model
         gc.collect()
+        busy += time.perf_counter() - t0
+        print("RESULT " + json.dumps(runs[-1]), flush=True)
     result = {
         "arm": a.arm,
         "method": a.method,
@@ -410,7 +418,7 @@ def child(a: argparse.Namespace) -> None:
         "heldout_loss": loss,
         "flops_per_token": per_token,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "process_seconds": time.perf_counter() - started,
+        "wall_seconds": busy,
         "torch_threads": torch.get_num_threads(),
     }
     Path(a.result).write_text(json.dumps(result))
@@ -420,23 +428,42 @@ def child(a: argparse.Namespace) -> None:
 # The benchmark (the parent process)
 
 
-def spawn(
-    arm: str, method: str, a: argparse.Namespace, model_dir: Path, data_dir: Path, work: Path, max_steps: int = 0
-) -> dict:
-    result = work / f"{arm}-{method}.json"
-    cmd = [sys.executable, __file__, "--arm", arm, "--method", method, "--model-dir", str(model_dir)]
-    cmd += ["--data-dir", str(data_dir), "--runs", str(1 if max_steps else a.runs), "--epochs", str(a.epochs)]
-    cmd += ["--max-steps", str(max_steps)]
-    cmd += ["--batch-size", str(a.batch_size), "--result", str(result)]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONWARNINGS": "ignore"}
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-6000:])
-        raise SystemExit(f"arm {arm} ({method}) failed with exit code {proc.returncode}")
-    out = json.loads(result.read_text())
-    out["wall_seconds"] = time.perf_counter() - t0
-    return out
+class Arm:
+    """A worker process for one arm and method (`child`), driven one run at a time."""
+
+    def __init__(self, arm: str, method: str, a: argparse.Namespace, model_dir: Path, data_dir: Path, work: Path):
+        self.arm, self.method, self.result = arm, method, work / f"{arm}-{method}.json"
+        self.log = work / f"{arm}-{method}.log"
+        self.max_steps = a.literal_steps if arm == "trl_default" and a.capped_literal else 0
+        cmd = [sys.executable, __file__, "--arm", arm, "--method", method, "--model-dir", str(model_dir)]
+        cmd += ["--data-dir", str(data_dir), "--epochs", str(a.epochs), "--max-steps", str(self.max_steps)]
+        cmd += ["--batch-size", str(a.batch_size), "--result", str(self.result)]
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONWARNINGS": "ignore"}
+        self.proc = subprocess.Popen(
+            cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log.open("w"), text=True
+        )
+
+    def _line(self, prefix: str) -> str:
+        for line in self.proc.stdout:
+            if line.startswith(prefix):
+                return line[len(prefix) :]
+        sys.stderr.write(self.log.read_text()[-6000:])
+        raise SystemExit(f"arm {self.arm} ({self.method}) failed with exit code {self.proc.wait()}")
+
+    def ready(self) -> None:
+        self._line("READY")
+
+    def run(self) -> dict:
+        self.proc.stdin.write("run\n")
+        self.proc.stdin.flush()
+        return json.loads(self._line("RESULT "))
+
+    def finish(self) -> dict:
+        self.proc.stdin.close()
+        if self.proc.wait() != 0:
+            sys.stderr.write(self.log.read_text()[-6000:])
+            raise SystemExit(f"arm {self.arm} ({self.method}) failed with exit code {self.proc.returncode}")
+        return json.loads(self.result.read_text())
 
 
 def summarize(r: dict, peak_gflops: float, capped: bool = False) -> dict:
@@ -575,7 +602,6 @@ def main(a: argparse.Namespace) -> None:
         # (one optimizer step of the m model takes ~5 minutes), so arm (a) is the default plus bf16=False, the fix
         # STACK.md gives, and the literal default runs capped (--literal-default).
         emulated = peak_bf16 < 0.1 * peak
-        capped = {"trl_default"} if emulated else set()
         if a.arms:
             arms = a.arms
         elif a.explore:
@@ -590,15 +616,23 @@ def main(a: argparse.Namespace) -> None:
                 + ("" if "trl_default" in arms else " with --literal-default")
             )
 
-        # --- the arms, each in a fresh process
+        # --- the arms: one worker process each, started together; the runs interleaved in rotating order
+        # (a b c, b c a, c a b), so that a slow drift of a shared machine falls on every arm alike
+        a.capped_literal = emulated
         results = []
         for method in a.methods:
-            for arm in arms:
-                console.print(f"  running {arm} ({method}) ...", end=" ")
-                steps = a.literal_steps if arm in capped else 0
-                r = summarize(spawn(arm, method, a, model_dir, data_dir, work, steps), peak, capped=bool(steps))
-                console.print(f"{r['tokens_per_s']:,.0f} tokens/s, {r['wall_seconds']:.0f} s")
-                results.append(r)
+            workers = [Arm(arm, method, a, model_dir, data_dir, work) for arm in arms]
+            for w in workers:
+                w.ready()
+            for k in range(a.runs):
+                for w in workers[k % len(workers) :] + workers[: k % len(workers)]:
+                    if w.max_steps and k:
+                        continue  # the capped literal default runs once
+                    console.print(f"  run {k + 1} {w.arm} ({method}) ...", end=" ")
+                    r = w.run()
+                    console.print(f"{r['tokens_seen'] / r['seconds']:,.0f} tokens/s in {r['seconds']:.1f} s")
+            for w in workers:
+                results.append(summarize(w.finish(), peak, capped=bool(w.max_steps)))
 
     print_table(results, console)
     elapsed = time.perf_counter() - started
