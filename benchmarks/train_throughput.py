@@ -368,7 +368,7 @@ def run_tunesmith(arm: str, a: argparse.Namespace, work: Path) -> tuple:
         model = AutoModelForCausalLM.from_pretrained(result.model_dir, dtype="float32")
     else:
         base = AutoModelForCausalLM.from_pretrained(a.model_dir, dtype="float32")
-        model = PeftModel.from_pretrained(base, result.model_dir)
+        model = PeftModel.from_pretrained(base, result.model_dir, is_trainable=True)  # A counts as trainable
     seen = result.labels.tokens * a.epochs
     return model, tokenizer, timer.seconds, result.labels.tokens, result.labels.trained_tokens, "no", seen
 

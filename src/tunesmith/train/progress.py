@@ -34,6 +34,9 @@ class RichProgress(TrainerCallback):
             TextColumn("loss {task.fields[loss]}  lr {task.fields[lr]}  {task.fields[tps]} tok/s"),
             TimeRemainingColumn(),
             console=self.console,
+            # Redrawn at each step and log line, not by rich's 10 Hz thread: a step takes seconds, and on a CPU the
+            # thread preempts the training threads (at every OpenMP barrier, all of them wait for the slowest).
+            auto_refresh=False,
         )
         self.task = self.progress.add_task(
             "train", total=state.max_steps, completed=state.global_step, loss="-", lr="-", tps="-"
@@ -45,7 +48,7 @@ class RichProgress(TrainerCallback):
             return
         elapsed = time.perf_counter() - self.start
         tps = ((state.epoch or 0.0) - self.start_epoch) * self.tokens_per_epoch / max(elapsed, 1e-9)
-        self.progress.update(self.task, completed=state.global_step, tps=f"{tps:,.0f}")
+        self.progress.update(self.task, completed=state.global_step, tps=f"{tps:,.0f}", refresh=True)
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kw: Any) -> None:
         if not self.enabled:
@@ -60,7 +63,7 @@ class RichProgress(TrainerCallback):
         if "learning_rate" in logs:
             fields["lr"] = f"{logs['learning_rate']:.2e}"
         if fields:
-            self.progress.update(self.task, **fields)
+            self.progress.update(self.task, **fields, refresh=True)
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
         if self.enabled:
