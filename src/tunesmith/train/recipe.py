@@ -162,7 +162,7 @@ def prepare(cfg: Config, dataset_dir: Path | None = None) -> Prepared:
     else:
         packing, reason = tc.packing, "set in train.packing"
     # On CPU, padding is compute: length-sorted micro-batches of one max-length row's worth of tokens train the
-    # same batch ~1.5-2x faster on long-tailed data and cap activation memory (microbatch.py, docs/benchmarks.md).
+    # same batch 2.2-2.7x faster on long-tailed data and cap activation memory (microbatch.py, docs/benchmarks.md).
     micro = tc.micro_batch_tokens if tc.micro_batch_tokens is not None else (0 if cuda else tc.max_seq_len)
     epochs = tc.epochs or default_epochs(len(train_rows))
     world = int(os.environ.get("WORLD_SIZE", "1"))
