@@ -79,8 +79,9 @@ class MicroBatchSFTTrainer(SFTTrainer):
 
     def training_step(self, model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> Any:
         # Without num_items_in_batch each part's loss would be its own mean: the sum would weight rows wrongly.
-        parts = split_batch(inputs, self.micro_batch_tokens) if self.micro_batch_tokens else [inputs]
-        if len(parts) == 1 or num_items_in_batch is None:
+        split = self.micro_batch_tokens and num_items_in_batch is not None
+        parts = split_batch(inputs, self.micro_batch_tokens) if split else [inputs]
+        if len(parts) == 1:
             self.micro_batches += 1
             return super().training_step(model, inputs, num_items_in_batch)
         total = None
