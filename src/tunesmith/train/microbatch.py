@@ -75,14 +75,12 @@ class MicroBatchSFTTrainer(SFTTrainer):
     def __init__(self, *args: Any, micro_batch_tokens: int = 0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.micro_batch_tokens = micro_batch_tokens
-        self.micro_batches = 0  # how many micro-batches ran: the tests read it
 
     def training_step(self, model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> Any:
         # Without num_items_in_batch each part's loss would be its own mean: the sum would weight rows wrongly.
         split = self.micro_batch_tokens and num_items_in_batch is not None
         parts = split_batch(inputs, self.micro_batch_tokens) if split else [inputs]
         if len(parts) == 1:
-            self.micro_batches += 1
             return super().training_step(model, inputs, num_items_in_batch)
         total = None
         for k, part in enumerate(parts):
@@ -93,5 +91,4 @@ class MicroBatchSFTTrainer(SFTTrainer):
             with sync:
                 loss = super().training_step(model, part, num_items_in_batch)
             total = loss if total is None else total + loss
-            self.micro_batches += 1
         return total
