@@ -124,6 +124,7 @@ TUNESMITH: dict[str, dict[str, Any]] = {
     "tunesmith_no_microbatch": {"micro_batch_tokens": 0},  # the defaults before issue 7
     "tunesmith_mb2048": {"micro_batch_tokens": 2048},
     "tunesmith_mb1": {"micro_batch_tokens": 1},  # every row alone, like batch 1 x accumulation
+    "tunesmith_trl_loss": {},  # TRL's loss path on CPU: the LM head over every position (lm_loss.py off)
 }
 LABELS = {
     "trl_default": "(a*) TRL literal defaults (bf16)",
@@ -353,6 +354,9 @@ def run_tunesmith(arm: str, a: argparse.Namespace, work: Path) -> tuple:
 
     from tunesmith.config import Config, ModelConfig, TrainConfig
     from tunesmith.train.recipe import train
+    from tunesmith.train.trainer import TunesmithSFTTrainer
+
+    TunesmithSFTTrainer.labelled_positions_only = arm != "tunesmith_trl_loss"
 
     cfg = Config(
         model=ModelConfig(base=a.model_dir),

@@ -107,6 +107,31 @@ def test_micro_batches_train_exactly_what_the_full_batch_trains(tiny_model_dir, 
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
 
 
+@pytest.mark.parametrize("method", ["full", "lora"])
+def test_labelled_positions_loss_trains_exactly_what_trl_trains(
+    method, tiny_model_dir, dataset_dir, tmp_path, monkeypatch
+):
+    """On CPU the LM head projects only the labelled positions (lm_loss.py): TRL's loss and steps, to float noise."""
+    from tunesmith.train import trainer
+
+    calls = []
+    real = trainer.labelled_loss
+    monkeypatch.setattr(trainer, "labelled_loss", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(trainer.TunesmithSFTTrainer, "labelled_positions_only", False)
+    cfg = config(tiny_model_dir, method=method, learning_rate=1e-3 if method == "lora" else 1e-4)
+    trl_path = train(cfg, dataset_dir=dataset_dir, out_dir=tmp_path / "trl")
+    assert calls == []
+    monkeypatch.setattr(trainer.TunesmithSFTTrainer, "labelled_positions_only", True)
+    ours = train(cfg, dataset_dir=dataset_dir, out_dir=tmp_path / "ours")
+    assert calls  # every training step and evaluation went through it
+    assert losses(ours) == pytest.approx(losses(trl_path), abs=1e-5)
+    assert ours.eval_loss == pytest.approx(trl_path.eval_loss, abs=1e-5)
+    assert any("mean_token_accuracy" in m for m in ours.metrics)
+    name = "adapter_model.safetensors" if method == "lora" else "model.safetensors"
+    a, b = load_file(trl_path.model_dir / name), load_file(ours.model_dir / name)
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
 def test_cpu_default_is_one_max_length_row(tiny_model_dir, dataset_dir, tmp_path):
     from tunesmith.train.recipe import prepare
 

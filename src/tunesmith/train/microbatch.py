@@ -16,10 +16,7 @@ row (slower there, see docs/benchmarks.md). Written here, in ~40 lines.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
-
-from trl import SFTTrainer
 
 # A row joins a group only while the group stays under this share of padding. Grouping short rows makes bigger,
 # faster matmuls, but on long-tailed data the budget alone let ~6% of the computed tokens be padding, which made
@@ -67,28 +64,3 @@ def split_batch(inputs: dict[str, Any], budget: int) -> list[dict[str, Any]]:
                 part[key] = value
         parts.append(part)
     return parts
-
-
-class MicroBatchSFTTrainer(SFTTrainer):
-    """SFTTrainer whose training step runs `split_batch` micro-batches; `micro_batch_tokens=0` turns it off."""
-
-    def __init__(self, *args: Any, micro_batch_tokens: int = 0, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.micro_batch_tokens = micro_batch_tokens
-
-    def training_step(self, model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> Any:
-        # Without num_items_in_batch each part's loss would be its own mean: the sum would weight rows wrongly.
-        split = self.micro_batch_tokens and num_items_in_batch is not None
-        parts = split_batch(inputs, self.micro_batch_tokens) if split else [inputs]
-        if len(parts) == 1:
-            return super().training_step(model, inputs, num_items_in_batch)
-        total = None
-        for k, part in enumerate(parts):
-            # Under DDP only the last part's backward all-reduces; the others accumulate locally (nested no_sync
-            # restores the outer state, so an outer gradient-accumulation no_sync still holds).
-            last = k == len(parts) - 1
-            sync = contextlib.nullcontext() if last else self.accelerator.no_sync(model)
-            with sync:
-                loss = super().training_step(model, part, num_items_in_batch)
-            total = loss if total is None else total + loss
-        return total

@@ -248,7 +248,7 @@ def train(
     from transformers import EarlyStoppingCallback, PrinterCallback, set_seed
     from trl import SFTConfig
 
-    from tunesmith.train.microbatch import MicroBatchSFTTrainer
+    from tunesmith.train.trainer import TunesmithSFTTrainer
 
     # cpu= matters: without it, a torchrun/accelerate launch on CPU is not seen as distributed and every process
     # would think it is the main one.
@@ -319,7 +319,7 @@ def train(
     train_ds = Dataset.from_list([{"input_ids": e.input_ids, "labels": e.labels} for e in p.train_tok])
     val_ds = Dataset.from_list([{"input_ids": e.input_ids, "labels": e.labels} for e in p.val_tok]) if has_val else None
     extra = [EarlyStoppingCallback(tc.early_stopping_patience)] if tc.early_stopping_patience and has_val else []
-    trainer = MicroBatchSFTTrainer(
+    trainer = TunesmithSFTTrainer(
         micro_batch_tokens=p.micro_batch_tokens,
         model=p.model,
         args=args,
