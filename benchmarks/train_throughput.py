@@ -1,6 +1,6 @@
 """Training throughput: plain TRL defaults vs hand-tuned TRL vs `tunesmith train`, side by side.
 
-    python benchmarks/train_throughput.py --out train_throughput.json   # the benchmark (m model, ~12 min, 2 cores)
+    python benchmarks/train_throughput.py          # the benchmark (m model, ~12 min, 2 cores): train_throughput.json
     python benchmarks/train_throughput.py --quick                       # smoke run: the xs model
     python benchmarks/train_throughput.py --explore --methods full      # every candidate for (b), and tunesmith's
     python benchmarks/train_throughput.py --literal-default --arms trl_default --methods full   # bf16 autocast
@@ -664,9 +664,11 @@ def main(a: argparse.Namespace) -> None:
         "arms": results,
         "ratios": ratios(results),
     }
-    if a.out:
-        Path(a.out).write_text(json.dumps(report, indent=2))
-        console.print(f"wrote {a.out}")
+    out = Path(a.out)
+    tmp = out.with_name(f".{out.name}.tmp")  # a crash mid-write leaves the last complete figures in place
+    tmp.write_text(json.dumps(report, indent=2))
+    os.replace(tmp, out)
+    console.print(f"wrote {out}")
 
 
 def _versions() -> dict[str, str]:
@@ -685,7 +687,7 @@ def parse_args() -> argparse.Namespace:
         help="on CPUs without bf16 units, also run TRL's literal defaults (bf16 autocast) for --literal-steps steps",
     )
     p.add_argument("--literal-steps", type=int, default=1, help="optimizer steps of the literal-default arm")
-    p.add_argument("--out", help="write the figures as JSON here")
+    p.add_argument("--out", default="train_throughput.json", help="the figures as JSON (default: %(default)s)")
     p.add_argument("--data", choices=("longtail", "support"), default="longtail")
     p.add_argument("--size", choices=("xs", "s", "m"), help="tiny model size (default m; xs with --quick)")
     p.add_argument("--methods", nargs="+", choices=("full", "lora"), default=["full", "lora"])

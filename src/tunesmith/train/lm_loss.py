@@ -15,6 +15,7 @@ No library does this for CPU: it is TRL's own loss with TRL's compact path, minu
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
@@ -29,7 +30,8 @@ def lm_parts(model: Any) -> tuple[torch.nn.Module, torch.nn.Linear] | None:
     """The decoder and the LM head of a causal LM, PEFT-wrapped or not.
 
     Returns None when the loss must stay TRL's: no separate decoder, a head that is not a plain linear layer (LoRA or
-    modules_to_save on the head), or logits that the model transforms after the head (soft-capping, logit scale).
+    modules_to_save on the head), logits that the model transforms after the head (soft-capping, logit scale), or a
+    forward without `logits_to_keep`.
     """
     causal = model.get_base_model() if hasattr(model, "get_base_model") else model
     get_decoder = getattr(causal, "get_decoder", None)
@@ -37,7 +39,8 @@ def lm_parts(model: Any) -> tuple[torch.nn.Module, torch.nn.Linear] | None:
     head = causal.get_output_embeddings() if hasattr(causal, "get_output_embeddings") else None
     config = getattr(causal, "config", None)
     transformed = getattr(config, "final_logit_softcapping", None) or getattr(causal, "logit_scale", None) is not None
-    if decoder is None or decoder is causal or type(head) is not torch.nn.Linear or transformed:
+    keeps = "logits_to_keep" in inspect.signature(type(causal).forward).parameters
+    if decoder is None or decoder is causal or type(head) is not torch.nn.Linear or transformed or not keeps:
         return None
     return decoder, head
 
