@@ -53,5 +53,17 @@ def test_keeps_trls_path_where_the_head_is_not_plain(model):
     assert lm_parts(get_peft_model(model, LoraConfig(target_modules=["q_proj"]))) is not None  # head untouched
     with_head = AutoModelForCausalLM.from_config(model.config)
     assert lm_parts(get_peft_model(with_head, LoraConfig(target_modules=["lm_head"]))) is None
-    model.config.final_logit_softcapping = 30.0
-    assert lm_parts(model) is None
+    for field, value in (("final_logit_softcapping", 30.0), ("logits_scaling", 8.0)):  # Gemma, Granite
+        changed = AutoModelForCausalLM.from_config(model.config)
+        setattr(changed.config, field, value)
+        assert lm_parts(changed) is None
+
+
+def test_gives_way_when_the_decoder_cuts_its_hidden_states(model):
+    """Gemma 4's decoder honours logits_to_keep itself: the loss must come from TRL's path, not a misaligned one."""
+    decoder, head = lm_parts(model)
+    cut = decoder.register_forward_hook(lambda m, a, out: type(out)(last_hidden_state=out[0][:, -1:]))
+    try:
+        assert labelled_loss(model, decoder, head, batch(model.config.vocab_size)) is None
+    finally:
+        cut.remove()

@@ -103,19 +103,20 @@ def near_groups(texts: Sequence[str], threshold: float, *, num_perm: int = NUM_P
             if j != i:
                 uf.union(j, i)
     keys = list(first.values())
-    shingles = {i: _shingles(texts[i]) for i in keys}
-    hashes = [LeanMinHash(m) for m in MinHash.bulk([shingles[i] for i in keys], num_perm=num_perm)]
+    # Shingle sets are made one at a time and dropped once hashed: kept for every text, they took ~10 KB each (about
+    # 10 GB at a million conversations), and only candidate pairs need them again.
+    hashes = [LeanMinHash(m) for m in MinHash.generator((_shingles(texts[i]) for i in keys), num_perm=num_perm)]
     lsh = MinHashLSH(threshold=max(0.3, threshold - CANDIDATE_MARGIN), num_perm=num_perm)
     with lsh.insertion_session() as session:
         for key, m in zip(keys, hashes, strict=True):
             session.insert(key, m, check_duplication=False)
     for key, m in zip(keys, hashes, strict=True):
-        a = shingles[key]
-        for other in lsh.query(m):
-            if other > key:
-                b = shingles[other]
-                if len(a & b) >= threshold * len(a | b):
-                    uf.union(key, other)
+        candidates = [other for other in lsh.query(m) if other > key]
+        a = _shingles(texts[key]) if candidates else set()
+        for other in candidates:
+            b = _shingles(texts[other])
+            if len(a & b) >= threshold * len(a | b):
+                uf.union(key, other)
     return uf.groups()
 
 

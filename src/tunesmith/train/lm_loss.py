@@ -24,6 +24,15 @@ import torch
 # 450+ labelled tokens in a micro-batch), TRL's chunked kernel computes the same loss in vocabulary tiles instead.
 LOGITS_LIMIT = 2**26
 VOCAB_CHUNK = 32_768
+# Config fields with which a model changes its logits after the head (as TRL's patch_fused_forward reads them): soft
+# capping (Gemma), a scale (Cohere, Falcon-H1, Granite, MiniCPM3, HyperCLOVA X). Such models keep TRL's path.
+LOGIT_TRANSFORMS = (
+    "final_logit_softcapping",
+    "logit_scale",
+    "output_multiplier",
+    "lm_head_multiplier",
+    "logits_scaling",
+)
 
 
 def lm_parts(model: Any) -> tuple[torch.nn.Module, torch.nn.Linear] | None:
@@ -38,7 +47,8 @@ def lm_parts(model: Any) -> tuple[torch.nn.Module, torch.nn.Linear] | None:
     decoder = get_decoder() if callable(get_decoder) else None
     head = causal.get_output_embeddings() if hasattr(causal, "get_output_embeddings") else None
     config = getattr(causal, "config", None)
-    transformed = getattr(config, "final_logit_softcapping", None) or getattr(causal, "logit_scale", None) is not None
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    transformed = any(getattr(text, name, None) is not None for name in LOGIT_TRANSFORMS)
     keeps = "logits_to_keep" in inspect.signature(type(causal).forward).parameters
     if decoder is None or decoder is causal or type(head) is not torch.nn.Linear or transformed or not keeps:
         return None
@@ -51,11 +61,13 @@ def labelled_loss(
     head: torch.nn.Linear,
     inputs: dict[str, Any],
     num_items_in_batch: Any = None,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
     """The cross-entropy summed over the labelled positions, divided by `num_items_in_batch`: Trainer's count of the
     labelled tokens in the whole batch. Without that count, it is the mean over this batch, as in TRL.
 
-    Returns the loss, the number of labelled positions and how many of them the model ranks first.
+    Returns the loss, the number of labelled positions and how many of them the model ranks first; None when the
+    decoder's hidden states do not cover every position (a model whose decoder itself honours `logits_to_keep`,
+    such as Gemma 4's KV-shared layers).
     The model is called through `model` (a DDP wrapper keeps its hooks). It computes the logits of the last position
     only (`logits_to_keep=1`), and a forward hook takes the decoder's hidden states.
     """
@@ -66,6 +78,8 @@ def labelled_loss(
     finally:
         hook.remove()
     labels = inputs["labels"][:, 1:]
+    if captured[-1].size(1) != labels.size(1) + 1:
+        return None
     mask = labels != -100
     hidden, targets = captured[-1][:, :-1][mask], labels[mask]
     if hidden.size(0) * head.out_features <= LOGITS_LIMIT:
@@ -80,5 +94,7 @@ def labelled_loss(
         )
         total, correct = -log_probs.sum(), is_top1.sum()
     count = mask.sum()
-    loss = total / (count.clamp(min=1) if num_items_in_batch is None else num_items_in_batch)
+    # Clamped as in TRL: a batch without labelled tokens gives a zero loss, not 0 / 0.
+    divisor = count if num_items_in_batch is None else torch.as_tensor(num_items_in_batch, device=count.device)
+    loss = total / divisor.clamp(min=1)
     return loss, count, correct

@@ -52,7 +52,11 @@ class TunesmithSFTTrainer(SFTTrainer):
         parts = None if return_outputs else self._labelled_loss_parts(model, inputs)
         if parts is None:
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-        loss, count, correct = labelled_loss(model, *parts, inputs, num_items_in_batch)
+        result = labelled_loss(model, *parts, inputs, num_items_in_batch)
+        if result is None:  # the decoder cut its hidden states to the kept logits: TRL's path from now on
+            self.labelled_positions_only = False
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        loss, count, correct = result
         # As TRL: num_items_in_batch counts every rank's tokens, and DDP averages the gradients across ranks.
         if self.args.average_tokens_across_devices and num_items_in_batch is not None:
             loss = loss * self.accelerator.num_processes
