@@ -18,7 +18,6 @@ models loaded nor the peak memory carry over from one size to the next.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import random
@@ -28,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from itertools import combinations
+from itertools import accumulate, combinations
 from pathlib import Path
 
 from tunesmith.data.check import check_files
@@ -61,7 +60,7 @@ def generate(n: int, path: Path, seed: int = 0) -> set[tuple[int, int]]:
     vocab = ["".join(rng.choices(string.ascii_lowercase, k=rng.randint(3, 9))) for _ in range(5000)]
     # Zipf weights, accumulated once: choices(weights=...) would sum 5,000 weights per call (minutes at 1M rows);
     # cum_weights draws the same words.
-    cum = list(itertools.accumulate(1 / (r + 1) for r in range(len(vocab))))
+    cum = list(accumulate(1 / (r + 1) for r in range(len(vocab))))
     n_orig = int(n / 1.1)
     rows, planted = [], set()
     for k in range(n_orig):
