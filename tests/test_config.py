@@ -55,9 +55,17 @@ def test_python_api_is_the_same_classes():
     assert cfg.train.method == "dora" and cfg.eval.reference_arm == "base"
 
 
-def test_example_config_is_valid():
-    cfg = load_config(Path(__file__).parents[1] / "examples" / "support-desk" / "tunesmith.yaml")
-    assert cfg.data.paths and cfg.model.tiny is not None
+def test_example_configs_are_valid():
+    example = Path(__file__).parents[1] / "examples" / "support-desk"
+    real = load_config(example / "tunesmith.yaml")
+    assert real.data.paths and real.model.get == "smollm2-135m-instruct" and real.model.tiny is None
+    tiny = load_config(example / "tunesmith-tiny.yaml")
+    assert tiny.model.tiny is not None and tiny.model.get is None
+
+
+def test_model_tiny_and_get_are_exclusive(tmp_path):
+    with pytest.raises(ConfigError, match="not both"):
+        load_config(write(tmp_path, "model:\n  tiny: {size: xs}\n  get: smollm2-135m-instruct\n"))
 
 
 def config_keys(model=Config, prefix=""):

