@@ -442,7 +442,6 @@ def _excerpt(value: Any) -> str:
     return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 3] + "..."
 
 
-
 def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     """1-based line of the YAML node at `loc` (as deep as the path can be followed)."""
     line = node.start_mark.line + 1 if node is not None else None
@@ -519,7 +518,9 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
     except OSError as e:
         raise ConfigError(f"cannot read the config: {e.strerror}", file=path) from None
     if len(data) > MAX_CONFIG_BYTES:
-        raise ConfigError(f"the config is over {MAX_CONFIG_BYTES >> 20} MB", hint="is this a tunesmith.yaml?", file=path)
+        raise ConfigError(
+            f"the config is over {MAX_CONFIG_BYTES >> 20} MB", hint="is this a tunesmith.yaml?", file=path
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -175,7 +175,9 @@ def quickstart(dest: Path, *, tiny: bool = False, console: Console | None = None
             ignore=shutil.ignore_patterns("__pycache__", "artifacts", "models", "generate.py", "tunesmith*.yaml"),
         )
         shutil.copy(src / ("tunesmith-tiny.yaml" if tiny else "tunesmith.yaml"), dest / "tunesmith.yaml")
-        console.print(f"copied the support-desk example ({'tiny model' if tiny else 'SmolLM2-135M'}) into [bold]{dest}[/]")
+        console.print(
+            f"copied the support-desk example ({'tiny model' if tiny else 'SmolLM2-135M'}) into [bold]{dest}[/]"
+        )
     else:
         console.print(f"[yellow]{dest}/tunesmith.yaml exists: running it as it is[/]")
     cfg = load_config(dest / "tunesmith.yaml")
