@@ -14,13 +14,14 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import tunesmith
+from tunesmith.errors import DataError, OutputError
 
 LIBRARIES = ("torch", "transformers", "tokenizers", "peft", "trl", "datasets", "accelerate")
 
@@ -113,34 +114,156 @@ def write_manifest(
     return manifest
 
 
-@contextlib.contextmanager
-def atomic_dir(final: str | Path, *, overwrite: bool = True) -> Iterator[Path]:
-    """Yield a temporary directory that replaces `final` only if the block finishes without an exception."""
+OVERWRITE_HINT = "choose another path, move it away, or pass --overwrite to replace it"
+
+
+def is_artifact(path: Path) -> bool:
+    """A directory tunesmith wrote: it holds a manifest.json that names its stage."""
+    try:
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and "stage" in manifest
+
+
+def check_output(final: str | Path, *, overwrite: bool = False, inputs: Sequence[str | Path] = ()) -> None:
+    """Refuse an output that would destroy what tunesmith did not write, or the inputs being read.
+
+    Called before the work starts (so a long command fails at once) and again by `atomic_dir`. An empty directory,
+    or a tunesmith artifact, may be replaced; anything else needs `overwrite`. No input may lie inside the output,
+    even with `overwrite`: replacing the output would delete it.
+    """
     final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
-    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it owner-only; the final directory is meant to be shared
+    target = final.resolve()
+    for item in inputs:
+        p = Path(item)
+        if not p.exists():
+            continue
+        rp = p.resolve()
+        if rp == target or target in rp.parents:
+            raise OutputError(
+                f"the output {final} holds the input {p}: writing it would delete the input",
+                hint="choose an output path outside the inputs",
+                file=final,
+            )
+    if not final.exists() and not final.is_symlink():
+        return
+    if final.is_dir() and not final.is_symlink() and (is_artifact(final) or not any(final.iterdir())):
+        return
+    if not overwrite:
+        what = "a file" if final.is_file() else "a directory not written by tunesmith (no manifest.json)"
+        raise OutputError(f"the output {final} exists and is {what}", hint=OVERWRITE_HINT, file=final)
+
+
+@contextlib.contextmanager
+def _writable(final: Path) -> Iterator[None]:
+    """Turn an OS refusal (read-only parent, a file where a folder should be) into an error the user can act on."""
+    try:
+        yield
+    except OSError as e:
+        raise OutputError(
+            f"cannot write {final}: {e.strerror or e}",
+            hint="check that the parent directory exists and is writable, or choose another path",
+            file=final,
+        ) from None
+
+
+@contextlib.contextmanager
+def atomic_dir(final: str | Path, *, overwrite: bool = False, inputs: Sequence[str | Path] = ()) -> Iterator[Path]:
+    """Yield a temporary directory that replaces `final` only if the block finishes without an exception.
+
+    `final` may be replaced when it is a tunesmith artifact or empty; anything else only with `overwrite`
+    (see `check_output`). The previous version stays in place until the new one is complete.
+    """
+    final = Path(final)
+    check_output(final, overwrite=overwrite, inputs=inputs)
+    with _writable(final):
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it owner-only; the final directory is meant to be shared
     try:
         yield tmp
+        check_output(final, overwrite=overwrite, inputs=inputs)  # it may have appeared while we worked
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if final.exists():
-        if not overwrite:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise FileExistsError(final)
-        old = final.with_name(f".{final.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(final, old)
-        os.replace(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, final)
+    try:
+        with _writable(final):
+            if final.exists() or final.is_symlink():
+                old = final.with_name(f".{final.name}.old")
+                if old.is_dir() and not old.is_symlink():
+                    shutil.rmtree(old, ignore_errors=True)
+                else:
+                    with contextlib.suppress(FileNotFoundError):
+                        old.unlink()
+                os.replace(final, old)
+                os.replace(tmp, final)
+                if old.is_dir() and not old.is_symlink():
+                    shutil.rmtree(old, ignore_errors=True)
+                else:
+                    old.unlink()
+            else:
+                os.replace(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_file_checked(
+    path: str | Path, text_lines: Iterable[str], *, overwrite: bool = False, inputs: Sequence[str | Path] = ()
+) -> None:
+    """Write a single-file output (an export) atomically, under the same rules as `atomic_dir`.
+
+    A file cannot say who wrote it, so an existing one is replaced only with `overwrite`; a directory never is.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"the output {path} is a directory", hint="pass the path of a file", file=path)
+    for item in inputs:
+        p = Path(item).resolve()
+        if path.resolve() == p or p in path.resolve().parents:
+            raise OutputError(
+                f"the output {path} is inside the input {item}", hint="write it outside the dataset", file=path
+            )
+    if path.exists() and not overwrite:
+        raise OutputError(f"the output {path} exists", hint=OVERWRITE_HINT, file=path)
+    with _writable(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            for line in text_lines:
+                f.write(line)
+        os.chmod(tmp, 0o666 & ~_umask())
+        with _writable(path):
+            os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
+    """(line number, value) of each non-blank line; a line that is not JSON is a DataError at its file:line."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    yield n, json.loads(line)
+                except (ValueError, RecursionError) as e:
+                    raise DataError(
+                        f"invalid JSON: {getattr(e, 'msg', type(e).__name__)}",
+                        hint="this file should be written by tunesmith; prepare it again",
+                        file=path,
+                        line=n,
+                    ) from None
+    except UnicodeDecodeError as e:
+        raise DataError(f"not UTF-8 text: {e.reason}", file=path, hint="prepare it again") from None
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    return [row for _, row in iter_jsonl(path)]
 
 
 def write_jsonl(path: str | Path, rows: Sequence[dict[str, Any]]) -> None:

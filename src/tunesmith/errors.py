@@ -1,8 +1,9 @@
 """User-facing errors and their exit codes (DESIGN.md, "Errors").
 
 A TunesmithError is a mistake the user can fix: it names where (file and line), what is wrong, and how to fix it.
-The CLI prints it as `error: FILE:LINE: message` and `hint: ...` and exits with `exit_code`; anything else is a bug
-and keeps its traceback.
+The CLI prints it as `error: FILE:LINE: message` and `hint: ...` and exits with `exit_code`; anything else is a bug:
+the CLI reports it in one line with exit code 3 (so a script can tell a crash from findings), and `--debug` shows
+its traceback.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 EXIT_OK = 0
 EXIT_FINDINGS = 1  # done, but a check found errors or a gate failed
 EXIT_USAGE = 2  # the input or the usage is unusable
+EXIT_INTERNAL = 3  # a bug in tunesmith: an exception that is not a TunesmithError
 
 
 class TunesmithError(Exception):
@@ -48,6 +50,10 @@ class ConfigError(TunesmithError):
 
 class DataError(TunesmithError):
     """The input data cannot be used at all (a missing file, nothing in a known format)."""
+
+
+class OutputError(TunesmithError):
+    """An output path cannot be written safely: it holds someone else's files, the inputs, or is not writable."""
 
 
 class ModelError(TunesmithError):

@@ -225,6 +225,8 @@ class Registry:
                 shutil.copytree(run.path, tmp / "train")
                 shutil.copytree(run.evaluation.path, tmp / "eval")
                 shutil.copytree(run.dataset_dir, tmp / "dataset")
+                # Marks the snapshot as tunesmith's, so a re-promotion may replace it (artifacts.check_output).
+                write_json_atomic(tmp / "manifest.json", {"stage": "served", "run_id": run.run_id})
         write_json_atomic(
             self.served_dir / CURRENT,
             {"run_id": run.run_id, "promoted_at": datetime.now(UTC).isoformat(), "lineage": run.lineage()},

@@ -123,12 +123,23 @@ def test_failed_merge_leaves_previous_export_in_place(tmp_path, tiny_model_dir):
     out = tmp_path / "merged"
     out.mkdir()
     (out / "keep.txt").write_text("previous export")
+    (out / "manifest.json").write_text(json.dumps({"stage": "export"}))  # a previous tunesmith export
     with pytest.raises(TunesmithError, match="base model of the run is gone") as e:
         export_merged(run, out)
     assert str(tmp_path / "gone") in e.value.message and "--base" in e.value.hint
     assert (out / "keep.txt").read_text() == "previous export"
     export_merged(run, out, base=str(tiny_model_dir))  # --base fixes it
     assert (out / "model.safetensors").exists() and not (out / "keep.txt").exists()
+
+
+def test_merge_refuses_a_folder_tunesmith_did_not_write(tmp_path, tiny_model_dir):
+    run = _make_run(tmp_path, tiny_model_dir)
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("the user's own file")
+    with pytest.raises(TunesmithError, match="not written by tunesmith"):
+        export_merged(run, out)
+    assert (out / "notes.txt").read_text() == "the user's own file"
 
 
 def test_adapter_export_pins_base_and_revision(tmp_path, tiny_model_dir):

@@ -223,6 +223,9 @@ def prepare(
     split: Annotated[str, typer.Option("--split", help="train,val,test shares.")] = "0.8,0.1,0.1",
     seed: Annotated[int, typer.Option("--seed")] = 0,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace --out even when tunesmith did not write it (never the inputs).")
+    ] = False,
 ) -> None:
     """Fix what can be fixed safely, split without leakage, and write a versioned dataset.
 
@@ -264,6 +267,7 @@ def prepare(
         tokenizer=_tokenizer(model),
         pii_key_file=pii_key_file,
         parent=parent,
+        overwrite=overwrite,
     )
     if as_json:
         typer.echo(
@@ -340,6 +344,7 @@ def export(
     split: Annotated[str, typer.Option("--split", help="Which split to export.")] = "train",
     model: ModelOpt = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --out file.")] = False,
 ) -> None:
     """Write a vendor's fine-tuning format, checked against its documented limits.
 
@@ -349,7 +354,7 @@ def export(
     """
     from tunesmith.data.export import export_dataset
 
-    r = export_dataset(dataset, to, out, split=split, tokenizer=_tokenizer(model))
+    r = export_dataset(dataset, to, out, split=split, tokenizer=_tokenizer(model), overwrite=overwrite)
     if as_json:
         typer.echo(json.dumps(r.to_json()))
     else:

@@ -1,7 +1,8 @@
 """`tunesmith`: the entry point. Every command parses, calls the API, renders; no logic lives here.
 
 All user errors surface here, once: `error: FILE:LINE: message`, `hint: ...`, and the error's exit code (2 for
-unusable input). `--debug` (or TUNESMITH_DEBUG=1) shows the traceback instead.
+unusable input). Any other exception is a bug: one line and exit code 3, never 1 (which means "the check found
+errors"), so that scripts can tell a crash from findings. `--debug` (or TUNESMITH_DEBUG=1) shows the traceback.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from tunesmith.errors import TunesmithError
+from tunesmith.errors import EXIT_INTERNAL, TunesmithError
 
 err_console = Console(stderr=True, highlight=False)
 
@@ -81,6 +82,14 @@ def print_error(e: TunesmithError) -> None:
         err_console.print(f"[yellow]hint:[/] {e.hint}", soft_wrap=True)
 
 
+def print_internal_error(e: BaseException) -> None:
+    """One line for a bug: its type and the start of its message, never a megabyte of repr."""
+    first = (str(e).splitlines() or [""])[0]
+    short = first if len(first) <= 200 else first[:200] + "..."
+    err_console.print(f"error: internal error: {type(e).__name__}: {short}", soft_wrap=True, markup=False)
+    err_console.print("hint: rerun with --debug and report the traceback", soft_wrap=True, markup=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit code (in-process, so tests need no subprocess).
 
@@ -96,6 +105,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print_error(e)
         return e.exit_code
+    except Exception as e:
+        if _state["debug"]:
+            raise
+        print_internal_error(e)
+        return EXIT_INTERNAL
     return 0
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tunesmith.artifacts import read_jsonl, write_jsonl
+from tunesmith.artifacts import iter_jsonl, write_file_checked
 from tunesmith.data import stats
 from tunesmith.errors import DataError
 from tunesmith.records import role_order_problem
@@ -128,15 +128,39 @@ CONVERTERS = {"openai": _openai, "bedrock": _bedrock, "vertex": _vertex}
 
 
 def export_dataset(
-    dataset_dir: str | Path, to: str, out: str | Path, *, split: str = "train", tokenizer: Any = None
+    dataset_dir: str | Path,
+    to: str,
+    out: str | Path,
+    *,
+    split: str = "train",
+    tokenizer: Any = None,
+    overwrite: bool = False,
 ) -> ExportResult:
-    """Write `split` of a prepared dataset in `to`'s format; drop what the vendor would reject and say why."""
+    """Write `split` of a prepared dataset in `to`'s format; drop what the vendor would reject and say why.
+
+    `out` is written atomically (its folder is created); an existing file is replaced only with `overwrite`, and
+    never inside the dataset being read.
+    """
     if to not in CONVERTERS:
         raise DataError(f"unknown export target '{to}'", hint=f"use one of: {', '.join(CONVERTERS)}")
     src = Path(dataset_dir) / f"{split}.jsonl"
     if not src.is_file():
         raise DataError(f"no {split}.jsonl in {dataset_dir}", hint="pass a directory made by `tunesmith data prepare`")
-    records = read_jsonl(src)
+    records = []
+    for n, r in iter_jsonl(src):
+        messages = r.get("messages") if isinstance(r, dict) else None
+        if not isinstance(messages, list) or not all(
+            isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages
+        ):
+            raise DataError(
+                "not a prepared record: it needs a list of messages, each with a role",
+                hint="pass a directory made by `tunesmith data prepare`, or prepare it again",
+                file=src,
+                line=n,
+            )
+        records.append(r)
+    if Path(out).exists() and not overwrite:
+        write_file_checked(out, [], overwrite=False, inputs=[dataset_dir])  # refuses now, before the work
     limits = LIMITS[to]
     counter = stats.TokenCounter(tokenizer)
     result = ExportResult(written=0, training_tokens=0)
@@ -169,7 +193,9 @@ def export_dataset(
         result.errors.append(f"{len(rows)} example(s); {to} needs at least {limits.min_examples}")
     elif len(rows) < limits.recommended:
         result.warnings.append(f"{len(rows)} example(s); {to} recommends starting with {limits.recommended}")
-    write_jsonl(out, rows)
+    write_file_checked(
+        out, (json.dumps(row, ensure_ascii=False) + "\n" for row in rows), overwrite=overwrite, inputs=[dataset_dir]
+    )
     result.written = len(rows)
     result.warnings.append(f"token counts: {counter.method}")
     return result

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tunesmith.artifacts import atomic_dir, read_jsonl, sha256_file, write_jsonl, write_manifest
+from tunesmith.artifacts import atomic_dir, check_output, read_jsonl, sha256_file, write_jsonl, write_manifest
 from tunesmith.config import DataConfig
 from tunesmith.data import dedup, pii, stats
 from tunesmith.data.split import SPLITS, split_groups
@@ -68,9 +68,10 @@ def _resolve_conflicts_and_dups(
     return drop, uf.groups()
 
 
-def _load_key(path: Path, out_dir: Path) -> bytes:
-    """The pseudonymization key, created on first use. It must live outside the dataset, or the dataset would
-    ship the means to test guesses against its pseudonyms."""
+def _load_key(path: Path, out_dir: Path) -> tuple[bytes, bool]:
+    """The pseudonymization key, and whether it is new. It must live outside the dataset, or the dataset would
+    ship the means to test guesses against its pseudonyms. A new key is only generated here: `_save_key` writes
+    it once the dataset is written, so a failed prepare leaves no key file behind."""
     out = out_dir.resolve()
     if path.resolve() == out or out in path.resolve().parents:
         raise DataError(
@@ -78,11 +79,22 @@ def _load_key(path: Path, out_dir: Path) -> bytes:
             hint="keep the key outside the dataset, e.g. --pii-key-file ~/.tunesmith/pii.key",
         )
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32) + "\n")
-    return bytes.fromhex(path.read_text().strip())
+        return secrets.token_bytes(32), True
+    try:
+        return bytes.fromhex(path.read_text(encoding="ascii").strip()), False
+    except (OSError, ValueError):
+        raise DataError(
+            "the PII key file is not a key written by tunesmith",
+            hint="restore it from a backup, or pass another --pii-key-file",
+            file=path,
+        ) from None
+
+
+def _save_key(path: Path, key: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key.hex() + "\n")
 
 
 def _sweep_pattern(values: set[str]) -> re.Pattern[str] | None:
@@ -381,6 +393,7 @@ def prepare_dataset(
     keep_recurring_names: bool | None = None,
     columns: dict[str, str] | None = None,
     parent: str | Path | None = None,
+    overwrite: bool = False,
 ) -> PrepareResult:
     """Write train/val/test.jsonl, manifest.json, README.md and redactions.jsonl into `out_dir`, atomically.
 
@@ -395,6 +408,8 @@ def prepare_dataset(
     and no new example can be a twin of a test example.
     """
     out_dir = Path(out_dir)
+    # Fail before the work: the --parent is the version being replaced, but the data files must survive.
+    check_output(out_dir, overwrite=overwrite, inputs=list(paths))
     pii_allow = list(cfg.pii_allow if pii_allow is None else pii_allow)
     keep_recurring_names = cfg.keep_recurring_names if keep_recurring_names is None else keep_recurring_names
     columns = cfg.columns if columns is None else columns
@@ -427,9 +442,10 @@ def prepare_dataset(
             else:
                 together.append([i - offset for i in g])
     key = None
+    new_key = False
+    key_path = Path(pii_key_file) if pii_key_file else out_dir.with_name(out_dir.name + ".pii-key")
     if cfg.pii == "pseudonymize":
-        key_path = Path(pii_key_file) if pii_key_file else out_dir.with_name(out_dir.name + ".pii-key")
-        key = _load_key(key_path, out_dir)
+        key, new_key = _load_key(key_path, out_dir)
     kept = [i for i in range(len(records)) if i not in drop]
     log: list[dict[str, Any]] = []
     pii_counts: Counter[str] = Counter()
@@ -510,27 +526,41 @@ def prepare_dataset(
         **({"parent_dataset_hash": base.dataset_hash} if base is not None else {}),
     }
     sources = [{"file": Path(p).name, "format": f, "sha256": sha256_file(p)} for p, f in loaded.formats.items()]
-    with atomic_dir(out_dir) as tmp:
-        blobs = {}
-        for s in SPLITS:
-            write_jsonl(tmp / f"{s}.jsonl", rows[s])
-            blobs[f"{s}.jsonl"] = (tmp / f"{s}.jsonl").read_bytes()
-        digest = dataset_hash(blobs, options)
-        write_jsonl(tmp / "redactions.jsonl", log)
-        (tmp / "README.md").write_text(
-            _card(counts, cfg, seed, digest, sources, pii_counts, warnings), encoding="utf-8"
-        )
-        write_manifest(
-            tmp,
-            stage="data",
-            config=options,
-            inputs=list(paths),
-            counts=counts,
-            extra={
-                "dataset_hash": digest,
-                "sources": sources,
-                "warnings": warnings,
-                **({"parent": {"path": str(base.path), "dataset_hash": base.dataset_hash}} if base is not None else {}),
-            },
-        )
+    saved_key = False
+    try:
+        with atomic_dir(out_dir, overwrite=overwrite, inputs=list(paths)) as tmp:
+            blobs = {}
+            for s in SPLITS:
+                write_jsonl(tmp / f"{s}.jsonl", rows[s])
+                blobs[f"{s}.jsonl"] = (tmp / f"{s}.jsonl").read_bytes()
+            digest = dataset_hash(blobs, options)
+            write_jsonl(tmp / "redactions.jsonl", log)
+            (tmp / "README.md").write_text(
+                _card(counts, cfg, seed, digest, sources, pii_counts, warnings), encoding="utf-8"
+            )
+            write_manifest(
+                tmp,
+                stage="data",
+                config=options,
+                inputs=list(paths),
+                counts=counts,
+                extra={
+                    "dataset_hash": digest,
+                    "sources": sources,
+                    "warnings": warnings,
+                    **(
+                        {"parent": {"path": str(base.path), "dataset_hash": base.dataset_hash}}
+                        if base is not None
+                        else {}
+                    ),
+                },
+            )
+            if new_key:  # last, so that a dataset that fails to be written leaves no key behind
+                assert key is not None
+                _save_key(key_path, key)
+                saved_key = True
+    except BaseException:
+        if saved_key:
+            key_path.unlink(missing_ok=True)
+        raise
     return PrepareResult(out_dir=out_dir, counts=counts, dataset_hash=digest, warnings=warnings)

@@ -116,6 +116,8 @@ def run_monitor(
     with atomic_dir(out_dir) as tmp:
         write_json_atomic(tmp / "drift.json", result)
         render_html(result, lengths, tmp / "drift.html")
+        # Marks the folder as tunesmith's, so the next `monitor` run may replace it (artifacts.check_output).
+        write_json_atomic(tmp / "manifest.json", {"stage": "monitor", "window_start": result.get("window_start")})
     return MonitorResult(out_dir, result)
 
 
