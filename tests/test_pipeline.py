@@ -82,6 +82,8 @@ def test_eval_compares_the_three_arms_on_the_test_split(ran):
     for arm in results["arms"].values():
         assert {"rougeL", "exact_match", "token_f1", "chrf", "semantic_sim"} <= set(arm["metrics"])
     assert "delta" in results["arms"]["fine_tuned"] and "delta" not in results["arms"]["base"]
+    assert set(results["arms"]["fine_tuned"]["delta_vs"]) == {"base", "retrieval"}
+    assert "ci" in results["arms"]["fine_tuned"]["delta_vs"]["retrieval"]["rougeL"]
     # The retrieval arm answers with a training answer: on FAQ data it is far above a random base model.
     assert results["arms"]["retrieval"]["metrics"]["rougeL"] > results["arms"]["base"]["metrics"]["rougeL"]
     html = (out / "report.html").read_text()

@@ -143,6 +143,14 @@ def test_aggregate_means_counts_and_deltas(examples: list[dict[str, Any]]) -> No
     assert 0.0 <= lo <= 0.325 <= hi <= 0.5
 
 
+def test_focus_arm_has_paired_deltas_against_every_other_arm(examples: list[dict[str, Any]]) -> None:
+    stats = aggregate(examples, ["base", "ft"], "base", focus_arm="ft")
+    assert set(stats["ft"]["delta_vs"]) == {"base"} and "delta_vs" not in stats["base"]
+    assert stats["ft"]["delta_vs"]["base"] == stats["ft"]["delta"]
+    flipped = aggregate(examples, ["base", "ft"], "ft", focus_arm="base")
+    assert flipped["base"]["delta_vs"]["ft"]["rougeL"]["value"] == pytest.approx(-0.325)
+
+
 def test_aggregate_is_deterministic_and_rejects_an_unknown_reference(examples: list[dict[str, Any]]) -> None:
     assert aggregate(examples, ["base", "ft"], "base", seed=3) == aggregate(examples, ["base", "ft"], "base", seed=3)
     with pytest.raises(ValueError):

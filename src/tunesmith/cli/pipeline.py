@@ -39,11 +39,14 @@ def render_summary(cfg: Config, outputs: dict[str, Any]) -> None:
             tokens = stats["tokens"]["prompt_mean"] + stats["tokens"]["completion_mean"]
             table.add_row(arm, *cells, f"{tokens:.0f}", f"{stats['latency_ms']['p50']:.0f}")
         console.print(table)
-        ref = results["reference_arm"]
-        ft = results["arms"].get("fine_tuned", {}).get("delta", {}).get("rougeL")
-        if ft:
-            lo, hi = ft["ci"]
-            console.print(f"fine_tuned vs {ref}: ROUGE-L {ft['value']:+.3f} (95% CI {lo:+.3f} to {hi:+.3f})")
+        for other, deltas in results["arms"].get("fine_tuned", {}).get("delta_vs", {}).items():
+            d = deltas.get("rougeL")
+            if d:
+                lo, hi = d["ci"]
+                verdict = "better" if lo > 0 else "worse" if hi < 0 else "no clear difference"
+                console.print(
+                    f"fine_tuned vs {other}: ROUGE-L {d['value']:+.3f} (95% CI {lo:+.3f} to {hi:+.3f}): {verdict}"
+                )
         for gate in evaluation.gates:
             console.print(("[green]" if gate.passed else "[red]") + gate.describe())
     paths = Table(title="artifacts", show_header=False)

@@ -94,8 +94,13 @@ def aggregate(
     seed: int = 0,
     n_resamples: int = 2000,
     confidence: float = 0.95,
+    focus_arm: str | None = "fine_tuned",
 ) -> dict[str, dict[str, Any]]:
     """Per arm: mean, interval and count of each metric, and the paired delta against the reference arm.
+
+    The focus arm (the fine-tune) also gets `delta_vs`: its paired delta against every other arm, because the
+    question a user asks is "does it beat what I would do instead", and that is prompting or RAG as often as
+    the bare base model.
 
     Each metric is averaged over the examples that have it for that arm (abstention exists only on examples
     that should be declined), and deltas over the examples that have it in both arms. Every bootstrap uses the
@@ -116,6 +121,12 @@ def aggregate(
             arm_stats["n"][metric] = len(values)
         if arm != reference_arm:
             arm_stats["delta"] = _deltas(scores, ref_scores, **bootstrap)
+        if arm == focus_arm:
+            arm_stats["delta_vs"] = {
+                other: _deltas(scores, _scores_by_metric(examples, other), **bootstrap)
+                for other in arms
+                if other != arm
+            }
         stats[arm] = arm_stats
     return stats
 
