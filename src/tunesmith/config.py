@@ -40,6 +40,11 @@ class SplitConfig(Section):
     train: float = Field(0.8, ge=0, le=1, description="Share of examples in train.jsonl.")
     val: float = Field(0.1, ge=0, le=1, description="Share in val.jsonl (validation loss during training).")
     test: float = Field(0.1, ge=0, le=1, description="Share in test.jsonl (held out for evaluation).")
+    min_test: dict[str, int] = Field(
+        default_factory=dict,
+        description="Tags that need at least N test examples, {out_of_scope: 10}: a rare behaviour is measured on "
+        "more than noise; at most 60% of a tag's examples are reserved for test; the shares still hold overall.",
+    )
 
     @model_validator(mode="after")
     def _sums_to_one(self) -> SplitConfig:

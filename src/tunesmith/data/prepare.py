@@ -487,7 +487,13 @@ def prepare_dataset(
     if base is not None:  # new examples go to train and val, in their proportion; the parent's test is frozen
         rest = shares["train"] + shares["val"]
         shares = {"train": shares["train"] / rest, "val": shares["val"] / rest, "test": 0.0} if rest else {"train": 1.0}
-    assignment = split_groups([records[i] for i in kept], [[index[i] for i in g] for g in groups if g], shares, seed)
+    assignment = split_groups(
+        [records[i] for i in kept],
+        [[index[i] for i in g] for g in groups if g],
+        shares,
+        seed,
+        min_test=cfg.split.min_test if base is None else None,
+    )
     rows: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
     if base is not None:
         for r, s in zip(base.records, base.splits, strict=True):
