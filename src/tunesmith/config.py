@@ -218,6 +218,12 @@ class EvalConfig(Section):
     max_new_tokens: int = Field(96, gt=0, description="Generation budget per answer.")
     batch_size: int = Field(8, gt=0, description="Prompts generated together (left padding, KV cache).")
     limit: int | None = Field(None, gt=0, description="Evaluate only the first N test examples.")
+    latency_sample: int = Field(
+        3,
+        ge=0,
+        description="Test prompts generated one at a time per local arm: the latency one user waits, and time "
+        "to first token, apart from the batched pass; 0: off.",
+    )
     gates: list[str] = Field(
         default_factory=list, description='Quality gates, e.g. "fine_tuned.rougeL >= base.rougeL + 0.05".'
     )

@@ -102,6 +102,17 @@ def test_every_arm_is_scored_and_written(evaluated: dict[str, Any], project: Pat
     assert json.loads((project / "eval" / "results.json").read_text())["reference_arm"] == "base"
 
 
+def test_local_arms_measure_one_request_alone(evaluated: dict[str, Any], project: Path) -> None:
+    """Per-request latency and time to first token, apart from the batch; not for retrieval or the endpoint."""
+    arms = evaluated["arms"]
+    for arm in ("base", "prompted", "rag", "fine_tuned", "fine_tuned_rag"):
+        single = arms[arm]["single_request"]
+        assert single["n"] == 3
+        assert 0 < single["first_token_p50_ms"] <= single["p50_ms"] <= single["max_ms"]
+    assert "single_request" not in arms["retrieval"] and "single_request" not in arms["endpoint"]
+    assert "One request alone" in (project / "eval" / "report.html").read_text()
+
+
 def test_prompted_and_rag_count_their_extra_prompt_tokens(evaluated: dict[str, Any]) -> None:
     arms = evaluated["arms"]
     assert "extra_prompt_mean" not in arms["base"]["tokens"]

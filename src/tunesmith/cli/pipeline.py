@@ -20,24 +20,38 @@ SetOption = Annotated[
 ]
 
 
+def _cell(stats: dict[str, Any], metric: str) -> str:
+    """A metric's mean; the rates of behaviour (abstention, over-refusal) with their counts, k/n."""
+    value = stats["metrics"].get(metric)
+    if value is None:
+        return "-"
+    if metric in ("abstention", "over_refusal"):
+        n = stats["n"].get(metric, 0)
+        return f"{value:.2f} ({round(value * n)}/{n})"
+    return f"{value:.3f}"
+
+
 def render_summary(cfg: Config, outputs: dict[str, Any]) -> None:
     """The headline metrics table and the path of every artifact."""
     evaluation = outputs.get("eval")
     if evaluation is not None:
         results = evaluation.results
-        shown = [m for m in ("token_f1", "semantic_sim", "abstention") if m in results["metrics"]]
+        shown = [m for m in ("token_f1", "semantic_sim", "abstention", "over_refusal") if m in results["metrics"]]
         table = Table(title=f"{cfg.project.name}: held-out test split (n={results['dataset']['n_test']})")
         table.add_column("arm", style="bold", no_wrap=True)
         table.add_column("ROUGE-L", justify="right")
         for m in shown:
             table.add_column(m.replace("_", " "), justify="right")
         table.add_column("tok/req", justify="right")
-        table.add_column("p50 ms", justify="right")
+        table.add_column("p50 ms batched", justify="right")
+        table.add_column("p50 ms alone", justify="right")
         for arm, stats in results["arms"].items():
             cells = [f"{stats['metrics']['rougeL']:.3f}"]
-            cells += ["-" if stats["metrics"].get(m) is None else f"{stats['metrics'][m]:.3f}" for m in shown]
+            cells += [_cell(stats, m) for m in shown]
             tokens = stats["tokens"]["prompt_mean"] + stats["tokens"]["completion_mean"]
-            table.add_row(arm, *cells, f"{tokens:.0f}", f"{stats['latency_ms']['p50']:.0f}")
+            single = stats.get("single_request")
+            alone = f"{single['p50_ms']:.0f}" if single else "-"
+            table.add_row(arm, *cells, f"{tokens:.0f}", f"{stats['latency_ms']['p50']:.0f}", alone)
         console.print(table)
         for other, deltas in results["arms"].get("fine_tuned", {}).get("delta_vs", {}).items():
             d = deltas.get("rougeL")

@@ -1,6 +1,7 @@
 """Batched greedy generation: left padding, KV cache, prompts sorted by length to waste little on padding.
 
-Latency is what a caller would see: each request in a batch waited for the whole batch.
+Latency of the batched pass is what a caller in that batch would see: each request waited for the whole batch.
+What one user waits for one answer is measured apart, one prompt at a time (`single_request_latency`).
 """
 
 from __future__ import annotations
@@ -64,3 +65,60 @@ def generate(
         if progress is not None:
             progress.advance(task, len(idx))
     return out  # type: ignore[return-value]
+
+
+@dataclass
+class SingleLatency:
+    total_ms: float
+    first_token_ms: float
+    completion_tokens: int
+
+
+def single_request_latency(
+    model: Any,
+    tokenizer: Any,
+    conversations: list[list[dict[str, str]]],
+    *,
+    max_new_tokens: int,
+    eos_ids: set[int],
+) -> list[SingleLatency]:
+    """Generate each conversation alone and time it: total latency and time to first token.
+
+    The first token's time is taken when generate() first asks for logits to be processed, which is right after
+    the prefill forward pass; a logits processor that changes nothing is the lightest hook transformers offers
+    (a streamer needs a thread).
+    """
+    import torch
+    from transformers import LogitsProcessor, LogitsProcessorList
+
+    class _FirstCall(LogitsProcessor):
+        def __init__(self) -> None:
+            self.at: float | None = None
+
+        def __call__(self, input_ids: Any, scores: Any) -> Any:
+            if self.at is None:
+                self.at = time.perf_counter()
+            return scores
+
+    tokenizer.padding_side = "left"
+    model.eval()
+    out = []
+    for msgs in conversations:
+        enc = tokenizer(render(tokenizer, msgs, add_generation_prompt=True), return_tensors="pt")
+        enc = enc.to(model.device)
+        hook = _FirstCall()
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            gen = model.generate(
+                **enc,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                eos_token_id=sorted(eos_ids),
+                pad_token_id=tokenizer.pad_token_id,
+                logits_processor=LogitsProcessorList([hook]),
+            )
+        total = time.perf_counter() - t0
+        row = gen[0, enc["input_ids"].shape[1] :].tolist()
+        n = next((k + 1 for k, t in enumerate(row) if t in eos_ids), len(row))
+        out.append(SingleLatency(total * 1000, ((hook.at or t0) - t0) * 1000, n))
+    return out

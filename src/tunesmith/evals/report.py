@@ -240,8 +240,9 @@ def _metric_cell(arm: dict[str, Any], metric: str, is_best: bool) -> str:
 
 def _cost_cells(arm: dict[str, Any]) -> str:
     tokens, latency, rps = arm.get("tokens"), arm.get("latency_ms"), arm.get("throughput_rps")
-    cost = arm.get("cost_per_1k_requests")
-    cells = [None, None, None, None if cost is None else f"{cost:,.4g}"]
+    cost, single = arm.get("cost_per_1k_requests"), arm.get("single_request")
+    # tokens, batched latency, one request alone, throughput, cost
+    cells: list[str | None] = [None, None, None, None, None if cost is None else f"{cost:,.4g}"]
     if tokens:
         total = tokens["prompt_mean"] + tokens["completion_mean"]
         cells[0] = f"{total:,.0f} ({tokens['prompt_mean']:,.0f} + {tokens['completion_mean']:,.0f})"
@@ -249,8 +250,10 @@ def _cost_cells(arm: dict[str, Any]) -> str:
             cells[0] += f", {tokens['extra_prompt_mean']:+,.0f} prompt vs plain"
     if latency:
         cells[1] = f"{latency['p50']:,.0f} / {latency['p95']:,.0f} ms"
+    if single:
+        cells[2] = f"{single['p50_ms']:,.0f} ms (first token {single['first_token_p50_ms']:,.0f} ms, n={single['n']})"
     if rps is not None:
-        cells[2] = f"{rps:.2f} req/s"
+        cells[3] = f"{rps:.2f} req/s"
     return "".join('<td class="na">—</td>' if c is None else f'<td class="num">{_e(c)}</td>' for c in cells)
 
 
@@ -268,7 +271,8 @@ def _headline_table(results: dict[str, Any]) -> str:
         rows.append(f"<tr{css}><td>{label}</td>{cells}{_cost_cells(arm)}</tr>")
     return (
         '<div class="scroll"><table id="headline"><thead><tr><th>Arm</th>'
-        f"{head}<th>Tokens / request (prompt + completion)</th><th>Latency p50 / p95</th><th>Throughput</th>"
+        f"{head}<th>Tokens / request (prompt + completion)</th><th>Batched latency p50 / p95</th>"
+        "<th>One request alone, p50</th><th>Throughput</th>"
         "<th>Cost / 1,000 requests</th>"
         f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
         '<p class="note">Mean [bootstrap CI]. Δ is the paired difference with the reference arm on the same '

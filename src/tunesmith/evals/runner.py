@@ -33,7 +33,7 @@ from tunesmith.evals.arms import (
     training_pairs,
 )
 from tunesmith.evals.gates import GateResult, check_gate
-from tunesmith.evals.generation import Prediction, generate
+from tunesmith.evals.generation import Prediction, generate, single_request_latency
 from tunesmith.evals.report import render_report, render_summary_md
 from tunesmith.evals.stats import aggregate, slices
 from tunesmith.models.loading import ensure_base_model, generation_eos, load_model, load_tokenizer
@@ -196,11 +196,26 @@ def _generate_group(
     convs: dict[str, list[list[dict[str, str]]]],
     ec: EvalConfig,
     progress: Progress,
+    single: dict[str, dict[str, Any]],
 ) -> dict[str, tuple[list[Prediction], float]]:
-    """Predictions and generation wall time of each arm that runs on this model."""
+    """Predictions and generation wall time of each arm that runs on this model; `single` gets the one-at-a-time
+    latencies of the first `eval.latency_sample` prompts."""
     eos = end_of_turn_ids(tokenizer, generation_eos(model))
     out = {}
     for arm in arms:
+        if ec.latency_sample:
+            sample = single_request_latency(
+                model, tokenizer, convs[arm][: ec.latency_sample], max_new_tokens=ec.max_new_tokens, eos_ids=eos
+            )
+            total = np.array([s.total_ms for s in sample])
+            first = np.array([s.first_token_ms for s in sample])
+            single[arm] = {
+                "n": len(sample),
+                "p50_ms": float(np.percentile(total, 50)),
+                "max_ms": float(total.max()),
+                "first_token_p50_ms": float(np.percentile(first, 50)),
+                "tokens_per_s": float(sum(s.completion_tokens for s in sample) / max(total.sum() / 1000, 1e-9)),
+            }
         t0 = time.perf_counter()
         preds = generate(
             model,
@@ -245,6 +260,7 @@ def evaluate(
     base = ensure_base_model(cfg) if base_arms or ft_arms else None
     tokenizer = load_tokenizer(base, revision=cfg.model.revision) if base else None
     runs: dict[str, tuple[list[Prediction], float]] = {}
+    single: dict[str, dict[str, Any]] = {}
     ppl: dict[str, float] = {}
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -264,13 +280,13 @@ def evaluate(
             runs["endpoint"] = (preds, time.perf_counter() - t0)
         if base_arms or check_forgetting:
             model = load_model(base, revision=cfg.model.revision)
-            runs.update(_generate_group(model, tokenizer, base_arms, convs, ec, progress))
+            runs.update(_generate_group(model, tokenizer, base_arms, convs, ec, progress, single))
             if check_forgetting:
                 ppl["base"] = perplexity(model, tokenizer, general_text())
             del model
         if ft_arms:
             model = _load_fine_tuned(base, cfg, train_dir)
-            runs.update(_generate_group(model, tokenizer, ft_arms, convs, ec, progress))
+            runs.update(_generate_group(model, tokenizer, ft_arms, convs, ec, progress, single))
             if check_forgetting:
                 ppl["fine_tuned"] = perplexity(model, tokenizer, general_text())
             del model
@@ -297,6 +313,8 @@ def evaluate(
     for arm in ec.arms:
         preds, wall_s = runs[arm]
         arm_stats[arm].update(_efficiency(preds, wall_s, ec.prices.get(arm)), description=ARM_DESCRIPTIONS[arm])
+        if arm in single:
+            arm_stats[arm]["single_request"] = single[arm]
         if plain_prompt is not None and arm in ("prompted", "rag", "fine_tuned_rag"):
             arm_stats[arm]["tokens"]["extra_prompt_mean"] = arm_stats[arm]["tokens"]["prompt_mean"] - plain_prompt
     metric_names = [m for m in M.METRICS if any(m in arm_stats[a]["metrics"] for a in ec.arms)]
