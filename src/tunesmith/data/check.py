@@ -115,22 +115,29 @@ def duplicate_findings(
     return findings, exact, clusters
 
 
+@dataclass
+class PiiScan:
+    findings: list[Finding]
+    counts: dict[str, int]  # values found, by entity
+    kept: list[str]  # PERSON values taken for the deployer's own names and left alone
+    frequent: list[dict[str, Any]]  # the PERSON values held by the most examples: value, examples, kept
+
+
 def pii_findings(
     records: Sequence[dict[str, Any]],
     entities: Sequence[str] | None,
     allow: Sequence[str],
     keep_recurring_names: bool = True,
     name_sample: int | None = None,
-) -> tuple[list[Finding], dict[str, int], list[str]]:
-    """Findings by file and entity, counts by entity, and the recurring names that were left alone."""
-    texts = [m["content"] for r in records for m in r["messages"]]
-    owners = [i for i, r in enumerate(records) for _ in r["messages"]]
-    found = pii.scan(texts, entities=entities, allow=allow, name_sample=name_sample)
-    recurring = pii.recurring_names(texts, found, owners) if keep_recurring_names else set()
-    found = pii.without(texts, found, recurring)
+) -> PiiScan:
+    flat = pii.record_texts(records)
+    found = pii.scan(flat.texts, entities=entities, allow=allow, name_sample=name_sample)
+    names = pii.name_counts(flat.texts, found, flat.owners, flat.system)
+    recurring = names.recurring() if keep_recurring_names else set()
+    found = pii.without(flat.texts, found, recurring)
     where: dict[tuple[str, str], list[int]] = defaultdict(list)
     count: dict[str, int] = defaultdict(int)
-    for owner, spans in zip(owners, found, strict=True):
+    for owner, spans in zip(flat.owners, found, strict=True):
         for s in spans:
             where[(records[owner]["meta"]["source"]["file"], s.entity)].append(owner)
             count[s.entity] += 1
@@ -146,7 +153,27 @@ def pii_findings(
                 entity=entity,
             )
         )
-    return findings, dict(count), sorted(recurring)
+    frequent = [
+        {"value": v, "examples": n, "kept": pii.normalize_value(v) in recurring} for v, n in names.most_frequent()
+    ]
+    redacted = [f for f in frequent if not f["kept"]]
+    if redacted:
+        # A customer's name is in one or two examples; one that many examples share is more often the deployer's
+        # own (a product, a team, the company) than a person, and redacting it teaches the model "<PERSON> Ltd".
+        listed = ", ".join(f"{f['value']!r} ({f['examples']} examples)" for f in redacted)
+        findings.append(
+            Finding(
+                "frequent_pii_name",
+                "warning",
+                [],
+                f"the PERSON values prepare would redact in the most examples: {listed}; if one is your "
+                "organisation's, product's or persona's name, add it to data.pii_allow",
+                entity="PERSON",
+                details={"values": redacted},
+            )
+        )
+    kept = sorted(names.forms.get(v, v) for v in recurring)
+    return PiiScan(findings, dict(count), kept, frequent)
 
 
 def check_records(
@@ -186,11 +213,11 @@ def check_records(
     dup_findings, _, _ = duplicate_findings(records, near_dup_threshold)
     findings += dup_findings
     pii_counts: dict[str, int] = {}
+    frequent_names: list[dict[str, Any]] = []
     if pii_scan and records:
-        found, pii_counts, recurring = pii_findings(
-            records, pii_entities, pii_allow, keep_recurring_names, name_sample=pii_name_sample
-        )
-        findings += found
+        scan = pii_findings(records, pii_entities, pii_allow, keep_recurring_names, name_sample=pii_name_sample)
+        findings += scan.findings
+        pii_counts, recurring, frequent_names = scan.counts, scan.kept, scan.frequent
         distinct = len({m["content"] for r in records for m in r["messages"]})
         wanted = set(pii_entities or pii.DEFAULT_ENTITIES)
         if pii_name_sample is not None and distinct > pii_name_sample and wanted & pii.MODEL_ENTITIES:
@@ -199,10 +226,16 @@ def check_records(
                 f"{pii_name_sample:,} of {distinct:,} distinct messages (the name model costs ~3-6 ms a message); "
                 "the other entities in every message. `prepare` looks everywhere; --pii-name-sample 0 checks all"
             )
+        if frequent_names:
+            notes.append(
+                "PERSON values in the most examples: "
+                + ", ".join(f"{f['value']} ({f['examples']}{', kept' if f['kept'] else ''})" for f in frequent_names)
+            )
         if recurring:
             notes.append(
-                f"not reported as PII: {', '.join(recurring)}: PERSON values found in {pii.RECURRING_MIN}+ examples "
-                "are taken for product, brand or persona names (keep_recurring_names=False reports them)"
+                f"not reported as PII: {', '.join(recurring)}: PERSON values in {pii.RECURRING_MIN}+ examples, or in "
+                "the system prompt of most, are taken for the organisation's, product's or persona's name "
+                "(keep_recurring_names=False reports them)"
             )
         if pii.names_warning():
             notes.append(pii.names_warning())
@@ -288,6 +321,7 @@ def check_records(
         "pii": {
             "entities": list(pii_entities or pii.DEFAULT_ENTITIES),
             "found": pii_counts,
+            "frequent_names": frequent_names,
             "score_threshold": pii.SCORE_THRESHOLD,
             "name_sample": pii_name_sample,
         }

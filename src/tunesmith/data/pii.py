@@ -18,8 +18,12 @@ import os
 import random
 import re
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from tunesmith.records import text_slots
 
 DEFAULT_ENTITIES = ("PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "US_SSN")
 # Presidio scores pattern matches without context low (a bare phone number is 0.4, a bare SSN-shaped number 0.5);
@@ -252,6 +256,30 @@ def _analyze_batch(
 
 
 @dataclass
+class Texts:
+    """Every text of a dataset that may hold personal data, flattened for one analyzer pass: `owners[i]` is the
+    record text i belongs to, `system[i]` whether it is that record's system prompt, `slots[i]` where it lives
+    (see records.text_slots: message contents and tool-call arguments)."""
+
+    texts: list[str]
+    owners: list[int]
+    system: list[bool]
+    slots: list[tuple[int, str, dict[str, Any], str]]
+
+
+def record_texts(records: Sequence[dict[str, Any]]) -> Texts:
+    out = Texts([], [], [], [])
+    for owner, r in enumerate(records):
+        for slot in text_slots(r):
+            index, _, container, key = slot
+            out.texts.append(container[key])
+            out.owners.append(owner)
+            out.system.append(r["messages"][index]["role"] == "system")
+            out.slots.append(slot)
+    return out
+
+
+@dataclass
 class NameCounts:
     """How many examples hold each PERSON value, anywhere and in their system prompt, out of `examples`.
 
@@ -264,6 +292,7 @@ class NameCounts:
     examples: int
     anywhere: dict[str, int]
     in_system: dict[str, int]
+    forms: dict[str, str]  # the normalised value -> its most frequent spelling, the one to put in data.pii_allow
 
     def recurring(self) -> set[str]:
         """Values kept as the organisation's, the product's or the persona's name."""
@@ -277,8 +306,9 @@ class NameCounts:
         return kept | {v for v in self.anywhere if any(_has_word(v, k) for k in kept if k != v)}
 
     def most_frequent(self, top: int = FREQUENT_TOP) -> list[tuple[str, int]]:
+        """The `top` values held by the most examples (at least FREQUENT_MIN), as (spelling, examples)."""
         ranked = sorted(self.anywhere.items(), key=lambda kv: (-kv[1], kv[0]))
-        return [(v, n) for v, n in ranked[:top] if n >= FREQUENT_MIN]
+        return [(self.forms.get(v, v), n) for v, n in ranked[:top] if n >= FREQUENT_MIN]
 
 
 def _has_word(value: str, part: str) -> bool:
@@ -309,12 +339,16 @@ def name_counts(
     anywhere: dict[str, set[int]] = {v: set() for v in values}
     in_system: dict[str, set[int]] = {v: set() for v in values}
     pattern = _whole_words(values)
+    spellings: dict[str, Counter[str]] = {v: Counter() for v in values}
     hits_of: dict[str, set[str]] = {}
     flags = system if system is not None else [False] * len(texts)
     for text, found, owner, is_system in zip(texts, spans, owners, flags, strict=True):
         hits = hits_of.get(text)
         if hits is None:
-            hits = {normalize_value(m.group()) for m in pattern.finditer(text)} if pattern else set()
+            hits = set()
+            for m in pattern.finditer(text) if pattern else ():
+                hits.add(normalize_value(m.group()))
+                spellings[normalize_value(m.group())][" ".join(m.group().split())] += 1
             hits |= {normalize_value(text[s.start : s.end]) for s in found if s.entity == "PERSON"}
             # A longer form ("marlowe logistics") holds its parts ("marlowe") that were found elsewhere.
             hits |= {part for h in hits if " " in h for part in _parts(h) if part in anywhere}
@@ -328,22 +362,13 @@ def name_counts(
         examples=len(set(owners)),
         anywhere={v: len(ex) for v, ex in anywhere.items()},
         in_system={v: len(ex) for v, ex in in_system.items() if ex},
+        forms={v: c.most_common(1)[0][0] for v, c in spellings.items() if c},
     )
 
 
 def _parts(value: str) -> set[str]:
     words = value.split()
     return {" ".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, len(words) + 1)} - {value}
-
-
-def recurring_names(
-    texts: Sequence[str],
-    spans: Sequence[Sequence[Span]],
-    owners: Sequence[int],
-    system: Sequence[bool] | None = None,
-) -> set[str]:
-    """Normalised PERSON values that are the deployer's own names (see NameCounts.recurring)."""
-    return name_counts(texts, spans, owners, system).recurring()
 
 
 def without(texts: Sequence[str], spans: Sequence[Sequence[Span]], values: set[str]) -> list[list[Span]]:

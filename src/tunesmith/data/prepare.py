@@ -23,7 +23,7 @@ from tunesmith.config import DataConfig
 from tunesmith.data import dedup, pii, stats
 from tunesmith.data.split import SPLITS, split_groups
 from tunesmith.errors import DataError
-from tunesmith.records import load_records
+from tunesmith.records import TOOL_RECORD_KEYS, load_records
 
 # A found value shorter than this is not swept from the rest of the dataset: "Al" would hit every "al" word.
 SWEEP_MIN_LEN = 3
@@ -117,10 +117,11 @@ def _redact(
     Every value the analyzer found is also swept from every other string of the dataset (messages and meta),
     so a name it recognised in one sentence cannot survive in another where it did not.
     """
-    texts = [m["content"] for r in records for m in r["messages"]]
+    flat = pii.record_texts(records)
+    texts = flat.texts
     found = pii.scan(texts, entities=cfg.pii_entities, allow=allow)
-    owners = [i for i, r in enumerate(records) for _ in r["messages"]]
-    recurring = pii.recurring_names(texts, found, owners) if keep_recurring else set()
+    names_found = pii.name_counts(texts, found, flat.owners, flat.system)
+    recurring = names_found.recurring() if keep_recurring else set()
     found = pii.without(texts, found, recurring)
     entity_of: dict[str, pii.Span] = {}
     for text, spans in zip(texts, found, strict=True):
@@ -180,34 +181,38 @@ def _redact(
 
     log: list[dict[str, Any]] = []
     counts: Counter[str] = Counter()
-    spans_iter = iter(found)
     operator = "replace" if cfg.pii == "redact" else "pseudonymize"
-    for r in records:
-        per_record: Counter[str] = Counter()
-        for index, m in enumerate(r["messages"]):
-            spans = with_sweep(m["content"], next(spans_iter))
-            for s in spans:
-                log.append(
-                    {
-                        "id": r["meta"]["id"],
-                        "message": index,
-                        "start": s.start,
-                        "end": s.end,
-                        "entity": s.entity,
-                        "operator": operator,
-                        "detector": s.detector,
-                        "score": s.score,
-                    }
-                )
-                per_record[s.entity] += 1
-            m["content"] = pii.splice(m["content"], spans, placeholder)
+    per_record: list[Counter[str]] = [Counter() for _ in records]
+    for owner, (index, where, container, slot), spans in zip(flat.owners, flat.slots, found, strict=True):
+        spans = with_sweep(container[slot], spans)
+        for s in spans:
+            entry = {"id": records[owner]["meta"]["id"], "message": index}
+            if where != "content":
+                entry["field"] = where  # a tool call's arguments
+            entry.update(
+                start=s.start,
+                end=s.end,
+                entity=s.entity,
+                operator=operator,
+                detector=s.detector,
+                score=s.score,
+            )
+            log.append(entry)
+            per_record[owner][s.entity] += 1
+        container[slot] = pii.splice(container[slot], spans, placeholder)
+    for r, redacted in zip(records, per_record, strict=True):
         r["meta"] = {k: (v if k == "source" else clean(v)) for k, v in r["meta"].items()}
-        if per_record:
-            r["meta"]["redactions"] = dict(sorted(per_record.items()))
-        counts.update(per_record)
+        # The tool definitions are the deployer's text, not a customer's, but a value found elsewhere is swept
+        # from them too: the promise is that no found value is written anywhere.
+        for k in TOOL_RECORD_KEYS:
+            if k in r:
+                r[k] = clean(r[k])
+        if redacted:
+            r["meta"]["redactions"] = dict(sorted(redacted.items()))
+        counts.update(redacted)
     raw_values = [text[s.start : s.end] for text, spans in zip(texts, found, strict=True) for s in spans]
     _assert_no_raw(records, raw_values)
-    return log, counts, sorted(recurring)
+    return log, counts, sorted(names_found.forms.get(v, v) for v in recurring)
 
 
 def _assert_no_raw(records: list[dict[str, Any]], raw_values: list[str]) -> None:
@@ -460,7 +465,7 @@ def prepare_dataset(
         )
         if recurring:
             warnings.append(
-                f"kept {len(recurring)} recurring PERSON value(s) as product, brand or persona names: "
+                f"kept {len(recurring)} PERSON value(s) as the organisation's, product's or persona's name: "
                 f"{', '.join(recurring)} (keep_recurring_names=False redacts them)"
             )
         if pii.names_warning():
