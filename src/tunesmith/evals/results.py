@@ -1,0 +1,255 @@
+"""The typed shape of `results.json`: what `tunesmith eval` writes, and what the report, compare, the gates and the
+registry read.
+
+The keys are declared once, here; every reader uses attributes, so a renamed key fails in one place rather than as
+a KeyError in another module. The JSON schema of the file is committed as `docs/results.schema.json`;
+`python -m tunesmith.evals.results` regenerates it, and a test checks that it is current.
+
+Optional parts (a reference arm's `delta`, an arm's `cost_per_1k_requests` when no price is set, `forgetting`,
+`judge`...) are absent from the file, not null, when they do not apply. `to_json()` therefore dumps only the fields
+that were set, so a file read and written again keeps exactly its keys. Set an optional part by assigning it, not
+by mutating a default in place.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, ValidationError, model_serializer
+
+from tunesmith.errors import DataError
+
+SCHEMA_PATH = Path("docs") / "results.schema.json"
+
+Interval = tuple[float, float]  # a bootstrap confidence interval, [low, high]
+Verdict = Literal["arm", "reference", "tie"]
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors: a key that no reader declares is a typo or a reader that was forgotten."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Delta(_Strict):
+    """A paired difference of means (this arm minus the other) over the examples both have, with its interval."""
+
+    value: float
+    ci: Interval
+
+
+class Tokens(_Strict):
+    prompt_mean: float
+    completion_mean: float
+    extra_prompt_mean: float | None = Field(
+        None, description="prompted, rag and fine_tuned_rag: prompt tokens added by shots or passages"
+    )
+
+    @property
+    def per_request(self) -> float:
+        return self.prompt_mean + self.completion_mean
+
+
+class Latency(_Strict):
+    """Per-request latency within the batched run, in milliseconds."""
+
+    p50: float
+    p95: float
+
+
+class SingleRequest(_Strict):
+    """The first `eval.latency_sample` prompts sent one at a time: what one user waits, apart from batching."""
+
+    n: int
+    p50_ms: float
+    max_ms: float
+    first_token_p50_ms: float
+    tokens_per_s: float
+
+
+class ArmResult(_Strict):
+    """One arm: per metric its mean, interval and number of examples; deltas; what it costs."""
+
+    metrics: dict[str, float]
+    ci: dict[str, Interval]
+    n: dict[str, int] = Field(description="examples each metric is averaged over (abstention: those to decline)")
+    delta: dict[str, Delta] | None = Field(None, description="against the reference arm; absent on the reference")
+    delta_vs: dict[str, dict[str, Delta]] | None = Field(
+        None, description="the fine-tuned arm only: {other arm: {metric: delta}} against every other arm"
+    )
+    tokens: Tokens | None = None
+    latency_ms: Latency | None = None
+    throughput_rps: float | None = None
+    cost_per_1k_requests: float | None = Field(None, description="absent when eval.prices has no entry for the arm")
+    description: str | None = None
+    single_request: SingleRequest | None = Field(None, description="local arms, when eval.latency_sample > 0")
+
+    def count(self, metric: str) -> tuple[int, int] | None:
+        """(k, n) of a 0/1 metric such as abstention or over_refusal: k of the n examples it covers; None if absent."""
+        if metric not in self.metrics:
+            return None
+        n = self.n.get(metric, 0)
+        return round(self.metrics[metric] * n), n
+
+
+class ArmAnswer(_Strict):
+    prediction: str
+    metrics: dict[str, float]
+
+
+class JudgeVerdict(_Strict):
+    verdict: Verdict | None = Field(description="both orders combined; None when the judge gave no verdict")
+    orders: tuple[Verdict | None, Verdict | None] = Field(description="the verdict with the arm as A, then as B")
+
+
+class Example(_Strict):
+    """One test example: its question and reference, and each arm's answer and scores."""
+
+    id: str
+    tags: list[str]
+    prompt: str = Field(description="the last user message")
+    reference: str
+    arms: dict[str, ArmAnswer]
+    judge: dict[str, JudgeVerdict] | None = Field(None, description="per rubric dimension, on judged examples")
+
+
+class Slice(BaseModel):
+    """One tag: how many examples carry it, and each arm's metric means over them (the other keys are arm names)."""
+
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, dict[str, float]] = Field(init=False)
+
+    n: int
+
+    def means(self, arm: str) -> dict[str, float]:
+        return (self.__pydantic_extra__ or {}).get(arm, {})
+
+    @model_serializer(mode="wrap")
+    def _arms_then_n(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        if "n" in data:
+            data["n"] = data.pop("n")  # as stats.slices writes it: the arms' means, then the count
+        return data
+
+
+class Dataset(_Strict):
+    path: str
+    sha256: str
+    n_test: int
+
+
+class Lineage(BaseModel):
+    """Where the figures come from; also written into the eval manifest. Other provenance keys are allowed."""
+
+    model_config = ConfigDict(extra="allow")
+
+    base_model: str | None = None
+    dataset_dir: str | None = None
+    train_dir: str | None = None
+    dataset_manifest_sha256: str | None = None
+    dataset_hash: str | None = None
+    train_manifest_sha256: str | None = Field(None, description="links the evaluation to its run in the registry")
+
+    def items(self) -> list[tuple[str, Any]]:
+        """The keys that are present, known ones first, as the file has them."""
+        return list(self.model_dump(mode="json", exclude_unset=True).items())
+
+
+class Forgetting(_Strict):
+    """General-text perplexity of base and fine-tune; `flagged` when `rise` exceeds `max_rise`."""
+
+    base_perplexity: float
+    fine_tuned_perplexity: float
+    rise: float
+    max_rise: float
+    flagged: bool
+
+
+class JudgeDimension(_Strict):
+    n: int
+    unparsed: int
+    win_rate: float | None
+    ci: Interval | None
+    position_consistency: float | None
+    human_n: int | None = Field(None, description="present with eval.judge.human_labels")
+    kappa: float | None = Field(None, description="present when labelled examples were judged; None if undefined")
+
+
+class JudgeSummary(_Strict):
+    arm: str
+    reference_arm: str
+    model: str
+    dimensions: dict[str, JudgeDimension]
+
+
+class GateResult(_Strict):
+    gate: str
+    passed: bool
+    left: float
+    right: float
+
+    def describe(self) -> str:
+        verdict = "passed" if self.passed else "FAILED"
+        return f"{verdict}: {self.gate}  ({self.left:.4f} vs {self.right:.4f})"
+
+
+class EvalResults(_Strict):
+    """The content of results.json."""
+
+    title: str
+    created_at: str
+    reference_arm: str
+    headline_metric: str
+    metrics: list[str] = Field(description="the metrics any arm has, in display order")
+    arms: dict[str, ArmResult]
+    slices: dict[str, Slice] = Field(description="per example tag")
+    examples: list[Example]
+    dataset: Dataset
+    lineage: Lineage
+    forgetting: Forgetting | None = Field(None, description="when a fine-tuned arm ran and eval.forgetting is on")
+    judge: JudgeSummary | None = Field(None, description="when eval.judge is set")
+    gates: list[GateResult]
+
+    @classmethod
+    def of(cls, value: EvalResults | Mapping[str, Any]) -> EvalResults:
+        """The model itself, or one validated from the JSON content of a results.json."""
+        return value if isinstance(value, cls) else cls.model_validate(value)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON content of results.json: only the fields that were set, so absent parts stay absent."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+def read_results(path: Path) -> EvalResults:
+    """results.json of an evaluation directory (or the file itself); DataError when missing or not valid."""
+    file = path / "results.json" if path.is_dir() else path
+    if not file.exists():
+        raise DataError(f"no results.json in {path}", hint="pass the directory that tunesmith eval wrote")
+    try:
+        return EvalResults.model_validate(json.loads(file.read_text(encoding="utf-8")))
+    except json.JSONDecodeError as e:
+        raise DataError(f"not JSON: {e.msg}", file=file, line=e.lineno) from None
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        raise DataError(
+            f"not a tunesmith results.json: {where}: {first['msg']} ({e.error_count()} error(s))",
+            file=file,
+            hint=f"its shape is described in {SCHEMA_PATH}",
+        ) from None
+
+
+def results_schema() -> str:
+    """The JSON schema of results.json, as committed in docs/results.schema.json."""
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", **EvalResults.model_json_schema()}
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":  # python -m tunesmith.evals.results [PATH]: regenerate the committed schema
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else SCHEMA_PATH
+    out.write_text(results_schema(), encoding="utf-8")
+    print(f"wrote {out}")
