@@ -2,8 +2,29 @@ import pytest
 
 from tunesmith.errors import ConfigError
 from tunesmith.evals.gates import check_gate
+from tunesmith.evals.results import EvalResults
 
-RESULTS = {"arms": {"base": {"metrics": {"rougeL": 0.20}}, "fine_tuned": {"metrics": {"rougeL": 0.30}}}}
+
+def _arm(rouge: float) -> dict:
+    return {"metrics": {"rougeL": rouge}, "ci": {"rougeL": [rouge, rouge]}, "n": {"rougeL": 1}}
+
+
+# The smallest valid results.json: gates read only the arms' metrics.
+RESULTS = EvalResults.model_validate(
+    {
+        "title": "gates",
+        "created_at": "2025-01-01T00:00:00+00:00",
+        "reference_arm": "base",
+        "headline_metric": "rougeL",
+        "metrics": ["rougeL"],
+        "arms": {"base": _arm(0.20), "fine_tuned": _arm(0.30)},
+        "slices": {},
+        "examples": [],
+        "dataset": {"path": "test.jsonl", "sha256": "0" * 64, "n_test": 0},
+        "lineage": {},
+        "gates": [],
+    }
+)
 
 
 @pytest.mark.parametrize(

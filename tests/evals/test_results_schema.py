@@ -10,6 +10,8 @@ import pytest
 from tests.evals.test_report import _results, _synthetic_examples
 
 from tunesmith.errors import DataError
+from tunesmith.evals.compare import compare
+from tunesmith.evals.forgetting import forgetting_verdict
 from tunesmith.evals.results import SCHEMA_PATH, EvalResults, read_results, results_schema
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,6 +30,9 @@ def test_a_file_round_trips_with_exactly_its_keys(tmp_path: Path) -> None:
     assert "delta" not in results.to_json()["arms"]["base"]
     assert "cost_per_1k_requests" not in results.to_json()["arms"]["fine_tuned"]
     assert "forgetting" not in results.to_json() and "judge" not in results.to_json()
+    # ...and parts assigned later are written.
+    results.forgetting = forgetting_verdict(20.0, 30.0, 0.25)
+    assert results.to_json()["forgetting"]["flagged"] is True
     (tmp_path / "results.json").write_text(json.dumps(results.to_json()))
     assert read_results(tmp_path) == results
 
@@ -56,3 +61,10 @@ def test_not_a_results_file_is_refused_with_where(tmp_path: Path) -> None:
         read_results(tmp_path / "results.json")
     with pytest.raises(DataError, match="no results.json"):
         read_results(tmp_path / "elsewhere")
+
+
+def test_compare_reads_the_model_or_its_json() -> None:
+    raw = _results(_synthetic_examples(12))
+    typed = compare(EvalResults.of(raw), EvalResults.of(raw))
+    assert typed == compare(raw, raw)
+    assert typed["n_shared_examples"] == 12 and typed["arms"]["fine_tuned"]["rougeL"]["delta"] == 0.0

@@ -13,6 +13,7 @@ from tunesmith.cli.main import main
 from tunesmith.config import Config, EndpointConfig, EvalConfig, ModelConfig, PriceConfig
 from tunesmith.errors import ConfigError
 from tunesmith.evals.endpoint import endpoint_predictions
+from tunesmith.evals.results import EvalResults
 from tunesmith.evals.runner import cost_per_1k_requests, evaluate
 
 SYSTEM = "You are the support assistant of Acme."
@@ -82,7 +83,9 @@ def evaluated(project: Path, tiny_model_dir: Path, openai_stub, tmp_path_factory
             ),
         ),
     )
-    return evaluate(cfg, dataset_dir=project / "dataset", train_dir=project / "train", out_dir=project / "eval").results
+    result = evaluate(cfg, dataset_dir=project / "dataset", train_dir=project / "train", out_dir=project / "eval")
+    assert isinstance(result.results, EvalResults) and result.gates == result.results.gates
+    return result.results.to_json()  # the content of results.json, which the tests below read by key
 
 
 def test_every_arm_is_scored_and_written(evaluated: dict[str, Any], project: Path) -> None:
@@ -99,7 +102,9 @@ def test_every_arm_is_scored_and_written(evaluated: dict[str, Any], project: Pat
         assert set(ex["arms"]) == set(evaluated["arms"])
     for name in ("results.json", "report.html", "summary.md", "manifest.json"):
         assert (project / "eval" / name).exists()
-    assert json.loads((project / "eval" / "results.json").read_text())["reference_arm"] == "base"
+    written = json.loads((project / "eval" / "results.json").read_text())
+    assert written["reference_arm"] == "base"
+    assert written == evaluated  # the model returned is the file written
 
 
 def test_local_arms_measure_one_request_alone(evaluated: dict[str, Any], project: Path) -> None:

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from tunesmith.config import Config, load_config
 from tunesmith.errors import GateFailed
+from tunesmith.evals.results import ArmResult
 
 console = Console()
 
@@ -20,14 +21,14 @@ SetOption = Annotated[
 ]
 
 
-def _cell(stats: dict[str, Any], metric: str) -> str:
+def _cell(stats: ArmResult, metric: str) -> str:
     """A metric's mean; the rates of behaviour (abstention, over-refusal) with their counts, k/n."""
-    value = stats["metrics"].get(metric)
+    value = stats.metrics.get(metric)
     if value is None:
         return "-"
     if metric in ("abstention", "over_refusal"):
-        n = stats["n"].get(metric, 0)
-        return f"{value:.2f} ({round(value * n)}/{n})"
+        k, n = stats.count(metric)
+        return f"{value:.2f} ({k}/{n})"
     return f"{value:.3f}"
 
 
@@ -36,8 +37,8 @@ def render_summary(cfg: Config, outputs: dict[str, Any]) -> None:
     evaluation = outputs.get("eval")
     if evaluation is not None:
         results = evaluation.results
-        shown = [m for m in ("token_f1", "semantic_sim", "abstention", "over_refusal") if m in results["metrics"]]
-        table = Table(title=f"{cfg.project.name}: held-out test split (n={results['dataset']['n_test']})")
+        shown = [m for m in ("token_f1", "semantic_sim", "abstention", "over_refusal") if m in results.metrics]
+        table = Table(title=f"{cfg.project.name}: held-out test split (n={results.dataset.n_test})")
         table.add_column("arm", style="bold", no_wrap=True)
         table.add_column("ROUGE-L", justify="right")
         for m in shown:
@@ -45,21 +46,21 @@ def render_summary(cfg: Config, outputs: dict[str, Any]) -> None:
         table.add_column("tok/req", justify="right")
         table.add_column("p50 ms batched", justify="right")
         table.add_column("p50 ms alone", justify="right")
-        for arm, stats in results["arms"].items():
-            cells = [f"{stats['metrics']['rougeL']:.3f}"]
-            cells += [_cell(stats, m) for m in shown]
-            tokens = stats["tokens"]["prompt_mean"] + stats["tokens"]["completion_mean"]
-            single = stats.get("single_request")
-            alone = f"{single['p50_ms']:.0f}" if single else "-"
-            table.add_row(arm, *cells, f"{tokens:.0f}", f"{stats['latency_ms']['p50']:.0f}", alone)
+        for arm, stats in results.arms.items():
+            cells = [_cell(stats, "rougeL")] + [_cell(stats, m) for m in shown]
+            tokens = f"{stats.tokens.per_request:.0f}" if stats.tokens else "-"
+            batched = f"{stats.latency_ms.p50:.0f}" if stats.latency_ms else "-"
+            alone = f"{stats.single_request.p50_ms:.0f}" if stats.single_request else "-"
+            table.add_row(arm, *cells, tokens, batched, alone)
         console.print(table)
-        for other, deltas in results["arms"].get("fine_tuned", {}).get("delta_vs", {}).items():
+        fine_tuned = results.arms.get("fine_tuned")
+        for other, deltas in ((fine_tuned.delta_vs or {}) if fine_tuned else {}).items():
             d = deltas.get("rougeL")
             if d:
-                lo, hi = d["ci"]
+                lo, hi = d.ci
                 verdict = "better" if lo > 0 else "worse" if hi < 0 else "no clear difference"
                 console.print(
-                    f"fine_tuned vs {other}: ROUGE-L {d['value']:+.3f} (95% CI {lo:+.3f} to {hi:+.3f}): {verdict}"
+                    f"fine_tuned vs {other}: ROUGE-L {d.value:+.3f} (95% CI {lo:+.3f} to {hi:+.3f}): {verdict}"
                 )
         for gate in evaluation.gates:
             console.print(("[green]" if gate.passed else "[red]") + gate.describe())

@@ -11,6 +11,8 @@ import math
 from importlib import resources
 from typing import Any
 
+from tunesmith.evals.results import Forgetting
+
 
 def general_text() -> str:
     """The general-English sample shipped with the package (assets/general_text.txt)."""
@@ -40,13 +42,13 @@ def perplexity(model: Any, tokenizer: Any, text: str, *, window: int = 256) -> f
     return math.exp(total_loss / max(1, total_tokens))
 
 
-def forgetting_verdict(base_ppl: float, fine_tuned_ppl: float, max_rise: float) -> dict[str, Any]:
+def forgetting_verdict(base_ppl: float, fine_tuned_ppl: float, max_rise: float) -> Forgetting:
     """The relative rise of perplexity, and whether it exceeds `max_rise` (0.25: a quarter above base)."""
     rise = fine_tuned_ppl / base_ppl - 1.0
-    return {
-        "base_perplexity": base_ppl,
-        "fine_tuned_perplexity": fine_tuned_ppl,
-        "rise": rise,
-        "max_rise": max_rise,
-        "flagged": rise > max_rise,
-    }
+    return Forgetting(
+        base_perplexity=base_ppl,
+        fine_tuned_perplexity=fine_tuned_ppl,
+        rise=rise,
+        max_rise=max_rise,
+        flagged=rise > max_rise,
+    )

@@ -14,13 +14,14 @@ import io
 import json
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tunesmith.evals.metrics import METRICS
+from tunesmith.evals.results import ArmResult, Delta, EvalResults, Example, Slice
 from tunesmith.evals.stats import winner
 
 EXAMPLES_PER_SIDE = 30  # largest gains and largest regressions shown in the example viewer
@@ -93,14 +94,14 @@ def _fmt_ci(mean: float, ci: Sequence[float]) -> str:
     return f"{mean:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
-def _fmt_delta(delta: dict[str, Any]) -> str:
-    lo, hi = delta["ci"]
-    return f"{delta['value']:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+def _fmt_delta(delta: Delta) -> str:
+    lo, hi = delta.ci
+    return f"{delta.value:+.3f} [{lo:+.3f}, {hi:+.3f}]"
 
 
-def _delta_class(metric: str, delta: dict[str, Any]) -> str:
+def _delta_class(metric: str, delta: Delta) -> str:
     """Colour a delta only when its interval excludes 0, green or red in the metric's own direction."""
-    lo, hi = delta["ci"]
+    lo, hi = delta.ci
     if lo <= 0 <= hi:
         return "delta"
     return "delta better" if (lo > 0) != _lower_is_better(metric) else "delta worse"
@@ -110,19 +111,26 @@ def _metric_label(metric: str) -> str:
     return f"{metric} (lower is better)" if _lower_is_better(metric) else metric
 
 
-def _tokens_per_request(arm: dict[str, Any]) -> float | None:
-    tokens = arm.get("tokens")
-    return tokens["prompt_mean"] + tokens["completion_mean"] if tokens else None
+def _tokens_per_request(arm: ArmResult) -> float | None:
+    return arm.tokens.per_request if arm.tokens else None
 
 
-def _latency_p50(arm: dict[str, Any]) -> float | None:
-    latency = arm.get("latency_ms")
-    return latency["p50"] if latency else None
+def _latency_p50(arm: ArmResult) -> float | None:
+    return arm.latency_ms.p50 if arm.latency_ms else None
 
 
-def _comparison_arm(results: dict[str, Any]) -> str | None:
+def _delta(arm: ArmResult, metric: str) -> Delta | None:
+    return arm.delta.get(metric) if arm.delta else None
+
+
+def _means(arms: Mapping[str, ArmResult]) -> dict[str, dict[str, Any]]:
+    """{arm: {"metrics": means}}: what stats.winner reads."""
+    return {name: {"metrics": arm.metrics} for name, arm in arms.items()}
+
+
+def _comparison_arm(results: EvalResults) -> str | None:
     """The arm the example viewer compares with the reference: the fine-tune when there is one."""
-    others = [arm for arm in results["arms"] if arm != results["reference_arm"]]
+    others = [arm for arm in results.arms if arm != results.reference_arm]
     if PREFERRED_COMPARISON_ARM in others:
         return PREFERRED_COMPARISON_ARM
     return others[0] if others else None
@@ -144,18 +152,18 @@ def _img(fig: Any, alt: str) -> str:
     return f'<img class="plot" alt="{_e(alt)}" src="data:image/png;base64,{data}">'
 
 
-def _bar_chart(results: dict[str, Any], metrics: Sequence[str], title: str) -> str:
+def _bar_chart(results: EvalResults, metrics: Sequence[str], title: str) -> str:
     from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
 
-    arms = results["arms"]
+    arms = results.arms
     fig = Figure(figsize=(max(6.0, 2 + 0.5 * len(metrics) * len(arms)), 3.6), layout="constrained")
     ax = fig.add_subplot()
     x = np.arange(len(metrics))
     width = 0.8 / len(arms)
     for k, (name, arm) in enumerate(arms.items()):
-        means = np.array([arm["metrics"].get(m, np.nan) for m in metrics])
-        lows = np.array([arm["ci"][m][0] if m in arm["ci"] else np.nan for m in metrics])
-        highs = np.array([arm["ci"][m][1] if m in arm["ci"] else np.nan for m in metrics])
+        means = np.array([arm.metrics.get(m, np.nan) for m in metrics])
+        lows = np.array([arm.ci[m][0] if m in arm.ci else np.nan for m in metrics])
+        highs = np.array([arm.ci[m][1] if m in arm.ci else np.nan for m in metrics])
         errors = np.nan_to_num(np.vstack([means - lows, highs - means]))
         ax.bar(
             x + (k - (len(arms) - 1) / 2) * width,
@@ -174,21 +182,21 @@ def _bar_chart(results: dict[str, Any], metrics: Sequence[str], title: str) -> s
     return _img(fig, title)
 
 
-def _cost_plot(results: dict[str, Any]) -> str | None:
+def _cost_plot(results: EvalResults) -> str | None:
     """Headline metric against tokens per request and median latency: what each point of quality costs."""
     from matplotlib.figure import Figure
 
-    headline = results["headline_metric"]
+    headline = results.headline_metric
     axes_data = (("tokens per request", _tokens_per_request), ("p50 latency (ms)", _latency_p50))
-    if not any(cost(arm) is not None for arm in results["arms"].values() for _, cost in axes_data):
+    if not any(cost(arm) is not None for arm in results.arms.values() for _, cost in axes_data):
         return None
     fig = Figure(figsize=(10, 3.8), layout="constrained")
     for ax, (label, cost) in zip(fig.subplots(1, 2), axes_data, strict=True):
-        for k, (name, arm) in enumerate(results["arms"].items()):
-            x, y = cost(arm), arm["metrics"].get(headline)
+        for k, (name, arm) in enumerate(results.arms.items()):
+            x, y = cost(arm), arm.metrics.get(headline)
             if x is None or y is None:
                 continue
-            lo, hi = arm["ci"][headline]
+            lo, hi = arm.ci[headline]
             ax.errorbar([x], [y], yerr=[[y - lo], [hi - y]], fmt="o", capsize=3, color=_COLORS[k % len(_COLORS)])
             ax.annotate(_plain(name), (x, y), xytext=(6, 4), textcoords="offset points", fontsize="small")
         ax.margins(x=0.15, y=0.1)  # room for the labels
@@ -206,66 +214,59 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
-def _header(results: dict[str, Any]) -> str:
-    dataset = results.get("dataset", {})
+def _header(results: EvalResults) -> str:
+    dataset = results.dataset
     meta = [
-        f"created {_e(results.get('created_at', '?'))}",
-        f"reference arm <code>{_e(results['reference_arm'])}</code>",
+        f"created {_e(results.created_at)}",
+        f"reference arm <code>{_e(results.reference_arm)}</code>",
+        f"dataset <code>{_e(dataset.path)}</code> (sha256 <code>{_e(dataset.sha256[:12])}</code>, "
+        f"{_e(dataset.n_test)} test examples)",
     ]
-    if dataset:
-        meta.append(
-            f"dataset <code>{_e(dataset.get('path', '?'))}</code> "
-            f"(sha256 <code>{_e(str(dataset.get('sha256', '?'))[:12])}</code>, "
-            f"{_e(dataset.get('n_test', '?'))} test examples)"
-        )
-    lineage = "".join(
-        f"<dt>{_e(key)}</dt><dd>{_e(_text(value))}</dd>" for key, value in results.get("lineage", {}).items()
-    )
-    return f'<h1>{_e(results["title"])}</h1><p class="meta">{" · ".join(meta)}</p>' + (
+    lineage = "".join(f"<dt>{_e(key)}</dt><dd>{_e(_text(value))}</dd>" for key, value in results.lineage.items())
+    return f'<h1>{_e(results.title)}</h1><p class="meta">{" · ".join(meta)}</p>' + (
         f'<dl class="lineage">{lineage}</dl>' if lineage else ""
     )
 
 
-def _metric_cell(arm: dict[str, Any], metric: str, is_best: bool) -> str:
-    if metric not in arm["metrics"]:
+def _metric_cell(arm: ArmResult, metric: str, is_best: bool) -> str:
+    if metric not in arm.metrics:
         return '<td class="na">—</td>'
-    mean, (lo, hi) = arm["metrics"][metric], arm["ci"][metric]
+    mean, (lo, hi) = arm.metrics[metric], arm.ci[metric]
     star = ' <span class="star" title="best arm on this metric">★</span>' if is_best else ""
     cell = f'{mean:.3f} <span class="ci">[{lo:.3f}, {hi:.3f}]</span>{star}'
-    delta = arm.get("delta", {}).get(metric)
+    delta = _delta(arm, metric)
     if delta:
         cell += f'<div class="{_delta_class(metric, delta)}">Δ {_e(_fmt_delta(delta))}</div>'
-    return f'<td class="num" title="n = {_e(arm["n"].get(metric, "?"))}">{cell}</td>'
+    return f'<td class="num" title="n = {_e(arm.n.get(metric, "?"))}">{cell}</td>'
 
 
-def _cost_cells(arm: dict[str, Any]) -> str:
-    tokens, latency, rps = arm.get("tokens"), arm.get("latency_ms"), arm.get("throughput_rps")
-    cost, single = arm.get("cost_per_1k_requests"), arm.get("single_request")
+def _cost_cells(arm: ArmResult) -> str:
+    tokens, latency, rps = arm.tokens, arm.latency_ms, arm.throughput_rps
+    cost, single = arm.cost_per_1k_requests, arm.single_request
     # tokens, batched latency, one request alone, throughput, cost
     cells: list[str | None] = [None, None, None, None, None if cost is None else f"{cost:,.4g}"]
     if tokens:
-        total = tokens["prompt_mean"] + tokens["completion_mean"]
-        cells[0] = f"{total:,.0f} ({tokens['prompt_mean']:,.0f} + {tokens['completion_mean']:,.0f})"
-        if "extra_prompt_mean" in tokens:
-            cells[0] += f", {tokens['extra_prompt_mean']:+,.0f} prompt vs plain"
+        cells[0] = f"{tokens.per_request:,.0f} ({tokens.prompt_mean:,.0f} + {tokens.completion_mean:,.0f})"
+        if tokens.extra_prompt_mean is not None:
+            cells[0] += f", {tokens.extra_prompt_mean:+,.0f} prompt vs plain"
     if latency:
-        cells[1] = f"{latency['p50']:,.0f} / {latency['p95']:,.0f} ms"
+        cells[1] = f"{latency.p50:,.0f} / {latency.p95:,.0f} ms"
     if single:
-        cells[2] = f"{single['p50_ms']:,.0f} ms (first token {single['first_token_p50_ms']:,.0f} ms, n={single['n']})"
+        cells[2] = f"{single.p50_ms:,.0f} ms (first token {single.first_token_p50_ms:,.0f} ms, n={single.n})"
     if rps is not None:
         cells[3] = f"{rps:.2f} req/s"
     return "".join('<td class="na">—</td>' if c is None else f'<td class="num">{_e(c)}</td>' for c in cells)
 
 
-def _headline_table(results: dict[str, Any]) -> str:
-    arms, metrics, reference = results["arms"], results["metrics"], results["reference_arm"]
-    best = {m: winner(arms, m, _lower_is_better(m)) for m in metrics}
+def _headline_table(results: EvalResults) -> str:
+    arms, metrics, reference = results.arms, results.metrics, results.reference_arm
+    best = {m: winner(_means(arms), m, _lower_is_better(m)) for m in metrics}
     head = "".join(f"<th>{_e(_metric_label(m))}</th>" for m in metrics)
     rows = []
     for name, arm in arms.items():
         label = f"{_e(name)}" + (' <span class="desc">(reference)</span>' if name == reference else "")
-        if arm.get("description"):
-            label += f'<div class="desc">{_e(arm["description"])}</div>'
+        if arm.description:
+            label += f'<div class="desc">{_e(arm.description)}</div>'
         cells = "".join(_metric_cell(arm, m, best[m] == name) for m in metrics)
         css = ' class="reference"' if name == reference else ""
         rows.append(f"<tr{css}><td>{label}</td>{cells}{_cost_cells(arm)}</tr>")
@@ -281,60 +282,60 @@ def _headline_table(results: dict[str, Any]) -> str:
     )
 
 
-def _gates(results: dict[str, Any]) -> str:
-    """The gates the runner checked (optional results["gates"]), so the page says whether CI passed."""
+def _gates(results: EvalResults) -> str:
+    """The gates the runner checked, so the page says whether CI passed."""
     items = []
-    for gate in results.get("gates") or []:
-        verdict, css = ("passed", "better") if gate["passed"] else ("FAILED", "worse")
+    for gate in results.gates:
+        verdict, css = ("passed", "better") if gate.passed else ("FAILED", "worse")
         items.append(
-            f'<li><span class="{css}">{verdict}</span> <code>{_e(gate["gate"])}</code> '
-            f'<span class="ci">({gate["left"]:.4f} vs {gate["right"]:.4f})</span></li>'
+            f'<li><span class="{css}">{verdict}</span> <code>{_e(gate.gate)}</code> '
+            f'<span class="ci">({gate.left:.4f} vs {gate.right:.4f})</span></li>'
         )
     return f"<h2>Quality gates</h2><ul>{''.join(items)}</ul>" if items else ""
 
 
-def _forgetting(results: dict[str, Any]) -> str:
-    """Base vs fine-tuned perplexity on general text (optional results["forgetting"])."""
-    f = results.get("forgetting")
+def _forgetting(results: EvalResults) -> str:
+    """Base vs fine-tuned perplexity on general text, when it was measured."""
+    f = results.forgetting
     if not f:
         return ""
     verdict = (
-        f'<span class="worse">flagged: perplexity rose {f["rise"]:+.1%}, above the {f["max_rise"]:.0%} limit</span>'
-        if f["flagged"]
-        else f'<span class="better">ok: perplexity changed {f["rise"]:+.1%} (limit {f["max_rise"]:.0%})</span>'
+        f'<span class="worse">flagged: perplexity rose {f.rise:+.1%}, above the {f.max_rise:.0%} limit</span>'
+        if f.flagged
+        else f'<span class="better">ok: perplexity changed {f.rise:+.1%} (limit {f.max_rise:.0%})</span>'
     )
     return (
         "<h2>Forgetting check</h2>"
-        f'<p id="forgetting">Perplexity on a general-English sample: base {f["base_perplexity"]:.2f}, '
-        f"fine-tuned {f['fine_tuned_perplexity']:.2f}. {verdict}</p>"
+        f'<p id="forgetting">Perplexity on a general-English sample: base {f.base_perplexity:.2f}, '
+        f"fine-tuned {f.fine_tuned_perplexity:.2f}. {verdict}</p>"
     )
 
 
-def _judge(results: dict[str, Any]) -> str:
-    """The LLM judge's pairwise win rates (optional results["judge"])."""
-    j = results.get("judge")
+def _judge(results: EvalResults) -> str:
+    """The LLM judge's pairwise win rates, when a judge ran."""
+    j = results.judge
     if not j:
         return ""
     rows = []
-    for dim, d in j["dimensions"].items():
-        win = "—" if d["win_rate"] is None else _fmt_ci(d["win_rate"], d["ci"])
-        consistency = "—" if d["position_consistency"] is None else f"{d['position_consistency']:.0%}"
-        kappa = "—" if d.get("kappa") is None else f"{d['kappa']:.2f} (n={d['human_n']})"
+    for dim, d in j.dimensions.items():
+        win = "—" if d.win_rate is None or d.ci is None else _fmt_ci(d.win_rate, d.ci)
+        consistency = "—" if d.position_consistency is None else f"{d.position_consistency:.0%}"
+        kappa = "—" if d.kappa is None else f"{d.kappa:.2f} (n={d.human_n})"
         rows.append(
             f"<tr><td>{_e(dim)}</td><td class='num'>{_e(win)}</td><td class='num'>{_e(consistency)}</td>"
-            f"<td class='num'>{_e(kappa)}</td><td class='num'>{d['n']} ({d['unparsed']} unparsed)</td></tr>"
+            f"<td class='num'>{_e(kappa)}</td><td class='num'>{d.n} ({d.unparsed} unparsed)</td></tr>"
         )
     return (
-        f"<h2>LLM judge</h2><p class='note'>{_e(j['arm'])} against {_e(j['reference_arm'])}, judged by "
-        f"<code>{_e(j['model'])}</code> in both orders; win = 1, tie = 0.5, loss = 0.</p>"
+        f"<h2>LLM judge</h2><p class='note'>{_e(j.arm)} against {_e(j.reference_arm)}, judged by "
+        f"<code>{_e(j.model)}</code> in both orders; win = 1, tie = 0.5, loss = 0.</p>"
         '<table id="judge"><thead><tr><th>Dimension</th><th>Win rate [CI]</th><th>Same verdict in both orders'
         "</th><th>Cohen's κ vs humans</th><th>Examples</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
 
 
-def _plots(results: dict[str, Any]) -> str:
-    headline, metrics = results["headline_metric"], results["metrics"]
+def _plots(results: EvalResults) -> str:
+    headline, metrics = results.headline_metric, results.metrics
     quality = [headline] + [m for m in metrics if m != headline and not _is_behaviour(m)][:_OTHER_BAR_METRICS]
     behaviour = [m for m in metrics if _is_behaviour(m)]
     images = [_bar_chart(results, quality, "Answer quality (mean and CI)")]
@@ -346,13 +347,13 @@ def _plots(results: dict[str, Any]) -> str:
     return "".join(images)
 
 
-def _slice_rows(tag: str, per_arm: dict[str, Any], arms: Sequence[str], metrics: Sequence[str]) -> str:
-    means = {arm: per_arm.get(arm, {}) for arm in arms}
+def _slice_rows(tag: str, per_arm: Slice, arms: Sequence[str], metrics: Sequence[str]) -> str:
+    means = {arm: per_arm.means(arm) for arm in arms}
     best = {m: winner({a: {"metrics": means[a]} for a in arms}, m, _lower_is_better(m)) for m in metrics}
     span = f'rowspan="{len(arms)}"'
     rows = []
     for k, arm in enumerate(arms):
-        lead = f'<td {span}>{_e(tag)}</td><td class="num" {span}>{_e(per_arm["n"])}</td>' if k == 0 else ""
+        lead = f'<td {span}>{_e(tag)}</td><td class="num" {span}>{_e(per_arm.n)}</td>' if k == 0 else ""
         cells = "".join(
             f'<td class="num{" best" if best[m] == arm else ""}">{means[arm][m]:.3f}</td>'
             if m in means[arm]
@@ -363,8 +364,8 @@ def _slice_rows(tag: str, per_arm: dict[str, Any], arms: Sequence[str], metrics:
     return "".join(rows)
 
 
-def _slices_table(results: dict[str, Any]) -> str:
-    slices, metrics, arms = results.get("slices", {}), results["metrics"], list(results["arms"])
+def _slices_table(results: EvalResults) -> str:
+    slices, metrics, arms = results.slices, results.metrics, list(results.arms)
     if not slices:
         return '<p class="note">No example carries a tag.</p>'
     rows = "".join(_slice_rows(tag, per_arm, arms, metrics) for tag, per_arm in slices.items())
@@ -377,37 +378,41 @@ def _slices_table(results: dict[str, Any]) -> str:
     )
 
 
-def _example_details(example: dict[str, Any], results: dict[str, Any], diff: float, gain: float) -> str:
-    headline = results["headline_metric"]
+def _example_details(example: Example, results: EvalResults, diff: float, gain: float) -> str:
+    headline = results.headline_metric
     css = "better" if gain > 0 else "worse"
-    tags = "".join(f'<span class="tag">{_e(t)}</span>' for t in example.get("tags", ()))
+    tags = "".join(f'<span class="tag">{_e(t)}</span>' for t in example.tags)
     cards = []
-    for name in results["arms"]:
-        result = example["arms"].get(name)
+    for name in results.arms:
+        result = example.arms.get(name)
         if result is None:
             continue
-        score = result["metrics"].get(headline)
+        score = result.metrics.get(headline)
         score_text = f" · {headline} {score:.3f}" if score is not None else ""
-        cards.append(f"<div><h4>{_e(name)}{_e(score_text)}</h4><pre>{_e(result['prediction'])}</pre></div>")
+        cards.append(f"<div><h4>{_e(name)}{_e(score_text)}</h4><pre>{_e(result.prediction)}</pre></div>")
     return (
         f'<details><summary><span class="delta {css}">Δ {_e(headline)} {diff:+.3f}</span> '
-        f"<code>{_e(example.get('id', ''))}</code>{tags}</summary>"
-        f'<div class="example"><h4>Prompt</h4><pre>{_e(example.get("prompt", ""))}</pre>'
-        f"<h4>Reference</h4><pre>{_e(example.get('reference', ''))}</pre>"
+        f"<code>{_e(example.id)}</code>{tags}</summary>"
+        f'<div class="example"><h4>Prompt</h4><pre>{_e(example.prompt)}</pre>'
+        f"<h4>Reference</h4><pre>{_e(example.reference)}</pre>"
         f'<div class="preds">{"".join(cards)}</div></div></details>'
     )
 
 
-def _examples_section(results: dict[str, Any]) -> str:
+def _score(example: Example, arm: str, metric: str) -> float | None:
+    answer = example.arms.get(arm)
+    return answer.metrics.get(metric) if answer else None
+
+
+def _examples_section(results: EvalResults) -> str:
     """The examples where the compared arm moved most against the reference, worst first, then best first."""
-    arm, reference, headline = _comparison_arm(results), results["reference_arm"], results["headline_metric"]
+    arm, reference, headline = _comparison_arm(results), results.reference_arm, results.headline_metric
     if arm is None:
         return '<p class="note">Only one arm: nothing to compare.</p>'
     sign = -1.0 if _lower_is_better(headline) else 1.0
     moved = []
-    for example in results.get("examples", []):
-        ours = example["arms"].get(arm, {}).get("metrics", {}).get(headline)
-        theirs = example["arms"].get(reference, {}).get("metrics", {}).get(headline)
+    for example in results.examples:
+        ours, theirs = _score(example, arm, headline), _score(example, reference, headline)
         if ours is not None and theirs is not None and ours != theirs:
             moved.append((sign * (ours - theirs), ours - theirs, example))
     moved.sort(key=lambda item: item[0])
@@ -427,9 +432,9 @@ def _examples_section(results: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def _definitions(results: dict[str, Any]) -> str:
+def _definitions(results: EvalResults) -> str:
     items = []
-    for metric in results["metrics"]:
+    for metric in results.metrics:
         info = METRICS.get(metric)
         definition = info.definition if info else "A custom metric; tunesmith has no definition for it."
         items.append(f"<dt>{_e(_metric_label(metric))}</dt><dd>{_e(definition)}</dd>")
@@ -454,8 +459,9 @@ def _write_text_atomic(path: Path, text: str) -> None:
         raise
 
 
-def render_report(results: dict[str, Any], out_path: Path) -> None:
-    """Write the HTML report for `results` (the content of results.json) to `out_path`, atomically."""
+def render_report(results: EvalResults | Mapping[str, Any], out_path: Path) -> None:
+    """Write the HTML report for `results` (the model, or the JSON of a results.json) to `out_path`, atomically."""
+    results = EvalResults.of(results)
     sections = [
         _header(results),
         "<h2>Headline</h2>" + _headline_table(results),
@@ -471,7 +477,7 @@ def render_report(results: dict[str, Any], out_path: Path) -> None:
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{_e(_CSP)}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_e(results['title'])}</title><style>{_CSS}</style></head>"
+        f"<title>{_e(results.title)}</title><style>{_CSS}</style></head>"
         f"<body><main>{''.join(sections)}</main></body></html>\n"
     )
     _write_text_atomic(Path(out_path), page)
@@ -485,20 +491,20 @@ def _md(text: str) -> str:
     return text.replace("|", r"\|")
 
 
-def _verdict(results: dict[str, Any]) -> str:
-    arms, reference, headline = results["arms"], results["reference_arm"], results["headline_metric"]
-    best = winner(arms, headline, _lower_is_better(headline))
+def _verdict(results: EvalResults) -> str:
+    arms, reference, headline = results.arms, results.reference_arm, results.headline_metric
+    best = winner(_means(arms), headline, _lower_is_better(headline))
     if best is None:
         return f"No single arm wins on {headline}."
     if best == reference:
         return f"**{best}** (the reference) scores best on {headline}: no arm beat it."
-    sentence = f"**{best}** wins on {headline}: {arms[best]['metrics'][headline]:.3f}"
-    if headline in arms[reference]["metrics"]:
-        sentence += f" against {arms[reference]['metrics'][headline]:.3f} for {reference}"
-    delta = arms[best].get("delta", {}).get(headline)
+    sentence = f"**{best}** wins on {headline}: {arms[best].metrics[headline]:.3f}"
+    if headline in arms[reference].metrics:
+        sentence += f" against {arms[reference].metrics[headline]:.3f} for {reference}"
+    delta = _delta(arms[best], headline)
     if delta is None:
         return sentence + "."
-    lo, hi = delta["ci"]
+    lo, hi = delta.ci
     noise = "the interval excludes 0" if not lo <= 0 <= hi else "but the interval includes 0, so it may be noise"
     return f"{sentence} (Δ {_fmt_delta(delta)}; {noise})."
 
@@ -507,35 +513,33 @@ def _or_dash(value: float | None, spec: str, unit: str = "") -> str:
     return "—" if value is None else f"{value:{spec}}{unit}"
 
 
-def render_summary_md(results: dict[str, Any]) -> str:
+def render_summary_md(results: EvalResults | Mapping[str, Any]) -> str:
     """A few lines for a pull-request comment: the headline metric, its delta, and what each arm costs."""
-    arms, reference, headline = results["arms"], results["reference_arm"], results["headline_metric"]
-    best = winner(arms, headline, _lower_is_better(headline))
+    results = EvalResults.of(results)
+    arms, reference, headline = results.arms, results.reference_arm, results.headline_metric
+    best = winner(_means(arms), headline, _lower_is_better(headline))
     lines = [
-        f"### {results['title']}",
+        f"### {results.title}",
         "",
         f"| Arm | {_md(_metric_label(headline))} [CI] | Δ vs {_md(reference)} [CI] | Tokens / request | p50 latency |",
         "|---|---:|---:|---:|---:|",
     ]
     for name, arm in arms.items():
         label = _md(name) + (" (reference)" if name == reference else "") + (" ★" if name == best else "")
-        score = _fmt_ci(arm["metrics"][headline], arm["ci"][headline]) if headline in arm["metrics"] else "—"
-        delta = arm.get("delta", {}).get(headline)
+        score = _fmt_ci(arm.metrics[headline], arm.ci[headline]) if headline in arm.metrics else "—"
+        delta = _delta(arm, headline)
         tokens, p50 = _or_dash(_tokens_per_request(arm), ",.0f"), _or_dash(_latency_p50(arm), ",.0f", " ms")
         lines.append(f"| {label} | {score} | {_fmt_delta(delta) if delta else '—'} | {tokens} | {p50} |")
     lines += ["", _verdict(results)]
-    gates = results.get("gates") or []
-    if gates:
+    if results.gates:
         lines.append("")
-    for gate in gates:
-        verdict = "✅ passed" if gate["passed"] else "❌ FAILED"
-        lines.append(f"- {verdict}: `{gate['gate']}` ({gate['left']:.4f} vs {gate['right']:.4f})")
-    forgetting = results.get("forgetting")
+    for gate in results.gates:
+        verdict = "✅ passed" if gate.passed else "❌ FAILED"
+        lines.append(f"- {verdict}: `{gate.gate}` ({gate.left:.4f} vs {gate.right:.4f})")
+    forgetting = results.forgetting
     if forgetting:
-        flag = "⚠️ forgetting flagged" if forgetting["flagged"] else "no forgetting flagged"
-        lines += ["", f"- {flag}: general-text perplexity {forgetting['rise']:+.1%} vs base."]
-    dataset = results.get("dataset")
-    if dataset:
-        sha = str(dataset.get("sha256", "?"))[:12]
-        lines += ["", f"_{dataset.get('n_test', '?')} held-out examples; dataset sha256 `{sha}`._"]
+        flag = "⚠️ forgetting flagged" if forgetting.flagged else "no forgetting flagged"
+        lines += ["", f"- {flag}: general-text perplexity {forgetting.rise:+.1%} vs base."]
+    dataset = results.dataset
+    lines += ["", f"_{dataset.n_test} held-out examples; dataset sha256 `{dataset.sha256[:12]}`._"]
     return "\n".join(lines) + "\n"

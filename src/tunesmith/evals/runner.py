@@ -35,6 +35,17 @@ from tunesmith.evals.arms import (
 from tunesmith.evals.gates import GateResult, check_gate
 from tunesmith.evals.generation import Prediction, generate, single_request_latency
 from tunesmith.evals.report import render_report, render_summary_md
+from tunesmith.evals.results import (
+    ArmResult,
+    Dataset,
+    EvalResults,
+    Example,
+    JudgeSummary,
+    Latency,
+    Lineage,
+    SingleRequest,
+    Tokens,
+)
 from tunesmith.evals.stats import aggregate, slices
 from tunesmith.models.loading import ensure_base_model, generation_eos, load_model, load_tokenizer
 from tunesmith.train.masking import end_of_turn_ids, render
@@ -115,13 +126,14 @@ def cost_per_1k_requests(
 
 
 def _efficiency(preds: list[Prediction], wall_s: float, price: PriceConfig | None) -> dict[str, Any]:
+    """An arm's tokens, latency, throughput, and its cost when it has a price: the ArmResult fields of its cost."""
     lat = np.array([p.latency_ms for p in preds])
     prompt_mean = float(np.mean([p.prompt_tokens for p in preds]))
     completion_mean = float(np.mean([p.completion_tokens for p in preds]))
     rps = len(preds) / max(wall_s, 1e-9)
     eff: dict[str, Any] = {
-        "tokens": {"prompt_mean": prompt_mean, "completion_mean": completion_mean},
-        "latency_ms": {"p50": float(np.percentile(lat, 50)), "p95": float(np.percentile(lat, 95))},
+        "tokens": Tokens(prompt_mean=prompt_mean, completion_mean=completion_mean),
+        "latency_ms": Latency(p50=float(np.percentile(lat, 50)), p95=float(np.percentile(lat, 95))),
         "throughput_rps": rps,
     }
     if price is not None:
@@ -185,8 +197,8 @@ def _arm_conversations(
 @dataclass
 class EvalResult:
     out_dir: Path
-    results: dict[str, Any]
-    gates: list[GateResult]
+    results: EvalResults  # what results.json holds
+    gates: list[GateResult]  # results.gates
 
 
 def _generate_group(
@@ -196,7 +208,7 @@ def _generate_group(
     convs: dict[str, list[list[dict[str, str]]]],
     ec: EvalConfig,
     progress: Progress,
-    single: dict[str, dict[str, Any]],
+    single: dict[str, SingleRequest],
 ) -> dict[str, tuple[list[Prediction], float]]:
     """Predictions and generation wall time of each arm that runs on this model; `single` gets the one-at-a-time
     latencies of the first `eval.latency_sample` prompts."""
@@ -209,13 +221,13 @@ def _generate_group(
             )
             total = np.array([s.total_ms for s in sample])
             first = np.array([s.first_token_ms for s in sample])
-            single[arm] = {
-                "n": len(sample),
-                "p50_ms": float(np.percentile(total, 50)),
-                "max_ms": float(total.max()),
-                "first_token_p50_ms": float(np.percentile(first, 50)),
-                "tokens_per_s": float(sum(s.completion_tokens for s in sample) / max(total.sum() / 1000, 1e-9)),
-            }
+            single[arm] = SingleRequest(
+                n=len(sample),
+                p50_ms=float(np.percentile(total, 50)),
+                max_ms=float(total.max()),
+                first_token_p50_ms=float(np.percentile(first, 50)),
+                tokens_per_s=float(sum(s.completion_tokens for s in sample) / max(total.sum() / 1000, 1e-9)),
+            )
         t0 = time.perf_counter()
         preds = generate(
             model,
@@ -260,7 +272,7 @@ def evaluate(
     base = ensure_base_model(cfg) if base_arms or ft_arms else None
     tokenizer = load_tokenizer(base, revision=cfg.model.revision) if base else None
     runs: dict[str, tuple[list[Prediction], float]] = {}
-    single: dict[str, dict[str, Any]] = {}
+    single: dict[str, SingleRequest] = {}
     ppl: dict[str, float] = {}
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -293,6 +305,7 @@ def evaluate(
 
     console.print("scoring answers (ROUGE-L, chrF, semantic similarity)...")
     refs = [c.reference for c in cases]
+    # Plain rows while scoring: the statistics and the judge read them; they become Example models below.
     examples: list[dict[str, Any]] = [
         {"id": c.id, "tags": c.tags, "prompt": last_user(c.prompt), "reference": c.reference, "arms": {}} for c in cases
     ]
@@ -310,30 +323,19 @@ def evaluate(
 
     arm_stats = aggregate(examples, list(ec.arms), ec.reference_arm, seed=cfg.project.seed)
     plain_prompt = _mean_prompt_tokens(tokenizer, [c.prompt for c in cases]) if tokenizer else None
+    arms: dict[str, ArmResult] = {}
     for arm in ec.arms:
         preds, wall_s = runs[arm]
-        arm_stats[arm].update(_efficiency(preds, wall_s, ec.prices.get(arm)), description=ARM_DESCRIPTIONS[arm])
-        if arm in single:
-            arm_stats[arm]["single_request"] = single[arm]
+        cost = _efficiency(preds, wall_s, ec.prices.get(arm))
         if plain_prompt is not None and arm in ("prompted", "rag", "fine_tuned_rag"):
-            arm_stats[arm]["tokens"]["extra_prompt_mean"] = arm_stats[arm]["tokens"]["prompt_mean"] - plain_prompt
-    metric_names = [m for m in M.METRICS if any(m in arm_stats[a]["metrics"] for a in ec.arms)]
+            cost["tokens"].extra_prompt_mean = cost["tokens"].prompt_mean - plain_prompt
+        if arm in single:
+            cost["single_request"] = single[arm]
+        arms[arm] = ArmResult(**arm_stats[arm], **cost, description=ARM_DESCRIPTIONS[arm])
+    metric_names = [m for m in M.METRICS if any(m in arms[a].metrics for a in ec.arms)]
     test_path = dataset_dir / "test.jsonl"
-    results: dict[str, Any] = {
-        "title": f"{cfg.project.name}: fine-tuned vs baselines",
-        "created_at": started.isoformat(),
-        "reference_arm": ec.reference_arm,
-        "headline_metric": "rougeL",
-        "metrics": metric_names,
-        "arms": arm_stats,
-        "slices": slices(examples, list(ec.arms)),
-        "examples": examples,
-        "dataset": {"path": str(test_path), "sha256": sha256_file(test_path), "n_test": len(cases)},
-        "lineage": _lineage(dataset_dir, train_dir, base),
-    }
-    if ppl:
-        results["forgetting"] = forgetting_verdict(ppl["base"], ppl["fine_tuned"], ec.forgetting_max_rise)
     inputs = [test_path, dataset_dir / "train.jsonl"]
+    judge = None
     if ec.judge is not None:
         from tunesmith.evals.judge import load_human_labels, run_judge
 
@@ -343,12 +345,30 @@ def evaluate(
             labels_path = cfg.path(ec.judge.human_labels)
             labels = load_human_labels(labels_path, ec.judge.arm, ec.reference_arm)
             inputs.append(labels_path)
-        results["judge"] = run_judge(ec.judge, examples, ec.reference_arm, human_labels=labels, seed=cfg.project.seed)
-    gate_results = [check_gate(g, results) for g in [*ec.gates, *(gates or [])]]
-    results["gates"] = [g.__dict__ for g in gate_results]
+        summary = run_judge(ec.judge, examples, ec.reference_arm, human_labels=labels, seed=cfg.project.seed)
+        judge = JudgeSummary.model_validate(summary)  # after run_judge, which adds each example's verdicts
+    results = EvalResults(
+        title=f"{cfg.project.name}: fine-tuned vs baselines",
+        created_at=started.isoformat(),
+        reference_arm=ec.reference_arm,
+        headline_metric="rougeL",
+        metrics=metric_names,
+        arms=arms,
+        slices=slices(examples, list(ec.arms)),
+        examples=[Example.model_validate(ex) for ex in examples],
+        dataset=Dataset(path=str(test_path), sha256=sha256_file(test_path), n_test=len(cases)),
+        lineage=_lineage(dataset_dir, train_dir, base),
+        gates=[],
+    )
+    # Optional parts are assigned only when they apply, so that results.json leaves them out otherwise.
+    if ppl:
+        results.forgetting = forgetting_verdict(ppl["base"], ppl["fine_tuned"], ec.forgetting_max_rise)
+    if judge is not None:
+        results.judge = judge
+    results.gates = [check_gate(g, results) for g in [*ec.gates, *(gates or [])]]
 
     with atomic_dir(out_dir) as tmp:
-        write_json_atomic(tmp / "results.json", results)
+        write_json_atomic(tmp / "results.json", results.to_json())
         render_report(results, tmp / "report.html")
         (tmp / "summary.md").write_text(render_summary_md(results), encoding="utf-8")
         write_manifest(
@@ -358,9 +378,9 @@ def evaluate(
             inputs=inputs,
             counts={"test_examples": len(cases), "arms": len(ec.arms)},
             started_at=started,
-            extra={"lineage": results["lineage"]},
+            extra={"lineage": dict(results.lineage.items())},
         )
-    return EvalResult(out_dir, results, gate_results)
+    return EvalResult(out_dir, results, results.gates)
 
 
 def _mean_prompt_tokens(tokenizer: Any, conversations: list[list[dict[str, str]]]) -> float:
@@ -369,7 +389,7 @@ def _mean_prompt_tokens(tokenizer: Any, conversations: list[list[dict[str, str]]
     return float(np.mean([len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]))
 
 
-def _lineage(dataset_dir: Path, train_dir: Path, base: str | None) -> dict[str, Any]:
+def _lineage(dataset_dir: Path, train_dir: Path, base: str | None) -> Lineage:
     lineage: dict[str, Any] = {
         "base_model": base,
         "dataset_dir": str(dataset_dir),
@@ -381,4 +401,4 @@ def _lineage(dataset_dir: Path, train_dir: Path, base: str | None) -> dict[str, 
             lineage[f"{name}_manifest_sha256"] = sha256_file(manifest)
             if name == "dataset":
                 lineage["dataset_hash"] = json.loads(manifest.read_text()).get("dataset_hash")
-    return lineage
+    return Lineage(**lineage)
