@@ -21,6 +21,7 @@ from typing import Any
 from tunesmith.artifacts import atomic_dir, sha256_file, write_json_atomic
 from tunesmith.config import Config
 from tunesmith.errors import DataError, GateFailed, TunesmithError
+from tunesmith.evals.results import GateResult, read_results
 
 SERVED = "served"
 CURRENT = "current.json"
@@ -41,11 +42,11 @@ class EvalInfo:
     created_at: str | None
     headline_metric: str | None
     metrics: dict[str, float]  # the headline metric per arm
-    gates: list[dict[str, Any]]
+    gates: list[GateResult]
 
     @property
     def gates_passed(self) -> bool:
-        return all(g.get("passed") for g in self.gates)
+        return all(g.passed for g in self.gates)
 
 
 @dataclass
@@ -83,7 +84,7 @@ class RunInfo:
                 "headline_metric": ev.headline_metric,
                 "metrics": ev.metrics,
                 "gates_passed": ev.gates_passed,
-                "gates": [g.get("gate") for g in ev.gates],
+                "gates": [g.gate for g in ev.gates],
             },
         }
 
@@ -110,16 +111,14 @@ def read_dataset(path: Path) -> DatasetInfo | None:
 
 
 def read_evaluation(path: Path) -> EvalInfo | None:
-    results = _read_json(path / "results.json")
-    if results is None:
+    """None when there is no results.json, or one that is not a valid evaluation (so it cannot be promoted)."""
+    try:
+        results = read_results(path / "results.json")
+    except (DataError, OSError):
         return None
-    headline = results.get("headline_metric")
-    metrics = {
-        arm: stats.get("metrics", {}).get(headline)
-        for arm, stats in results.get("arms", {}).items()
-        if headline in stats.get("metrics", {})
-    }
-    return EvalInfo(path, results.get("created_at"), headline, metrics, results.get("gates", []))
+    headline = results.headline_metric
+    metrics = {arm: stats.metrics[headline] for arm, stats in results.arms.items() if headline in stats.metrics}
+    return EvalInfo(path, results.created_at, headline, metrics, results.gates)
 
 
 def _eval_train_sha(path: Path) -> str | None:
@@ -211,7 +210,7 @@ class Registry:
                 f"run {run.run_id} has no evaluation, so nothing shows it is better than what is served",
                 hint="evaluate it first: tunesmith run tunesmith.yaml --from eval",
             )
-        failed = [g.get("gate") for g in run.evaluation.gates if not g.get("passed")]
+        failed = [g.gate for g in run.evaluation.gates if not g.passed]
         if failed:
             raise GateFailed(
                 f"promotion of run {run.run_id} refused: evaluation gate(s) failed: {'; '.join(failed)}",

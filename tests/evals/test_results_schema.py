@@ -13,6 +13,7 @@ from tunesmith.errors import DataError
 from tunesmith.evals.compare import compare
 from tunesmith.evals.forgetting import forgetting_verdict
 from tunesmith.evals.results import SCHEMA_PATH, EvalResults, read_results, results_schema
+from tunesmith.registry import read_evaluation
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,6 +57,7 @@ def test_not_a_results_file_is_refused_with_where(tmp_path: Path) -> None:
     (tmp_path / "results.json").write_text(json.dumps(raw))
     with pytest.raises(DataError, match=r"not a tunesmith results.json: arms.base.metrics: Field required"):
         read_results(tmp_path)
+    assert read_evaluation(tmp_path) is None  # the registry sees no evaluation, so it cannot be promoted
     (tmp_path / "results.json").write_text("{")
     with pytest.raises(DataError, match="not JSON"):
         read_results(tmp_path / "results.json")
