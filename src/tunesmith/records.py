@@ -210,6 +210,10 @@ def _parse_line(line: str, number: int, file: str) -> Any:
         return _error("invalid_json", number, f"invalid JSON: {e.msg} at column {e.colno}{comma}", file)
     except RecursionError:  # the depth check counts brackets; this is only a guard
         return _error("invalid_json", number, f"nested deeper than {MAX_DEPTH} levels", file)
+    except ValueError as e:
+        # Python refuses integers of over 4,300 digits (a ValueError, not a JSONDecodeError): without this, one
+        # such line made the whole file unreadable ("cannot read FILE") instead of being an error at its line.
+        return _error("invalid_json", number, f"invalid JSON: {str(e)[:120]}", file)
     if isinstance(obj, list):
         return _error(
             "not_an_object",
@@ -244,7 +248,7 @@ def _is_json_array_file(text: str) -> bool:
         json.loads(stripped)
     except json.JSONDecodeError as e:
         return e.msg != "Extra data"
-    except RecursionError:
+    except (RecursionError, ValueError):  # ValueError: an integer of over 4,300 digits; read it line by line
         return False
     return True
 
@@ -268,6 +272,9 @@ def _iter_json_array(text: str, file: str) -> Iterator[tuple[int, Any]]:
         except json.JSONDecodeError as e:
             yield e.lineno, _error("invalid_json", e.lineno, f"invalid JSON: {e.msg} at column {e.colno}", file)
             return  # the rest of an array cannot be re-synchronised reliably
+        except ValueError as e:  # an integer of over 4,300 digits
+            yield line, _error("invalid_json", line, f"invalid JSON: {str(e)[:120]}", file)
+            return
         except RecursionError:
             yield line, _error("invalid_json", line, f"nested deeper than {MAX_DEPTH} levels", file)
             return
@@ -283,7 +290,7 @@ def _cell(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in "[{" and nesting_depth(value) <= MAX_DEPTH:
         try:
             return json.loads(value)
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):  # ValueError: not JSON, or an integer of over 4,300 digits
             return value
     return value
 
@@ -312,10 +319,10 @@ def json_safe(value: Any) -> Any:
     return str(value)
 
 
-def _iter_csv(text: str, file: str, columns: dict[str, str]) -> Iterator[tuple[int, Any]]:
+def _iter_csv(text: str, file: str, columns: dict[str, str], delimiter: str = ",") -> Iterator[tuple[int, Any]]:
     # The csv module refuses fields over 128 KB by default; a long conversation in one cell is legitimate.
     csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD_BYTES))
-    reader = csv.DictReader(text.splitlines(keepends=True))
+    reader = csv.DictReader(text.splitlines(keepends=True), delimiter=delimiter)
     rename = {v: k for k, v in columns.items()}
     start = 2  # the header is line 1
     while True:
@@ -324,7 +331,9 @@ def _iter_csv(text: str, file: str, columns: dict[str, str]) -> Iterator[tuple[i
         except StopIteration:
             return
         except csv.Error as e:
-            line = reader.line_num or start
+            # The row's first line: the reader has not counted the line it failed on, and a runaway quote that
+            # swallowed the lines after it starts here.
+            line = start
             if "field larger than field limit" in str(e):
                 raise DataError(
                     f"a CSV field over the {MAX_FIELD_BYTES // 2**20} MB limit",
@@ -376,7 +385,8 @@ def _iter_file(path: Path, columns: dict[str, str]) -> Iterator[tuple[int, Any]]
             file=path,
         )
     if path.suffix.lower() in (".csv", ".tsv"):
-        yield from _iter_csv(text, file, columns)
+        # A .tsv read with commas was one column per line: "no line in a known format" for valid data.
+        yield from _iter_csv(text, file, columns, "\t" if path.suffix.lower() == ".tsv" else ",")
         return
     # A JSON array when the whole file is one; JSONL otherwise (a single object per line).
     if _is_json_array_file(text):
@@ -631,6 +641,16 @@ def load_records(
             ) from None
         except (OSError, ValueError) as e:
             raise DataError(f"cannot read {path}: {e}", file=path) from None
+        if not items:
+            # Checked before format detection, which would otherwise say "no line in a known format" of a CSV or
+            # Parquet file that has a header and no row.
+            raise DataError(
+                "the file has no rows"
+                if path.suffix.lower() in (".csv", ".tsv", ".parquet", ".pq")
+                else "the file is empty",
+                hint="pass a file with one example per line (or row)",
+                file=path,
+            )
         fmt = format
         if fmt is None:
             votes = Counter(detect_format(o) for _, o in items[:DETECT_SAMPLE] if not isinstance(o, Finding))
@@ -650,13 +670,6 @@ def load_records(
             else:
                 fmt = votes.most_common(1)[0][0]
         result.formats[str(path)] = fmt
-        if not items:
-            raise DataError(
-                "the file has no rows"
-                if path.suffix.lower() in (".csv", ".tsv", ".parquet", ".pq")
-                else "the file is empty",
-                file=path,
-            )
         for line, obj in items:
             result.lines_read += 1
             if isinstance(obj, Finding):

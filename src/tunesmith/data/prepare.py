@@ -12,6 +12,7 @@ import json
 import os
 import re
 import secrets
+import shlex
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -378,6 +379,20 @@ def _load_parent(path: str | Path) -> _Parent:
     return _Parent(Path(path), str(manifest.get("dataset_hash", "")), records, [s for s in SPLITS for _ in rows[s]])
 
 
+def _no_valid_example(findings: Sequence[Any], files: list[str]) -> DataError:
+    """A bare "no valid example to prepare" left the user to guess which file and why: name the files, and point at
+    the first bad line with its cause (the loader's findings are at file:line)."""
+    first = next((f for f in findings if f.file is not None and f.lines), None)
+    names = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+    why = f"; the first bad line: {first.message}" if first is not None else ""
+    return DataError(
+        f"no valid example to prepare in {names} ({len(findings)} problem(s){why})",
+        hint=f"run `tunesmith data check {' '.join(shlex.quote(f) for f in files[:5])}` to see why every line failed",
+        file=first.file if first is not None else (files[0] if len(files) == 1 else None),
+        line=first.lines[0] if first is not None else None,
+    )
+
+
 def dataset_hash(files: dict[str, bytes], options: dict[str, Any]) -> str:
     h = hashlib.sha256(json.dumps(options, sort_keys=True).encode())
     for name in sorted(files):
@@ -422,7 +437,7 @@ def prepare_dataset(
     loaded = load_records(paths, format=cfg.format, columns=columns)
     records = loaded.records
     if not records:
-        raise DataError("no valid example to prepare", hint="run `tunesmith data check` to see why every line failed")
+        raise _no_valid_example(loaded.findings, list(loaded.formats) or [str(p) for p in paths])
     warnings: list[str] = []
     invalid = len({(f.file, f.lines[0]) for f in loaded.findings})
     if base is None:
