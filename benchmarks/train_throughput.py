@@ -2,6 +2,7 @@
 
     python benchmarks/train_throughput.py          # the benchmark (m model, ~12 min, 2 cores): train_throughput.json
     python benchmarks/train_throughput.py --quick                       # smoke run: the xs model
+    python benchmarks/train_throughput.py --model smollm2-135m-instruct --methods lora   # the real demo model
     python benchmarks/train_throughput.py --explore --methods full      # every candidate for (b), and tunesmith's
     python benchmarks/train_throughput.py --literal-default --arms trl_default --methods full   # bf16 autocast
 
@@ -329,10 +330,19 @@ def run_trl(arm: str, overrides: dict, a: argparse.Namespace, work: Path, rows: 
         }
     )
     timer = make_timer()
+    if "generation" in (tokenizer.chat_template or ""):
+        train_dataset = Dataset.from_list([{"messages": r["messages"]} for r in rows])
+    else:
+        # SmolLM2's template (like most real ones) has no {% generation %} markers, so TRL refuses
+        # assistant_only_loss=True on conversations; a TRL user would then train on every token. Handing TRL the
+        # token ids with tunesmith's assistant mask (the documented pre-tokenised path: TRL turns assistant_masks into
+        # labels) keeps every arm training the same tokens, which is what a speed comparison needs.
+        args.assistant_only_loss = False
+        train_dataset = Dataset.from_list(pretokenized(tokenizer, model, rows))
     trainer = SFTTrainer(
         model=model,
         args=args,
-        train_dataset=Dataset.from_list([{"messages": r["messages"]} for r in rows]),
+        train_dataset=train_dataset,
         processing_class=tokenizer,
         peft_config=LoraConfig(task_type="CAUSAL_LM", **LORA) if a.method == "lora" else None,
         callbacks=[timer],
@@ -345,6 +355,17 @@ def run_trl(arm: str, overrides: dict, a: argparse.Namespace, work: Path, rows: 
     trainer.train()
     seen = trainer._total_train_tokens  # TRL's own count of the non-padding tokens it trained on
     return trainer.model, tokenizer, timer.seconds, tokens, trained, mixed, seen
+
+
+def pretokenized(tokenizer: Any, model: Any, rows: list[dict]) -> list[dict]:
+    from tunesmith.train.masking import IGNORE_INDEX, end_of_turn_ids, tokenize_conversation
+
+    eot = end_of_turn_ids(tokenizer, model.generation_config.eos_token_id)
+    out = []
+    for r in rows:
+        e = tokenize_conversation(tokenizer, r["messages"], eot_ids=eot)
+        out.append({"input_ids": e.input_ids, "assistant_masks": [int(x != IGNORE_INDEX) for x in e.labels]})
+    return out
 
 
 def run_tunesmith(arm: str, a: argparse.Namespace, work: Path) -> tuple:
@@ -553,11 +574,12 @@ def main(a: argparse.Namespace) -> None:
     from rich.console import Console
     from transformers import AutoTokenizer
 
+    from tunesmith.models.named import get_named_model
     from tunesmith.models.tiny import build_tiny_model
 
     console = Console(width=160)
     started = time.perf_counter()
-    size = a.size or ("xs" if a.quick else "m")
+    size = a.model or a.size or ("xs" if a.quick else "m")
     train_tokens = a.train_tokens or 7_000
     load = os.getloadavg()[0]
     console.print(
@@ -570,7 +592,10 @@ def main(a: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="tt-") as tmp:
         work = Path(tmp)
         # --- model and data
-        model_dir = build_tiny_model(work / "model", size=size, seed=SEED)
+        if a.model:
+            model_dir = get_named_model(a.model, work / "model")  # the shipped GGUF, imported: no download
+        else:
+            model_dir = build_tiny_model(work / "model", size=size, seed=SEED)
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
         count = lambda msgs: len(tokenizer.apply_chat_template(msgs, tokenize=True, return_dict=True)["input_ids"])  # noqa: E731
         support = [{"messages": r["messages"]} for r in read_jsonl(SUPPORT)]
@@ -690,6 +715,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--out", default="train_throughput.json", help="the figures as JSON (default: %(default)s)")
     p.add_argument("--data", choices=("longtail", "support"), default="longtail")
     p.add_argument("--size", choices=("xs", "s", "m"), help="tiny model size (default m; xs with --quick)")
+    p.add_argument("--model", choices=("smollm2-135m-instruct",), help="a real model instead of a tiny one")
     p.add_argument("--methods", nargs="+", choices=("full", "lora"), default=["full", "lora"])
     p.add_argument("--train-tokens", type=int, help="training tokens to draw (default 7,000: 3 steps of 8)")
     p.add_argument("--epochs", type=float, default=1.0)

@@ -204,3 +204,40 @@ def test_dry_run_prints_estimate_and_label_report(tiny_model_dir, dataset_dir, t
     out = capsys.readouterr().out
     assert "what will be trained" in out and "FLOPs" in out and "estimated time" in out
     assert not (tmp_path / "artifacts" / "train").exists()
+
+
+@pytest.mark.parametrize("method", ["full", "lora"])
+def test_shared_prefix_trains_exactly_what_the_full_rows_train(
+    method, tiny_model_dir, dataset_dir, tmp_path, monkeypatch
+):
+    """Every row starts with the same system prompt: computed once per micro-batch, the same losses and weights."""
+    from tunesmith.train import lm_loss, trainer
+
+    prefixes = []
+    real = lm_loss._with_shared_prefix
+    monkeypatch.setattr(lm_loss, "_with_shared_prefix", lambda m, i, p, c: prefixes.append(p) or real(m, i, p, c))
+    cfg = config(tiny_model_dir, method=method, learning_rate=1e-3 if method == "lora" else 1e-4)
+    monkeypatch.setattr(trainer.TunesmithSFTTrainer, "shared_prefix", False)
+    rows = train(cfg, dataset_dir=dataset_dir, out_dir=tmp_path / "rows")
+    assert prefixes == []
+    monkeypatch.setattr(trainer.TunesmithSFTTrainer, "shared_prefix", True)
+    shared = train(cfg, dataset_dir=dataset_dir, out_dir=tmp_path / "shared")
+    assert prefixes and min(prefixes) >= lm_loss.PREFIX_MIN
+    assert losses(shared) == pytest.approx(losses(rows), abs=1e-5)
+    assert shared.eval_loss == pytest.approx(rows.eval_loss, abs=1e-5)
+    name = "adapter_model.safetensors" if method == "lora" else "model.safetensors"
+    a, b = load_file(rows.model_dir / name), load_file(shared.model_dir / name)
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+def test_shared_prefix_is_off_while_dropout_is_active(tiny_model_dir, dataset_dir, tmp_path, monkeypatch):
+    """With dropout the rows would share one mask over the prefix: not the same training, so the rows stay whole
+    in training steps; the evaluation (no dropout) may still share it."""
+    from tunesmith.train import lm_loss
+
+    modes = []
+    real = lm_loss._with_shared_prefix
+    monkeypatch.setattr(lm_loss, "_with_shared_prefix", lambda m, i, p, c: modes.append(m.training) or real(m, i, p, c))
+    train(config(tiny_model_dir, lora={"dropout": 0.1}), dataset_dir=dataset_dir, out_dir=tmp_path / "dropout")
+    assert True not in modes
+    assert False in modes  # the evaluation on val.jsonl shared it

@@ -1,7 +1,8 @@
-"""TRL's SFTTrainer with tunesmith's two CPU speed levers, neither of which changes what is trained.
+"""TRL's SFTTrainer with tunesmith's CPU speed levers, none of which changes what is trained.
 
 - `training_step` splits each batch into length-sorted micro-batches (microbatch.py) when `micro_batch_tokens` > 0.
-- `compute_loss` on CPU projects only the labelled positions through the LM head (lm_loss.py).
+- `compute_loss` on CPU projects only the labelled positions through the LM head (lm_loss.py), and computes the
+  prefix that every row of a micro-batch shares (a system prompt) once, when no dropout is active.
 
 Both fall back to TRL's own code wherever their conditions do not hold.
 """
@@ -24,6 +25,7 @@ class TunesmithSFTTrainer(SFTTrainer):
     # Class-level switch for the benchmark's "before" arm and the invariance test; not a user setting, since it never
     # changes the result.
     labelled_positions_only = True
+    shared_prefix = True
 
     def __init__(self, *args: Any, micro_batch_tokens: int = 0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -52,7 +54,7 @@ class TunesmithSFTTrainer(SFTTrainer):
         parts = None if return_outputs else self._labelled_loss_parts(model, inputs)
         if parts is None:
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-        result = labelled_loss(model, *parts, inputs, num_items_in_batch)
+        result = labelled_loss(model, *parts, inputs, num_items_in_batch, share_prefix=self.shared_prefix)
         if result is None:  # the decoder cut its hidden states to the kept logits: TRL's path from now on
             self.labelled_positions_only = False
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
