@@ -66,3 +66,35 @@ def no_network():
     with NetworkGuard() as guard:
         yield guard
     assert guard.attempts == [], f"code tried to reach the network: {guard.attempts}"
+
+
+# The tiny model's ChatML, extended to OpenAI's tool-calling format the way real templates (Qwen2.5's) do it: the
+# tool definitions first, each call after the assistant's text, and a run of tool results in one turn.
+TOOL_TEMPLATE = (
+    "{%- if tools %}{{- '<|im_start|>tools\\n' }}{%- for tool in tools %}{{- tool | tojson }}{{- '\\n' }}"
+    "{%- endfor %}{{- '<|im_end|>\\n' }}{%- endif %}"
+    "{%- for message in messages %}"
+    "{%- if message.role == 'tool' %}"
+    "{%- if loop.first or messages[loop.index0 - 1].role != 'tool' %}{{- '<|im_start|>tool' }}{%- endif %}"
+    "{{- '\\n' + message.content }}"
+    "{%- if loop.last or messages[loop.index0 + 1].role != 'tool' %}{{- '<|im_end|>\\n' }}{%- endif %}"
+    "{%- else %}"
+    "{{- '<|im_start|>' + message.role + '\\n' + message.content }}"
+    "{%- for call in message.tool_calls or [] %}"
+    "{{- '<tool_call>' + call.function.name + ' ' + (call.function.arguments | tojson) + '</tool_call>' }}"
+    "{%- endfor %}"
+    "{{- '<|im_end|>\\n' }}"
+    "{%- endif %}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
+)
+
+
+@pytest.fixture
+def tool_tokenizer(tiny_model_dir):
+    """The tiny tokenizer with a chat template that renders tools, tool calls and tool results."""
+    from tunesmith.models.loading import load_tokenizer
+
+    tok = load_tokenizer(str(tiny_model_dir))
+    tok.chat_template = TOOL_TEMPLATE
+    return tok

@@ -13,17 +13,23 @@ would make the spans lie.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from tunesmith.errors import TunesmithError
+from tunesmith.errors import ModelError, TunesmithError
+from tunesmith.records import TOOL_ROLES, has_tool_call
 
 IGNORE_INDEX = -100
 
 
 class LabelError(TunesmithError):
     """The tokenized data would train the wrong tokens; training refuses to start."""
+
+
+class ToolTemplateError(ModelError):
+    """The data calls tools but the chat template cannot render them; training refuses to start."""
 
 
 @dataclass
@@ -38,29 +44,101 @@ class TokenizedExample:
     trained_turns: int = 0
 
 
-def _template_messages(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
-    # Only role and content reach the template: `weight` and other extras are ours.
-    return [{"role": m["role"], "content": m["content"]} for m in messages]
+def _arguments(arguments: Any) -> Any:
+    """A call's arguments as chat templates expect them: OpenAI's format holds a JSON string, while Hugging Face
+    templates (Qwen2.5, Llama 3.1, ...) render `arguments | tojson` and so expect the object; a string that is not a
+    JSON object is passed as it is."""
+    if isinstance(arguments, str):
+        try:
+            parsed = json.loads(arguments)
+        except ValueError:
+            return arguments
+        return parsed if isinstance(parsed, dict) else arguments
+    return arguments
 
 
-def render(tokenizer: Any, messages: list[dict[str, Any]], *, add_generation_prompt: bool = False) -> str:
-    if not messages:
-        return ""
-    return tokenizer.apply_chat_template(
-        _template_messages(messages), tokenize=False, add_generation_prompt=add_generation_prompt
+def template_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages as a chat template takes them: role and content, and the tool-calling keys.
+
+    `weight` and other extras are ours and stay out. OpenAI's older `function_call` / `role: function` become the
+    `tool_calls` / `role: tool` that templates know; tool-call arguments become objects (see `_arguments`).
+    """
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        content = m.get("content")
+        msg: dict[str, Any] = {"role": m["role"], "content": "" if content is None else content}
+        calls = [c for c in m.get("tool_calls") or [] if isinstance(c, dict)]
+        if isinstance(m.get("function_call"), dict):
+            calls.append({"type": "function", "function": m["function_call"]})
+        if calls:
+            msg["tool_calls"] = [
+                {
+                    **c,
+                    "type": c.get("type", "function"),
+                    "function": {**c["function"], "arguments": _arguments(c["function"].get("arguments", ""))},
+                }
+                if isinstance(c.get("function"), dict)
+                else c
+                for c in calls
+            ]
+        if m["role"] == "function":
+            msg["role"] = "tool"
+        for key in ("tool_call_id", "name"):
+            if m.get(key) is not None and m["role"] in TOOL_ROLES:
+                msg[key] = m[key]
+        out.append(msg)
+    return out
+
+
+def record_tools(record: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The tool definitions of a record, in the `tools` shape (the older `functions` wrapped), or None."""
+    tools = record.get("tools")
+    if tools:
+        return list(tools)
+    functions = record.get("functions")
+    if functions:
+        return [{"type": "function", "function": f} for f in functions]
+    return None
+
+
+def uses_tools(record: dict[str, Any]) -> bool:
+    """Whether a record holds tool calls, tool results or tool definitions."""
+    return bool(record_tools(record)) or any(
+        m.get("role") in TOOL_ROLES or has_tool_call(m) for m in record.get("messages") or []
     )
 
 
-def message_spans(tokenizer: Any, messages: list[dict[str, Any]], *, where: str = "") -> tuple[str, list[tuple]]:
+def render(
+    tokenizer: Any,
+    messages: list[dict[str, Any]],
+    *,
+    add_generation_prompt: bool = False,
+    tools: list[dict[str, Any]] | None = None,
+) -> str:
+    if not messages:
+        return ""
+    return tokenizer.apply_chat_template(
+        template_messages(messages), tools=tools, tokenize=False, add_generation_prompt=add_generation_prompt
+    )
+
+
+def message_spans(
+    tokenizer: Any, messages: list[dict[str, Any]], *, where: str = "", tools: list[dict[str, Any]] | None = None
+) -> tuple[str, list[tuple]]:
     """Render `messages` and return the text with one (role, start, end, trained_start, trained_end) per message.
 
-    Raises LabelError when the template is not prefix-preserving.
+    Consecutive tool results are located as one block (the span of the block is given to its last message, the
+    others get an empty one): templates such as Qwen's wrap a run of results in one turn, so a prefix that stops
+    inside the run is not a prefix of the whole. Raises LabelError when the template is not prefix-preserving.
     """
-    full = render(tokenizer, messages)
+    full = render(tokenizer, messages, tools=tools)
     spans: list[tuple] = []
     previous = 0
     for i, message in enumerate(messages):
-        upto = render(tokenizer, messages[: i + 1])
+        if message["role"] in TOOL_ROLES and i + 1 < len(messages) and messages[i + 1]["role"] in TOOL_ROLES:
+            spans.append((message["role"], previous, previous, previous, previous))
+            continue
+        upto = render(tokenizer, messages[: i + 1], tools=tools)
         if not full.startswith(upto):
             raise LabelError(
                 f"the chat template is not prefix-preserving{where}: rendering the first {i + 1} messages is not a "
@@ -70,7 +148,7 @@ def message_spans(tokenizer: Any, messages: list[dict[str, Any]], *, where: str 
         start, end = previous, len(upto)
         t_start = t_end = end
         if message["role"] == "assistant":
-            before = render(tokenizer, messages[:i], add_generation_prompt=True)
+            before = render(tokenizer, messages[:i], add_generation_prompt=True, tools=tools)
             if not upto.startswith(before):
                 raise LabelError(
                     f"the chat template is not prefix-preserving{where}: the generation prompt before assistant "
@@ -91,9 +169,14 @@ def tokenize_conversation(
     eot_ids: set[int],
     max_len: int | None = None,
     where: str = "",
+    tools: list[dict[str, Any]] | None = None,
 ) -> TokenizedExample:
-    """Token ids and labels for one conversation: every assistant turn trained, unless its `weight` is 0."""
-    text, spans = message_spans(tokenizer, messages, where=where)
+    """Token ids and labels for one conversation: every assistant turn trained, unless its `weight` is 0.
+
+    An assistant message that calls a tool is trained like any answer (the call is what the model must learn to
+    write); the tool results are context and never trained. `tools` (the record's definitions) reach the template.
+    """
+    text, spans = message_spans(tokenizer, messages, where=where, tools=tools)
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids: list[int] = list(enc["input_ids"])
     offsets: list[tuple[int, int]] = [tuple(o) for o in enc["offset_mapping"]]
@@ -130,6 +213,73 @@ def end_of_turn_ids(tokenizer: Any, model_eos: int | list[int] | None = None) ->
     elif model_eos:
         ids.update(model_eos)
     return ids
+
+
+def _template_text(tokenizer: Any) -> str:
+    template = getattr(tokenizer, "chat_template", None) or ""
+    if isinstance(template, dict):  # named templates ("default", "tool_use")
+        return "\n".join(str(t) for t in template.values())
+    if isinstance(template, list):
+        return "\n".join(str(t.get("template", "")) for t in template if isinstance(t, dict))
+    return str(template)
+
+
+def _names(record: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The names of the functions a record calls, and of the tools it defines."""
+    called = []
+    for m in template_messages(record.get("messages") or []):
+        for c in m.get("tool_calls") or []:
+            fn = c.get("function") if isinstance(c, dict) else None
+            if isinstance(fn, dict) and isinstance(fn.get("name"), str):
+                called.append(fn["name"])
+    defined = []
+    for t in record_tools(record) or []:
+        fn = t.get("function", t) if isinstance(t, dict) else None
+        if isinstance(fn, dict) and isinstance(fn.get("name"), str):
+            defined.append(fn["name"])
+    return called, defined
+
+
+def check_tool_support(tokenizer: Any, rows: list[dict[str, Any]], *, model: str = "", split: str = "train") -> int:
+    """Refuse, before any work, data that calls tools when the chat template cannot render them; return how many
+    examples use tools.
+
+    A template that never mentions tools renders a tool-call turn as its (empty) content and drops the
+    definitions: the model would learn to answer with nothing. A template that does mention them is also
+    rendered on every tool example, and must show the name of each function called and each tool defined.
+    """
+    using = [i for i, r in enumerate(rows) if uses_tools(r)]
+    if not using:
+        return 0
+    of = f"'{model}'" if model else "this tokenizer"
+    first = f"{split}.jsonl:{using[0] + 1}"
+    hint = (
+        "train on a model whose chat template renders tools and tool_calls (Qwen2.5 or Qwen3 instruct, Llama 3.1+ "
+        "instruct, ...), or give the model directory a chat_template that does; or drop the tool examples"
+    )
+    if "tool" not in _template_text(tokenizer):
+        raise ToolTemplateError(
+            f"{len(using)} of {len(rows)} {split} examples use tool calling (tool calls, tool results or tool "
+            f"definitions; the first at {first}), but the chat template of {of} does not support tools: it never "
+            "mentions them, so the calls would be dropped and the model would learn to answer with nothing",
+            hint=hint,
+        )
+    missing = []
+    for i in using:
+        called, defined = _names(rows[i])
+        text = render(tokenizer, rows[i]["messages"], tools=record_tools(rows[i]))
+        lost = [n for n in called + defined if n not in text]
+        if lost:
+            missing.append((i, lost))
+    if missing:
+        i, lost = missing[0]
+        raise ToolTemplateError(
+            f"the chat template of {of} drops tool calls or definitions in {len(missing)} of {len(using)} {split} "
+            f"examples that use tools: at {split}.jsonl:{i + 1}, {', '.join(repr(n) for n in lost[:3])} is not in "
+            "the rendered text",
+            hint=hint,
+        )
+    return len(using)
 
 
 @dataclass

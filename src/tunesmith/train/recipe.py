@@ -31,7 +31,15 @@ from tunesmith.artifacts import read_jsonl, sha256_file, write_manifest
 from tunesmith.config import Config
 from tunesmith.errors import DataError, ModelError
 from tunesmith.models.loading import ensure_base_model, generation_eos, load_model, load_tokenizer
-from tunesmith.train.masking import LabelReport, TokenizedExample, check_labels, end_of_turn_ids, tokenize_conversation
+from tunesmith.train.masking import (
+    LabelReport,
+    TokenizedExample,
+    check_labels,
+    check_tool_support,
+    end_of_turn_ids,
+    record_tools,
+    tokenize_conversation,
+)
 from tunesmith.train.progress import RichProgress
 
 # OpenAI's documented default-epoch rule: 3 epochs, raised so that small sets see ~100 examples' worth of
@@ -72,7 +80,9 @@ def tokenize_rows(
     tokenized, sources, truncated = [], [], 0
     for i, row in enumerate(rows, 1):
         where = f"{split}.jsonl:{i}"
-        ex = tokenize_conversation(tokenizer, row["messages"], eot_ids=eot_ids, where=f" ({where})")
+        ex = tokenize_conversation(
+            tokenizer, row["messages"], eot_ids=eot_ids, where=f" ({where})", tools=record_tools(row)
+        )
         if len(ex.input_ids) > max_len:
             truncated += 1
             ex.input_ids, ex.labels = ex.input_ids[:max_len], ex.labels[:max_len]
@@ -126,6 +136,9 @@ def prepare(cfg: Config, dataset_dir: Path | None = None) -> Prepared:
     val_rows = read_jsonl(val_path) if val_path.exists() else []
     base = ensure_base_model(cfg)
     tokenizer = load_tokenizer(base, revision=cfg.model.revision)
+    # Before the model loads: a template that cannot render tool calls would train empty answers in their place.
+    check_tool_support(tokenizer, train_rows, model=cfg.model.base, split="train")
+    check_tool_support(tokenizer, val_rows, model=cfg.model.base, split="val")
 
     # --- model
     dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32
