@@ -11,8 +11,6 @@ import json
 import random
 from pathlib import Path
 
-import pytest
-
 from tunesmith.config import DataConfig
 from tunesmith.data import pii
 from tunesmith.data.check import check_files
@@ -100,7 +98,6 @@ def test_names_are_counted_over_examples_and_a_system_prompt_name_is_kept_in_a_s
     assert counts.most_frequent() == [(COMPANY, 6)]
 
 
-@pytest.mark.xfail(strict=True, reason="TokenCounter does not count the tool role yet (issue 12, tool format)")
 def test_tool_call_arguments_are_redacted_with_their_field_in_the_audit_log(tmp_path):
     call = {
         "id": "c1",

@@ -292,7 +292,9 @@ def check_records(
         )
     findings.sort(key=lambda f: (f.severity != "error", f.file or "", f.lines[:1], f.kind))
     totals = [t["total"] for t in tokens]
-    role_tokens = {role: sum(t[role] for t in tokens) for role in ("system", "user", "assistant")}
+    # `tool` (tool results and definitions) only when some example uses tools, so plain data keeps its table.
+    roles = ("system", "user", "assistant", *(("tool",) if any("tool" in t for t in tokens) else ()))
+    role_tokens = {role: sum(t.get(role, 0) for t in tokens) for role in roles}
     epochs = stats.default_epochs(n)
     per_epoch = sum(min(max_seq_len, t) for t in totals)
     report_stats: dict[str, Any] = {
@@ -308,7 +310,7 @@ def check_records(
         "messages_per_example": stats.distribution([len(r["messages"]) for r in records]),
         "tokens_per_example": {
             "total": stats.distribution(totals),
-            **{role: stats.distribution([t[role] for t in tokens]) for role in ("system", "user", "assistant")},
+            **{role: stats.distribution([t.get(role, 0) for t in tokens]) for role in roles},
         },
         "tokens_total": sum(totals),
         "assistant_token_share": round(role_tokens["assistant"] / max(1, sum(role_tokens.values())), 4),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import math
 import random
 import re
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from tunesmith.data.dedup import normalize
+from tunesmith.records import TOOL_ROLES, has_tool_call
 
 APPROX_WORD_TOKENS = 1.3
 APPROX_MESSAGE_OVERHEAD = 4  # role markers and separators, as OpenAI's cookbook counts them
@@ -56,24 +58,63 @@ class TokenCounter:
         return [len(ids) for ids in self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
 
     def records(self, records: Sequence[dict[str, Any]]) -> list[dict[str, int]]:
-        """Per record: tokens by role and `total` (the whole sequence the model is trained on)."""
-        texts = [m["content"] for r in records for m in r["messages"]]
+        """Per record: tokens by role and `total` (the whole sequence the model is trained on).
+
+        The keys are `system`, `user`, `assistant` and `total`, plus `tool` when a record uses tools: the tool
+        results and the tool definitions it was given (context, like a system prompt). An assistant's tool calls
+        (names and arguments) count as the assistant's: they are what the model learns to write.
+        """
+        texts: list[str] = []
+        for r in records:
+            for m in r["messages"]:
+                texts.append(m.get("content") or "")
+                texts.extend(_call_texts(m))
+            texts.extend(_definition_texts(r))
         counts = iter(self.content(texts))
         out = []
         template = self.tokenizer is not None and getattr(self.tokenizer, "chat_template", None)
         for r in records:
             row = {"system": 0, "user": 0, "assistant": 0}
             for m in r["messages"]:
-                row[m["role"]] += next(counts)
+                bucket = "tool" if m["role"] in TOOL_ROLES else m["role"]
+                row[bucket] = row.get(bucket, 0) + next(counts)
+                for _ in _call_texts(m):
+                    row["assistant"] += next(counts)
+            for _ in _definition_texts(r):
+                row["tool"] = row.get("tool", 0) + next(counts)
+            approximate = sum(row.values()) + APPROX_MESSAGE_OVERHEAD * len(r["messages"])
             if template:
-                msgs = [{"role": m["role"], "content": m["content"]} for m in r["messages"]]
-                row["total"] = len(
-                    self.tokenizer.apply_chat_template(msgs, tokenize=True, return_dict=True)["input_ids"]
-                )
+                try:
+                    row["total"] = len(render_ids(self.tokenizer, r))
+                except Exception:  # noqa: BLE001 - a template that refuses a tool role is reported by training
+                    row["total"] = approximate
             else:
-                row["total"] = sum(row.values()) + APPROX_MESSAGE_OVERHEAD * len(r["messages"])
+                row["total"] = approximate
             out.append(row)
         return out
+
+
+def _call_texts(message: dict[str, Any]) -> list[str]:
+    """The texts of an assistant message's tool (or function) calls: each call's name and arguments."""
+    calls = [c.get("function") for c in message.get("tool_calls") or [] if isinstance(c, dict)]
+    if isinstance(message.get("function_call"), dict):
+        calls.append(message["function_call"])
+    return [f"{c.get('name', '')} {c.get('arguments', '')}" for c in calls if isinstance(c, dict)]
+
+
+def _definition_texts(record: dict[str, Any]) -> list[str]:
+    """The tool (or function) definitions of a record, one JSON text each."""
+    return [json.dumps(d, ensure_ascii=False) for k in ("tools", "functions") for d in record.get(k) or []]
+
+
+def render_ids(tokenizer: Any, record: dict[str, Any]) -> list[int]:
+    """The token ids of a record rendered by the tokenizer's chat template, tool calls and definitions included."""
+    from tunesmith.train.masking import record_tools, template_messages
+
+    ids = tokenizer.apply_chat_template(
+        template_messages(record["messages"]), tools=record_tools(record), tokenize=True, return_dict=True
+    )["input_ids"]
+    return list(ids)
 
 
 def distribution(values: Sequence[float]) -> dict[str, float]:
@@ -102,8 +143,11 @@ def default_epochs(n: int) -> int:
 
 
 def is_refusal(record: dict[str, Any]) -> bool:
-    last = next((m["content"] for m in reversed(record["messages"]) if m["role"] == "assistant"), "")
-    return bool(_REFUSAL.search(last))
+    """Whether the last assistant message declines. One that calls a tool acts: it is not a refusal."""
+    last = next((m for m in reversed(record["messages"]) if m["role"] == "assistant"), None)
+    if last is None or (has_tool_call(last) and not (last.get("content") or "").strip()):
+        return False
+    return bool(_REFUSAL.search(last.get("content") or ""))
 
 
 def distinct_n(texts: Sequence[str], n: int) -> float:
