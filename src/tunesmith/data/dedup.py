@@ -1,7 +1,8 @@
 """Exact duplicates, near duplicates (MinHash LSH) and conflicting answers.
 
-Near duplicates are judged on the normalised user turns only: two examples that ask the same thing are the same
-training signal (or, with different answers, a contradiction), whatever the answer says. Prompts in chat data are
+Near duplicates are judged on the normalised user turns only (in a tool-calling conversation, with its calls and
+tool results, see `prompt_text`): two examples that ask the same thing are the same training signal (or, with
+different answers, a contradiction), whatever the answer says. Prompts in chat data are
 short, so shingles are character 3-grams: one changed word in a twelve-word prompt leaves a word-3-gram Jaccard
 near 0.5 and a character-5-gram Jaccard near 0.8. In benchmarks/data_check.py, 89% of the planted pairs reach a
 Jaccard of 0.8 over character 5-grams, 97% over character 3-grams; unrelated prompts stay far below either way.
@@ -13,6 +14,7 @@ its shingle sets. No pair is ever compared all-against-all.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,11 +36,45 @@ def normalize(text: str) -> str:
     return " ".join(_WORD.findall(text.lower()))
 
 
+def _squash(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def _arguments_key(arguments: Any) -> str:
+    """A call's arguments, the same however the JSON was spaced or its keys ordered."""
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except ValueError:
+            return _squash(arguments)
+    return _squash(json.dumps(arguments, sort_keys=True, ensure_ascii=False))
+
+
+def tool_calls(message: dict[str, Any]) -> list[tuple[str, str]]:
+    """(name, arguments key) of each tool or function call of a message; the call ids are left out (they are
+    arbitrary, so two conversations that differ only by them are still duplicates)."""
+    calls = [c.get("function") for c in message.get("tool_calls") or [] if isinstance(c, dict)]
+    if isinstance(message.get("function_call"), dict):
+        calls.append(message["function_call"])
+    return [(str(c.get("name", "")), _arguments_key(c.get("arguments", ""))) for c in calls if isinstance(c, dict)]
+
+
 def exact_key(record: dict[str, Any]) -> str:
-    """The conversation after normalising whitespace and case: equal keys are exact duplicates."""
+    """The conversation after normalising whitespace and case: equal keys are exact duplicates.
+
+    Tool calls (names and arguments), the name of a function result and the tool definitions are part of it: two
+    conversations that differ only in what they call are different examples.
+    """
     h = hashlib.sha256()
     for m in record["messages"]:
-        h.update(f"{m['role']}\x1f{' '.join(m['content'].lower().split())}\x1e".encode())
+        h.update(f"{m['role']}\x1f{_squash(m.get('content') or '')}\x1e".encode())
+        for name, arguments in tool_calls(m):
+            h.update(f"call\x1f{name}\x1f{arguments}\x1e".encode())
+        if m["role"] in ("tool", "function") and m.get("name"):
+            h.update(f"name\x1f{m['name']}\x1e".encode())
+    for key in ("tools", "functions", "parallel_tool_calls"):
+        if record.get(key) is not None:
+            h.update(f"{key}\x1f{json.dumps(record[key], sort_keys=True)}\x1e".encode())
     return h.hexdigest()
 
 
@@ -46,8 +82,33 @@ def user_text(record: dict[str, Any]) -> str:
     return normalize(" ".join(m["content"] for m in record["messages"] if m["role"] == "user"))
 
 
+def prompt_text(record: dict[str, Any]) -> str:
+    """What near duplicates are judged on: the user turns, and in a tool-calling conversation also the calls
+    (names and arguments) and the tool results. Two conversations that ask the same thing but call different tools
+    are not duplicates; and an answer that differs because the tool returned something else is no conflict."""
+    parts = []
+    for m in record["messages"]:
+        if m["role"] in ("user", "tool", "function"):
+            parts.append(m.get("content") or "")
+        for name, arguments in tool_calls(m):
+            parts.append(f"{name} {arguments}")
+    return normalize(" ".join(parts))
+
+
+def tool_signature(record: dict[str, Any]) -> tuple:
+    """The tool steps of a conversation: each call (name, arguments) and each tool result, normalised; () without
+    tools. Near-same prompts with different signatures are not near duplicates, and not conflicts either: a
+    different call is a different example, and a different tool result explains a different answer."""
+    steps: list[Any] = []
+    for m in record["messages"]:
+        steps.extend(tool_calls(m))
+        if m["role"] in ("tool", "function"):
+            steps.append((m["role"], str(m.get("name") or ""), _squash(m.get("content") or "")))
+    return tuple(steps)
+
+
 def answer_text(record: dict[str, Any]) -> str:
-    return " ".join(m["content"] for m in record["messages"] if m["role"] == "assistant")
+    return " ".join(m["content"] for m in record["messages"] if m["role"] == "assistant" and m.get("content"))
 
 
 def exact_groups(records: Sequence[dict[str, Any]]) -> list[list[int]]:
@@ -169,9 +230,19 @@ def clusters(records: Sequence[dict[str, Any]], threshold: float) -> list[Cluste
     """
     out = []
     keys = [exact_key(r) for r in records]
-    for g in near_groups([user_text(r) for r in records], threshold):
-        if len({keys[i] for i in g}) < 2:
-            continue
-        parts = answer_groups([answer_text(records[i]) for i in g])
-        out.append(Cluster(members=g, answers=[[g[i] for i in p] for p in parts]))
+    signatures = [tool_signature(r) for r in records]
+    for near in near_groups([prompt_text(r) for r in records], threshold):
+        for g in _split_by(near, signatures):
+            if len(g) < 2 or len({keys[i] for i in g}) < 2:
+                continue
+            parts = answer_groups([answer_text(records[i]) for i in g])
+            out.append(Cluster(members=g, answers=[[g[i] for i in p] for p in parts]))
     return out
+
+
+def _split_by(group: list[int], signatures: Sequence[Any]) -> list[list[int]]:
+    """The members of a group with the same signature, in input order."""
+    parts: dict[Any, list[int]] = {}
+    for i in group:
+        parts.setdefault(signatures[i], []).append(i)
+    return list(parts.values())
