@@ -24,7 +24,7 @@ from tunesmith.config import DataConfig
 from tunesmith.data import dedup, pii, stats
 from tunesmith.data.split import SPLITS, split_groups
 from tunesmith.errors import DataError
-from tunesmith.records import TOOL_RECORD_KEYS, load_records
+from tunesmith.records import TOOL_RECORD_KEYS, has_tool_call, load_records
 
 # A found value shorter than this is not swept from the rest of the dataset: "Al" would hit every "al" word.
 SWEEP_MIN_LEN = 3
@@ -224,16 +224,25 @@ def _assert_no_raw(records: list[dict[str, Any]], raw_values: list[str]) -> None
         raise RuntimeError("a PII value survived redaction; refusing to write the dataset")
 
 
+def _turns(messages: list[dict[str, Any]]) -> list[int]:
+    """Where each user turn starts. A turn runs to the next user message: the user's question and the whole
+    assistant step that answers it (tool calls, their results and the answer), which is never cut apart."""
+    return [i for i, m in enumerate(messages) if m["role"] == "user"]
+
+
 def _truncate(record: dict[str, Any], counter: stats.TokenCounter, max_len: int) -> bool:
-    """Drop trailing turn pairs, then shorten the last answer, until the example fits; False when it cannot."""
+    """Drop trailing turns (whole: a tool result never loses its call), then shorten the last answer, until the
+    example fits; False when it cannot (the last message is a tool call, which cannot be shortened)."""
     msgs = record["messages"]
-    while counter.records([record])[0]["total"] > max_len and sum(m["role"] != "system" for m in msgs) > 2:
-        del msgs[-2:]
+    while counter.records([record])[0]["total"] > max_len and len(starts := _turns(msgs)) > 1:
+        del msgs[starts[-1] :]
     for _ in range(8):
         total = counter.records([record])[0]["total"]
         if total <= max_len:
             return True
         last = msgs[-1]
+        if has_tool_call(last):  # cutting the arguments would teach a broken call
+            return False
         words = last["content"].split()
         have = counter.content([last["content"]])[0]
         keep = int(len(words) * max(0, have - (total - max_len)) / max(1, have))
@@ -247,7 +256,9 @@ def _output_record(r: dict[str, Any]) -> dict[str, Any]:
     meta = dict(r["meta"])
     # The file name only: a dataset's hash must not depend on where its inputs lay.
     meta["source"] = {"file": Path(meta["source"]["file"]).name, "line": meta["source"]["line"]}
-    return {"messages": r["messages"], "meta": meta}
+    # The tool definitions travel with their conversation (message-level tool keys are in the messages).
+    tools = {k: r[k] for k in TOOL_RECORD_KEYS if k in r}
+    return {"messages": r["messages"], **tools, "meta": meta}
 
 
 def _card(
