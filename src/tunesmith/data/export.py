@@ -16,7 +16,7 @@ from typing import Any
 from tunesmith.artifacts import iter_jsonl, write_file_checked
 from tunesmith.data import stats
 from tunesmith.errors import DataError
-from tunesmith.records import role_order_problem
+from tunesmith.records import TOOL_RECORD_KEYS, TOOL_ROLES, has_tool_call, role_order_problem
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,9 @@ def openai_format_errors(rows: list[Any]) -> dict[str, int]:
 
     The seven kinds of https://cookbook.openai.com/examples/chat_finetuning_data_prep: data_type,
     missing_messages_list, message_missing_key, message_unrecognized_key, unrecognized_role, missing_content,
-    example_missing_assistant_message.
+    example_missing_assistant_message. Extended to the tool-calling format OpenAI's fine-tuning accepts
+    (https://platform.openai.com/docs/guides/fine-tuning, "fine-tuning with tool calling"): `tool_calls`,
+    `tool_call_id`, the `tool` role, and an assistant call with no content.
     """
     errors: dict[str, int] = defaultdict(int)
     for ex in rows:
@@ -81,23 +83,35 @@ def openai_format_errors(rows: list[Any]) -> dict[str, int]:
             errors["missing_messages_list"] += 1
             continue
         for message in messages:
-            if "role" not in message or "content" not in message:
+            calls = message.get("function_call", None) or message.get("tool_calls", None)
+            if "role" not in message or ("content" not in message and not calls):
                 errors["message_missing_key"] += 1
-            if any(k not in ("role", "content", "name", "function_call", "weight") for k in message):
+            if any(k not in OPENAI_MESSAGE_KEYS for k in message):
                 errors["message_unrecognized_key"] += 1
-            if message.get("role", None) not in ("system", "user", "assistant", "function"):
+            if message.get("role", None) not in ("system", "user", "assistant", "function", "tool"):
                 errors["unrecognized_role"] += 1
             content = message.get("content", None)
-            function_call = message.get("function_call", None)
-            if (not content and not function_call) or not isinstance(content, str):
+            if calls:
+                if content is not None and not isinstance(content, str):
+                    errors["missing_content"] += 1
+            elif not content or not isinstance(content, str):
                 errors["missing_content"] += 1
         if not any(message.get("role", None) == "assistant" for message in messages):
             errors["example_missing_assistant_message"] += 1
     return dict(errors)
 
 
+OPENAI_MESSAGE_KEYS = ("role", "content", "name", "function_call", "weight", "tool_calls", "tool_call_id")
+
+
 def _openai(r: dict[str, Any]) -> dict[str, Any]:
-    return {"messages": [{k: m[k] for k in ("role", "content", "weight") if k in m} for m in r["messages"]]}
+    messages = []
+    for m in r["messages"]:
+        out = {k: m[k] for k in OPENAI_MESSAGE_KEYS if k in m}
+        if has_tool_call(m) and not m.get("content"):
+            del out["content"]  # a call with no text, as OpenAI's tool-calling examples write it
+        messages.append(out)
+    return {"messages": messages, **{k: r[k] for k in TOOL_RECORD_KEYS if k in r}}
 
 
 def _bedrock(r: dict[str, Any]) -> dict[str, Any]:
@@ -125,6 +139,15 @@ def _vertex(r: dict[str, Any]) -> dict[str, Any]:
 
 
 CONVERTERS = {"openai": _openai, "bedrock": _bedrock, "vertex": _vertex}
+# The targets whose converter keeps tool calls, tool results and tool definitions. The others would silently turn
+# a call into an empty answer: their tool examples are dropped, each named, and the export reports an error.
+KEEPS_TOOLS = frozenset({"openai"})
+
+
+def uses_tools(r: dict[str, Any]) -> bool:
+    return bool(r.get("tools") or r.get("functions")) or any(
+        m["role"] in TOOL_ROLES or has_tool_call(m) for m in r["messages"]
+    )
 
 
 def export_dataset(
@@ -165,9 +188,16 @@ def export_dataset(
     counter = stats.TokenCounter(tokenizer)
     result = ExportResult(written=0, training_tokens=0)
     rows = []
+    tool_dropped: list[str] = []
     for r, t in zip(records, counter.records(records), strict=True):
         rid = str(r.get("meta", {}).get("id", "?"))
-        problem = role_order_problem([m["role"] for m in r["messages"]])
+        problem = role_order_problem([m["role"] for m in r["messages"]], [has_tool_call(m) for m in r["messages"]])
+        if problem is None and to not in KEEPS_TOOLS and uses_tools(r):
+            problem = (
+                f"uses tool calling (tool calls, tool results or tool definitions), which the {to} export does not "
+                "convert; export it --to openai"
+            )
+            tool_dropped.append(rid)
         if to == "bedrock" and problem is None:
             text = " ".join(m["content"] for m in r["messages"] if m["role"] != "assistant")
             hit = next((w for w in NOVA_RESERVED if w in text), None)
@@ -185,6 +215,12 @@ def export_dataset(
             )
         result.training_tokens += min(t["total"], limits.max_tokens)
         rows.append(CONVERTERS[to](r))
+    if tool_dropped:
+        shown = ", ".join(tool_dropped[:5]) + (f" and {len(tool_dropped) - 5} more" if len(tool_dropped) > 5 else "")
+        result.errors.append(
+            f"{len(tool_dropped)} example(s) use tool calling, which the {to} format written here cannot hold; "
+            f"they were left out: {shown}. Export them --to openai, or prepare the data without them"
+        )
     if to == "openai":
         bad = openai_format_errors(rows)
         if bad:
