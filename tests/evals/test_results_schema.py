@@ -70,3 +70,13 @@ def test_compare_reads_the_model_or_its_json() -> None:
     typed = compare(EvalResults.of(raw), EvalResults.of(raw))
     assert typed == compare(raw, raw)
     assert typed["n_shared_examples"] == 12 and typed["arms"]["fine_tuned"]["rougeL"]["delta"] == 0.0
+
+
+def test_numeric_tags_are_read_as_strings(tmp_path: Path) -> None:
+    """Tags are labels, strings in results.json: a tag written as a number must not fail the eval at its end."""
+    from tunesmith.evals.runner import load_test_cases
+
+    messages = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
+    (tmp_path / "test.jsonl").write_text(json.dumps({"messages": messages, "meta": {"tags": [2024, "billing"]}}) + "\n")
+    (case,) = load_test_cases(tmp_path / "test.jsonl")
+    assert case.tags == ["2024", "billing"]

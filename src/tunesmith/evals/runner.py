@@ -70,7 +70,7 @@ def load_test_cases(path: Path, limit: int | None = None) -> list[TestCase]:
         cases.append(
             TestCase(
                 str(meta.get("id", f"test-{i}")),
-                list(meta.get("tags", [])),
+                [str(tag) for tag in meta.get("tags", [])],  # labels: results.json types them as strings
                 [{"role": m["role"], "content": m["content"]} for m in msgs[:last]],
                 msgs[last]["content"],
             )
