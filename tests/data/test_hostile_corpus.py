@@ -183,27 +183,7 @@ def _no_debug(monkeypatch):
     monkeypatch.setitem(cli_main._state, "debug", False)
 
 
-def _counts_tool_roles() -> bool:
-    from tunesmith.data.stats import TokenCounter
-    from tunesmith.records import load_records
-
-    try:
-        TokenCounter().records(load_records([HOSTILE / "function_call.jsonl"]).records)
-    except KeyError:
-        return False
-    return True
-
-
-# The loader accepts the tool-calling format; the token counter learns its roles in the tool-format work.
-_TOOLS_PENDING = pytest.mark.xfail(
-    not _counts_tool_roles(), reason="TokenCounter does not count the tool role yet (issue 12)", strict=True
-)
-TOOL_FILES = ("tool_calls.jsonl", "function_call.jsonl")
-
-
-@pytest.mark.parametrize(
-    "name", [pytest.param(n, marks=_TOOLS_PENDING) if n in TOOL_FILES else n for n in sorted(EXPECTED)]
-)
+@pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_corpus_file_checks_and_prepares_cleanly(capsys, tmp_path, name):
     check_rc, prepare_rc = EXPECTED[name]
     _check_and_prepare(capsys, tmp_path, HOSTILE / name, check_rc, prepare_rc)
