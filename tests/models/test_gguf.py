@@ -66,3 +66,8 @@ def test_imported_folder_loads_offline_and_generates_like_the_gguf(tmp_path, mon
     b = reference.generate(**ids, max_new_tokens=16, do_sample=False)
     assert torch.equal(a, b)
     assert tok.decode(a[0, ids["input_ids"].shape[1] :]).startswith("To reset your password")
+
+    # `data inspect` reads the EOS ids without loading the weights: the same ones the recipe takes from the model.
+    from tunesmith.models.loading import generation_eos, saved_generation_eos
+
+    assert saved_generation_eos(out) == generation_eos(model)

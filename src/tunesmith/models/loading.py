@@ -81,3 +81,21 @@ def load_model(base: str, *, revision: str | None = None, dtype: Any = None) -> 
 def generation_eos(model: Any) -> int | list[int] | None:
     gen = getattr(model, "generation_config", None)
     return getattr(gen, "eos_token_id", None) if gen is not None else None
+
+
+def saved_generation_eos(base: str | Path, revision: str | None = None) -> int | list[int] | None:
+    """The end-of-sequence ids a loaded model's generation config would hold, without loading the weights.
+
+    `data inspect` needs them to show the mask the recipe trains (the recipe adds the model's own EOS ids to the
+    end-of-turn tokens). From generation_config.json, else derived from config.json as transformers does.
+    """
+    from transformers import AutoConfig, GenerationConfig
+
+    try:
+        return GenerationConfig.from_pretrained(base, revision=revision).eos_token_id
+    except (OSError, ValueError):
+        pass
+    try:
+        return GenerationConfig.from_model_config(AutoConfig.from_pretrained(base, revision=revision)).eos_token_id
+    except (OSError, ValueError):
+        return None

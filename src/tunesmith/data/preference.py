@@ -1,0 +1,762 @@
+"""Preference pairs: loading, checking and preparing (DESIGN.md, "Preference record").
+
+A preference pair is `{"prompt": [messages], "chosen": [messages], "rejected": [messages], "meta": {...}}`, the
+message lists in the canonical form of records.py. Three formats load into it, detected per file:
+
+- `trl`: TRL's `{"prompt", "chosen", "rejected"}`, each a string or a list of messages;
+- `openai_dpo`: OpenAI's DPO JSONL, `{"input": {"messages": [...]}, "preferred_output": [...],
+  "non_preferred_output": [...]}`;
+- `hh`: Anthropic HH-style `{"chosen", "rejected"}` full transcripts (`"\\n\\nHuman: ...\\n\\nAssistant: ..."` or
+  message lists): the prompt is what both sides share before their last turn.
+
+Reading reuses the bounded readers of records.py (`read_items`), and each side is validated as a conversation
+(prompt + answer) by `records.to_record`, so roles, order and content follow the same rules as SFT data. Findings
+and splits are keyed by the prompt: a prompt's pairs never straddle splits.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tunesmith.artifacts import atomic_dir, check_output, sha256_file, write_jsonl, write_manifest
+from tunesmith.config import DataConfig
+from tunesmith.data import dedup, pii, stats
+from tunesmith.data.check import CheckReport, group_finding, pii_findings
+from tunesmith.data.prepare import (
+    PrepareResult,
+    _load_key,
+    _no_valid_example,
+    _redact,
+    _save_key,
+    dataset_hash,
+    read_prepared,
+)
+from tunesmith.data.split import SPLITS, split_groups
+from tunesmith.errors import DataError
+from tunesmith.records import (
+    DETECT_SAMPLE,
+    TOOL_RECORD_KEYS,
+    Finding,
+    LoadResult,
+    detect_format,
+    read_items,
+    to_record,
+)
+
+PREFERENCE_FORMATS = ("trl", "openai_dpo", "hh")
+SIDES = ("chosen", "rejected")
+# An HH transcript: turns that start with "Human:" or "Assistant:" after a blank line (or at the start).
+_HH_TURN = re.compile(r"(?:^|\n\n)(Human|Assistant):[ \t]?")
+
+
+def _error(kind: str, line: int, message: str, file: str) -> Finding:
+    return Finding(kind=kind, severity="error", lines=[line], message=message, file=file)
+
+
+def detect_preference_format(obj: Any) -> str | None:
+    if not isinstance(obj, dict):
+        return None
+    if "input" in obj and ("preferred_output" in obj or "non_preferred_output" in obj):
+        return "openai_dpo"
+    if "chosen" in obj or "rejected" in obj:
+        return "trl" if "prompt" in obj else "hh"
+    return None
+
+
+def _votes(items: Sequence[tuple[int, Any]]) -> tuple[Counter[str], int]:
+    """Preference formats among the first objects, and how many objects are conversations instead."""
+    sample = [o for _, o in items[:DETECT_SAMPLE] if not isinstance(o, Finding)]
+    votes = Counter(f for f in map(detect_preference_format, sample) if f)
+    return votes, sum(detect_format(o) is not None for o in sample)
+
+
+def is_preference_data(paths: Sequence[str | Path]) -> bool:
+    """Whether the files hold preference pairs rather than conversations (most objects of some file are pairs).
+
+    A file that cannot be read says nothing here: the loader that runs next reports it with its own error."""
+    for p in paths:
+        try:
+            votes, conversations = _votes(read_items(Path(p)))
+        except DataError:
+            continue
+        if sum(votes.values()) > conversations:
+            return True
+    return False
+
+
+def parse_transcript(text: str) -> list[dict[str, str]] | None:
+    """An HH-style transcript as messages, or None when it has no `Human:`/`Assistant:` turn."""
+    parts = _HH_TURN.split(text)
+    if len(parts) < 3:
+        return None
+    messages = []
+    if parts[0].strip():  # text before the first turn: a system preamble
+        messages.append({"role": "system", "content": parts[0].strip()})
+    for speaker, content in zip(parts[1::2], parts[2::2], strict=True):
+        messages.append({"role": "user" if speaker == "Human" else "assistant", "content": content.strip()})
+    return messages
+
+
+def _messages(value: Any, role: str) -> list[Any] | None:
+    """A side as a message list: a string is one message of `role`; a single message object is wrapped."""
+    if isinstance(value, str):
+        return [{"role": role, "content": value}]
+    if isinstance(value, dict):
+        return [value]
+    if isinstance(value, list):
+        return value
+    return None
+
+
+def _empty(value: Any) -> bool:
+    """Absent or empty: None, blank text, an empty list, or messages whose contents are all blank."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, dict):
+        value = [value]
+    if isinstance(value, list):
+        if not value:
+            return True
+        contents = [m.get("content") if isinstance(m, dict) else m for m in value]
+        return all(isinstance(c, str) and not c.strip() for c in contents)
+    return False
+
+
+def _key(messages: Sequence[dict[str, Any]]) -> tuple[tuple[str, str], ...]:
+    return tuple((m["role"], dedup.normalize(m.get("content") or "")) for m in messages)
+
+
+def _raw_sides(obj: dict[str, Any], fmt: str) -> tuple[Any, Any, Any]:
+    """(prompt, chosen, rejected) as they are in the object, before validation."""
+    if fmt == "openai_dpo":
+        inp = obj.get("input")
+        return (
+            (inp.get("messages") if isinstance(inp, dict) else None),
+            obj.get("preferred_output"),
+            obj.get("non_preferred_output"),
+        )
+    if fmt == "trl":
+        return obj.get("prompt"), obj.get("chosen"), obj.get("rejected")
+    return None, obj.get("chosen"), obj.get("rejected")
+
+
+def _split_hh(chosen: Any, rejected: Any, *, file: str, line: int) -> tuple[list[Any] | None, Any, Any, list[Finding]]:
+    """The shared prompt of two full transcripts, and each side's last turn."""
+    sides: dict[str, list[Any] | None] = {}
+    findings: list[Finding] = []
+    for name, value in (("chosen", chosen), ("rejected", rejected)):
+        msgs = parse_transcript(value) if isinstance(value, str) else _messages(value, "assistant")
+        if msgs is None:
+            findings.append(
+                _error(
+                    f"missing_{name}",
+                    line,
+                    f"'{name}' is not a Human:/Assistant: transcript or a list of messages",
+                    file,
+                )
+            )
+        elif not msgs or not isinstance(msgs[-1], dict) or msgs[-1].get("role") != "assistant":
+            findings.append(_error(f"missing_{name}", line, f"the {name} transcript does not end with an answer", file))
+            msgs = None
+        sides[name] = msgs
+    c, r = sides["chosen"], sides["rejected"]
+    if c is None or r is None:
+        return None, None, None, findings
+    pc, pr = c[:-1], r[:-1]
+    try:
+        same = _key(pc) == _key(pr)
+    except (AttributeError, KeyError, TypeError):
+        same = pc == pr  # malformed messages: the conversation check below names them
+    if not same:
+        where = next((i for i, (a, b) in enumerate(zip(pc, pr, strict=False)) if a != b), min(len(pc), len(pr)))
+        findings.append(
+            _error(
+                "prompt_mismatch",
+                line,
+                f"the chosen and rejected transcripts differ before their last turn (from message {where}: "
+                f"{len(pc)} vs {len(pr)} messages before the answers); a pair must answer the same conversation",
+                file,
+            )
+        )
+        return None, None, None, findings
+    return pc, [c[-1]], [r[-1]], findings
+
+
+def to_preference(obj: Any, fmt: str, *, file: str, line: int) -> tuple[dict[str, Any] | None, list[Finding]]:
+    """Convert one parsed object into a canonical pair; None when it has an error, and its findings."""
+    if not isinstance(obj, dict):
+        return None, [_error("not_an_object", line, f"expected a JSON object, got {type(obj).__name__}", file)]
+    prompt_raw, chosen_raw, rejected_raw = _raw_sides(obj, fmt)
+    findings: list[Finding] = []
+    for name, value in (("chosen", chosen_raw), ("rejected", rejected_raw)):
+        if _empty(value):
+            label = {"openai_dpo": {"chosen": "preferred_output", "rejected": "non_preferred_output"}}.get(fmt, {})
+            key = label.get(name, name)
+            what = "absent" if key not in obj else "empty"
+            findings.append(_error(f"missing_{name}", line, f"'{key}' is {what}", file))
+    if findings:
+        return None, findings
+    if fmt == "hh":
+        prompt, chosen, rejected, findings = _split_hh(chosen_raw, rejected_raw, file=file, line=line)
+        if findings:
+            return None, findings
+    else:
+        prompt = _messages(prompt_raw, "user")
+        chosen, rejected = _messages(chosen_raw, "assistant"), _messages(rejected_raw, "assistant")
+        if prompt is None or _empty(prompt):
+            where = "'input.messages'" if fmt == "openai_dpo" else "'prompt'"
+            return None, [_error("missing_prompt", line, f"{where} is absent or empty", file)]
+        for name, side in (("chosen", chosen), ("rejected", rejected)):
+            if side is None:
+                findings.append(_error(f"missing_{name}", line, f"'{name}' is not text or a list of messages", file))
+        if findings:
+            return None, findings
+    assert prompt is not None and chosen is not None and rejected is not None
+    meta = obj.get("meta") if isinstance(obj.get("meta"), dict) else {}
+    base: dict[str, Any] = {"meta": meta}
+    if isinstance(obj.get("tags"), list):
+        base["tags"] = obj["tags"]
+    tools = obj.get("input") if fmt == "openai_dpo" and isinstance(obj.get("input"), dict) else obj
+    for key in TOOL_RECORD_KEYS:
+        if tools.get(key) is not None:
+            base[key] = tools[key]
+    # Each side with its prompt is a conversation: the same rules as SFT data (roles, order, content).
+    converted: dict[str, dict[str, Any]] = {}
+    seen: set[tuple[str, str]] = set()
+    for name, side in (("chosen", chosen), ("rejected", rejected)):
+        record, problems = to_record({**base, "messages": [*prompt, *side]}, "messages", file=file, line=line)
+        for f in problems:
+            if (f.kind, f.message) not in seen:
+                seen.add((f.kind, f.message))
+                f.message = f"{name} side: {f.message}"
+                findings.append(f)
+        if record is not None:
+            converted[name] = record
+    if findings:
+        return None, findings
+    n = len(prompt)
+    c, r = converted["chosen"], converted["rejected"]
+    pair: dict[str, Any] = {"prompt": c["messages"][:n], "chosen": c["messages"][n:], "rejected": r["messages"][n:]}
+    if _key(pair["chosen"]) == _key(pair["rejected"]):
+        return None, [
+            _error("identical_pair", line, "chosen and rejected are the same answer: the pair teaches nothing", file)
+        ]
+    for key in TOOL_RECORD_KEYS:
+        if key in c:
+            pair[key] = c[key]
+    pair["meta"] = c["meta"]
+    return pair, []
+
+
+def load_preferences(paths: Sequence[str | Path]) -> LoadResult:
+    """Read every file of preference pairs; `records` holds the canonical pairs, `findings` every defect."""
+    if not paths:
+        raise DataError("no input files", hint="pass one or more JSONL or JSON files of preference pairs")
+    result = LoadResult(records=[], findings=[], formats={})
+    for p in paths:
+        path = Path(p)
+        items = read_items(path)
+        votes, conversations = _votes(items)
+        if not votes:
+            if all(isinstance(o, Finding) for _, o in items):
+                fmt = "unknown"  # every line is broken: its findings say more
+            else:
+                what = "conversations, not preference pairs" if conversations else "no line in a preference format"
+                raise DataError(
+                    f"{path.name} holds {what}",
+                    hint="expected TRL {prompt, chosen, rejected}, OpenAI DPO {input, preferred_output, "
+                    "non_preferred_output} or HH {chosen, rejected} records; check conversations and pairs "
+                    "in separate runs",
+                    file=path,
+                )
+        else:
+            fmt = votes.most_common(1)[0][0]
+        result.formats[str(path)] = fmt
+        for line, obj in items:
+            result.lines_read += 1
+            if isinstance(obj, Finding):
+                result.findings.append(obj)
+                continue
+            own = detect_preference_format(obj) or fmt
+            pair, findings = to_preference(obj, own, file=str(path), line=line)
+            result.findings.extend(findings)
+            if pair is not None:
+                result.records.append(pair)
+    return result
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Views: a pair as the conversations it trains on, so the conversation tools (tokens, PII, refusals) apply.
+
+
+def conversation(pair: dict[str, Any], side: str) -> dict[str, Any]:
+    """The prompt and one side as a conversation record (the message dicts are shared, not copied)."""
+    return {"messages": [*pair["prompt"], *pair[side]], "meta": pair["meta"]}
+
+
+def all_texts(pair: dict[str, Any]) -> dict[str, Any]:
+    """Every message of a pair in one record, for the PII scan and redaction (shared message dicts)."""
+    return {"messages": [*pair["prompt"], *pair["chosen"], *pair["rejected"]], "meta": pair["meta"]}
+
+
+def prompt_key(messages: Sequence[dict[str, Any]]) -> str:
+    """What pairs are grouped by: the prompt's user turns after normalising whitespace and case."""
+    return dedup.normalize(" ".join(m.get("content") or "" for m in messages if m.get("role") == "user"))
+
+
+def test_prompts(path: str | Path) -> set[str]:
+    """The prompt keys of a test split: a prepared dataset directory (its test.jsonl), or a JSONL file of
+    conversations (the turns before the last answer) or of pairs."""
+    from tunesmith.artifacts import read_jsonl
+
+    path = Path(path)
+    file = path / "test.jsonl" if path.is_dir() else path
+    if not file.is_file():
+        raise DataError(f"no test split at {path}", hint="pass a prepared dataset directory or a test.jsonl")
+    keys = set()
+    for row in read_jsonl(file):
+        if isinstance(row.get("prompt"), list):
+            keys.add(prompt_key(row["prompt"]))
+        elif isinstance(row.get("messages"), list):
+            msgs = row["messages"]
+            last = max((i for i, m in enumerate(msgs) if m.get("role") == "assistant"), default=len(msgs))
+            keys.add(prompt_key(msgs[:last]))
+    keys.discard("")
+    return keys
+
+
+@dataclass
+class PromptGroups:
+    identical: list[list[int]]  # the same prompt, chosen and rejected: copies
+    same_prompt: list[list[int]]  # the same prompt (normalised), two or more pairs
+    near: list[list[int]]  # near-same prompts (MinHash), not the same
+    conflicts: list[list[int]]  # one pair's chosen is another's rejected, for the same prompt
+    together: list[list[int]] = field(default_factory=list)  # what must stay in one split
+
+
+def prompt_groups(pairs: Sequence[dict[str, Any]], threshold: float) -> PromptGroups:
+    full: dict[tuple, list[int]] = {}
+    by_prompt: dict[str, list[int]] = {}
+    for i, p in enumerate(pairs):
+        full.setdefault((_key(p["prompt"]), _key(p["chosen"]), _key(p["rejected"])), []).append(i)
+        by_prompt.setdefault(prompt_key(p["prompt"]), []).append(i)
+    identical = [g for g in full.values() if len(g) > 1]
+    same = [g for g in by_prompt.values() if len(g) > 1]
+    conflicts = []
+    for g in same:
+        sides = {i: (_key(pairs[i]["chosen"]), _key(pairs[i]["rejected"])) for i in g}
+        present = set(sides.values())
+        flipped = [i for i in g if (sides[i][1], sides[i][0]) in present]
+        if flipped:
+            conflicts.append(flipped)
+    uf = dedup._UnionFind(len(pairs))
+    for g in same:
+        for i in g[1:]:
+            uf.union(g[0], i)
+    keys = [prompt_key(p["prompt"]) for p in pairs]
+    near = []
+    for g in dedup.near_groups(keys, threshold) if pairs else []:
+        if len({keys[i] for i in g}) > 1:
+            near.append(g)
+        for i in g[1:]:
+            uf.union(g[0], i)
+    return PromptGroups(identical, same, near, conflicts, uf.groups())
+
+
+def check_preferences(
+    loaded: LoadResult,
+    *,
+    tokenizer: Any = None,
+    max_seq_len: int = 2048,
+    pii_entities: list[str] | None = None,
+    near_dup_threshold: float = 0.8,
+    pii_scan: bool = True,
+    pii_allow: Sequence[str] = (),
+    keep_recurring_names: bool = True,
+    pii_name_sample: int | None = pii.CHECK_NAME_SAMPLE,
+    test: str | Path | None = None,
+) -> CheckReport:
+    """Every finding of preference data: the loader's, too long, duplicates and conflicts of the prompt, PII, and
+    leakage (a pair whose prompt is in the test split at `test`, a prepared dataset or a test.jsonl)."""
+    pairs = loaded.records
+    findings = list(loaded.findings)
+    notes: list[str] = []
+    counter = stats.TokenCounter(tokenizer)
+    tokens = {side: counter.records([conversation(p, side) for p in pairs]) for side in SIDES}
+    for i, p in enumerate(pairs):
+        lengths = {side: tokens[side][i]["total"] for side in SIDES}
+        over = [f"{side} {n}" for side, n in lengths.items() if n > max_seq_len]
+        if over:
+            src = p["meta"]["source"]
+            findings.append(
+                Finding(
+                    "too_long",
+                    "error",
+                    [src["line"]],
+                    f"prompt + {' and prompt + '.join(over)} tokens, over --max-seq-len {max_seq_len}",
+                    file=src["file"],
+                )
+            )
+    groups = prompt_groups(pairs, near_dup_threshold)
+    identical_of = {i: g for g in groups.identical for i in g}
+    for g in groups.same_prompt:
+        copies = sorted({tuple(identical_of[i]) for i in g if i in identical_of})
+        extra = (
+            f"; {sum(len(c) - 1 for c in copies)} of them are copies of another pair, which prepare drops"
+            if copies
+            else ""
+        )
+        findings.append(
+            group_finding(
+                "exact_duplicate",
+                pairs,
+                g,
+                f"{len(g)} pairs share one prompt (after normalising whitespace and case): prepare keeps them in "
+                f"one split{extra}",
+                identical=[sorted(pairs[i]["meta"]["source"]["line"] for i in c) for c in copies],
+            )
+        )
+    for g in groups.near:
+        findings.append(
+            group_finding(
+                "near_duplicate",
+                pairs,
+                g,
+                f"{len(g)} pairs with near-identical prompts (MinHash Jaccard >= {near_dup_threshold:g}); prepare "
+                "keeps them in one split",
+            )
+        )
+    for g in groups.conflicts:
+        findings.append(
+            group_finding(
+                "conflict",
+                pairs,
+                g,
+                f"{len(g)} pairs of one prompt contradict each other (one's chosen is another's rejected); "
+                "prepare drops them unless data.conflicts is keep",
+            )
+        )
+    if test is not None:
+        held = test_prompts(test)
+        leaked = [i for i, p in enumerate(pairs) if prompt_key(p["prompt"]) in held]
+        for i in leaked:
+            src = pairs[i]["meta"]["source"]
+            findings.append(
+                Finding(
+                    "leakage",
+                    "error",
+                    [src["line"]],
+                    f"the prompt is in the test split of {test}: training on it inflates the evaluation; "
+                    "prepare --against drops it",
+                    file=src["file"],
+                )
+            )
+    pii_counts: dict[str, int] = {}
+    if pii_scan and pairs:
+        scan = pii_findings(
+            [all_texts(p) for p in pairs], pii_entities, pii_allow, keep_recurring_names, name_sample=pii_name_sample
+        )
+        findings += scan.findings
+        pii_counts = scan.counts
+        if pii.names_warning():
+            notes.append(pii.names_warning())
+    n = len(pairs)
+    if n < stats.FEW_EXAMPLES:
+        findings.append(
+            Finding(
+                "too_few_examples",
+                "warning",
+                [],
+                f"only {n} pairs: DPO moves a model with a few hundred pairs; aim for at least {stats.FEW_EXAMPLES}",
+            )
+        )
+    findings.sort(key=lambda f: (f.severity != "error", f.file or "", f.lines[:1], f.kind))
+    chosen_tokens = [t["total"] for t in tokens["chosen"]]
+    rejected_tokens = [t["total"] for t in tokens["rejected"]]
+    totals = [c + r for c, r in zip(chosen_tokens, rejected_tokens, strict=True)]
+    assistant = sum(t.get("assistant", 0) for side in SIDES for t in tokens[side])
+    refusals = sum(stats.is_refusal(conversation(p, "chosen")) for p in pairs)
+    per_epoch = sum(
+        min(max_seq_len, c) + min(max_seq_len, r) for c, r in zip(chosen_tokens, rejected_tokens, strict=True)
+    )
+    epochs = stats.default_epochs(n)
+    report_stats: dict[str, Any] = {
+        "kind": "preference",
+        "token_counter": counter.method,
+        "counts": {
+            "files": len(loaded.formats),
+            "lines": loaded.lines_read,
+            "examples": n,
+            "pairs": n,
+            "prompts": len({prompt_key(p["prompt"]) for p in pairs}),
+            "invalid_lines": len({(f.file, f.lines[0]) for f in loaded.findings if f.lines}),
+            "errors": sum(f.severity == "error" for f in findings),
+            "warnings": sum(f.severity == "warning" for f in findings),
+        },
+        # A pair trains on both sequences: prompt + chosen and prompt + rejected.
+        "tokens_per_example": {
+            "total": stats.distribution(totals),
+            "chosen": stats.distribution(chosen_tokens),
+            "rejected": stats.distribution(rejected_tokens),
+        },
+        "tokens_total": sum(totals),
+        "assistant_token_share": round(assistant / max(1, sum(totals)), 4),
+        "system_prompt_coverage": round(sum(p["prompt"][0]["role"] == "system" for p in pairs) / n, 4) if n else 0.0,
+        "refusal_share": round(refusals / n, 4) if n else 0.0,  # of the chosen answers
+        "max_seq_len": max_seq_len,
+        "default_epochs": epochs,
+        "estimated_training_tokens_per_epoch": per_epoch,
+        "estimated_training_tokens": per_epoch * epochs,
+        "pii": {"entities": list(pii_entities or pii.DEFAULT_ENTITIES), "found": pii_counts}
+        if pii_scan
+        else {"skipped": True},
+    }
+    fmts = set(loaded.formats.values())
+    return CheckReport(
+        format=fmts.pop() if len(fmts) == 1 else "mixed",
+        formats=loaded.formats,
+        examples=n,
+        stats=report_stats,
+        findings=findings,
+        notes=notes,
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Prepare
+
+
+def _output_pair(p: dict[str, Any]) -> dict[str, Any]:
+    meta = dict(p["meta"])
+    meta["source"] = {"file": Path(meta["source"]["file"]).name, "line": meta["source"]["line"]}
+    tools = {k: p[k] for k in TOOL_RECORD_KEYS if k in p}
+    return {"prompt": p["prompt"], "chosen": p["chosen"], "rejected": p["rejected"], **tools, "meta": meta}
+
+
+def _card(counts: dict[str, Any], cfg: DataConfig, seed: int, digest: str, sources: list[dict[str, Any]]) -> str:
+    lines = [
+        "# Dataset card: preference pairs",
+        "",
+        f"Dataset hash: `{digest}`",
+        "",
+        "Made by `tunesmith data prepare` from preference pairs (prompt, chosen, rejected). The same inputs and "
+        "options give the same hash.",
+        "",
+        "| split | pairs |",
+        "|---|---|",
+        *[f"| {s} | {counts[s]} |" for s in SPLITS],
+        "",
+        f"Read {counts['input']} lines; {counts['valid']} were valid pairs.",
+        "",
+        "| file | format | sha256 |",
+        "|---|---|---|",
+        *[f"| {s['file']} | {s['format']} | `{s['sha256'][:16]}` |" for s in sources],
+        "",
+        "## What was removed, and why",
+        "",
+        "| reason | pairs |",
+        "|---|---|",
+        *[f"| {k} | {v} |" for k, v in counts["dropped"].items()],
+        "",
+        f"PII policy: **{cfg.pii}**; replaced: {counts['redacted'] or 'none'} (`redactions.jsonl` lists every "
+        "replacement, never the value).",
+        "",
+        f"Split: seed {seed}; shares train {cfg.split.train:g}, val {cfg.split.val:g}, test {cfg.split.test:g}; "
+        "the pairs of one prompt (exact or near-same) are kept in one split.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def prepare_preferences(
+    paths: Sequence[str | Path],
+    out_dir: str | Path,
+    cfg: DataConfig,
+    *,
+    seed: int = 0,
+    tokenizer: Any = None,
+    pii_key_file: str | Path | None = None,
+    pii_allow: Sequence[str] | None = None,
+    keep_recurring_names: bool | None = None,
+    against: str | Path | None = None,
+    parent: str | Path | None = None,
+    overwrite: bool = False,
+) -> PrepareResult:
+    """Write train/val/test.jsonl of pairs, manifest.json, README.md and redactions.jsonl into `out_dir`, atomically.
+
+    Copies of a pair are dropped (one kept) unless `cfg.dedup` is off; contradicting pairs per `cfg.conflicts`
+    (keep keeps them, otherwise both go); pairs over `cfg.max_seq_len` on either side are dropped; personal data
+    is redacted as in SFT data, with the audit log; `against` (a prepared dataset or a test.jsonl) drops the pairs
+    whose prompt is in that test split (`leakage`). The pairs of one prompt never straddle splits.
+
+    With `parent` (a preference dataset written by an earlier prepare), the new version holds every parent pair
+    unchanged and in its split (its test split is frozen); a new pair identical to a parent pair is dropped
+    (`in_parent`), one whose prompt is in the parent's test split too (`leakage`), one whose prompt the parent
+    has in train or val joins that split, and the others go to train and val in their proportion.
+    """
+    out_dir = Path(out_dir)
+    check_output(out_dir, overwrite=overwrite, inputs=list(paths))
+    pii_allow = list(cfg.pii_allow if pii_allow is None else pii_allow)
+    keep_recurring_names = cfg.keep_recurring_names if keep_recurring_names is None else keep_recurring_names
+    loaded = load_preferences(paths)
+    pairs = loaded.records
+    if not pairs:
+        raise _no_valid_example(loaded.findings, list(loaded.formats) or [str(p) for p in paths])
+    invalid = len({(f.file, f.lines[0]) for f in loaded.findings if f.lines})
+    groups = prompt_groups(pairs, cfg.near_dup_threshold)
+    drop: dict[int, str] = {}
+    if cfg.dedup != "off":
+        for g in groups.identical:
+            for i in g[1:]:
+                drop.setdefault(i, "exact_duplicate")
+    if cfg.conflicts != "keep":
+        for g in groups.conflicts:
+            for i in g:
+                drop[i] = "conflict"
+    if against is not None:
+        held = test_prompts(against)
+        for i, p in enumerate(pairs):
+            if prompt_key(p["prompt"]) in held:
+                drop[i] = "leakage"
+    base_splits: dict[str, str] = {}  # prompt key -> the parent's split
+    base_rows: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
+    parent_hash = None
+    if parent is not None:
+        manifest, base_rows = read_prepared(parent, what="--parent ")
+        if any("messages" in r for s in SPLITS for r in base_rows[s]):
+            raise DataError(
+                f"--parent {parent} holds conversations, not preference pairs",
+                hint="pass the previous preference dataset; to keep an SFT test split out, use --against",
+            )
+        parent_hash = str(manifest.get("dataset_hash", ""))
+        full_keys = set()
+        for split_name in SPLITS:
+            for r in base_rows[split_name]:
+                base_splits[prompt_key(r["prompt"])] = split_name
+                full_keys.add((_key(r["prompt"]), _key(r["chosen"]), _key(r["rejected"])))
+        taken = {str(r.get("meta", {}).get("id")) for s in SPLITS for r in base_rows[s]}
+        for i, p in enumerate(pairs):
+            if (_key(p["prompt"]), _key(p["chosen"]), _key(p["rejected"])) in full_keys:
+                drop[i] = "in_parent"
+            elif base_splits.get(prompt_key(p["prompt"])) == "test":
+                drop[i] = "leakage"
+            rid, n = p["meta"]["id"], 1  # ids stay unique across versions
+            while p["meta"]["id"] in taken:
+                n += 1
+                p["meta"]["id"] = f"{rid}~{n}"
+            taken.add(p["meta"]["id"])
+    warnings: list[str] = []
+    key_path = Path(pii_key_file) if pii_key_file else out_dir.with_name(out_dir.name + ".pii-key")
+    key, new_key = _load_key(key_path, out_dir) if cfg.pii == "pseudonymize" else (None, False)
+    kept = [i for i in range(len(pairs)) if i not in drop]
+    log: list[dict[str, Any]] = []
+    pii_counts: Counter[str] = Counter()
+    if cfg.pii != "off" and kept:
+        views = [all_texts(pairs[i]) for i in kept]  # the message dicts are the pairs': redaction edits them
+        log, pii_counts, recurring = _redact(views, cfg, key, pii_allow, keep_recurring_names)
+        for i, v in zip(kept, views, strict=True):
+            pairs[i]["meta"] = v["meta"]
+        if recurring:
+            warnings.append(f"kept {len(recurring)} PERSON value(s) as names of the deployer: {', '.join(recurring)}")
+    counter = stats.TokenCounter(tokenizer)
+    for side in SIDES:
+        for i, t in zip(kept, counter.records([conversation(pairs[i], side) for i in kept]), strict=True):
+            if t["total"] > cfg.max_seq_len:
+                drop[i] = "too_long"  # a pair is not truncated: cutting one side would change what it prefers
+    if cfg.too_long == "truncate" and "too_long" in drop.values():
+        warnings.append("pairs over max_seq_len are dropped, never truncated (data.too_long: truncate is for SFT)")
+    kept = [i for i in range(len(pairs)) if i not in drop]
+    if not kept:
+        raise DataError("every pair was dropped", hint="loosen the dedup, conflicts or max_seq_len options")
+    # The pairs of one prompt go together; with a parent, a group whose prompt the parent has joins its split.
+    forced: dict[str, list[int]] = {s: [] for s in SPLITS}
+    free: list[int] = []
+    kept_set = set(kept)
+    grouped = {i for g in groups.together for i in g}
+    for g in [*groups.together, *([i] for i in range(len(pairs)) if i not in grouped)]:
+        members = [i for i in g if i in kept_set]
+        if not members:
+            continue
+        home = next((base_splits[k] for i in members if (k := prompt_key(pairs[i]["prompt"])) in base_splits), None)
+        if home is not None:
+            forced[home] += members
+        else:
+            free += members
+    free.sort()
+    index = {i: n for n, i in enumerate(free)}
+    together = [[index[i] for i in g if i in index] for g in groups.together]
+    shares = {"train": cfg.split.train, "val": cfg.split.val, "test": cfg.split.test}
+    if parent is not None:  # the parent's test split is frozen: new pairs go to train and val
+        rest = shares["train"] + shares["val"]
+        shares = {"train": shares["train"] / rest, "val": shares["val"] / rest, "test": 0.0} if rest else {"train": 1.0}
+    assignment = split_groups(
+        [pairs[i] for i in free],
+        [g for g in together if len(g) > 1],
+        shares,
+        seed,
+        min_test=cfg.split.min_test if parent is None else None,
+    )
+    new_rows = {s: sorted([free[n] for n in assignment[s]] + forced[s]) for s in SPLITS}
+    rows = {s: [*base_rows[s], *[_output_pair(pairs[i]) for i in new_rows[s]]] for s in SPLITS}
+    dropped = Counter(drop.values())
+    counts: dict[str, Any] = {
+        "kind": "preference",
+        "input": loaded.lines_read,
+        "valid": len(pairs),
+        "dropped": {k: v for k, v in {"invalid": invalid, **dict(sorted(dropped.items()))}.items() if v},
+        **{s: len(rows[s]) for s in SPLITS},
+        "redacted": dict(sorted(pii_counts.items())),
+    }
+    if parent is not None:
+        counts["parent"] = {"dataset_hash": parent_hash, **{s: len(base_rows[s]) for s in SPLITS}}
+        counts["new"] = {s: len(new_rows[s]) for s in SPLITS}
+    options = {
+        **cfg.model_dump(mode="json", exclude={"paths", "pii_name_sample", "embedding_sample", "columns", "format"}),
+        "kind": "preference",
+        "seed": seed,
+        "tokenizer": counter.method,
+        "pii_allow": sorted(pii_allow),
+        "keep_recurring_names": keep_recurring_names,
+        **({"against": str(against)} if against is not None else {}),
+        **({"parent_dataset_hash": parent_hash} if parent is not None else {}),
+    }
+    sources = [{"file": Path(p).name, "format": f, "sha256": sha256_file(p)} for p, f in loaded.formats.items()]
+    saved_key = False
+    try:
+        with atomic_dir(out_dir, overwrite=overwrite, inputs=list(paths)) as tmp:
+            blobs = {}
+            for s in SPLITS:
+                write_jsonl(tmp / f"{s}.jsonl", rows[s])
+                blobs[f"{s}.jsonl"] = (tmp / f"{s}.jsonl").read_bytes()
+            digest = dataset_hash(blobs, options)
+            write_jsonl(tmp / "redactions.jsonl", log)
+            (tmp / "README.md").write_text(_card(counts, cfg, seed, digest, sources), encoding="utf-8")
+            write_manifest(
+                tmp,
+                stage="data",
+                config=options,
+                inputs=list(paths),
+                counts=counts,
+                extra={
+                    "dataset_hash": digest,
+                    "kind": "preference",
+                    "sources": sources,
+                    "warnings": warnings,
+                    **({"parent": {"path": str(parent), "dataset_hash": parent_hash}} if parent is not None else {}),
+                },
+            )
+            if new_key:
+                assert key is not None
+                _save_key(key_path, key)
+                saved_key = True
+    except BaseException:
+        if saved_key:
+            key_path.unlink(missing_ok=True)
+        raise
+    return PrepareResult(out_dir=out_dir, counts=counts, dataset_hash=digest, warnings=warnings)

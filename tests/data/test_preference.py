@@ -1,0 +1,235 @@
+"""Preference pairs: the three formats into one record, a fixture per finding kind at known lines, prepare."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tunesmith.config import DataConfig
+from tunesmith.data.check import check_files
+from tunesmith.data.preference import is_preference_data, load_preferences, parse_transcript
+from tunesmith.data.prepare import prepare_dataset
+from tunesmith.errors import DataError
+
+ASSETS = Path(__file__).parent / "assets" / "preference"
+
+
+def kinds(report) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for f in report.findings:
+        if f.kind != "too_few_examples":
+            out.setdefault(f.kind, []).extend(f.lines)
+    return out
+
+
+def check(name: str, **kw):
+    return check_files([ASSETS / name], pii_scan=kw.pop("pii_scan", False), diversity=False, **kw)
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "pairs"),
+    [("trl.jsonl", "trl", 3), ("trl_conversational.jsonl", "trl", 2), ("openai_dpo.jsonl", "openai_dpo", 2)]
+    + [("hh.jsonl", "hh", 2)],
+)
+def test_each_format_loads_into_the_canonical_pair(name, fmt, pairs):
+    loaded = load_preferences([ASSETS / name])
+    assert loaded.formats == {str(ASSETS / name): fmt}
+    assert loaded.findings == []
+    assert len(loaded.records) == pairs
+    for i, p in enumerate(loaded.records):
+        assert set(p) <= {"prompt", "chosen", "rejected", "meta", "tools", "parallel_tool_calls"}
+        assert p["prompt"][-1]["role"] == "user"
+        assert [m["role"] for m in p["chosen"]] == ["assistant"] == [m["role"] for m in p["rejected"]]
+        assert p["meta"]["source"] == {"file": str(ASSETS / name), "line": i + 1}
+        assert p["meta"]["id"]
+
+
+def test_string_and_conversational_forms_agree():
+    trl = load_preferences([ASSETS / "trl.jsonl"]).records[0]
+    assert trl["prompt"] == [{"role": "user", "content": "Where is my order?"}]
+    assert trl["chosen"] == [{"role": "assistant", "content": "Send me the order number and I will check."}]
+    assert load_preferences([ASSETS / "trl.jsonl"]).records[2]["meta"]["tags"] == ["out_of_scope"]
+    conv = load_preferences([ASSETS / "trl_conversational.jsonl"]).records[0]
+    assert conv["prompt"][0]["role"] == "system" and conv["meta"]["id"] == "conv-1"
+    dpo = load_preferences([ASSETS / "openai_dpo.jsonl"]).records[0]
+    assert dpo["rejected"][0]["content"] == "It is 12 degrees and sunny."
+    assert dpo["parallel_tool_calls"] is True
+
+
+def test_hh_transcripts_split_at_the_last_turn():
+    pair = load_preferences([ASSETS / "hh.jsonl"]).records[1]
+    assert [m["role"] for m in pair["prompt"]] == ["user", "assistant", "user"]
+    assert pair["prompt"][2]["content"] == "Track order LH-12345"
+    assert pair["chosen"][0]["content"] == "It ships tomorrow."
+    assert pair["rejected"][0]["content"] == "Orders cannot be tracked."
+    assert parse_transcript("no turns here") is None
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "lines"),
+    [
+        ("identical_pair.jsonl", "identical_pair", [2]),
+        ("missing_chosen.jsonl", "missing_chosen", [2, 3]),
+        ("missing_rejected.jsonl", "missing_rejected", [2, 3]),
+        ("prompt_mismatch.jsonl", "prompt_mismatch", [2]),
+    ],
+)
+def test_each_preference_finding_at_its_lines(name, kind, lines):
+    report = check(name)
+    assert kinds(report) == {kind: lines}
+    assert all(f.severity == "error" and f.file == str(ASSETS / name) for f in report.findings if f.kind == kind)
+    assert report.has_errors
+    assert report.examples == 3 - len(lines) if name != "prompt_mismatch.jsonl" else report.examples == 1
+
+
+def test_existing_kinds_apply_to_pairs():
+    report = check("messy.jsonl", max_seq_len=100, pii_scan=True, pii_entities=["EMAIL_ADDRESS"])
+    found = kinds(report)
+    assert found["invalid_json"] == [5]
+    assert found["too_long"] == [3]
+    assert found["pii"] == [4]
+    assert found["conflict"] == [6, 7]
+    # Lines 1, 2 and 8 share a prompt (2 differs in case and spaces; 8 is a copy of 1), 6 and 7 share one too.
+    assert sorted(found["exact_duplicate"]) == [1, 2, 6, 7, 8]
+    dup = next(f for f in report.findings if f.kind == "exact_duplicate" and 1 in f.lines)
+    assert dup.details["identical"] == [[1, 8]]
+    assert report.stats["counts"]["pairs"] == 7 and report.stats["counts"]["prompts"] == 4
+
+
+def test_near_duplicate_prompts(tmp_path):
+    rows = [
+        {"prompt": "How do I reset the Lumen Hub to factory settings?", "chosen": "Hold reset 10 s.", "rejected": "No."},
+        {"prompt": "How do I reset the Lumen Hub to factory settings now?", "chosen": "Hold it.", "rejected": "Never."},
+        {"prompt": "Do you ship abroad?", "chosen": "To the EU.", "rejected": "To Mars."},
+    ]
+    f = tmp_path / "near.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    report = check_files([f], pii_scan=False, diversity=False, near_dup_threshold=0.7)
+    assert kinds(report) == {"near_duplicate": [1, 2]}
+
+
+def test_leakage_against_a_test_split(tmp_path):
+    test = tmp_path / "test.jsonl"
+    test.write_text(
+        json.dumps(
+            {
+                "messages": [
+                    {"role": "user", "content": "Can I return the HUB?"},
+                    {"role": "assistant", "content": "Yes."},
+                ]
+            }
+        )
+        + "\n"
+    )
+    report = check("trl.jsonl", test=test)
+    assert kinds(report) == {"leakage": [2]}
+
+
+def test_bad_input_is_a_finding_or_a_data_error_never_a_traceback(tmp_path):
+    f = tmp_path / "odd.jsonl"
+    lines = [
+        '{"prompt": "q", "chosen": 3, "rejected": "r"}',
+        '{"prompt": "q", "chosen": [{"role": "robot", "content": "x"}], "rejected": "r"}',
+        '{"prompt": "", "chosen": "a", "rejected": "b"}',
+        '["not", "an", "object"]',
+        '{"chosen": "plain text", "rejected": "\\n\\nHuman: q\\n\\nAssistant: a"}',
+        '{"prompt": "q", "chosen": "a", "rejected": "b"}',
+    ]
+    f.write_text("\n".join(lines) + "\n")
+    report = check_files([f], pii_scan=False, diversity=False)
+    found = kinds(report)
+    assert found == {
+        "missing_chosen": [1, 5],
+        "unrecognized_role": [2],
+        "missing_prompt": [3],
+        "not_an_object": [4],
+    }
+    assert report.examples == 1
+    conversations = tmp_path / "sft.jsonl"
+    conversations.write_text('{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}\n')
+    assert not is_preference_data([conversations])
+    with pytest.raises(DataError, match="conversations, not preference pairs"):
+        load_preferences([conversations])
+
+
+def pairs_file(tmp_path: Path, n_prompts: int = 12) -> Path:
+    rows = []
+    for i in range(n_prompts):
+        for k in range(2):  # two pairs per prompt: they must land in one split
+            rows.append(
+                {
+                    "prompt": f"Question number {i} about product {i * 7}",
+                    "chosen": f"Helpful answer {k} for {i}",
+                    "rejected": f"Wrong answer {k} for {i}",
+                    "meta": {"id": f"p{i}-{k}"},
+                }
+            )
+    rows.append(dict(rows[0]))  # a copy: dropped
+    rows.append(
+        {"prompt": "Mail jane.doe@example.com please", "chosen": "Writing to jane.doe@example.com.", "rejected": "No."}
+    )
+    f = tmp_path / "pairs.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return f
+
+
+def split_prompts(out: Path) -> dict[str, set[str]]:
+    return {
+        s: {r["prompt"][-1]["content"] for r in map(json.loads, (out / f"{s}.jsonl").read_text().splitlines())}
+        for s in ("train", "val", "test")
+    }
+
+
+def test_prepare_splits_by_prompt_redacts_and_versions(tmp_path):
+    f = pairs_file(tmp_path)
+    cfg = DataConfig(pii_entities=["EMAIL_ADDRESS"], split={"train": 0.6, "val": 0.2, "test": 0.2})
+    result = prepare_dataset([f], tmp_path / "ds", cfg, seed=0)
+    out = result.out_dir
+    c = result.counts
+    assert c["kind"] == "preference" and c["valid"] == 26
+    assert c["dropped"] == {"exact_duplicate": 1}
+    assert c["train"] + c["val"] + c["test"] == 25 and c["test"] > 0
+    prompts = split_prompts(out)
+    assert not (prompts["train"] & prompts["test"]) and not (prompts["train"] & prompts["val"])
+    assert not (prompts["val"] & prompts["test"])
+    text = "".join((out / f"{s}.jsonl").read_text() for s in ("train", "val", "test"))
+    assert "jane.doe@example.com" not in text and "<EMAIL_ADDRESS>" in text
+    log = [json.loads(x) for x in (out / "redactions.jsonl").read_text().splitlines()]
+    assert len(log) == 2 and {e["entity"] for e in log} == {"EMAIL_ADDRESS"}
+    assert "jane" not in (out / "redactions.jsonl").read_text()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["kind"] == "preference" and manifest["dataset_hash"] == result.dataset_hash
+    assert manifest["counts"]["redacted"] == {"EMAIL_ADDRESS": 2}
+    row = json.loads((out / "train.jsonl").read_text().splitlines()[0])
+    assert set(row) == {"prompt", "chosen", "rejected", "meta"} and row["meta"]["source"]["file"] == "pairs.jsonl"
+    again = prepare_dataset([f], tmp_path / "ds2", cfg, seed=0)
+    assert again.dataset_hash == result.dataset_hash
+
+
+def test_prepare_with_parent_freezes_test_and_drops_leakage(tmp_path):
+    f = pairs_file(tmp_path)
+    cfg = DataConfig(pii="off", split={"train": 0.6, "val": 0.2, "test": 0.2})
+    v1 = prepare_dataset([f], tmp_path / "v1", cfg, seed=0)
+    test_prompt = next(iter(split_prompts(v1.out_dir)["test"]))
+    train_prompt = next(iter(split_prompts(v1.out_dir)["train"]))
+    new = tmp_path / "reviewed.jsonl"
+    new.write_text(
+        "".join(
+            json.dumps(r) + "\n"
+            for r in [
+                {"prompt": test_prompt, "chosen": "A corrected answer.", "rejected": "The logged answer."},
+                {"prompt": train_prompt, "chosen": "Another correction.", "rejected": "Another logged answer."},
+                {"prompt": "A brand new question", "chosen": "Correction.", "rejected": "Logged."},
+            ]
+        )
+    )
+    v2 = prepare_dataset([new], tmp_path / "v2", cfg, seed=0, parent=v1.out_dir)
+    assert v2.counts["dropped"] == {"leakage": 1}
+    assert v2.counts["parent"]["test"] == v1.counts["test"] == v2.counts["test"]
+    assert v2.counts["new"]["test"] == 0 and v2.counts["new"]["train"] + v2.counts["new"]["val"] == 2
+    rows = [json.loads(x) for x in (v2.out_dir / "train.jsonl").read_text().splitlines()]
+    assert any(r["chosen"][0]["content"] == "Another correction." for r in rows)  # joined its prompt's split
+    manifest = json.loads((v2.out_dir / "manifest.json").read_text())
+    assert manifest["parent"]["dataset_hash"] == v1.dataset_hash
+    against = prepare_dataset([new], tmp_path / "v3", cfg, seed=0, against=v1.out_dir)
+    assert against.counts["dropped"] == {"leakage": 1}
