@@ -218,3 +218,31 @@ def test_a_failing_gate_exits_1_and_compare_and_export_work(project: Path, capsy
     assert spec["task"] == "acme_support" and spec["output_type"] == "generate_until"
     data = [json.loads(x) for x in Path(spec["dataset_kwargs"]["data_files"]["test"]).read_text().splitlines()]
     assert [d["answer"] for d in data] == [a for _, a, _ in TEST] and data[2]["tags"] == ["out_of_scope"]
+
+
+def test_test_cases_score_the_last_text_answer_and_keep_tool_steps(tmp_path):
+    """A test conversation that ends with a tool call was a KeyError (or a crash at scoring): the reference is
+    the last text answer, the prompt keeps the tool steps, and an example without a text answer is left out."""
+    from tunesmith.evals.runner import load_test_cases
+
+    call = {"id": "c1", "type": "function", "function": {"name": "find_order", "arguments": '{"order": "LH-1"}'}}
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": "Where is LH-1?"},
+                {"role": "assistant", "content": "", "tool_calls": [call]},
+                {"role": "tool", "tool_call_id": "c1", "content": '{"status": "shipped"}'},
+                {"role": "assistant", "content": "It shipped today."},
+                {"role": "user", "content": "And LH-2?"},
+                {"role": "assistant", "content": "", "tool_calls": [call]},
+            ],
+            "meta": {"id": "a"},
+        },
+        {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "", "tool_calls": [call]}]},
+    ]
+    path = tmp_path / "test.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    [case] = load_test_cases(path)
+    assert case.reference == "It shipped today."
+    assert [m["role"] for m in case.prompt] == ["user", "assistant", "tool"]
+    assert case.prompt[1]["tool_calls"] == [call] and case.prompt[2]["tool_call_id"] == "c1"

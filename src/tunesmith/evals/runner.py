@@ -60,20 +60,34 @@ class TestCase:
 
 
 def load_test_cases(path: Path, limit: int | None = None) -> list[TestCase]:
+    """The test split as cases: the conversation up to its last text answer, and that answer as the reference.
+
+    A final assistant turn that only calls a tool has no text to score: the reference is the last answer with text
+    before it, and an example with no such answer is left out (the text metrics cannot score a call).
+    """
     if not path.exists():
         raise DataError(f"no test split at {path}", hint="run the prepare stage first (tunesmith run --only prepare)")
     cases = []
     for i, row in enumerate(read_jsonl(path), 1):
         msgs = row["messages"]
-        last = max(k for k, m in enumerate(msgs) if m["role"] == "assistant")
+        answers = [k for k, m in enumerate(msgs) if m["role"] == "assistant" and (m.get("content") or "").strip()]
+        if not answers:
+            continue
+        last = answers[-1]
         meta = row.get("meta", {})
         cases.append(
             TestCase(
                 str(meta.get("id", f"test-{i}")),
                 [str(tag) for tag in meta.get("tags", [])],  # labels: results.json types them as strings
-                [{"role": m["role"], "content": m["content"]} for m in msgs[:last]],
+                [{k: v for k, v in m.items() if k != "weight"} for m in msgs[:last]],
                 msgs[last]["content"],
             )
+        )
+    if not cases and path.stat().st_size:
+        raise DataError(
+            f"no test example in {path} ends with a text answer",
+            file=path,
+            hint="the evaluation scores text answers; a test set of tool calls only cannot be scored yet",
         )
     return cases[:limit] if limit else cases
 
@@ -268,8 +282,15 @@ def evaluate(
 
     base_arms = [a for a in ec.arms if a in BASE_MODEL_ARMS]
     ft_arms = [a for a in ec.arms if a in FINE_TUNED_ARMS]
-    check_forgetting = ec.forgetting and bool(ft_arms)
-    base = ensure_base_model(cfg) if base_arms or ft_arms else None
+    # A vendor backend: the base-model arms call the vendor's base model, the fine-tuned arms the vendor's
+    # fine-tune, both through the endpoint client; there is no local model (nor a perplexity to compare).
+    vendor = None
+    if cfg.train.backend != "local" and (base_arms or ft_arms):
+        from tunesmith.train.vendor import eval_endpoints
+
+        vendor = eval_endpoints(cfg, train_dir, need_fine_tuned=bool(ft_arms))
+    check_forgetting = ec.forgetting and bool(ft_arms) and vendor is None
+    base = ensure_base_model(cfg) if (base_arms or ft_arms) and vendor is None else None
     tokenizer = load_tokenizer(base, revision=cfg.model.revision) if base else None
     runs: dict[str, tuple[list[Prediction], float]] = {}
     single: dict[str, SingleRequest] = {}
@@ -290,6 +311,15 @@ def evaluate(
             t0 = time.perf_counter()
             preds = endpoint_predictions(ec.endpoint, convs["endpoint"], max_new_tokens=ec.max_new_tokens)
             runs["endpoint"] = (preds, time.perf_counter() - t0)
+        if vendor is not None:
+            from tunesmith.evals.endpoint import endpoint_predictions
+
+            for arm in base_arms + ft_arms:
+                t0 = time.perf_counter()
+                endpoint = vendor["base" if arm in BASE_MODEL_ARMS else "fine_tuned"]
+                preds = endpoint_predictions(endpoint, convs[arm], max_new_tokens=ec.max_new_tokens)
+                runs[arm] = (preds, time.perf_counter() - t0)
+            base_arms, ft_arms = [], []
         if base_arms or check_forgetting:
             model = load_model(base, revision=cfg.model.revision)
             runs.update(_generate_group(model, tokenizer, base_arms, convs, ec, progress, single))
@@ -357,7 +387,7 @@ def evaluate(
         slices=slices(examples, list(ec.arms)),
         examples=[Example.model_validate(ex) for ex in examples],
         dataset=Dataset(path=str(test_path), sha256=sha256_file(test_path), n_test=len(cases)),
-        lineage=_lineage(dataset_dir, train_dir, base),
+        lineage=_lineage(dataset_dir, train_dir, base if vendor is None else cfg.model.base),
         gates=[],
     )
     # Optional parts are assigned only when they apply, so that results.json leaves them out otherwise.
@@ -401,4 +431,7 @@ def _lineage(dataset_dir: Path, train_dir: Path, base: str | None) -> Lineage:
             lineage[f"{name}_manifest_sha256"] = sha256_file(manifest)
             if name == "dataset":
                 lineage["dataset_hash"] = json.loads(manifest.read_text()).get("dataset_hash")
+            vendor = json.loads(manifest.read_text()).get("vendor") if name == "train" else None
+            if isinstance(vendor, dict):  # a vendor run: the fine_tuned arm is the vendor's model
+                lineage["vendor"] = {k: vendor.get(k) for k in ("backend", "job_id", "model_id")}
     return Lineage(**lineage)
