@@ -609,6 +609,38 @@ def role_order_problem(roles: Sequence[str], calls: Sequence[bool] | None = None
     return None
 
 
+def read_items(path: Path, columns: dict[str, str] | None = None) -> list[tuple[int, Any]]:
+    """Every (line, object or Finding) of one file, within the bounds above; DataError when the file cannot be read
+    at all (missing, a directory, undecodable, empty). Conversation and preference loaders both start here."""
+    if path.is_dir():
+        raise DataError(
+            f"{path} is a directory, not a data file",
+            hint=f"pass the files inside it, e.g. {path}/*.jsonl",
+            file=path,
+        )
+    if not path.is_file():
+        raise DataError(f"file not found: {path}", hint="check the path", file=path)
+    try:
+        items = list(_iter_file(path, columns or {}))
+    except UnicodeError as e:
+        raise DataError(
+            f"cannot decode {path}: {e}", hint="save the file as UTF-8 (or UTF-16 with a BOM)", file=path
+        ) from None
+    except (OSError, ValueError) as e:
+        raise DataError(f"cannot read {path}: {e}", file=path) from None
+    if not items:
+        # Checked before format detection, which would otherwise say "no line in a known format" of a CSV or
+        # Parquet file that has a header and no row.
+        raise DataError(
+            "the file has no rows"
+            if path.suffix.lower() in (".csv", ".tsv", ".parquet", ".pq")
+            else "the file is empty",
+            hint="pass a file with one example per line (or row)",
+            file=path,
+        )
+    return items
+
+
 def load_records(
     paths: Sequence[str | Path], *, format: str | None = None, columns: dict[str, str] | None = None
 ) -> LoadResult:
@@ -625,32 +657,7 @@ def load_records(
         raise DataError("no input files", hint="pass one or more JSONL, JSON, CSV or Parquet files")
     for p in paths:
         path = Path(p)
-        if path.is_dir():
-            raise DataError(
-                f"{path} is a directory, not a data file",
-                hint=f"pass the files inside it, e.g. {path}/*.jsonl",
-                file=path,
-            )
-        if not path.is_file():
-            raise DataError(f"file not found: {path}", hint="check the path", file=path)
-        try:
-            items = list(_iter_file(path, columns))
-        except UnicodeError as e:
-            raise DataError(
-                f"cannot decode {path}: {e}", hint="save the file as UTF-8 (or UTF-16 with a BOM)", file=path
-            ) from None
-        except (OSError, ValueError) as e:
-            raise DataError(f"cannot read {path}: {e}", file=path) from None
-        if not items:
-            # Checked before format detection, which would otherwise say "no line in a known format" of a CSV or
-            # Parquet file that has a header and no row.
-            raise DataError(
-                "the file has no rows"
-                if path.suffix.lower() in (".csv", ".tsv", ".parquet", ".pq")
-                else "the file is empty",
-                hint="pass a file with one example per line (or row)",
-                file=path,
-            )
+        items = read_items(path, columns)
         fmt = format
         if fmt is None:
             votes = Counter(detect_format(o) for _, o in items[:DETECT_SAMPLE] if not isinstance(o, Finding))

@@ -55,6 +55,14 @@ AllowOpt = Annotated[
     list[str] | None, typer.Option("--pii-allow", help="A value that is not PII (your support number); repeatable.")
 ]
 
+AgainstOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--against",
+        help="Preference pairs: a prepared dataset (or test.jsonl) whose test prompts they must not hold (leakage).",
+    ),
+]
+
 
 def _tokenizer(model: str | None) -> Any:
     if model is None:
@@ -148,6 +156,7 @@ def check(
     ] = 5_000,
     embedding_sample: Annotated[int, typer.Option(min=2, help="Prompts embedded for the diversity spread.")] = 1000,
     columns: ColumnsOpt = None,
+    against: AgainstOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     report: Annotated[Path | None, typer.Option("--report", help="Write every finding to an HTML file.")] = None,
 ) -> None:
@@ -157,6 +166,7 @@ def check(
       tunesmith data check data/support.jsonl
       tunesmith data check data/*.jsonl --model models/tiny --max-seq-len 1024 --json > findings.json
       tunesmith data check data/support.jsonl --pii-allow 1-800-555-0199 --report findings.html
+      tunesmith data check data/pairs.jsonl --against artifacts/dataset
     """
     from tunesmith.data.check import check_files
     from tunesmith.data.report import write_html
@@ -175,6 +185,7 @@ def check(
         pii_name_sample=pii_name_sample or None,
         embedding_sample=embedding_sample,
         columns=_columns(columns),
+        test=against,
     )
     if as_json:
         typer.echo(json.dumps(result.to_json(), ensure_ascii=False))
@@ -220,6 +231,7 @@ def prepare(
         Path | None,
         typer.Option("--parent", help="Previous prepared dataset: kept whole, its test split frozen; new data added."),
     ] = None,
+    against: AgainstOpt = None,
     split: Annotated[str, typer.Option("--split", help="train,val,test shares.")] = "0.8,0.1,0.1",
     seed: Annotated[int, typer.Option("--seed")] = 0,
     as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -233,6 +245,7 @@ def prepare(
       tunesmith data prepare data/support.jsonl --out artifacts/dataset
       tunesmith data prepare data/*.jsonl --out artifacts/dataset --pii pseudonymize --seed 1
       tunesmith data prepare reviewed.jsonl --parent artifacts/dataset --out artifacts/dataset-v2
+      tunesmith data prepare pairs.jsonl --against artifacts/dataset --out artifacts/pairs
     """
     from pydantic import ValidationError
 
@@ -267,6 +280,7 @@ def prepare(
         tokenizer=_tokenizer(model),
         pii_key_file=pii_key_file,
         parent=parent,
+        against=against,
         overwrite=overwrite,
     )
     if as_json:

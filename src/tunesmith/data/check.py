@@ -357,8 +357,27 @@ def check_files(
     columns: dict[str, str] | None = None,
     pii_name_sample: int | None = pii.CHECK_NAME_SAMPLE,
     embedding_sample: int = stats.EMBEDDING_SAMPLE,
+    test: str | Path | None = None,
 ) -> CheckReport:
-    """Load and check; raises DataError (exit 2) when nothing usable can be read."""
+    """Load and check; raises DataError (exit 2) when nothing usable can be read.
+
+    Files of preference pairs (TRL, OpenAI DPO, HH) are detected and checked as pairs (data/preference.py);
+    `test` (a prepared dataset or a test.jsonl) then adds the pairs whose prompt is in that test split."""
+    from tunesmith.data import preference
+
+    if format is None and preference.is_preference_data(paths):
+        return preference.check_preferences(
+            preference.load_preferences(paths),
+            tokenizer=tokenizer,
+            max_seq_len=max_seq_len,
+            pii_entities=pii_entities,
+            near_dup_threshold=near_dup_threshold,
+            pii_scan=pii_scan,
+            pii_allow=pii_allow,
+            keep_recurring_names=keep_recurring_names,
+            pii_name_sample=pii_name_sample,
+            test=test,
+        )
     loaded = load_records(paths, format=format, columns=columns)
     return check_records(
         loaded,

@@ -424,6 +424,7 @@ def prepare_dataset(
     keep_recurring_names: bool | None = None,
     columns: dict[str, str] | None = None,
     parent: str | Path | None = None,
+    against: str | Path | None = None,
     overwrite: bool = False,
 ) -> PrepareResult:
     """Write train/val/test.jsonl, manifest.json, README.md and redactions.jsonl into `out_dir`, atomically.
@@ -437,7 +438,28 @@ def prepare_dataset(
     examples, which get the same checks, dedup and PII treatment and go to train and val only. A new example that
     duplicates, nearly duplicates or contradicts a parent example is dropped (`in_parent`): the parent's is kept,
     and no new example can be a twin of a test example.
+
+    Files of preference pairs are prepared by `preference.prepare_preferences` (`against`: a dataset whose test
+    prompts the pairs must not hold).
     """
+    from tunesmith.data import preference
+
+    if cfg.format is None and preference.is_preference_data(paths):  # pairs: data/preference.py
+        return preference.prepare_preferences(
+            paths,
+            out_dir,
+            cfg,
+            seed=seed,
+            tokenizer=tokenizer,
+            pii_key_file=pii_key_file,
+            pii_allow=pii_allow,
+            keep_recurring_names=keep_recurring_names,
+            against=against,
+            parent=parent,
+            overwrite=overwrite,
+        )
+    if against is not None:
+        raise DataError("--against applies to preference pairs", hint="use --parent to add conversations")
     out_dir = Path(out_dir)
     # Fail before the work: the --parent is the version being replaced, but the data files must survive.
     check_output(out_dir, overwrite=overwrite, inputs=list(paths))
