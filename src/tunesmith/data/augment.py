@@ -28,7 +28,7 @@ REFUSAL_TAGS = ("refusal", "out_of_scope")
 NEGATIVE_TAGS = ("negative",)
 DEFAULT_CONTACT = "our support team"
 # It says "I don't know" and "outside what I can help with" so the evaluation counts it as an abstention
-# (tunesmith.evals.metrics.REFUSAL_PATTERNS). {contact} is replaced by --contact.
+# (tunesmith.refusals.REFUSAL_PATTERNS). {contact} is replaced by --contact.
 DEFAULT_ANSWER = (
     "I'm sorry, I don't know the answer to that: it is outside what I can help with here. "
     "For this question, please contact {contact}."

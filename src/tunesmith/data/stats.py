@@ -6,7 +6,6 @@ import functools
 import json
 import math
 import random
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,6 +13,7 @@ import numpy as np
 
 from tunesmith.data.dedup import normalize
 from tunesmith.records import TOOL_ROLES, has_tool_call
+from tunesmith.refusals import is_refusal as _declines
 
 APPROX_WORD_TOKENS = 1.3
 APPROX_MESSAGE_OVERHEAD = 4  # role markers and separators, as OpenAI's cookbook counts them
@@ -27,13 +27,6 @@ LOW_DISTINCT_2 = 0.15
 LOW_EMBEDDING_SPREAD = 0.35
 EMBEDDING_SAMPLE = 1000
 DISTINCT_SAMPLE = 1000
-_REFUSAL = re.compile(
-    r"\b(i don't know|i do not know|i'm not sure|i am not sure|i can't help|i cannot help|i'm unable to|"
-    r"i am unable to|i'm sorry, but i can't|i'm sorry, but i cannot|i can't assist|i cannot assist|"
-    r"i don't have (?:that|this|any) information|as an ai)\b",
-    re.IGNORECASE,
-)
-
 
 class TokenCounter:
     """Counts with the target tokenizer (through its chat template when it has one), or approximates."""
@@ -147,7 +140,7 @@ def is_refusal(record: dict[str, Any]) -> bool:
     last = next((m for m in reversed(record["messages"]) if m["role"] == "assistant"), None)
     if last is None or (has_tool_call(last) and not (last.get("content") or "").strip()):
         return False
-    return bool(_REFUSAL.search(last.get("content") or ""))
+    return _declines(last.get("content") or "")
 
 
 def distinct_n(texts: Sequence[str], n: int) -> float:

@@ -15,6 +15,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tunesmith.refusals import APOSTROPHES, REFUSAL_PATTERNS, is_refusal  # noqa: F401 (the metrics' API)
+
 if TYPE_CHECKING:
     import numpy as np
     from rouge_score.rouge_scorer import RougeScorer
@@ -22,21 +24,6 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 _ARTICLES = re.compile(r"\b(?:a|an|the)\b")
-
-# An answer matching any of these (case-insensitively) counts as a refusal or an "I don't know". Kept as data
-# so users can read what the behaviour metrics count. Curly apostrophes are straightened before matching.
-REFUSAL_PATTERNS: tuple[str, ...] = (
-    r"\bI (?:don'?t|do not) know\b",
-    r"\bI (?:don'?t|do not) have (?:any |enough )?(?:information|details|data)\b",
-    r"\bI(?:'m| am) (?:sorry|afraid),? (?:but )?I (?:can(?:no|')t|am unable|am not able)",
-    r"\bI (?:can(?:no|')t|am unable to|am not able to) (?:help|assist|answer)\b",
-    r"\bI(?:'m| am) (?:unable|not able) to (?:help|assist|answer)\b",
-    r"\b(?:can only|only able to) (?:help|assist) with\b",
-    r"\bnot (?:something|a topic|a question) I can (?:help|assist)",
-    r"\b(?:outside|beyond) (?:of )?(?:my scope|the scope of (?:what I|my)|what I can (?:help|assist))",
-)
-_REFUSAL = re.compile("|".join(f"(?:{p})" for p in REFUSAL_PATTERNS), re.IGNORECASE)
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 
 # Examples with one of these tags should be declined; the others should be answered.
 ABSTAIN_TAGS = frozenset({"refusal", "out_of_scope"})
@@ -166,11 +153,6 @@ def semantic_similarity(preds: list[str], refs: list[str], *, batch_size: int = 
     return [float(x) for x in (pred_emb * ref_emb).sum(axis=1)]
 
 
-def is_refusal(text: str) -> bool:
-    """Whether the answer declines or says it does not know (see REFUSAL_PATTERNS)."""
-    return _REFUSAL.search(text.translate(_APOSTROPHES)) is not None
-
-
 def score_example(pred: str, ref: str) -> dict[str, float]:
     """The metrics computable from one pair alone; the caller adds semantic_sim in batch."""
     return {
@@ -195,8 +177,8 @@ def behaviour_flags(pred: str, tags: list[str]) -> dict[str, float]:
 
 def blocklist_hits(pred: str, blocklist: list[str]) -> list[str]:
     """The blocklisted phrases in the answer, matched case-insensitively with whitespace runs collapsed."""
-    text = " ".join(pred.translate(_APOSTROPHES).lower().split())
-    return [phrase for phrase in blocklist if " ".join(phrase.translate(_APOSTROPHES).lower().split()) in text]
+    text = " ".join(pred.translate(APOSTROPHES).lower().split())
+    return [phrase for phrase in blocklist if " ".join(phrase.translate(APOSTROPHES).lower().split()) in text]
 
 
 def policy_flags(pred: str, tags: list[str], blocklist: list[str]) -> dict[str, float]:

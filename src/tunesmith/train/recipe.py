@@ -29,6 +29,7 @@ from transformers import TrainerCallback
 
 from tunesmith.artifacts import read_jsonl, sha256_file, write_manifest
 from tunesmith.config import Config
+from tunesmith.data.stats import default_epochs  # OpenAI's rule, the one `data check` quotes
 from tunesmith.errors import DataError, ModelError
 from tunesmith.models.loading import ensure_base_model, generation_eos, load_model, load_tokenizer
 from tunesmith.train.masking import (
@@ -41,19 +42,6 @@ from tunesmith.train.masking import (
     tokenize_conversation,
 )
 from tunesmith.train.progress import RichProgress
-
-# OpenAI's documented default-epoch rule: 3 epochs, raised so that small sets see ~100 examples' worth of
-# passes, lowered so that large sets stay near 25k example-passes.
-MIN_TARGET_EXAMPLES, MAX_TARGET_EXAMPLES, MAX_DEFAULT_EPOCHS = 100, 25_000, 25
-
-
-def default_epochs(n_examples: int) -> int:
-    epochs = 3
-    if n_examples * epochs < MIN_TARGET_EXAMPLES:
-        epochs = min(MAX_DEFAULT_EPOCHS, MIN_TARGET_EXAMPLES // max(n_examples, 1))
-    elif n_examples * epochs > MAX_TARGET_EXAMPLES:
-        epochs = max(1, MAX_TARGET_EXAMPLES // n_examples)
-    return epochs
 
 
 def default_learning_rate(method: str) -> float:
