@@ -17,8 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from tunesmith.errors import ConfigError
 
-STAGES = ("data", "train", "eval", "serve", "monitor")
-
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -603,15 +601,3 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
         node[keys[-1]] = parse_yaml(value)[0]
     except (yaml.YAMLError, RecursionError):
         raise ConfigError(f"bad override '{_excerpt(item)}': the value is not valid YAML") from None
-
-
-def validate_overrides(cfg: Config, overrides: list[str]) -> Config:
-    """Re-validate a Config built in Python after applying overrides (for commands without a YAML file)."""
-    raw = cfg.to_dict()
-    for item in overrides:
-        apply_override(raw, item)
-    try:
-        return Config.model_validate({**raw, "root": cfg.root})
-    except ValidationError as e:
-        _raise_for(e, file=None, root=None)
-        raise

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-EXIT_OK = 0
 EXIT_FINDINGS = 1  # done, but a check found errors or a gate failed
 EXIT_USAGE = 2  # the input or the usage is unusable
 EXIT_INTERNAL = 3  # a bug in tunesmith: an exception that is not a TunesmithError
