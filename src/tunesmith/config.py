@@ -126,6 +126,25 @@ class ModelConfig(Section):
         return self
 
 
+class DpoConfig(Section):
+    """Preference tuning with TRL's DPOTrainer (train.objective: dpo), on a prepared dataset of pairs."""
+
+    beta: float = Field(
+        0.1, gt=0, description="How far the policy may move from the reference: higher keeps it closer."
+    )
+    loss_type: Literal["sigmoid", "ipo", "hinge", "robust", "sigmoid_norm", "apo_zero", "apo_down", "sppo_hard"] = (
+        Field("sigmoid", description="TRL's DPO loss: sigmoid is the DPO paper's; ipo, hinge and robust variants.")
+    )
+    label_smoothing: float = Field(
+        0.0, ge=0, lt=0.5, description="robust: the assumed share of pairs whose preference is flipped."
+    )
+    reference: Literal["live", "precomputed"] = Field(
+        "live",
+        description="live: the frozen reference (the base without the adapter, or a copy of the init_from "
+        "adapter) runs at each step; precomputed: its log-probs are computed once before training.",
+    )
+
+
 class LoraConfig(Section):
     r: int = Field(16, gt=0, description="LoRA rank.")
     alpha: int = Field(32, gt=0, description="LoRA alpha (scale = alpha / r).")
@@ -172,6 +191,17 @@ class TrainConfig(Section):
         default_factory=list, description="Experiment trackers; none by default, so nothing leaves the machine."
     )
     price_per_gpu_hour: float = Field(2.5, ge=0, description="USD per GPU hour, for the cost estimate.")
+    objective: Literal["sft", "dpo"] = Field(
+        "sft",
+        description="sft: learn the assistant turns of conversations; dpo: prefer chosen over rejected answers "
+        "(a dataset of preference pairs; train.dpo).",
+    )
+    dpo: DpoConfig = Field(default_factory=DpoConfig, description="DPO settings (train.objective: dpo).")
+    init_from: str | None = Field(
+        None,
+        description="A train run directory to start from (SFT then DPO): its LoRA adapter is trained on and a "
+        "frozen copy of it is the reference; a full model run is the base.",
+    )
 
 
 class EndpointConfig(Section):

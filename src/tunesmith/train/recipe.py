@@ -242,7 +242,15 @@ def train(
     console: Console | None = None,
     callbacks: list[Any] | None = None,
 ) -> TrainResult:
-    """Train as `cfg.train` says. `resume=None` resumes an interrupted run found in `out_dir`."""
+    """Train as `cfg.train` says. `resume=None` resumes an interrupted run found in `out_dir`.
+
+    `train.objective: dpo` trains on preference pairs with TRL's DPOTrainer (train/dpo.py)."""
+    if cfg.train.objective == "dpo":
+        from tunesmith.train.dpo import train_dpo
+
+        return train_dpo(
+            cfg, dataset_dir=dataset_dir, out_dir=out_dir, resume=resume, console=console, callbacks=callbacks
+        )
     import torch
     from accelerate import PartialState
     from datasets import Dataset

@@ -1,0 +1,338 @@
+"""The DPO recipe (train.objective: dpo). Read it top to bottom: setup, data, model, loop, save.
+
+It wraps TRL's DPOTrainer on a prepared dataset of preference pairs (data/preference.py) and keeps the SFT
+recipe's guarantees: CPU-safe defaults, checkpoints that resume after a crash, early stopping on the validation
+loss, the rich progress bar, `metrics.jsonl` (with TRL's `rewards/accuracies` and `rewards/margins`), a check that
+every chosen and rejected answer ends in a trained end-of-turn token, and a manifest that links the run to its
+dataset and, with `train.init_from`, to the SFT run it starts from (dataset -> SFT run -> DPO run).
+
+The reference model: with LoRA, the base with the adapter disabled; with `init_from` an SFT adapter, a frozen copy
+of that adapter (TRL's "ref" adapter), so the policy is pulled towards the SFT model, not the raw base.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from tunesmith.artifacts import read_jsonl, sha256_file, write_manifest
+from tunesmith.config import Config
+from tunesmith.data.stats import default_epochs
+from tunesmith.errors import DataError, ModelError
+from tunesmith.models.loading import ensure_base_model, generation_eos, load_model, load_tokenizer
+from tunesmith.train.masking import LabelError, LabelReport, end_of_turn_ids
+from tunesmith.train.progress import RichProgress
+from tunesmith.train.recipe import NoFinalCheckpoint, TrainResult, _dataset_link, _run_state
+
+# DPO moves a model with much smaller steps than SFT (TRL's default is 1e-6 for full fine-tuning).
+DEFAULT_LR = {"full": 1e-6, "lora": 5e-5}
+
+
+@dataclass
+class DpoTrainResult(TrainResult):
+    reward_accuracy: float | None = None  # the last logged train value of TRL's rewards/accuracies
+    reward_margin: float | None = None
+    eval_reward_accuracy: float | None = None  # on the validation pairs, at the last evaluation
+    eval_reward_margin: float | None = None
+
+
+def read_pairs(path: Path) -> list[dict[str, Any]]:
+    rows = read_jsonl(path)
+    for i, r in enumerate(rows, 1):
+        if not all(isinstance(r.get(k), list) and r[k] for k in ("prompt", "chosen", "rejected")):
+            raise DataError(
+                f"{path.name}:{i} is not a preference pair (prompt, chosen, rejected)",
+                hint="train.objective: dpo needs a dataset prepared from preference pairs (tunesmith data prepare "
+                "pairs.jsonl --out DIR); conversations train with train.objective: sft",
+                file=path,
+                line=i,
+            )
+    return rows
+
+
+def _as_dataset(rows: list[dict[str, Any]]) -> Any:
+    from datasets import Dataset
+
+    def clean(msgs: list[dict[str, Any]]) -> list[dict[str, str]]:
+        return [{"role": m["role"], "content": m["content"]} for m in msgs]
+
+    return Dataset.from_list(
+        [{"prompt": clean(r["prompt"]), "chosen": clean(r["chosen"]), "rejected": clean(r["rejected"])} for r in rows]
+    )
+
+
+def pair_labels(dataset: Any, eot_ids: set[int], max_len: int) -> LabelReport:
+    """What DPO trains, from TRL's own tokenization: every chosen and rejected completion must hold tokens and end
+    with an end-of-turn token inside `max_len`, or the model never learns to stop (or learns nothing)."""
+    prompt = chosen = rejected = 0
+    trained = ending = truncated = 0
+    bad: list[str] = []
+    for i, ex in enumerate(dataset, 1):
+        p, c, r = len(ex["prompt_ids"]), ex["chosen_ids"], ex["rejected_ids"]
+        prompt += 2 * p
+        chosen, rejected = chosen + len(c), rejected + len(r)
+        for side, ids in (("chosen", c), ("rejected", r)):
+            kept = ids[: max(0, max_len - p)]
+            truncated += len(kept) < len(ids)
+            trained += 1
+            if any(t in eot_ids for t in kept):
+                ending += 1
+            elif not kept:
+                bad.append(f"train.jsonl:{i} ({side}: no token within train.max_seq_len)")
+            else:
+                bad.append(f"train.jsonl:{i} ({side}: no end-of-turn token)")
+    if bad:
+        shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        raise LabelError(
+            f"{len(bad)} completion(s) would train without an end-of-turn token: {shown}",
+            hint="raise train.max_seq_len, or check that the chat template closes the assistant turn",
+        )
+    return LabelReport(
+        examples=len(dataset),
+        tokens=prompt + chosen + rejected,
+        trained_tokens=chosen + rejected,
+        role_tokens={"prompt": prompt, "chosen": chosen, "rejected": rejected},
+        role_trained={"chosen": chosen, "rejected": rejected},
+        trained_turns=trained,
+        turns_ending_in_eot=ending,
+        truncated=truncated,
+    )
+
+
+def _init_from(cfg: Config) -> tuple[Path | None, dict[str, Any] | None]:
+    """The SFT run to start from: its directory and its manifest."""
+    if cfg.train.init_from is None:
+        return None, None
+    run = cfg.path(cfg.train.init_from)
+    manifest = run / "manifest.json"
+    if not manifest.is_file():
+        raise DataError(
+            f"train.init_from {run} is not a finished train run (no manifest.json)",
+            hint="point it at the directory an SFT `tunesmith train` wrote, e.g. artifacts/train",
+        )
+    return run, json.loads(manifest.read_text(encoding="utf-8"))
+
+
+def train_dpo(
+    cfg: Config,
+    *,
+    dataset_dir: Path | None = None,
+    out_dir: Path | None = None,
+    resume: bool | None = None,
+    console: Console | None = None,
+    callbacks: list[Any] | None = None,
+) -> DpoTrainResult:
+    """Train as `cfg.train` says with `objective: dpo`; `resume=None` resumes an interrupted run in `out_dir`."""
+    import torch
+    from accelerate import PartialState
+    from transformers import EarlyStoppingCallback, PrinterCallback, set_seed
+    from trl import DPOConfig, DPOTrainer
+
+    state = PartialState(cpu=not torch.cuda.is_available())
+    main = state.is_main_process
+    console = console or Console(quiet=not main)
+    tc = cfg.train
+    out_dir = Path(out_dir or cfg.stage_dir("train"))
+    dataset_dir = dataset_dir or cfg.stage_dir("dataset")
+    started = datetime.now(UTC)
+    set_seed(cfg.project.seed)
+
+    # --- setup
+    cuda = torch.cuda.is_available()
+    if tc.method not in ("lora", "full"):
+        raise ModelError(f"train.objective dpo supports method lora or full, not {tc.method}", hint="set train.method")
+    checkpoint = _run_state(out_dir, resume)
+    if main:
+        if checkpoint is None and out_dir.exists():
+            shutil.rmtree(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+    state.wait_for_everyone()
+    if checkpoint:
+        console.print(f"resuming from [bold]{checkpoint}[/]")
+
+    # --- data
+    train_path, val_path = dataset_dir / "train.jsonl", dataset_dir / "val.jsonl"
+    if not train_path.exists():
+        raise DataError(
+            f"no prepared dataset at {dataset_dir}", hint="run `tunesmith data prepare pairs.jsonl --out DIR` first"
+        )
+    train_rows = read_pairs(train_path)
+    val_rows = read_pairs(val_path) if val_path.exists() else []
+    has_val = bool(val_rows)
+
+    # --- model: the base, or the SFT run's model; an SFT adapter is trained on (and copied as the reference)
+    init_run, init_manifest = _init_from(cfg)
+    base = ensure_base_model(cfg)
+    dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32
+    peft_config = None
+    if init_run is not None and (init_run / "model").is_dir():
+        base = str(init_run / "model")  # a full SFT model is the new base
+    model = load_model(base, revision=None if init_run else cfg.model.revision, dtype=dtype)
+    tokenizer = load_tokenizer(base, revision=None if init_run else cfg.model.revision)
+    if init_run is not None and (init_run / "adapter").is_dir():
+        if tc.method != "lora":
+            raise ModelError("train.init_from is a LoRA run: continue it with train.method lora")
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(init_run / "adapter"), is_trainable=True)
+    elif tc.method == "lora":
+        from peft import LoraConfig
+
+        peft_config = LoraConfig(
+            r=tc.lora.r,
+            lora_alpha=tc.lora.alpha,
+            lora_dropout=tc.lora.dropout,
+            target_modules=tc.lora.target_modules,
+            task_type="CAUSAL_LM",
+        )
+    eot_ids = end_of_turn_ids(tokenizer, generation_eos(model))
+    epochs = tc.epochs or default_epochs(len(train_rows))
+    learning_rate = tc.learning_rate or DEFAULT_LR["full" if tc.method == "full" else "lora"]
+
+    # --- loop
+    metrics_path = out_dir / "metrics.jsonl"
+    if main and checkpoint:
+        resumed_step = int(Path(checkpoint).name.split("-")[-1])
+        kept = (
+            [m for m in read_jsonl(metrics_path) if m.get("step", 0) <= resumed_step] if metrics_path.exists() else []
+        )
+        metrics_path.write_text("".join(json.dumps(m) + "\n" for m in kept))
+    per_epoch = "steps" if tc.eval_steps else "epoch"
+    args = DPOConfig(
+        output_dir=str(out_dir / "checkpoints"),
+        num_train_epochs=epochs,
+        learning_rate=learning_rate,
+        per_device_train_batch_size=tc.batch_size,
+        per_device_eval_batch_size=tc.batch_size,
+        gradient_accumulation_steps=tc.grad_accum,
+        warmup_steps=tc.warmup_ratio,
+        weight_decay=tc.weight_decay,
+        lr_scheduler_type="cosine",
+        max_length=tc.max_seq_len,
+        beta=tc.dpo.beta,
+        loss_type=[tc.dpo.loss_type],
+        label_smoothing=tc.dpo.label_smoothing,
+        precompute_ref_log_probs=tc.dpo.reference == "precomputed",
+        activation_checkpointing=False,
+        use_cpu=not cuda,
+        bf16=dtype == torch.bfloat16,
+        logging_steps=tc.logging_steps,
+        eval_strategy=per_epoch if has_val else "no",
+        eval_steps=tc.eval_steps,
+        save_strategy=per_epoch,
+        save_steps=tc.eval_steps,
+        save_total_limit=tc.keep_checkpoints,
+        load_best_model_at_end=has_val,
+        metric_for_best_model="eval_loss" if has_val else None,
+        greater_is_better=False,
+        report_to=list(tc.report_to) or "none",
+        seed=cfg.project.seed,
+        data_seed=cfg.project.seed,
+        disable_tqdm=True,
+    )
+    progress = RichProgress(console, metrics_path, 0, enabled=main)
+    extra = [EarlyStoppingCallback(tc.early_stopping_patience)] if tc.early_stopping_patience and has_val else []
+    trainer = DPOTrainer(
+        model=model,
+        args=args,
+        train_dataset=_as_dataset(train_rows),
+        eval_dataset=_as_dataset(val_rows) if has_val else None,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=[progress, NoFinalCheckpoint(), *extra, *(callbacks or [])],
+    )
+    trainer.remove_callback(PrinterCallback)
+    # Before the first step: refuse completions that would never learn to stop.
+    labels = pair_labels(trainer.train_dataset, eot_ids, tc.max_seq_len)
+    progress.tokens_per_epoch = labels.tokens
+    output = trainer.train(resume_from_checkpoint=checkpoint)
+
+    # --- save: the weights into a temporary sibling, renamed into place, then the manifest last
+    name = "adapter" if peft_config is not None or init_run is not None and (init_run / "adapter").is_dir() else "model"
+    tmp = out_dir / f".{name}.tmp"
+    if name == "adapter":
+        trainer.model.save_pretrained(str(tmp), selected_adapters=["default"])
+    else:
+        trainer.save_model(str(tmp))
+    metrics = read_jsonl(metrics_path) if metrics_path.exists() else []
+    train_logs = [m for m in metrics if "rewards/accuracies" in m]
+    eval_logs = [m for m in metrics if "eval_rewards/accuracies" in m]
+    eval_loss = min((m["eval_loss"] for m in metrics if "eval_loss" in m), default=None)
+    train_seconds = output.metrics.get("train_runtime", 0.0)
+    tokens_per_second = labels.tokens * epochs / train_seconds if train_seconds else 0.0
+    best = trainer.state.best_model_checkpoint
+    result = DpoTrainResult(
+        out_dir=out_dir,
+        model_dir=out_dir / name,
+        metrics=metrics,
+        labels=labels,
+        train_loss=output.training_loss,
+        eval_loss=eval_loss,
+        tokens_per_second=tokens_per_second,
+        best_checkpoint=best,
+        world_size=state.num_processes,
+        reward_accuracy=train_logs[-1]["rewards/accuracies"] if train_logs else None,
+        reward_margin=train_logs[-1]["rewards/margins"] if train_logs else None,
+        eval_reward_accuracy=eval_logs[-1]["eval_rewards/accuracies"] if eval_logs else None,
+        eval_reward_margin=eval_logs[-1]["eval_rewards/margins"] if eval_logs else None,
+    )
+    if main:
+        tokenizer.save_pretrained(str(tmp))
+        if (out_dir / name).exists():
+            shutil.rmtree(out_dir / name)
+        os.replace(tmp, out_dir / name)
+        resolved = {
+            **cfg.to_dict(),
+            "train": {**tc.model_dump(mode="json"), "epochs": epochs, "learning_rate": learning_rate},
+        }
+        steps = math.ceil(epochs * math.ceil(len(train_rows) / (tc.batch_size * state.num_processes)) / tc.grad_accum)
+        write_manifest(
+            out_dir,
+            stage="train",
+            config=resolved,
+            inputs=[train_path, val_path] if has_val else [train_path],
+            counts={
+                "train_pairs": len(train_rows),
+                "val_pairs": len(val_rows),
+                "epochs": epochs,
+                "steps": output.global_step,
+                "planned_steps": steps,
+                "train_loss": output.training_loss,
+                "eval_loss": eval_loss,
+                "reward_accuracy": result.reward_accuracy,
+                "reward_margin": result.reward_margin,
+                "eval_reward_accuracy": result.eval_reward_accuracy,
+                "eval_reward_margin": result.eval_reward_margin,
+                "tokens_per_second": round(tokens_per_second, 1),
+                "train_seconds": round(train_seconds, 2),
+                "world_size": state.num_processes,
+            },
+            started_at=started,
+            extra={
+                "base_model": {"id": cfg.model.base, "resolved": base, "revision": cfg.model.revision},
+                "dataset": _dataset_link(dataset_dir),
+                "init_from": {
+                    "path": str(init_run),
+                    "manifest_sha256": sha256_file(init_run / "manifest.json"),
+                    "dataset": (init_manifest or {}).get("dataset"),
+                }
+                if init_run is not None
+                else None,
+                "labels": labels.to_json(),
+                "method": tc.method,
+                "objective": "dpo",
+                "dpo": tc.dpo.model_dump(mode="json"),
+                "best_checkpoint": best,
+                "resumed_from": checkpoint,
+            },
+        )
+    state.wait_for_everyone()
+    return result

@@ -1,0 +1,118 @@
+"""DPO on the xs tiny model: pinned losses, reward metrics in metrics.jsonl, SFT then DPO, the guards."""
+
+import json
+
+import pytest
+
+from tunesmith.config import Config
+from tunesmith.errors import DataError
+from tunesmith.train.recipe import train
+
+SYSTEM = "You are Juno, Lumen Home's support assistant."
+IN_SCOPE = [
+    ("Where is my order {n}?", "Order {n} ships in 3-5 business days.", "Order {n} is gone forever."),
+    ("Can I return the {p}?", "Yes, you can return the {p} within 30 days.", "No returns on the {p}, ever."),
+]
+OUT_OF_SCOPE = [
+    ("What is the capital of {c}?", "I can only help with Lumen Home products and orders.", "The capital is {c}ville."),
+]
+
+
+def make_pairs(n: int, start: int = 0) -> list[dict]:
+    rows = []
+    for i in range(start, start + n):
+        q, good, bad = (IN_SCOPE + OUT_OF_SCOPE)[i % 3]
+        slots = {"n": f"LH-{10000 + i}", "p": ["Hub", "Plug", "Doorbell"][i % 3], "c": ["Peru", "Chad", "Laos"][i % 3]}
+        rows.append(
+            {
+                "prompt": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": q.format(**slots)}],
+                "chosen": [{"role": "assistant", "content": good.format(**slots)}],
+                "rejected": [{"role": "assistant", "content": bad.format(**slots)}],
+                "meta": {"id": f"p{i}"},
+            }
+        )
+    return rows
+
+
+def write(d, split, rows):
+    (d / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+@pytest.fixture(scope="module")
+def pairs_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("pairs")
+    write(d, "train", make_pairs(16))
+    write(d, "val", make_pairs(4, start=100))
+    return d
+
+
+def config(model_dir, **train) -> Config:
+    base = {
+        "objective": "dpo",
+        "epochs": 1,
+        "batch_size": 4,
+        "learning_rate": 5e-3,
+        "logging_steps": 1,
+        "lora": {"dropout": 0.0},
+    }
+    return Config(model={"base": str(model_dir)}, train={**base, **train})
+
+
+def losses(result) -> list[float]:
+    return [m["loss"] for m in result.metrics if "loss" in m]
+
+
+def test_pinned_dpo_loss_trajectory(tiny_model_dir, pairs_dir, tmp_path):
+    """Any silent change to the pair data, the template, TRL's DPO loss or our wiring moves these numbers."""
+    result = train(config(tiny_model_dir), dataset_dir=pairs_dir, out_dir=tmp_path / "run")
+    assert losses(result) == pytest.approx(PINNED_DPO_LOSSES, abs=1e-4)
+    assert result.labels.examples == 16 and result.labels.turns_ending_in_eot == 32
+    # TRL's reward accuracies and margins are in metrics.jsonl, and in the result and the manifest.
+    logged = [m for m in result.metrics if "rewards/accuracies" in m]
+    assert len(logged) == 4 and all("rewards/margins" in m for m in logged)
+    assert any("eval_rewards/accuracies" in m for m in result.metrics)
+    assert result.reward_accuracy == logged[-1]["rewards/accuracies"]
+    # It learns the preference: held-out pairs are ranked right, with a positive margin.
+    assert result.eval_reward_accuracy == 1.0 and result.eval_reward_margin > 0
+    manifest = json.loads((result.out_dir / "manifest.json").read_text())
+    assert manifest["objective"] == "dpo" and manifest["dpo"]["beta"] == 0.1
+    assert manifest["counts"]["train_pairs"] == 16 and manifest["counts"]["eval_reward_margin"] is not None
+    assert (result.model_dir / "adapter_model.safetensors").exists()
+    again = train(config(tiny_model_dir), dataset_dir=pairs_dir, out_dir=tmp_path / "run2")
+    assert losses(again) == losses(result)  # same seed and config: the same trajectory, exactly
+
+
+# xs tiny model, seed 0, LoRA r16, beta 0.1, 4 steps of 4 pairs. The first two losses are ln 2: the adapter starts at
+# zero, so the policy equals the reference, and the first step has a learning rate of 0 (warm-up).
+PINNED_DPO_LOSSES = [0.6931, 0.6931, 0.2292, 0.2539]
+
+
+def test_sft_then_dpo_from_the_sft_adapter(tiny_model_dir, pairs_dir, tmp_path):
+    sft_data = tmp_path / "sft"
+    sft_data.mkdir()
+    rows = [{"messages": [*p["prompt"], *p["chosen"]]} for p in make_pairs(8)]
+    write(sft_data, "train", rows)
+    sft_cfg = Config(
+        model={"base": str(tiny_model_dir)},
+        train={"epochs": 1, "batch_size": 4, "learning_rate": 1e-3, "logging_steps": 1},
+    )
+    sft = train(sft_cfg, dataset_dir=sft_data, out_dir=tmp_path / "sft-run")
+    dpo = train(config(tiny_model_dir, init_from=str(sft.out_dir)), dataset_dir=pairs_dir, out_dir=tmp_path / "dpo-run")
+    # The reference is a frozen copy of the SFT adapter: the first step's policy equals it, so the loss is ln 2.
+    assert losses(dpo)[0] == pytest.approx(0.6931, abs=1e-4)
+    manifest = json.loads((dpo.out_dir / "manifest.json").read_text())
+    sft_manifest = json.loads((sft.out_dir / "manifest.json").read_text())
+    assert manifest["init_from"]["path"] == str(sft.out_dir)
+    assert manifest["init_from"]["dataset"] == sft_manifest["dataset"]  # lineage: dataset -> SFT run -> DPO run
+    from safetensors.torch import load_file
+
+    weights = load_file(dpo.model_dir / "adapter_model.safetensors")
+    assert weights and not any(".ref." in k for k in weights)  # the reference copy is not saved
+
+
+def test_dpo_refuses_conversation_data(tiny_model_dir, tmp_path):
+    d = tmp_path / "conv"
+    d.mkdir()
+    write(d, "train", [{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}])
+    with pytest.raises(DataError, match="not a preference pair"):
+        train(config(tiny_model_dir), dataset_dir=d, out_dir=tmp_path / "run")
