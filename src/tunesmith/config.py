@@ -154,7 +154,44 @@ class LoraConfig(Section):
     )
 
 
+class VendorConfig(Section):
+    """A vendor training backend (train.backend: openai | bedrock). Credentials come from the SDKs' environment
+    (OPENAI_API_KEY and OPENAI_BASE_URL; the AWS credential chain), never from this file."""
+
+    allow_pii: bool = Field(
+        False,
+        description="Upload even when the analyzer still finds personal data in the files to send (off: refused).",
+    )
+    poll_interval_s: float = Field(30.0, ge=0, description="Seconds between two looks at the vendor's job.")
+    suffix: str | None = Field(
+        None, description="OpenAI: up to 64 characters added to the fine-tuned model's name; Bedrock: the model name."
+    )
+    learning_rate_multiplier: float | None = Field(
+        None, gt=0, description="OpenAI: the learning-rate multiplier; the vendor's auto if unset."
+    )
+    role_arn: str | None = Field(
+        None, description="Bedrock: the IAM role the customization job assumes (reads and writes the S3 bucket)."
+    )
+    s3_bucket: str | None = Field(None, description="Bedrock: the S3 bucket the training files are uploaded to.")
+    s3_prefix: str = Field("tunesmith", description="Bedrock: the key prefix of the uploaded files and outputs.")
+    region: str | None = Field(None, description="Bedrock: the AWS region; the AWS environment's if unset.")
+    eval_base_url: str | None = Field(
+        None,
+        description="The OpenAI-compatible URL the eval calls the vendor models through; OpenAI: OPENAI_BASE_URL "
+        "or https://api.openai.com/v1 if unset. Bedrock needs one (a gateway to the provisioned model).",
+    )
+    eval_api_key_env: str | None = Field(
+        None, description="The environment variable with the eval URL's API key; OPENAI_API_KEY for openai if unset."
+    )
+
+
 class TrainConfig(Section):
+    backend: Literal["local", "openai", "bedrock"] = Field(
+        "local",
+        description="local: TRL on this machine; openai or bedrock: upload the prepared dataset and run the vendor's "
+        "fine-tuning job (model.base is then the vendor's base model).",
+    )
+    vendor: VendorConfig = Field(default_factory=VendorConfig, description="Settings of a vendor backend.")
     method: Literal["lora", "dora", "qlora", "full"] = Field("lora", description="Fine-tuning method.")
     epochs: float | None = Field(
         None, gt=0, description="Passes over train.jsonl; chosen from dataset size if unset (OpenAI's rule)."

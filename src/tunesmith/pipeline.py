@@ -43,11 +43,20 @@ def _data_paths(cfg: Config) -> list[Path]:
     return [cfg.path(p) for p in cfg.data.paths]
 
 
-def run_check(cfg: Config, console: Console) -> Any:
-    from tunesmith.data.check import check_files
+def _tokenizer(cfg: Config) -> Any:
+    """The base model's tokenizer for token counts; None (approximate counts) when a vendor trains: model.base
+    is then the vendor's model, which has no local tokenizer."""
+    if cfg.train.backend != "local":
+        return None
     from tunesmith.models.loading import ensure_base_model, load_tokenizer
 
-    tokenizer = load_tokenizer(ensure_base_model(cfg), revision=cfg.model.revision)
+    return load_tokenizer(ensure_base_model(cfg), revision=cfg.model.revision)
+
+
+def run_check(cfg: Config, console: Console) -> Any:
+    from tunesmith.data.check import check_files
+
+    tokenizer = _tokenizer(cfg)
     started = datetime.now(UTC)
     paths = _data_paths(cfg)
     with console.status("checking the data (format, duplicates, conflicts, PII, statistics)..."):
@@ -85,9 +94,8 @@ def run_check(cfg: Config, console: Console) -> Any:
 
 def run_prepare(cfg: Config, console: Console) -> Any:
     from tunesmith.data.prepare import prepare_dataset
-    from tunesmith.models.loading import ensure_base_model, load_tokenizer
 
-    tokenizer = load_tokenizer(ensure_base_model(cfg), revision=cfg.model.revision)
+    tokenizer = _tokenizer(cfg)
     with console.status("preparing the dataset (redact, dedup, split)..."):
         result = prepare_dataset(
             _data_paths(cfg),
@@ -105,13 +113,23 @@ def run_prepare(cfg: Config, console: Console) -> Any:
     return result
 
 
-def run_train(cfg: Config, console: Console, resume: bool | None = None) -> Any:
+def run_train(cfg: Config, console: Console, resume: bool | None = None, yes: bool = False) -> Any:
+    """Train as train.backend says: locally (TRL), or as a vendor job (`yes` confirms the upload)."""
     from tunesmith.train.recipe import train
 
     if not (cfg.stage_dir("dataset") / "train.jsonl").exists():
         console.print(f"[yellow]{cfg.stage_dir('dataset')} has no prepared dataset yet: preparing it first[/]")
         run_prepare(cfg, console)
 
+    if cfg.train.backend != "local":
+        from tunesmith.train.vendor import train_vendor
+
+        vendor = train_vendor(cfg, console=console, confirm=yes, resume=resume)
+        console.print(
+            f"[bold]train[/]: {vendor.backend} job {vendor.job_id}, model {vendor.model_id}"
+            + (f", train loss {vendor.train_loss:.4f}" if vendor.train_loss is not None else "")
+        )
+        return vendor
     result = train(cfg, console=console, resume=resume)
     console.print(
         f"[bold]train[/]: {cfg.train.method}, train loss {result.train_loss:.4f}"
@@ -133,11 +151,18 @@ def run_pipeline(
     only: str | None = None,
     start: str | None = None,
     console: Console | None = None,
+    yes: bool = False,
 ) -> PipelineResult:
+    """`yes` confirms a vendor backend's upload (--yes)."""
     console = console or Console()
     stages = select_stages(only, start)
     result = PipelineResult(stages)
-    runners = {"check": run_check, "prepare": run_prepare, "train": run_train, "eval": run_eval}
+    runners = {
+        "check": run_check,
+        "prepare": run_prepare,
+        "train": lambda c, con: run_train(c, con, yes=yes),
+        "eval": run_eval,
+    }
     for stage in stages:
         console.rule(f"[bold]{stage}")
         result.outputs[stage] = runners[stage](cfg, console)

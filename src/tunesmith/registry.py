@@ -60,6 +60,9 @@ class RunInfo:
     counts: dict[str, Any] = field(default_factory=dict)
     evaluation: EvalInfo | None = None
     dataset_dir: Path | None = None
+    backend: str = "local"  # or the vendor that trained it (train.backend)
+    vendor_model: str | None = None  # the vendor's fine-tuned model id, which the eval's fine_tuned arm calls
+    vendor_job: str | None = None
 
     @property
     def adapter_dir(self) -> Path | None:
@@ -78,6 +81,8 @@ class RunInfo:
             "base_model": self.base_model,
             "dataset_hash": self.dataset_hash,
             "created_at": self.created_at,
+            "backend": self.backend,
+            **({"vendor_model": self.vendor_model, "vendor_job": self.vendor_job} if self.vendor_model else {}),
             "evaluation": None
             if ev is None
             else {
@@ -142,6 +147,7 @@ def read_run(path: Path, *, eval_dirs: list[Path] = (), dataset_dirs: list[Path]
         (d for d in dataset_dirs if (info := read_dataset(d)) is not None and info.dataset_hash == dataset_hash),
         None,
     )
+    vendor = manifest.get("vendor") if isinstance(manifest.get("vendor"), dict) else {}
     return RunInfo(
         run_id=sha[:12],
         path=path,
@@ -152,6 +158,9 @@ def read_run(path: Path, *, eval_dirs: list[Path] = (), dataset_dirs: list[Path]
         counts=manifest.get("counts", {}),
         evaluation=evaluation,
         dataset_dir=dataset_dir,
+        backend=manifest.get("backend", "local"),
+        vendor_model=vendor.get("model_id"),
+        vendor_job=vendor.get("job_id"),
     )
 
 

@@ -65,7 +65,7 @@ def _register() -> None:
     data.app.command("add-refusals")(augment.add_refusals)
     data.app.command("add-negatives")(augment.add_negatives)
     app.command("export")(export.export)
-    app.command("train")(train.train)
+    app.add_typer(train.app, name="train")
     app.add_typer(evaluate.app, name="eval")
     app.add_typer(serve.serve_app, name="serve")
     app.add_typer(serve.monitor_app, name="monitor")

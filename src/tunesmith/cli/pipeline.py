@@ -19,6 +19,10 @@ SetOption = Annotated[
     list[str] | None,
     typer.Option("--set", help="Override a config key: --set train.epochs=2 (repeatable).", metavar="KEY=VALUE"),
 ]
+YesOption = Annotated[
+    bool,
+    typer.Option("--yes", "-y", help="Confirm the upload to a vendor (train.backend: openai or bedrock) in scripts."),
+]
 
 
 def _cell(stats: ArmResult, metric: str) -> str:
@@ -110,6 +114,7 @@ def run(
     config: Annotated[Path, typer.Argument(help="Path of tunesmith.yaml.")],
     only: Annotated[str | None, typer.Option("--only", help="Run one stage: check, prepare, train or eval.")] = None,
     start: Annotated[str | None, typer.Option("--from", help="Resume the chain from this stage.")] = None,
+    yes: YesOption = False,
     overrides: SetOption = None,
 ) -> None:
     """Run the configured stages in order: check → prepare → train → eval.
@@ -122,6 +127,6 @@ def run(
     from tunesmith.pipeline import run_pipeline
 
     cfg = load_config(config, overrides)
-    result = run_pipeline(cfg, only=only, start=start, console=console)
+    result = run_pipeline(cfg, only=only, start=start, console=console, yes=yes)
     render_summary(cfg, result.outputs)
     _fail_on_gates(result.outputs)

@@ -10,11 +10,44 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
-from tunesmith.cli.pipeline import SetOption
+from tunesmith.cli.pipeline import SetOption, YesOption
 from tunesmith.config import load_config
 
 console = Console()
+
+
+class _TrainGroup(TyperGroup):
+    """`tunesmith train CONFIG` trains (the `start` command); `tunesmith train cancel RUN_DIR` is a subcommand."""
+
+    def parse_args(self, ctx, args):  # noqa: ANN001, ANN201 - click's signature
+        if args and args[0] not in self.commands:  # `train --help` too: the training command's help
+            args = ["start", *args]
+        return super().parse_args(ctx, args)
+
+
+app = typer.Typer(
+    cls=_TrainGroup,
+    help="Fine-tune the base model (locally, or as a vendor job); `train cancel RUN_DIR` cancels a vendor job.",
+    no_args_is_help=True,
+)
+
+
+def cancel(
+    run_dir: Annotated[Path, typer.Argument(help="The run directory of a vendor job (artifacts/train).")],
+) -> None:
+    """Cancel the vendor fine-tuning job recorded in RUN_DIR (its vendor_job.json).
+
+    Example:
+      tunesmith train cancel artifacts/train
+    """
+    from tunesmith.train.vendor import cancel as cancel_job
+    from tunesmith.train.vendor import read_state
+
+    status = cancel_job(run_dir)
+    state = read_state(run_dir) or {}
+    console.print(f"{state.get('backend')} job {state.get('job_id')}: cancel requested ({status})")
 
 
 def train(
@@ -32,6 +65,7 @@ def train(
     num_processes: Annotated[
         int, typer.Option("--num-processes", help="Launch N processes with accelerate (DDP).")
     ] = 1,
+    yes: YesOption = False,
     overrides: SetOption = None,
 ) -> None:
     """Fine-tune the base model on the prepared dataset (artifacts/dataset) into artifacts/train.
@@ -43,10 +77,24 @@ def train(
       tunesmith train tunesmith.yaml --method dora --epochs 2
       tunesmith train tunesmith.yaml --set train.lora.r=8 --set train.early_stopping_patience=2
       tunesmith train tunesmith.yaml --num-processes 2
+      tunesmith train tunesmith.yaml --set train.backend=openai --yes
+      tunesmith train cancel artifacts/train      (cancel the vendor job of a run)
     """
     flags = {"method": method, "epochs": epochs, "learning_rate": learning_rate}
     sets = [f"train.{k}={v}" for k, v in flags.items() if v is not None] + list(overrides or [])
     cfg = load_config(config, sets)
+    if cfg.train.backend != "local":
+        if dry_run or num_processes > 1:
+            from tunesmith.errors import ConfigError
+
+            raise ConfigError(
+                f"--dry-run and --num-processes are for local training, not train.backend: {cfg.train.backend}",
+                hint="a vendor run prints its token and cost estimate before it asks to upload",
+            )
+        from tunesmith.pipeline import run_train
+
+        run_train(cfg, console, resume=resume, yes=yes)
+        return
     if num_processes > 1:
         # accelerate is the launcher: --multi_gpu also starts real gloo DDP on CPU (--cpu would start one process).
         cmd = [
@@ -81,6 +129,10 @@ def train(
     from tunesmith.pipeline import run_train
 
     run_train(cfg, console, resume=resume)
+
+
+app.command("start")(train)
+app.command("cancel")(cancel)
 
 
 def render_labels(labels) -> None:  # noqa: ANN001 - a LabelReport
