@@ -370,6 +370,11 @@ class MonitorConfig(Section):
     )
 
 
+class UiConfig(Section):
+    host: str = Field("127.0.0.1", description="`tunesmith ui` bind address; loopback unless you say otherwise.")
+    port: int = Field(8080, gt=0, lt=65536, description="`tunesmith ui` port.")
+
+
 class Config(Section):
     project: ProjectConfig = Field(default_factory=ProjectConfig)
     data: DataConfig = Field(default_factory=DataConfig)
@@ -378,6 +383,7 @@ class Config(Section):
     eval: EvalConfig = Field(default_factory=EvalConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
     monitor: MonitorConfig = Field(default_factory=MonitorConfig)
+    ui: UiConfig = Field(default_factory=UiConfig)
 
     # Where relative paths are resolved from: the folder of tunesmith.yaml (not part of the file).
     root: Path = Field(default_factory=Path.cwd, exclude=True)

@@ -55,7 +55,7 @@ def _root(
 
 def _register() -> None:
     # Imported here so that `tunesmith --help` stays fast: each module imports its heavy libraries lazily.
-    from tunesmith.cli import augment, data, evaluate, export, inspect, model, pipeline, runs, serve, train
+    from tunesmith.cli import augment, data, evaluate, export, inspect, model, pipeline, runs, serve, train, ui
 
     app.command("quickstart")(pipeline.quickstart)
     app.command("run")(pipeline.run)
@@ -70,6 +70,7 @@ def _register() -> None:
     app.add_typer(serve.serve_app, name="serve")
     app.add_typer(serve.monitor_app, name="monitor")
     app.add_typer(runs.app, name="runs")
+    app.command("ui")(ui.ui)
 
 
 _register()
