@@ -1,0 +1,262 @@
+"""`tunesmith ui` in real headless Chromium (Debian's chromium and chromium-driver, through Selenium; no browser
+download): every page renders its tables and plots, the test-case browser filters, a `<script>` planted in a
+training example shows as text, and the pages load in under 1 s (the traffic page, over 100k logged requests,
+in under 2 s), measured with the browser's navigation timing.
+
+The browser tests skip with their reason where chromium, chromedriver or selenium is missing; the tests of the
+app without a browser run everywhere.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.ui.project import PLANTED, RAW_EMAIL, build_project
+from tunesmith.cli.main import main
+from tunesmith.config import Config, UiConfig
+from tunesmith.registry import Registry
+from tunesmith.ui.app import create_app, running
+from tunesmith.ui.loaders import fine_tune_lost
+
+N_REQUESTS = 100_000
+CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+missing = [
+    what
+    for what, ok in (
+        ("Debian's chromium (apt-get install -y chromium)", CHROMIUM),
+        ("chromium-driver (apt-get install -y chromium-driver)", DRIVER),
+        ("selenium (pip install selenium)", importlib.util.find_spec("selenium")),
+    )
+    if not ok
+]
+NAVIGATION_MS = (
+    "const n = performance.getEntriesByType('navigation')[0]; return n && n.loadEventEnd > 0 ? n.duration : 0;"
+)
+browser = pytest.mark.skipif(bool(missing), reason=f"not installed: {', '.join(missing)}")
+
+
+@pytest.fixture(scope="module")
+def cfg(tmp_path_factory: pytest.TempPathFactory, tiny_tokenizer) -> Config:
+    return build_project(tmp_path_factory.mktemp("ui") / "project", tiny_tokenizer, n_requests=N_REQUESTS)
+
+
+@pytest.fixture(scope="module")
+def base_url(cfg: Config):
+    with running(cfg) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def driver(cfg: Config):
+    if missing:
+        pytest.skip(f"not installed: {', '.join(missing)}")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,1000",
+    ):
+        opts.add_argument(flag)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    d = webdriver.Chrome(service=Service(DRIVER), options=opts)
+    d.set_page_load_timeout(30)
+    yield d
+    d.quit()
+
+
+def load(driver, url: str) -> float:
+    """Open `url`; the navigation's duration (request start to the end of the load event) in seconds."""
+    driver.get(url)
+    deadline = time.monotonic() + 10
+    while (ms := driver.execute_script(NAVIGATION_MS)) <= 0 and time.monotonic() < deadline:
+        time.sleep(0.01)  # the load event has not finished yet
+    errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert errors == [], errors
+    return ms / 1000
+
+
+def css(driver, selector: str):
+    from selenium.webdriver.common.by import By
+
+    return driver.find_elements(By.CSS_SELECTOR, selector)
+
+
+@browser
+@pytest.mark.parametrize(
+    ("path", "tables", "plots", "budget"),
+    [
+        ("/", 2, 0, 1.0),
+        ("/datasets", 4, 0, 1.0),
+        ("/runs", 4, 5, 1.0),  # the two runs' loss and lr curves, and both losses side by side
+        ("/evals", 6, 2, 1.0),  # per evaluation: arms, slices, test cases; the tokens/latency/cost plot
+        ("/traffic?since=all", 6, 3, 2.0),  # requests per day, mean latency, ratings: over 100k requests
+    ],
+)
+def test_each_page_renders_its_tables_and_plots_in_time(driver, base_url, path, tables, plots, budget) -> None:
+    load(driver, base_url + path)  # warm: the first request of a page compiles its template
+    seconds = load(driver, base_url + path)
+    print(f"{path}: {seconds * 1000:.0f} ms")
+    assert seconds < budget, f"{path} took {seconds:.2f} s (budget {budget} s)"
+    assert css(driver, "h1")
+    assert len(css(driver, "main table")) >= tables
+    assert len(css(driver, "main svg.plot")) >= plots
+    for svg in css(driver, "main svg.plot"):
+        assert svg.size["width"] > 100 and svg.size["height"] > 50  # laid out, not collapsed
+
+
+@browser
+def test_first_visit_of_every_page_is_fast_too(cfg: Config, driver) -> None:
+    with running(cfg) as url:  # a fresh app: templates not compiled yet, the log's engine not opened
+        for path, budget in (("/", 1.0), ("/datasets", 1.0), ("/runs", 1.0), ("/evals", 1.0), ("/traffic", 2.0)):
+            seconds = load(driver, url + path)
+            print(f"first visit {path}: {seconds * 1000:.0f} ms")
+            assert seconds < budget, f"{path} took {seconds:.2f} s on first visit (budget {budget} s)"
+
+
+@browser
+def test_overview_shows_lineage_served_model_and_gate_verdict(cfg: Config, driver, base_url) -> None:
+    load(driver, base_url + "/")
+    served = Registry(cfg).served()
+    assert css(driver, "#served code.run-id")[0].text == served.run_id
+    assert css(driver, "#served .verdict")[0].text == "passed"
+    rows = css(driver, "#lineage .lineage")
+    assert len(rows) == 2  # two runs, each dataset → run → evaluation → served or not
+    assert sum("served" in r.text and "not served" not in r.text for r in rows) == 1
+    changes = css(driver, "#changes")[0].text
+    assert "learning_rate" in changes and "0.005" in changes and "0.002" in changes
+
+
+@browser
+def test_datasets_page_groups_findings_previews_redacted_and_diffs_versions(driver, base_url) -> None:
+    load(driver, base_url + "/datasets")
+    kinds = [r.text.split()[0] for r in css(driver, "table.finding-kinds tr")[1:]]
+    assert "pii" in kinds and len(kinds) == len(set(kinds))
+    text = driver.find_element("tag name", "body").get_attribute("textContent")
+    assert "<EMAIL_ADDRESS>" in text  # the preview of line 29 shows the placeholder...
+    assert RAW_EMAIL not in driver.page_source  # ...and the address nowhere on the page
+    diff = css(driver, "table.diff tr")[1:]
+    assert len(diff) == 3 and sum(int(r.find_elements("css selector", "td")[3].text) for r in diff) == 1  # added
+    assert len(css(driver, "table.versions tr")) == 3
+
+
+@browser
+def test_a_planted_script_shows_as_text(cfg: Config, driver, base_url) -> None:
+    split = next(
+        s for s in ("train", "val", "test") if PLANTED in (cfg.stage_dir("dataset") / f"{s}.jsonl").read_text()
+    )
+    load(driver, f"{base_url}/datasets?split={split}&q=PLANTED")
+    assert css(driver, ".match-count")[0].text == "1"
+    shown = css(driver, "table.examples .content")
+    assert any(el.text == PLANTED for el in shown)
+    assert any("<script>alert(3)</script>" in el.text for el in shown)
+    assert [s.get_attribute("src") for s in css(driver, "script")] == [base_url + "/static/app.js"]
+    assert css(driver, "main b") == []  # <b> in the data is text too
+    load(driver, base_url + "/traffic?since=all")  # a correction with <script> in the request log
+    assert any("<script>alert(2)</script>" in el.text for el in css(driver, "table.corrections td"))
+    assert [s.get_attribute("src") for s in css(driver, "script")] == [base_url + "/static/app.js"]
+
+
+@browser
+def test_runs_side_by_side(driver, base_url) -> None:
+    load(driver, base_url + "/runs")
+    assert len(css(driver, "table.runs tr")) == 3
+    series = {p.get_attribute("data-series") for p in css(driver, "#compare polyline.series")}
+    assert len(series) == 4  # train and val of each run
+    diff = " ".join(r.text for r in css(driver, "#compare tr.config-diff"))
+    assert "train.learning_rate" in diff
+    assert [e.text for e in css(driver, ".best-step")] == ["40", "40"]
+
+
+@browser
+def test_test_case_browser_filters_by_tag_and_fine_tune_lost(cfg: Config, driver, base_url) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    load(driver, base_url + "/evals")
+    served = Registry(cfg).served()
+    section = css(driver, f"section#eval-{served.run_id}")[0]
+    results = json.loads((served.evaluation.path / "results.json").read_text())
+    examples = results["examples"]
+
+    def visible() -> list[str]:
+        return [
+            r.get_attribute("data-id") for r in section.find_elements("css selector", "tr.case") if r.is_displayed()
+        ]
+
+    assert len(visible()) == len(examples)
+    tag = sorted({t for e in examples for t in e["tags"]})[0]
+    Select(section.find_element("css selector", "select.tag-filter")).select_by_value(tag)
+    assert sorted(visible()) == sorted(e["id"] for e in examples if tag in e["tags"])
+    Select(section.find_element("css selector", "select.tag-filter")).select_by_value("")
+    section.find_element("css selector", "input.lost-filter").click()
+    from tunesmith.evals.results import EvalResults
+
+    lost = fine_tune_lost(EvalResults.of(results))
+    assert lost and sorted(visible()) == sorted(lost)
+    assert section.find_element("css selector", ".shown").text == str(len(lost))
+
+
+@browser
+def test_traffic_page_aggregates_100k_requests(cfg: Config, driver, base_url) -> None:
+    load(driver, base_url + "/traffic?since=all")
+    assert css(driver, "#requests .total")[0].text == f"{N_REQUESTS:,}"
+    lat = np.array(
+        [v for (v,) in sqlite3.connect(cfg.root / "tunesmith.db").execute("SELECT latency_ms FROM requests")]
+    )
+    cells = [c.text for c in css(driver, "table.latency td")[1:]]
+    expected = np.percentile(lat, [50, 90, 95, 99], method="inverted_cdf").tolist() + [lat.max()]
+    assert cells == [f"{v:,.0f}" for v in expected]
+    assert (
+        "fired" in css(driver, "#drift")[0].text
+        and css(driver, "ul.unseen li")[0].text == "can I pay in <b>bitcoin</b>?"
+    )
+    assert "export-review" in css(driver, "#review")[0].text
+    assert len(css(driver, ".requests-plot rect.bar")) == 8  # 7 days back from now: 8 calendar days
+
+
+# ---- without a browser ----------------------------------------------------------------------------------------
+
+
+def test_ui_binds_to_loopback_by_default_and_is_a_cli_command(capsys) -> None:
+    assert UiConfig().host == "127.0.0.1" and Config().ui.port == 8080
+    assert main(["ui", "--help"]) == 0
+    assert "--port" in capsys.readouterr().out
+
+
+def test_the_app_is_read_only_and_serves_its_own_assets(cfg: Config) -> None:
+    client = TestClient(create_app(cfg))
+    for path in ("/", "/datasets", "/runs", "/evals", "/traffic"):
+        page = client.get(path)
+        assert page.status_code == 200
+        assert re.findall(r'(?:src|href)="(?:[a-z]+:|//)[^"]*', page.text) == []  # every asset from the app: no CDN
+        assert client.post(path).status_code == 405  # nothing to post: no action without the serve API key
+    assert client.get("/static/app.js").status_code == 200 and client.get("/static/style.css").status_code == 200
+    assert client.get("/runs?a=nope").status_code == 404
+    assert client.get("/traffic?since=soon").status_code == 400
+    assert client.get("/evals/../../etc/passwd/report.html").status_code == 404
+    run = Registry(cfg).served().run_id
+    assert client.get(f"/evals/{run}/report.html").text.startswith("<!DOCTYPE html>")
+
+
+def test_traffic_without_a_request_log_says_so_and_creates_nothing(tmp_path: Path) -> None:
+    cfg = Config(root=tmp_path)
+    page = TestClient(create_app(cfg)).get("/traffic")
+    assert page.status_code == 200 and "No request log yet" in page.text
+    assert not (tmp_path / "tunesmith.db").exists()
+    for path in ("/", "/datasets", "/runs", "/evals"):
+        assert TestClient(create_app(cfg)).get(path).status_code == 200  # an empty project renders too
