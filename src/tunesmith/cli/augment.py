@@ -12,11 +12,15 @@ console = Console(highlight=False)
 
 OutOpt = Annotated[Path, typer.Option("--out", help="JSONL file to append to (created if absent; atomic).")]
 SystemOpt = Annotated[str | None, typer.Option("--system", help="System prompt put first in every conversation.")]
+PairsOpt = Annotated[
+    bool, typer.Option("--pairs", help="Write preference pairs (chosen, rejected) for train.objective: dpo.")
+]
 
 
-def _report(result, what: str) -> None:
+def _report(result, what: str, pairs: bool = False) -> None:
     dup = f", {result.duplicates} already there" if result.duplicates else ""
-    console.print(f"added [bold]{result.added}[/] {what} conversation(s) to {result.out}{dup}; {result.total} in all")
+    kind = "pair(s)" if pairs else "conversation(s)"
+    console.print(f"added [bold]{result.added}[/] {what} {kind} to {result.out}{dup}; {result.total} in all")
 
 
 def add_refusals(
@@ -43,6 +47,14 @@ def add_refusals(
         str | None, typer.Option("--contact", help="Who can help, in the default answer (or {contact}).")
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for --generate.")] = 0,
+    pairs: PairsOpt = False,
+    rejected_from: Annotated[
+        str | None,
+        typer.Option(
+            "--rejected-from",
+            help='With --pairs: the model whose own answer is rejected where a line has no "rejected" (e.g. the base).',
+        ),
+    ] = None,
 ) -> None:
     """Add "I don't know" conversations for out-of-scope questions, tagged refusal and out_of_scope.
 
@@ -50,6 +62,7 @@ def add_refusals(
       tunesmith data add-refusals --questions out_of_scope.txt --contact support@acme.test --out data/refusals.jsonl
       tunesmith data add-refusals --generate 40 --seed 1 --system "You are Juno." --out data/refusals.jsonl
       tunesmith data add-refusals --questions q.jsonl --answer "Sorry, I only help with orders." --out data/x.jsonl
+      tunesmith data add-refusals --generate 40 --pairs --rejected-from models/base --out data/refusal_pairs.jsonl
     """
     from tunesmith.data.augment import add_refusals as run
 
@@ -68,8 +81,10 @@ def add_refusals(
         answer=answer,
         contact=contact,
         seed=seed,
+        pairs=pairs,
+        rejected_from=rejected_from,
     )
-    _report(result, "refusal")
+    _report(result, "refusal", pairs)
 
 
 def add_negatives(
@@ -78,12 +93,16 @@ def add_negatives(
         Path, typer.Option("--prompts", help='JSONL with "prompt" (a disallowed request) and "answer" (the policy).')
     ],
     system: SystemOpt = None,
+    pairs: PairsOpt = False,
 ) -> None:
     """Add conversations that decline disallowed requests with your policy answer, tagged negative.
 
+    With --pairs, each line's "rejected" (the disallowed or hallucinated answer) makes a preference pair.
+
     Examples:
       tunesmith data add-negatives --prompts disallowed.jsonl --out data/negatives.jsonl
+      tunesmith data add-negatives --prompts disallowed.jsonl --pairs --out data/negative_pairs.jsonl
     """
     from tunesmith.data.augment import add_negatives as run
 
-    _report(run(out, prompts=prompts, system=system), "negative")
+    _report(run(out, prompts=prompts, system=system, pairs=pairs), "negative", pairs)

@@ -7,6 +7,11 @@
 
 Both write canonical records (`{"messages": [...], "meta": {"id", "tags", "source"}}`), append them to a JSONL file
 atomically (a temporary file renamed over the old one), and never add a conversation that is already there.
+
+With `pairs=True` both write preference pairs instead (DESIGN.md, "Preference record"; train.objective: dpo): the
+policy answer or the refusal is `chosen`, and `rejected` is the answer to avoid: a line's own "rejected" (the
+disallowed or hallucinated answer), or, for refusals, the answer a model gives (`rejected_from`, for instance the
+base model's own confident invention, generated once and stored).
 """
 
 from __future__ import annotations
@@ -89,6 +94,32 @@ class AugmentResult:
 def _conversation_key(messages: Sequence[dict[str, Any]]) -> str:
     """Two conversations are identical when their roles and contents are (meta and weights aside)."""
     return json.dumps([[m.get("role"), m.get("content")] for m in messages], ensure_ascii=False)
+
+
+def to_pair(record: dict[str, Any], rejected: str, *, rejected_source: str | None = None) -> dict[str, Any]:
+    """A conversation as a preference pair: its last answer chosen, `rejected` the answer to avoid."""
+    prompt, chosen = record["messages"][:-1], record["messages"][-1:]
+    bad = [{"role": "assistant", "content": rejected}]
+    digest = hashlib.sha256(_pair_key(prompt, chosen, bad).encode("utf-8")).hexdigest()[:16]
+    prefix = record["meta"]["id"].split("-", 1)[0]
+    meta = {**record["meta"], "id": f"{prefix}-pair-{digest}"}
+    if rejected_source is not None:
+        meta["rejected_source"] = rejected_source
+    return {"prompt": prompt, "chosen": chosen, "rejected": bad, "meta": meta}
+
+
+def _pair_key(prompt: Sequence[dict[str, Any]], chosen: Sequence[dict[str, Any]], rejected: Sequence[dict[str, Any]]):
+    return "\x1e".join(_conversation_key(m) for m in (prompt, chosen, rejected))
+
+
+def _record_key(obj: dict[str, Any]) -> str | None:
+    """What makes two lines of an output file the same: the conversation, or the pair."""
+    if isinstance(obj.get("messages"), list):
+        return _conversation_key([m for m in obj["messages"] if isinstance(m, dict)])
+    if all(isinstance(obj.get(k), list) for k in ("prompt", "chosen", "rejected")):
+        sides = [[m for m in obj[k] if isinstance(m, dict)] for k in ("prompt", "chosen", "rejected")]
+        return _pair_key(*sides)
+    return None
 
 
 def make_record(
@@ -243,28 +274,31 @@ def _fill_contact(text: str, contact: str | None) -> str:
     return text.replace("{contact}", contact or DEFAULT_CONTACT)
 
 
-def negative_records(path: str | Path, *, system: str | None = None) -> list[dict[str, Any]]:
-    """Negative conversations from JSONL with "prompt" and "answer" (the policy answer), optional "system"."""
+def negative_records(path: str | Path, *, system: str | None = None, pairs: bool = False) -> list[dict[str, Any]]:
+    """Negative conversations from JSONL with "prompt" and "answer" (the policy answer), optional "system"; with
+    `pairs`, preference pairs whose "rejected" (required then) is the disallowed or hallucinated answer."""
     path = Path(path)
     records = []
     for number, line in _read_lines(path):
         obj = _json_line(path, number, line)
         fields = {}
-        for key in ("prompt", "answer"):
+        for key in ("prompt", "answer", *(("rejected",) if pairs else ())):
             fields[key] = _text(obj.get(key))
             if fields[key] is None:
                 raise DataError(
                     f'this line has no "{key}" (a non-empty string)',
                     file=path,
                     line=number,
-                    hint='write {"prompt": "the disallowed request", "answer": "the policy answer"} per line',
+                    hint='write {"prompt": "the disallowed request", "answer": "the policy answer"} per line'
+                    + (', and "rejected": the answer to avoid, for --pairs' if pairs else ""),
                 )
         line_system = obj.get("system")
         if line_system is not None and _text(line_system) is None:
             raise DataError('"system" must be a non-empty string', file=path, line=number)
         messages = _messages(_text(line_system) or system, fields["prompt"], fields["answer"])
         source = {"file": str(path), "line": number}
-        records.append(make_record(messages, tags=NEGATIVE_TAGS, source=source, prefix="negative"))
+        record = make_record(messages, tags=NEGATIVE_TAGS, source=source, prefix="negative")
+        records.append(to_pair(record, fields["rejected"]) if pairs else record)
     if not records:
         raise DataError(f"no prompts in {path}", file=path, hint='JSONL with "prompt" and "answer" per line')
     return records
@@ -294,8 +328,9 @@ def _existing_keys(out: Path) -> tuple[bytes, set[str], int]:
                 hint="fix that line, or write to a new file with --out",
             ) from None
         count += 1
-        if isinstance(obj, dict) and isinstance(obj.get("messages"), list):
-            keys.add(_conversation_key([m for m in obj["messages"] if isinstance(m, dict)]))
+        key = _record_key(obj) if isinstance(obj, dict) else None
+        if key is not None:
+            keys.add(key)
     return raw, keys, count
 
 
@@ -305,7 +340,7 @@ def append_records(out: str | Path, records: Sequence[dict[str, Any]]) -> Augmen
     raw, keys, count = _existing_keys(out)
     new: list[dict[str, Any]] = []
     for record in records:
-        key = _conversation_key(record["messages"])
+        key = _record_key(record)
         if key in keys:
             continue
         keys.add(key)
@@ -353,8 +388,14 @@ def add_refusals(
     answer: str | None = None,
     contact: str | None = None,
     seed: int = 0,
+    pairs: bool = False,
+    rejected_from: str | None = None,
 ) -> AugmentResult:
     """Append refusal conversations to `out`: for the questions in a file, or for `generate` generated ones.
+
+    With `pairs`, preference pairs: the refusal chosen, and rejected a questions line's own "rejected" answer or,
+    for the others, the greedy answer of the model `rejected_from` (a Hub id or directory), generated once and
+    stored with `meta.rejected_source`.
 
     Without `answer`, the answer is DEFAULT_ANSWER with {contact} filled by `contact`. `templates` (a file, one
     template with {topic} per line) and `topics` replace the built-in ones for generation.
@@ -378,9 +419,75 @@ def add_refusals(
         generated = generate_questions(generate, seed=seed, templates=tpl, topics=top)
         items = [(i, q, None) for i, q in enumerate(generated, 1)]
         records = refusal_records(items, system=system, answer=answer, contact=contact, seed=seed)
+    if pairs:
+        records = _refusal_pairs(records, items, questions, rejected_from)
+    elif rejected_from is not None:
+        raise DataError("--rejected-from only applies with --pairs")
     return append_records(out, records)
 
 
-def add_negatives(out: str | Path, *, prompts: str | Path, system: str | None = None) -> AugmentResult:
-    """Append negative conversations (a disallowed request and the policy answer) to `out`."""
-    return append_records(out, negative_records(prompts, system=system))
+def _refusal_pairs(
+    records: list[dict[str, Any]],
+    items: Sequence[tuple[int, str, str | None]],
+    questions: str | Path | None,
+    rejected_from: str | None,
+) -> list[dict[str, Any]]:
+    own = read_rejected(questions) if questions is not None else {}
+    missing = [i for i, (number, _, _) in enumerate(items) if number not in own]
+    if missing and rejected_from is None:
+        number = items[missing[0]][0]
+        raise DataError(
+            f"{len(missing)} question(s) have no rejected answer for --pairs",
+            hint='give each JSONL line a "rejected" answer, or pass --rejected-from MODEL to generate them',
+            file=questions if questions is not None else None,
+            line=number if questions is not None else None,
+        )
+    generated = (
+        dict(
+            zip(missing, generate_rejected(rejected_from, [records[i]["messages"][:-1] for i in missing]), strict=True)
+        )
+        if missing and rejected_from is not None
+        else {}
+    )
+    out = []
+    for i, (record, (number, _, _)) in enumerate(zip(records, items, strict=True)):
+        if number in own:
+            out.append(to_pair(record, own[number]))
+        elif generated.get(i, "").strip():
+            out.append(to_pair(record, generated[i], rejected_source=f"generated by {rejected_from}"))
+    return out
+
+
+def add_negatives(
+    out: str | Path, *, prompts: str | Path, system: str | None = None, pairs: bool = False
+) -> AugmentResult:
+    """Append negative conversations (a disallowed request and the policy answer) to `out`; with `pairs`,
+    preference pairs (the policy answer chosen, the line's "rejected" answer rejected)."""
+    return append_records(out, negative_records(prompts, system=system, pairs=pairs))
+
+
+def read_rejected(path: str | Path) -> dict[int, str]:
+    """The "rejected" answer of each JSONL line of a questions file that has one, by line."""
+    path = Path(path)
+    out = {}
+    for number, line in _read_lines(path):
+        if line.lstrip().startswith("{"):
+            value = _json_line(path, number, line).get("rejected")
+            if value is not None:
+                if _text(value) is None:
+                    raise DataError('"rejected" must be a non-empty string', file=path, line=number)
+                out[number] = _text(value)
+    return out
+
+
+def generate_rejected(model: str, prompts: Sequence[list[dict[str, str]]], *, max_new_tokens: int = 96) -> list[str]:
+    """A model's own greedy answers to the prompts (the base model's confident inventions, for refusal pairs)."""
+    from tunesmith.evals.generation import generate
+    from tunesmith.models.loading import generation_eos, load_model, load_tokenizer
+    from tunesmith.train.masking import end_of_turn_ids
+
+    tokenizer = load_tokenizer(model)
+    lm = load_model(model)
+    eos = end_of_turn_ids(tokenizer, generation_eos(lm))
+    predictions = generate(lm, tokenizer, list(prompts), max_new_tokens=max_new_tokens, batch_size=8, eos_ids=eos)
+    return [p.text for p in predictions]
