@@ -296,3 +296,43 @@ def test_add_refusals_writes_pairs_with_the_models_own_answer(tmp_path, tiny_mod
     assert "support@x.test" in rows[1]["chosen"][0]["content"]
     loaded = load_preferences([out])
     assert len(loaded.records) == len(rows)
+
+
+def test_thumbs_down_with_a_correction_becomes_a_redacted_pair_in_the_next_version(tmp_path):
+    """The loop: a served answer rated down and corrected -> export-review --pairs -> prepare --parent."""
+    from tunesmith.config import Config
+    from tunesmith.monitor.run import export_review
+    from tunesmith.serve.log import RequestLog
+
+    log = RequestLog(f"sqlite:///{tmp_path / 'log.db'}", redact=False)  # export must redact anyway
+    for rid, prompt in (("chatcmpl-1", "Can I get a refund on the Plug?"), ("chatcmpl-2", "Hi")):
+        log.record(
+            id=rid,
+            endpoint="chat",
+            model="current",
+            messages=[{"role": "user", "content": prompt}],
+            responses=["No refunds, ever."],
+            prompt_tokens=8,
+            completion_tokens=4,
+            latency_ms=1.0,
+            finish_reason="stop",
+        )
+    log.add_feedback("chatcmpl-1", -1.0, "Yes: write to jane.roe@example.com within 30 days for a refund.")
+    log.add_feedback("chatcmpl-2", 1.0, "Hello!")  # rated up: no pair
+    cfg = Config(root=tmp_path)
+    out = tmp_path / "review_pairs.jsonl"
+    assert export_review(cfg, out, since="1d", log=log, pairs=True) == 1
+    assert "jane.roe" not in out.read_text()
+    v1 = prepare_dataset([pairs_file(tmp_path)], tmp_path / "v1", DataConfig(pii="off"), seed=0)
+    v2 = prepare_dataset([out], tmp_path / "v2", DataConfig(pii_entities=["EMAIL_ADDRESS"]), parent=v1.out_dir)
+    assert v2.counts["new"]["train"] + v2.counts["new"]["val"] == 1
+    rows = [
+        json.loads(x)
+        for s in ("train", "val")
+        for x in (v2.out_dir / f"{s}.jsonl").read_text().splitlines()
+        if "chatcmpl-1" in x
+    ]
+    assert len(rows) == 1
+    assert rows[0]["chosen"][0]["content"] == "Yes: write to <EMAIL_ADDRESS> within 30 days for a refund."
+    assert rows[0]["rejected"][0]["content"] == "No refunds, ever."
+    assert "correction" in rows[0]["meta"]["tags"]

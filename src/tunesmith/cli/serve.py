@@ -135,14 +135,20 @@ def export_review(
     out: Annotated[Path, typer.Option("--out", help="Where to write the JSONL for review.")],
     config: ConfigArg = DEFAULT_CONFIG,
     since: Annotated[str | None, typer.Option(help="Window of traffic (monitor.since).")] = None,
+    pairs: Annotated[
+        bool,
+        typer.Option("--pairs", help="Write low-rated answers with a correction as DPO pairs (correction chosen)."),
+    ] = False,
 ) -> None:
     """Export unseen-topic and low-rated traffic, redacted, as records to review and add to the next dataset.
 
     Examples:
       tunesmith monitor export-review --out review.jsonl
       tunesmith data prepare review.jsonl --parent artifacts/dataset --out artifacts/dataset
+      tunesmith monitor export-review --pairs --out review_pairs.jsonl
+      tunesmith data prepare review_pairs.jsonl --parent artifacts/pairs --out artifacts/pairs-v2
     """
     from tunesmith.monitor.run import export_review as export
 
-    n = export(load_config(config), out, since=since)
+    n = export(load_config(config), out, since=since, pairs=pairs)
     console.print(f"wrote {n} records to {out}; review them, then: tunesmith data prepare ... --parent DIR")

@@ -138,13 +138,42 @@ def _review_record(row: LoggedRequest, why: list[str]) -> dict[str, Any]:
     }
 
 
+def _review_pair(row: LoggedRequest) -> dict[str, Any] | None:
+    """A thumbs-down with a correction as a preference pair: the correction chosen, the logged answer rejected."""
+    if not row.corrections or not row.responses:
+        return None
+    messages = [m for m in row.messages if m["role"] in ("system", "user", "assistant")]
+    return {
+        "prompt": messages,
+        "chosen": [{"role": "assistant", "content": row.corrections[-1]}],
+        "rejected": [{"role": "assistant", "content": row.responses[0]}],
+        "meta": {
+            "id": row.id,
+            "source": "traffic",
+            "tags": ["needs_review", "low_rating", "correction"],
+            "model": row.model,
+            "ratings": row.ratings,
+            "logged_at": row.created_at.isoformat(),
+        },
+    }
+
+
 def export_review(
-    cfg: Config, out: Path, *, since: str | None = None, log: RequestLog | None = None, drift_json: Path | None = None
+    cfg: Config,
+    out: Path,
+    *,
+    since: str | None = None,
+    log: RequestLog | None = None,
+    drift_json: Path | None = None,
+    pairs: bool = False,
 ) -> int:
     """Write the drifted (unseen-topic) and low-rated traffic as canonical records for a person to review.
 
     Unseen-topic ids come from the last `tunesmith monitor` run (drift.json); everything is redacted, whatever
     `monitor.redact` was when it was logged. Returns the number of records written.
+
+    With `pairs`, only the low-rated answers that got a correction are written, as preference pairs (the
+    correction chosen, the logged answer rejected) for `data prepare --parent` and train.objective: dpo.
     """
     import json
 
@@ -152,6 +181,20 @@ def export_review(
     rows = log.fetch(parse_since(since or cfg.monitor.since))
     drift_json = drift_json or cfg.stage_dir("monitor") / "drift.json"
     unseen = set(json.loads(drift_json.read_text())["unseen_request_ids"]) if drift_json.exists() else set()
+    if pairs:
+        found = [
+            p
+            for row in rows
+            if any(r <= cfg.monitor.low_rating for r in row.ratings) and (p := _review_pair(row)) is not None
+        ]
+        texts = [m["content"] for p in found for k in ("prompt", "chosen", "rejected") for m in p[k]]
+        cleaned = iter(redact_texts(texts)) if texts else iter(())
+        for p in found:
+            for k in ("prompt", "chosen", "rejected"):
+                p[k] = [{"role": m["role"], "content": next(cleaned)} for m in p[k]]
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_jsonl(out, found)
+        return len(found)
     records = []
     for row in rows:
         why = (["unseen_topic"] if row.id in unseen else []) + (
