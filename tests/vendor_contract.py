@@ -13,19 +13,99 @@ no clock, no sleeps. It runs under uvicorn in a thread on 127.0.0.1 and a random
 from __future__ import annotations
 
 import json
+import random
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import uvicorn
+import yaml
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 ORG = "org-tunesmith-tests"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A small project the vendor tests share
+
+WORDS = (
+    "lamp hub sensor plug bulb camera doorbell thermostat speaker router blind lock switch strip siren "
+    "charger battery remote panel dimmer kettle fan heater mirror socket cable bridge relay beacon valve"
+).split()
+VERBS = "reset pair update return mount charge clean rename share move replace test".split()
+
+
+def conversations(n: int = 40, pii_every: int = 5) -> list[dict]:
+    """Distinct support conversations; every `pii_every`-th user turn holds an e-mail address."""
+    rng = random.Random(7)
+    rows = []
+    for i in range(n):
+        a, b, c = rng.sample(WORDS, 3)
+        verb = rng.choice(VERBS)
+        question = f"How do I {verb} the {a} {b} near my {c}, case {i}?"
+        if i % pii_every == 0:
+            question += f" Write to me at customer.{i}@gmail.com please."
+        answer = f"To {verb} the {a} {b}, open the app, choose {c}, then follow step {i % 7 + 1}."
+        rows.append(
+            {
+                "messages": [
+                    {"role": "system", "content": "You are the support assistant of a smart-home shop."},
+                    {"role": "user", "content": question},
+                    {"role": "assistant", "content": answer},
+                ]
+            }
+        )
+    return rows
+
+
+def write_project(
+    root: Path,
+    *,
+    pii: str = "redact",
+    train: dict | None = None,
+    base: str = "gpt-4o-mini-2024-07-18",
+    backend: str = "openai",
+) -> Path:
+    """A small project (raw data and tunesmith.yaml) that trains on a vendor, polls without pause, evaluates."""
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    with open(root / "data" / "support.jsonl", "w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in conversations())
+    config = {
+        "project": {"name": "vendor-test", "artifacts": "artifacts", "seed": 0},
+        "data": {"paths": ["data/support.jsonl"], "pii": pii, "dedup": "exact", "pii_name_sample": 0},
+        "model": {"base": base},
+        "train": {
+            "backend": backend,
+            "epochs": 2,
+            "vendor": {"poll_interval_s": 0, "suffix": "support"},
+            **(train or {}),
+        },
+        "eval": {
+            "arms": ["base", "retrieval", "fine_tuned"],
+            "reference_arm": "base",
+            "forgetting": False,
+            "latency_sample": 0,
+            "max_new_tokens": 32,
+            "gates": [],
+        },
+    }
+    (root / "tunesmith.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return root / "tunesmith.yaml"
+
+
+def canned_answers() -> dict[str, str]:
+    """What the fine-tuned model answers at the contract server: the reference answer of each question."""
+    return {r["messages"][1]["content"]: r["messages"][2]["content"] for r in conversations()}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The server
 
 
 def _error(status: int, message: str, *, type_: str, code: str | None = None, param: str | None = None, headers=None):

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 from tests.conftest import NetworkGuard
-from tests.vendor_contract import ContractState, contract_server
+from tests.vendor_contract import ContractState, canned_answers, contract_server, write_project
 
 from tunesmith.cli.main import main
 from tunesmith.config import load_config
@@ -25,66 +23,6 @@ from tunesmith.registry import Registry
 
 API_KEY = "sk-test-tunesmith-SECRET-0123456789abcdef"
 BASE = "gpt-4o-mini-2024-07-18"
-WORDS = (
-    "lamp hub sensor plug bulb camera doorbell thermostat speaker router blind lock switch strip siren "
-    "charger battery remote panel dimmer kettle fan heater mirror socket cable bridge relay beacon valve"
-).split()
-VERBS = "reset pair update return mount charge clean rename share move replace test".split()
-
-
-def conversations(n: int = 40, pii_every: int = 5) -> list[dict]:
-    """Distinct support conversations; every `pii_every`-th user turn holds an e-mail address."""
-    rng = random.Random(7)
-    rows = []
-    for i in range(n):
-        a, b, c = rng.sample(WORDS, 3)
-        verb = rng.choice(VERBS)
-        question = f"How do I {verb} the {a} {b} near my {c}, case {i}?"
-        if i % pii_every == 0:
-            question += f" Write to me at customer.{i}@gmail.com please."
-        answer = f"To {verb} the {a} {b}, open the app, choose {c}, then follow step {i % 7 + 1}."
-        rows.append(
-            {
-                "messages": [
-                    {"role": "system", "content": "You are the support assistant of a smart-home shop."},
-                    {"role": "user", "content": question},
-                    {"role": "assistant", "content": answer},
-                ]
-            }
-        )
-    return rows
-
-
-def write_project(root: Path, *, pii: str = "redact", train: dict | None = None) -> Path:
-    (root / "data").mkdir(parents=True, exist_ok=True)
-    with open(root / "data" / "support.jsonl", "w") as f:
-        f.writelines(json.dumps(r) + "\n" for r in conversations())
-    config = {
-        "project": {"name": "vendor-test", "artifacts": "artifacts", "seed": 0},
-        "data": {"paths": ["data/support.jsonl"], "pii": pii, "dedup": "exact", "pii_name_sample": 0},
-        "model": {"base": BASE},
-        "train": {
-            "backend": "openai",
-            "epochs": 2,
-            "vendor": {"poll_interval_s": 0, "suffix": "support"},
-            **(train or {}),
-        },
-        "eval": {
-            "arms": ["base", "retrieval", "fine_tuned"],
-            "reference_arm": "base",
-            "forgetting": False,
-            "latency_sample": 0,
-            "max_new_tokens": 32,
-            "gates": [],
-        },
-    }
-    (root / "tunesmith.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    return root / "tunesmith.yaml"
-
-
-def canned_answers() -> dict[str, str]:
-    """What the fine-tuned model answers at the contract server: the reference answer of each question."""
-    return {r["messages"][1]["content"]: r["messages"][2]["content"] for r in conversations()}
 
 
 @pytest.fixture

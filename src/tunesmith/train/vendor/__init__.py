@@ -44,6 +44,11 @@ TERMINAL = ("succeeded", "failed", "cancelled")
 EXPORT_FORMAT = {"openai": "openai", "bedrock": "bedrock"}
 
 
+def wait(seconds: float) -> None:
+    """The pause between two polls of a job (module-level, so that a test can replace the clock)."""
+    time.sleep(seconds)
+
+
 class VendorJobFailed(ModelError):
     """The vendor's job ended failed or cancelled."""
 
@@ -320,9 +325,10 @@ def train_vendor(
     resume: bool | None = None,
     console: Console | None = None,
     backend: Backend | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> VendorResult:
     """Run (or keep following) the vendor job of `cfg`; `sleep` waits between polls (tests inject their clock)."""
+    sleep = sleep or wait
     console = console or Console()
     dataset_dir = Path(dataset_dir or cfg.stage_dir("dataset"))
     out_dir = Path(out_dir or cfg.stage_dir("train"))
@@ -385,6 +391,7 @@ def train_vendor(
         "request": request,
         "request_sha": _sha(request),
         "run_key": run_key,
+        "vendor": cfg.train.vendor.model_dump(mode="json"),  # no secret in it: what `train cancel` reconnects with
         "files": {},
         "job_id": None,
         "estimate": _estimate_json(pre, cfg.train.backend),
@@ -574,11 +581,10 @@ def cancel(run_dir: Path, *, backend: Backend | None = None, cfg: Config | None 
     if state.get("status") in TERMINAL:
         raise DataError(f"{state['backend']} job {state['job_id']} already {state['status']}: nothing to cancel")
     if backend is None:
-        from tunesmith.config import TrainConfig
+        from tunesmith.config import TrainConfig, VendorConfig
 
-        cfg = cfg or Config(train=TrainConfig(backend=state["backend"]))
-        if cfg.train.backend != state["backend"]:
-            cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"backend": state["backend"]})})
+        vendor = VendorConfig.model_validate(state.get("vendor") or {})
+        cfg = cfg or Config(train=TrainConfig(backend=state["backend"], vendor=vendor))
         backend = make_backend(cfg)
     status = backend.cancel(state["job_id"])
     state["status"] = "cancelled" if status in ("cancelled", "stopping", "stopped") else state.get("status")
