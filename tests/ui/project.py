@@ -84,6 +84,7 @@ def _run(cfg: Config, dataset_dir: Path, *, lr: float, seed: int) -> str:
                     "dataset_hash": json.loads(manifest.read_text())["dataset_hash"],
                     "manifest_sha256": sha256_file(manifest),
                 },
+                "labels": {"tokens": 20_000},
                 "method": "lora",
                 "best_checkpoint": str(out / "checkpoints" / "checkpoint-40"),
                 "resumed_from": None,

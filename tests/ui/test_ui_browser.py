@@ -181,6 +181,8 @@ def test_runs_side_by_side(driver, base_url) -> None:
     diff = " ".join(r.text for r in css(driver, "#compare tr.config-diff"))
     assert "train.learning_rate" in diff
     assert [e.text for e in css(driver, ".best-step")] == ["40", "40"]
+    timing = css(driver, "table.timing")[0].text
+    assert "tokens trained" in timing and "40,000" in timing  # 20,000 per epoch, 2 epochs
 
 
 @browser

@@ -188,7 +188,7 @@ def create_app(cfg: Config) -> FastAPI:
                     ylabel="loss",
                 ),
             }
-        return page(request, "runs.html", runs=views, plots=plots, pair=pair)
+        return page(request, "runs.html", runs=views, plots=plots, pair=pair, check=loaders.check_estimate(cfg))
 
     @app.get("/evals", response_class=HTMLResponse)
     def evals(request: Request) -> HTMLResponse:

@@ -176,6 +176,12 @@ class RunView:
         ]
 
     @property
+    def tokens_trained(self) -> float | None:
+        """Tokens the run went through: tokens per epoch (the label report) times epochs."""
+        tokens, epochs = (self.manifest.get("labels") or {}).get("tokens"), self.counts.get("epochs")
+        return float(tokens) * float(epochs) if tokens is not None and epochs is not None else None
+
+    @property
     def best_step(self) -> int | None:
         best = self.manifest.get("best_checkpoint")
         if not best:
@@ -202,6 +208,18 @@ def _run_view(info: RunInfo, served_id: str | None) -> RunView:
         estimate=_json(info.path / "estimate.json"),
         served=info.run_id == served_id,
     )
+
+
+def check_estimate(cfg: Config) -> dict[str, Any] | None:
+    """The last data check's token estimate (per epoch, and for its default epochs)."""
+    stats = (_json(cfg.stage_dir("check") / "findings.json") or {}).get("stats") or {}
+    if "estimated_training_tokens_per_epoch" not in stats:
+        return None
+    return {
+        "per_epoch": stats["estimated_training_tokens_per_epoch"],
+        "total": stats.get("estimated_training_tokens"),
+        "epochs": stats.get("default_epochs"),
+    }
 
 
 def runs(reg: Registry) -> list[RunView]:
