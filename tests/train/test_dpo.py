@@ -6,6 +6,7 @@ import pytest
 
 from tunesmith.config import Config
 from tunesmith.errors import DataError
+from tunesmith.train.dpo import plan
 from tunesmith.train.recipe import train
 
 SYSTEM = "You are Juno, Lumen Home's support assistant."
@@ -43,6 +44,7 @@ def pairs_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("pairs")
     write(d, "train", make_pairs(16))
     write(d, "val", make_pairs(4, start=100))
+    write(d, "test", make_pairs(3, start=200))
     return d
 
 
@@ -74,10 +76,16 @@ def test_pinned_dpo_loss_trajectory(tiny_model_dir, pairs_dir, tmp_path):
     assert result.reward_accuracy == logged[-1]["rewards/accuracies"]
     # It learns the preference: held-out pairs are ranked right, with a positive margin.
     assert result.eval_reward_accuracy == 1.0 and result.eval_reward_margin > 0
+    # And the held-out test pairs, measured once after training, in the manifest for the report.
+    assert result.test_reward_accuracy == 1.0 and result.test_reward_margin > 0
     manifest = json.loads((result.out_dir / "manifest.json").read_text())
     assert manifest["objective"] == "dpo" and manifest["dpo"]["beta"] == 0.1
     assert manifest["counts"]["train_pairs"] == 16 and manifest["counts"]["eval_reward_margin"] is not None
+    assert manifest["counts"]["test_pairs"] == 3 and manifest["counts"]["test_reward_accuracy"] == 1.0
     assert (result.model_dir / "adapter_model.safetensors").exists()
+    # The dry run tokenizes as TRL does: its label report is the one the run trained.
+    dry = plan(config(tiny_model_dir), dataset_dir=pairs_dir)
+    assert dry.labels == result.labels and dry.steps == 4 and dry.pairs == 16
     again = train(config(tiny_model_dir), dataset_dir=pairs_dir, out_dir=tmp_path / "run2")
     assert losses(again) == losses(result)  # same seed and config: the same trajectory, exactly
 

@@ -112,6 +112,17 @@ def train(
         if resume is not None:
             cmd.append("--resume" if resume else "--no-resume")
         raise typer.Exit(subprocess.call(cmd))
+    if dry_run and cfg.train.objective == "dpo":
+        from tunesmith.train.dpo import plan
+
+        with console.status("tokenizing the pairs and checking what will be trained..."):
+            dpo_plan = plan(cfg)
+        render_labels(dpo_plan.labels)
+        table = Table(title=f"estimate: dpo ({cfg.train.method}) on {dpo_plan.base}", show_header=False)
+        for k, v in dpo_plan.rows():
+            table.add_row(k, v)
+        console.print(table)
+        return
     if dry_run:
         from tunesmith.train.estimate import estimate
         from tunesmith.train.recipe import prepare

@@ -42,6 +42,8 @@ class DpoTrainResult(TrainResult):
     reward_margin: float | None = None
     eval_reward_accuracy: float | None = None  # on the validation pairs, at the last evaluation
     eval_reward_margin: float | None = None
+    test_reward_accuracy: float | None = None  # on the held-out test pairs, after training
+    test_reward_margin: float | None = None
 
 
 def read_pairs(path: Path) -> list[dict[str, Any]]:
@@ -105,6 +107,68 @@ def pair_labels(dataset: Any, eot_ids: set[int], max_len: int) -> LabelReport:
         turns_ending_in_eot=ending,
         truncated=truncated,
     )
+
+
+@dataclass
+class DpoPlan:
+    """What `tunesmith train --dry-run` shows for a DPO run: the label report and the size of the run."""
+
+    base: str
+    labels: LabelReport
+    pairs: int
+    epochs: float
+    learning_rate: float
+    steps: int
+
+    def rows(self) -> list[tuple[str, str]]:
+        return [
+            ("pairs", f"{self.pairs:,}"),
+            ("epochs", f"{self.epochs:g}"),
+            ("learning rate", f"{self.learning_rate:g}"),
+            ("optimizer steps", f"{self.steps:,}"),
+            ("tokens per epoch (both sides)", f"{self.labels.tokens:,}"),
+        ]
+
+
+def _tokenize_pair(tokenizer: Any, row: dict[str, Any]) -> dict[str, list[int]]:
+    """TRL's tokenization of a conversational pair: the completion starts where prompt and prompt + answer part."""
+
+    def ids(messages: list[dict[str, Any]], generation: bool = False) -> list[int]:
+        return tokenizer.apply_chat_template(
+            messages, tokenize=True, add_generation_prompt=generation, return_dict=True
+        )["input_ids"]
+
+    prompt = ids(row["prompt"], generation=True)
+    chosen, rejected = ids(row["prompt"] + row["chosen"]), ids(row["prompt"] + row["rejected"])
+
+    def common(a: list[int], b: list[int]) -> int:
+        return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+
+    n = min(common(prompt, chosen), common(prompt, rejected))
+    return {"prompt_ids": prompt[:n], "chosen_ids": chosen[n:], "rejected_ids": rejected[n:]}
+
+
+def plan(cfg: Config, dataset_dir: Path | None = None) -> DpoPlan:
+    """The dry run: read and tokenize the pairs as TRL will, check every completion ends in a trained end-of-turn
+    token, and size the run; no model weights are trained."""
+    tc = cfg.train
+    dataset_dir = dataset_dir or cfg.stage_dir("dataset")
+    train_path = dataset_dir / "train.jsonl"
+    if not train_path.exists():
+        raise DataError(f"no prepared dataset at {dataset_dir}", hint="run `tunesmith data prepare pairs.jsonl` first")
+    rows = read_pairs(train_path)
+    init_run, _ = _init_from(cfg)
+    base = str(init_run / "model") if init_run is not None and (init_run / "model").is_dir() else ensure_base_model(cfg)
+    tokenizer = load_tokenizer(base, revision=None if init_run else cfg.model.revision)
+    model = load_model(base, revision=None if init_run else cfg.model.revision)
+    labels = pair_labels(
+        [_tokenize_pair(tokenizer, r) for r in rows], end_of_turn_ids(tokenizer, generation_eos(model)), tc.max_seq_len
+    )
+    epochs = tc.epochs or default_epochs(len(rows))
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    steps = math.ceil(epochs * math.ceil(len(rows) / (tc.batch_size * world)) / tc.grad_accum)
+    lr = tc.learning_rate or DEFAULT_LR["full" if tc.method == "full" else "lora"]
+    return DpoPlan(base, labels, len(rows), epochs, lr, steps)
 
 
 def _init_from(cfg: Config) -> tuple[Path | None, dict[str, Any] | None]:
@@ -262,9 +326,14 @@ def train_dpo(
         trainer.model.save_pretrained(str(tmp), selected_adapters=["default"])
     else:
         trainer.save_model(str(tmp))
+    # Held-out pairs: reward accuracy and margin on test.jsonl (never trained on), for the run's report.
+    test_path = dataset_dir / "test.jsonl"
+    test_rows = read_pairs(test_path) if test_path.exists() else []
+    test_metrics = trainer.evaluate(_as_dataset(test_rows), metric_key_prefix="test") if test_rows else {}
     metrics = read_jsonl(metrics_path) if metrics_path.exists() else []
     train_logs = [m for m in metrics if "rewards/accuracies" in m]
-    eval_logs = [m for m in metrics if "eval_rewards/accuracies" in m]
+    # TRL names the reward metrics of any evaluation eval_*: the test line is the one with test_loss.
+    eval_logs = [m for m in metrics if "eval_rewards/accuracies" in m and "test_loss" not in m]
     eval_loss = min((m["eval_loss"] for m in metrics if "eval_loss" in m), default=None)
     train_seconds = output.metrics.get("train_runtime", 0.0)
     tokens_per_second = labels.tokens * epochs / train_seconds if train_seconds else 0.0
@@ -283,6 +352,8 @@ def train_dpo(
         reward_margin=train_logs[-1]["rewards/margins"] if train_logs else None,
         eval_reward_accuracy=eval_logs[-1]["eval_rewards/accuracies"] if eval_logs else None,
         eval_reward_margin=eval_logs[-1]["eval_rewards/margins"] if eval_logs else None,
+        test_reward_accuracy=test_metrics.get("eval_rewards/accuracies"),
+        test_reward_margin=test_metrics.get("eval_rewards/margins"),
     )
     if main:
         tokenizer.save_pretrained(str(tmp))
@@ -311,6 +382,9 @@ def train_dpo(
                 "reward_margin": result.reward_margin,
                 "eval_reward_accuracy": result.eval_reward_accuracy,
                 "eval_reward_margin": result.eval_reward_margin,
+                "test_pairs": len(test_rows),
+                "test_reward_accuracy": result.test_reward_accuracy,
+                "test_reward_margin": result.test_reward_margin,
                 "tokens_per_second": round(tokens_per_second, 1),
                 "train_seconds": round(train_seconds, 2),
                 "world_size": state.num_processes,
