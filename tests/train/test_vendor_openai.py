@@ -279,8 +279,11 @@ def test_a_missing_key_is_a_usage_error_before_any_request(prepared, tmp_path, s
     assert server.requests == []
 
 
-def test_the_local_backend_sends_no_request_to_a_vendor(prepared, tmp_path, server, tiny_model_dir, monkeypatch):
-    """With train.backend: local (the default), a full train stage runs and no vendor client is ever made."""
+def test_the_local_backend_sends_no_request_to_a_vendor(
+    prepared, tmp_path, server, tiny_model_dir, monkeypatch, ran, capsys
+):
+    """With train.backend: local (the default), train and eval run and no vendor client is ever made; then
+    `eval compare` puts the local fine-tune beside the vendor's on the shared test split."""
     import tunesmith.train.vendor as vendor
 
     def refuse(*a, **k):
@@ -295,7 +298,21 @@ def test_the_local_backend_sends_no_request_to_a_vendor(prepared, tmp_path, serv
         "train.batch_size=16",
         "train.max_seq_len=128",
     ]
-    argv = ["run", str(yaml_path), "--only", "train", "--yes", *[a for s in sets for a in ("--set", s)]]
+    sets += [
+        "eval.max_new_tokens=8",
+        "eval.batch_size=8",
+        "eval.arms=[retrieval,fine_tuned]",
+        "eval.reference_arm=retrieval",
+    ]
+    argv = ["run", str(yaml_path), "--from", "train", "--yes", *[a for s in sets for a in ("--set", s)]]
     assert no_network(lambda: main(argv)) == 0
     assert (tmp_path / "artifacts" / "train" / "adapter").is_dir()
     assert server.requests == []
+    assert "backend" not in json.loads((tmp_path / "artifacts" / "train" / "manifest.json").read_text())
+
+    capsys.readouterr()
+    vendor_eval = ran["cfg"].stage_dir("eval")
+    assert main(["eval", "compare", str(tmp_path / "artifacts" / "eval"), str(vendor_eval), "--json"]) == 0
+    compared = json.loads(capsys.readouterr().out)
+    assert compared["n_shared_examples"] == json.loads((vendor_eval / "results.json").read_text())["dataset"]["n_test"]
+    assert "fine_tuned" in compared["arms"] and "rougeL" in compared["arms"]["fine_tuned"]
