@@ -262,3 +262,15 @@ def test_traffic_without_a_request_log_says_so_and_creates_nothing(tmp_path: Pat
     assert not (tmp_path / "tunesmith.db").exists()
     for path in ("/", "/datasets", "/runs", "/evals"):
         assert TestClient(create_app(cfg)).get(path).status_code == 200  # an empty project renders too
+
+
+def test_config_diff_tells_a_missing_key_from_a_changed_one() -> None:
+    from tunesmith.ui.loaders import ABSENT, config_diff
+
+    old = {"learning_rate": 5e-3, "lora": {"r": 8, "alpha": 16}}
+    new = {"learning_rate": 2e-3, "lora": {"r": 16, "alpha": 16}, "vendor": {"suffix": None}}
+    assert config_diff(old, new) == [
+        ("learning_rate", 5e-3, 2e-3),
+        ("lora.r", 8, 16),
+        ("vendor", ABSENT, {"suffix": None}),
+    ]

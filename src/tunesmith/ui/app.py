@@ -43,6 +43,8 @@ def _num(v: Any, digits: int = 3) -> str:
     if isinstance(v, int):
         return f"{v:,}"
     if isinstance(v, float):
+        if v.is_integer() and abs(v) < 1e15:
+            return f"{int(v):,}"
         return f"{v:,.{digits}f}" if abs(v) < 1000 else f"{v:,.0f}"
     return str(v)
 

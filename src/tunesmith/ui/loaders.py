@@ -228,15 +228,20 @@ def runs(reg: Registry) -> list[RunView]:
     return [_run_view(r, sid) for r in reg.runs()]
 
 
+ABSENT = "(not in this run's config)"
+
+
 def config_diff(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[tuple[str, Any, Any]]:
-    """Flattened keys whose values differ between two configs."""
+    """Flattened keys whose values differ between two configs; a key one side lacks (a run made by an older
+    tunesmith) is shown as ABSENT rather than as a None it never had."""
     out = []
     for k in sorted(set(a) | set(b)):
-        va, vb = a.get(k), b.get(k)
+        va, vb = a.get(k, ABSENT), b.get(k, ABSENT)
         if isinstance(va, dict) or isinstance(vb, dict):
-            va, vb = va if isinstance(va, dict) else {}, vb if isinstance(vb, dict) else {}
-        if isinstance(va, dict) and isinstance(vb, dict):
-            out += config_diff(va, vb, f"{prefix}{k}.")
+            if not isinstance(va, dict) or not isinstance(vb, dict):
+                out.append((f"{prefix}{k}", va, vb))
+            else:
+                out += config_diff(va, vb, f"{prefix}{k}.")
         elif va != vb:
             out.append((f"{prefix}{k}", va, vb))
     return out

@@ -89,9 +89,10 @@ def line_chart(
         )
         if len(pts) <= 60:
             out += [f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="2.5" fill="{color}"/>' for x, y in pts]
+        lx = LEFT + pw - 170  # the legend top right, where decreasing curves (loss, lr) leave room
         out.append(
-            f'<rect x="{LEFT + 8}" y="{TOP + 6 + 14 * i}" width="10" height="3" fill="{color}"/>'
-            f'<text x="{LEFT + 22}" y="{TOP + 11 + 14 * i}" font-size="11">{escape(name)}</text>'
+            f'<rect x="{lx}" y="{TOP + 6 + 14 * i}" width="10" height="3" fill="{color}"/>'
+            f'<text x="{lx + 14}" y="{TOP + 11 + 14 * i}" font-size="11">{escape(name)}</text>'
         )
     out.append("</svg>")
     return Markup("".join(out))
