@@ -124,3 +124,8 @@ def test_dpo_refuses_conversation_data(tiny_model_dir, tmp_path):
     write(d, "train", [{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}])
     with pytest.raises(DataError, match="not a preference pair"):
         train(config(tiny_model_dir), dataset_dir=d, out_dir=tmp_path / "run")
+
+
+def test_sft_refuses_pair_data(tiny_model_dir, pairs_dir, tmp_path):
+    with pytest.raises(DataError, match="holds preference pairs"):
+        train(Config(model={"base": str(tiny_model_dir)}), dataset_dir=pairs_dir, out_dir=tmp_path / "run")

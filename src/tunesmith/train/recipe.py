@@ -122,6 +122,13 @@ def prepare(cfg: Config, dataset_dir: Path | None = None) -> Prepared:
         )
     train_rows = read_jsonl(train_path)
     val_rows = read_jsonl(val_path) if val_path.exists() else []
+    if train_rows and "messages" not in train_rows[0] and "chosen" in train_rows[0]:
+        raise DataError(
+            f"{dataset_dir} holds preference pairs, not conversations",
+            hint="train on pairs with train.objective: dpo (--set train.objective=dpo)",
+            file=train_path,
+            line=1,
+        )
     base = ensure_base_model(cfg)
     tokenizer = load_tokenizer(base, revision=cfg.model.revision)
     # Before the model loads: a template that cannot render tool calls would train empty answers in their place.
