@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import shutil
 import sqlite3
@@ -229,6 +230,30 @@ def test_traffic_page_aggregates_100k_requests(cfg: Config, driver, base_url) ->
     )
     assert "export-review" in css(driver, "#review")[0].text
     assert len(css(driver, ".requests-plot rect.bar")) == 8  # 7 days back from now: 8 calendar days
+
+
+QUICKSTART = os.environ.get("TUNESMITH_UI_QUICKSTART")
+
+
+@browser
+@pytest.mark.skipif(
+    not QUICKSTART,
+    reason="set TUNESMITH_UI_QUICKSTART=DIR/tunesmith.yaml of a project that `tunesmith quickstart` ran",
+)
+def test_pages_on_a_real_quickstart_project(driver) -> None:
+    """The same pages on artifacts that the real pipeline wrote (train and eval included), under 1 s each."""
+    from tunesmith.config import load_config
+
+    with running(load_config(QUICKSTART)) as url:
+        for path in ("/", "/datasets", "/runs", "/evals", "/traffic"):
+            load(driver, url + path)
+            seconds = load(driver, url + path)
+            print(f"quickstart {path}: {seconds * 1000:.0f} ms")
+            assert seconds < 1.0 and css(driver, "h1")
+        load(driver, url + "/runs")
+        assert css(driver, "table.runs tr")[1:] and css(driver, "main svg.plot")
+        load(driver, url + "/evals")
+        assert css(driver, "table.arms tr.arm") and css(driver, "tr.case")
 
 
 # ---- without a browser ----------------------------------------------------------------------------------------
