@@ -609,6 +609,14 @@ def role_order_problem(roles: Sequence[str], calls: Sequence[bool] | None = None
     return None
 
 
+def as_conversation(row: dict[str, Any]) -> dict[str, Any]:
+    """A written record as a conversation: a preference pair (DESIGN.md, "Preference record") becomes its prompt
+    and chosen answer, so the stages that read conversations (eval test cases, retrieval) can read pair datasets."""
+    if "messages" in row or not isinstance(row.get("prompt"), list) or not isinstance(row.get("chosen"), list):
+        return row
+    return {"messages": [*row["prompt"], *row["chosen"]], "meta": row.get("meta", {})}
+
+
 def read_items(path: Path, columns: dict[str, str] | None = None) -> list[tuple[int, Any]]:
     """Every (line, object or Finding) of one file, within the bounds above; DataError when the file cannot be read
     at all (missing, a directory, undecodable, empty). Conversation and preference loaders both start here."""

@@ -336,3 +336,43 @@ def test_thumbs_down_with_a_correction_becomes_a_redacted_pair_in_the_next_versi
     assert rows[0]["chosen"][0]["content"] == "Yes: write to <EMAIL_ADDRESS> within 30 days for a refund."
     assert rows[0]["rejected"][0]["content"] == "No refunds, ever."
     assert "correction" in rows[0]["meta"]["tags"]
+
+
+def test_eval_reads_a_pair_test_split_with_the_chosen_answer_as_reference(tmp_path):
+    from tunesmith.evals.runner import load_test_cases
+
+    f = pairs_file(tmp_path, n_prompts=3)
+    v1 = prepare_dataset([f], tmp_path / "ds", DataConfig(pii="off", split={"train": 0.0, "val": 0.0, "test": 1.0}))
+    cases = load_test_cases(v1.out_dir / "test.jsonl")
+    assert len(cases) == v1.counts["test"] > 0
+    chosen = {json.loads(x)["chosen"] for x in f.read_text().splitlines()}
+    assert {c.reference for c in cases} <= chosen and all(c.prompt[-1]["role"] == "user" for c in cases)
+
+
+def test_export_pairs_to_openai_dpo_round_trips(tmp_path):
+    from tunesmith.data.export import export_dataset
+
+    f = pairs_file(tmp_path)
+    rows = f.read_text().splitlines()
+    tool = {
+        "prompt": [{"role": "user", "content": "Look it up"}],
+        "chosen": [
+            {"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "f", "arguments": "{}"}}]}
+        ],
+        "rejected": [{"role": "assistant", "content": "No."}],
+    }
+    f.write_text("\n".join([*rows, json.dumps(tool)]) + "\n")
+    ds = prepare_dataset([f], tmp_path / "ds", DataConfig(pii="off", split={"train": 1.0, "val": 0.0, "test": 0.0}))
+    out = tmp_path / "openai_dpo.jsonl"
+    result = export_dataset(ds.out_dir, "openai", out)
+    assert result.written == ds.counts["train"] - 1 and result.errors == []
+    assert [d["reason"] for d in result.dropped] == [
+        "preferred_output calls a tool; OpenAI's DPO format takes text outputs"
+    ]
+    first = json.loads(out.read_text().splitlines()[0])
+    assert set(first) == {"input", "preferred_output", "non_preferred_output"}
+    assert first["input"]["messages"][-1]["role"] == "user"
+    back = load_preferences([out])  # what we write is what we read as openai_dpo
+    assert back.formats == {str(out): "openai_dpo"} and back.findings == [] and len(back.records) == result.written
+    with pytest.raises(DataError, match="only --to openai"):
+        export_dataset(ds.out_dir, "bedrock", tmp_path / "b.jsonl")

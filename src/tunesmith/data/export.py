@@ -169,8 +169,16 @@ def export_dataset(
     src = Path(dataset_dir) / f"{split}.jsonl"
     if not src.is_file():
         raise DataError(f"no {split}.jsonl in {dataset_dir}", hint="pass a directory made by `tunesmith data prepare`")
+    rows_in = list(iter_jsonl(src))
+    if rows_in and isinstance(rows_in[0][1], dict) and "chosen" in rows_in[0][1] and "messages" not in rows_in[0][1]:
+        if to != "openai":
+            raise DataError(
+                f"{dataset_dir} holds preference pairs; only --to openai (its DPO format) exports them",
+                hint="export pairs with --to openai, or export a dataset of conversations",
+            )
+        return export_openai_dpo(rows_in, src, dataset_dir, out, tokenizer=tokenizer, overwrite=overwrite)
     records = []
-    for n, r in iter_jsonl(src):
+    for n, r in rows_in:
         messages = r.get("messages") if isinstance(r, dict) else None
         if not isinstance(messages, list) or not all(
             isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages
@@ -234,4 +242,82 @@ def export_dataset(
     )
     result.written = len(rows)
     result.warnings.append(f"token counts: {counter.method}")
+    return result
+
+
+def _dpo_problem(pair: dict[str, Any]) -> str | None:
+    """Why OpenAI's DPO fine-tuning would reject a pair, or None. Its guide: `input.messages` is the prompt (text,
+    ending with the user's turn), and `preferred_output` / `non_preferred_output` each hold the one final assistant
+    message, text only (DPO "is currently only supported for text inputs and outputs"):
+    https://developers.openai.com/api/docs/guides/direct-preference-optimization"""
+    prompt = pair.get("prompt")
+    if not isinstance(prompt, list) or not prompt or not all(isinstance(m, dict) for m in prompt):
+        return "no prompt messages"
+    if any(m.get("role") not in ("system", "user", "assistant") for m in prompt):
+        return "the prompt holds a tool step; OpenAI's DPO format takes text conversations"
+    if prompt[-1].get("role") != "user":
+        return "the prompt does not end with the user's turn"
+    for side, key in (("chosen", "preferred_output"), ("rejected", "non_preferred_output")):
+        msgs = pair.get(side)
+        if not isinstance(msgs, list) or len(msgs) != 1 or not isinstance(msgs[0], dict):
+            return f"{key} must be exactly one assistant message"
+        m = msgs[0]
+        if m.get("tool_calls") or m.get("function_call"):
+            return f"{key} calls a tool; OpenAI's DPO format takes text outputs"
+        if m.get("role") != "assistant" or not isinstance(m.get("content"), str) or not m["content"].strip():
+            return f"{key} must be one assistant message with text"
+    return None
+
+
+def export_openai_dpo(
+    rows: list[tuple[int, Any]],
+    src: Path,
+    dataset_dir: str | Path,
+    out: str | Path,
+    *,
+    tokenizer: Any = None,
+    overwrite: bool = False,
+) -> ExportResult:
+    """Preference pairs in OpenAI's DPO JSONL: `{"input": {"messages", "tools"?, "parallel_tool_calls"?},
+    "preferred_output": [...], "non_preferred_output": [...]}`, with the same example and token limits as SFT."""
+    if Path(out).exists() and not overwrite:
+        write_file_checked(out, [], overwrite=False, inputs=[dataset_dir])
+    limits = LIMITS["openai"]
+    counter = stats.TokenCounter(tokenizer)
+    result = ExportResult(written=0, training_tokens=0)
+    written = []
+    for n, pair in rows:
+        if not isinstance(pair, dict):
+            raise DataError("not a prepared pair", file=src, line=n, hint="prepare it again")
+        rid = str(pair.get("meta", {}).get("id", f"line {n}"))
+        problem = _dpo_problem(pair)
+        if problem:
+            result.dropped.append({"id": rid, "reason": problem})
+            continue
+        sides = counter.records([{"messages": [*pair["prompt"], *pair[s]], "meta": {}} for s in ("chosen", "rejected")])
+        longest = max(t["total"] for t in sides)
+        if longest > limits.max_tokens:
+            result.truncated.append({"id": rid, "reason": f"{longest} tokens > {limits.max_tokens}"})
+        result.training_tokens += sum(min(t["total"], limits.max_tokens) for t in sides)
+        clean = [{"role": m["role"], "content": m["content"]} for m in pair["prompt"]]
+        inp: dict[str, Any] = {"messages": clean}
+        for key in ("tools", "parallel_tool_calls"):
+            if key in pair:
+                inp[key] = pair[key]
+        written.append(
+            {
+                "input": inp,
+                "preferred_output": [{"role": "assistant", "content": pair["chosen"][0]["content"]}],
+                "non_preferred_output": [{"role": "assistant", "content": pair["rejected"][0]["content"]}],
+            }
+        )
+    if len(written) < limits.min_examples:
+        result.errors.append(f"{len(written)} pair(s); openai needs at least {limits.min_examples}")
+    elif len(written) < limits.recommended:
+        result.warnings.append(f"{len(written)} pair(s); openai recommends starting with {limits.recommended}")
+    write_file_checked(
+        out, (json.dumps(row, ensure_ascii=False) + "\n" for row in written), overwrite=overwrite, inputs=[dataset_dir]
+    )
+    result.written = len(written)
+    result.warnings.append(f"token counts: {counter.method}; create the OpenAI job with method type dpo")
     return result

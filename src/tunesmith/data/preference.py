@@ -124,6 +124,8 @@ def _empty(value: Any) -> bool:
     if isinstance(value, list):
         if not value:
             return True
+        if any(isinstance(m, dict) and (m.get("tool_calls") or m.get("function_call")) for m in value):
+            return False  # a tool call is an answer without text
         contents = [m.get("content") if isinstance(m, dict) else m for m in value]
         return all(isinstance(c, str) and not c.strip() for c in contents)
     return False

@@ -48,6 +48,7 @@ from tunesmith.evals.results import (
 )
 from tunesmith.evals.stats import aggregate, slices
 from tunesmith.models.loading import ensure_base_model, generation_eos, load_model, load_tokenizer
+from tunesmith.records import as_conversation
 from tunesmith.train.masking import end_of_turn_ids, render
 
 
@@ -69,7 +70,7 @@ def load_test_cases(path: Path, limit: int | None = None) -> list[TestCase]:
         raise DataError(f"no test split at {path}", hint="run the prepare stage first (tunesmith run --only prepare)")
     cases = []
     for i, row in enumerate(read_jsonl(path), 1):
-        msgs = row["messages"]
+        msgs = as_conversation(row)["messages"]  # a preference pair: its chosen answer is the reference
         answers = [k for k, m in enumerate(msgs) if m["role"] == "assistant" and (m.get("content") or "").strip()]
         if not answers:
             continue
@@ -277,7 +278,7 @@ def evaluate(
     started = datetime.now(UTC)
     _check_config(ec)
     cases = load_test_cases(dataset_dir / "test.jsonl", ec.limit)
-    train_rows = read_jsonl(dataset_dir / "train.jsonl")
+    train_rows = [as_conversation(r) for r in read_jsonl(dataset_dir / "train.jsonl")]
     convs = _arm_conversations(cfg, cases, train_rows)
 
     base_arms = [a for a in ec.arms if a in BASE_MODEL_ARMS]
