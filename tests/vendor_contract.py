@@ -207,7 +207,11 @@ def make_app(state: ContractState) -> FastAPI:
             return _error(400, f"Invalid purpose: {purpose}", type_="invalid_request_error", param="purpose")
         try:
             rows = [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
-            ok = rows and all(isinstance(r, dict) and isinstance(r.get("messages"), list) for r in rows)
+            ok = rows and all(
+                isinstance(r, dict)
+                and (isinstance(r.get("messages"), list) or isinstance(r.get("preferred_output"), list))
+                for r in rows
+            )
         except (UnicodeDecodeError, ValueError):
             ok = False
         if not ok or state.reject_files:

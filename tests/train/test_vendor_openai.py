@@ -316,3 +316,61 @@ def test_the_local_backend_sends_no_request_to_a_vendor(
     compared = json.loads(capsys.readouterr().out)
     assert compared["n_shared_examples"] == json.loads((vendor_eval / "results.json").read_text())["dataset"]["n_test"]
     assert "fine_tuned" in compared["arms"] and "rougeL" in compared["arms"]["fine_tuned"]
+
+
+def test_dpo_pairs_train_with_openais_dpo_method(tmp_path, server):
+    """train.objective: dpo on a prepared dataset of pairs: OpenAI's DPO file format and method, beta mapped."""
+    from tunesmith.artifacts import write_json_atomic
+    from tunesmith.train.vendor import train_vendor
+
+    yaml_path = write_project(tmp_path, train={"objective": "dpo", "dpo": {"beta": 0.2}})
+    cfg = load_config(yaml_path)
+    dataset = cfg.stage_dir("dataset")
+    dataset.mkdir(parents=True)
+    for split, n in (("train", 12), ("val", 2)):
+        pairs = [
+            {
+                "prompt": [{"role": "user", "content": f"Can I return the lamp {split} {i}?"}],
+                "chosen": [{"role": "assistant", "content": "Yes, within 30 days, from the orders page."}],
+                "rejected": [{"role": "assistant", "content": "No."}],
+                "meta": {"id": f"{split}-{i}"},
+            }
+            for i in range(n)
+        ]
+        (dataset / f"{split}.jsonl").write_text("".join(json.dumps(p) + "\n" for p in pairs))
+    write_json_atomic(dataset / "manifest.json", {"stage": "prepare", "dataset_hash": "pairs-1"})
+
+    result = no_network(lambda: train_vendor(cfg, confirm=True))
+    [job] = server.jobs.values()
+    assert job["method"] == {"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.2, "n_epochs": 2}}}
+    first = json.loads(server.contents[job["training_file"]].splitlines()[0])
+    assert set(first) == {"input", "preferred_output", "non_preferred_output"}
+    assert first["input"]["messages"][-1]["role"] == "user"
+    assert result.model_id == job["fine_tuned_model"]
+    manifest = json.loads((cfg.stage_dir("train") / "manifest.json").read_text())
+    assert manifest["method"] == "openai:dpo"
+
+
+def test_dpo_on_bedrock_is_a_usage_error(tmp_path, capsys):
+    yaml_path = write_project(tmp_path, backend="bedrock", base="amazon.nova-micro-v1:0", train={"objective": "dpo"})
+    cfg = load_config(yaml_path)
+    (cfg.stage_dir("dataset")).mkdir(parents=True)
+    (cfg.stage_dir("dataset") / "train.jsonl").write_text("")
+    assert main(["train", str(yaml_path), "--yes"]) == 2
+    assert "dpo" in capsys.readouterr().err
+
+
+def test_ctrl_c_while_following_says_the_job_keeps_running(prepared, tmp_path, server, monkeypatch, capsys):
+    import tunesmith.train.vendor as vendor
+
+    def interrupt(_seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    yaml_path = copy_project(prepared, tmp_path)
+    monkeypatch.setattr(vendor, "wait", interrupt)
+    assert main(["train", str(yaml_path), "--yes"]) == 130
+    err = capsys.readouterr().err
+    assert "keeps running" in err and "tunesmith train cancel" in err
+    monkeypatch.setattr(vendor, "wait", lambda _seconds: None)
+    assert main(["train", str(yaml_path)]) == 0
+    assert len(server.jobs) == 1

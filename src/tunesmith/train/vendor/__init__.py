@@ -53,6 +53,12 @@ class VendorJobFailed(ModelError):
     """The vendor's job ended failed or cancelled."""
 
 
+class StoppedFollowing(TunesmithError):
+    """Ctrl-C while following: the job keeps running at the vendor."""
+
+    exit_code = 130
+
+
 @dataclass
 class Snapshot:
     """One look at a vendor job: its status (normalized to TERMINAL or a running state), new events, the model."""
@@ -70,7 +76,7 @@ class Backend(Protocol):
 
     def upload(self, path: Path, *, run_key: str) -> str: ...
 
-    def create_job(self, *, base_model: str, files: dict[str, str], hyperparameters: dict[str, Any],
+    def create_job(self, *, base_model: str, files: dict[str, str], method: str, hyperparameters: dict[str, Any],
                    suffix: str | None, seed: int, run_key: str) -> str: ...  # fmt: skip
 
     def poll(self, job_id: str, seen: set[str]) -> Snapshot: ...
@@ -103,6 +109,8 @@ def hyperparameters(cfg: Config, n_train: int) -> dict[str, Any]:
     batch = tc.batch_size if "batch_size" in tc.model_fields_set else None
     if cfg.train.backend == "openai":
         out: dict[str, Any] = {}
+        if tc.objective == "dpo":
+            out["beta"] = tc.dpo.beta
         if tc.epochs is not None:
             out["n_epochs"] = max(1, round(tc.epochs))
         if batch is not None:
@@ -117,6 +125,18 @@ def hyperparameters(cfg: Config, n_train: int) -> dict[str, Any]:
     if batch is not None:
         out["batchSize"] = str(batch)
     return {k: v for k, v in out.items() if v is not None}
+
+
+def method_of(cfg: Config) -> str:
+    """The vendor's training method: supervised, or dpo (OpenAI only) for train.objective: dpo."""
+    if cfg.train.objective != "dpo":
+        return "supervised"
+    if cfg.train.backend != "openai":
+        raise ConfigError(
+            f"train.objective: dpo is not offered by train.backend: {cfg.train.backend}",
+            hint="Bedrock model customization fine-tunes on conversations: use objective sft, or backend openai",
+        )
+    return "dpo"
 
 
 def billed_epochs(cfg: Config, n_train: int) -> int:
@@ -145,6 +165,7 @@ def request_of(cfg: Config, dataset_dir: Path, n_train: int) -> dict[str, Any]:
         "backend": cfg.train.backend,
         "base_model": cfg.model.base,
         "dataset_hash": _dataset_link(dataset_dir).get("dataset_hash"),
+        "method": method_of(cfg),
         "hyperparameters": hyperparameters(cfg, n_train),
         "suffix": cfg.train.vendor.suffix,
         "seed": cfg.project.seed,
@@ -197,6 +218,8 @@ def preflight(cfg: Config, dataset_dir: Path, upload_dir: Path, tokenizer: Any =
     from tunesmith.train.vendor.prices import training_price
 
     backend = cfg.train.backend
+    if method_of(cfg) == "dpo":
+        return _preflight_pairs(cfg, dataset_dir, upload_dir, tokenizer)
     fmt = EXPORT_FORMAT[backend]
     files: dict[str, Path] = {}
     examples: dict[str, int] = {}
@@ -236,6 +259,73 @@ def preflight(cfg: Config, dataset_dir: Path, upload_dir: Path, tokenizer: Any =
     return Preflight(files, examples, tokens, epochs, billed, price, row, cost, method, warnings)
 
 
+# OpenAI's DPO format: https://platform.openai.com/docs/guides/direct-preference-optimization ("input" holds the
+# conversation up to the answer, "preferred_output" and "non_preferred_output" one assistant message each).
+def _openai_dpo(pair: dict[str, Any]) -> dict[str, Any]:
+    def keep(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{"role": m["role"], "content": m["content"]} for m in messages]
+
+    return {
+        "input": {"messages": keep(pair["prompt"])},
+        "preferred_output": keep(pair["chosen"]),
+        "non_preferred_output": keep(pair["rejected"]),
+    }
+
+
+def _pair_problem(pair: Any) -> str | None:
+    if not isinstance(pair, dict) or not all(isinstance(pair.get(k), list) for k in ("prompt", "chosen", "rejected")):
+        return "not a prepared preference pair {prompt, chosen, rejected}"
+    if not pair["prompt"] or pair["prompt"][-1].get("role") != "user":
+        return "the prompt must end with a user message"
+    for side in ("chosen", "rejected"):
+        msgs = pair[side]
+        if len(msgs) != 1 or msgs[0].get("role") != "assistant" or not isinstance(msgs[0].get("content"), str):
+            return f"'{side}' must be one assistant message (OpenAI DPO)"
+    return None
+
+
+def _preflight_pairs(cfg: Config, dataset_dir: Path, upload_dir: Path, tokenizer: Any) -> Preflight:
+    """The same preflight for preference pairs, written in OpenAI's DPO format."""
+    from tunesmith.data import stats
+    from tunesmith.data.export import LIMITS
+    from tunesmith.train.vendor.prices import training_price
+
+    counter = stats.TokenCounter(tokenizer)
+    files: dict[str, Path] = {}
+    examples: dict[str, int] = {}
+    tokens = 0
+    upload_dir.mkdir(parents=True, exist_ok=True)
+    for split in ("train", "val"):
+        src = dataset_dir / f"{split}.jsonl"
+        rows = read_jsonl(src) if src.exists() else []
+        if not rows:
+            if split == "train":
+                raise DataError(f"no prepared preference pairs at {dataset_dir}", hint="run tunesmith data prepare")
+            continue
+        for n, row in enumerate(rows, 1):
+            problem = _pair_problem(row)
+            if problem:
+                raise DataError(problem, hint="prepare the pairs again; nothing was uploaded", file=src, line=n)
+        if split == "train" and len(rows) < LIMITS["openai"].min_examples:
+            raise DataError(
+                f"{len(rows)} preference pair(s); openai needs at least {LIMITS['openai'].min_examples}",
+                hint="add pairs and prepare again; nothing was uploaded",
+                file=src,
+            )
+        out = upload_dir / f"{split}.jsonl"
+        out.write_text("".join(json.dumps(_openai_dpo(r), ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        files[split], examples[split] = out, len(rows)
+        if split == "train":  # each pair trains the prompt with both answers
+            sides = [{"messages": [*r["prompt"], *r[side]]} for r in rows for side in ("chosen", "rejected")]
+            tokens = sum(t["total"] for t in counter.records(sides))
+    _refuse_pii(cfg, dataset_dir, files)
+    epochs = billed_epochs(cfg, examples["train"])
+    price, row = training_price(cfg.train.backend, cfg.model.base)
+    billed = tokens * epochs
+    cost = billed / 1e6 * price if price is not None else None
+    return Preflight(files, examples, tokens, epochs, billed, price, row, cost, counter.method, [])
+
+
 def _refuse_pii(cfg: Config, dataset_dir: Path, files: dict[str, Path]) -> None:
     """Run the analyzer on what is about to leave the machine, as `data check` does; refuse on any finding."""
     from tunesmith.data.check import pii_findings
@@ -246,6 +336,8 @@ def _refuse_pii(cfg: Config, dataset_dir: Path, files: dict[str, Path]) -> None:
     for split, path in files.items():
         for n, row in enumerate(read_jsonl(dataset_dir / f"{split}.jsonl"), 1):
             meta = {**row.get("meta", {}), "source": {"file": str(path), "line": n}}
+            if "messages" not in row:  # a preference pair: every side is sent
+                row = {"messages": [*row["prompt"], *row["chosen"], *row["rejected"]]}
             records.append({**row, "meta": meta})
     scan = pii_findings(
         records,
@@ -362,7 +454,8 @@ def train_vendor(
         raise DataError(f"--resume: no vendor job recorded in {out_dir}", hint="start the run without --resume")
 
     # --- preflight: nothing is sent before every check passed and the user confirmed
-    check_output(out_dir)
+    if not (out_dir / STATE).exists():  # a vendor run of ours without a manifest (--no-resume) may be replaced
+        check_output(out_dir)
     staging = out_dir.parent / f".{out_dir.name}.{cfg.train.backend}.tmp"
     if staging.exists():
         shutil.rmtree(staging)
@@ -405,6 +498,7 @@ def train_vendor(
     state["job_id"] = backend.create_job(
         base_model=cfg.model.base,
         files=state["files"],
+        method=request["method"],
         hyperparameters=request["hyperparameters"],
         suffix=cfg.train.vendor.suffix,
         seed=cfg.project.seed,
@@ -485,7 +579,13 @@ def _follow_and_save(
                 f.writelines(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
         if snap.status in TERMINAL:
             break
-        sleep(interval)
+        try:
+            sleep(interval)
+        except KeyboardInterrupt:
+            raise StoppedFollowing(
+                f"stopped following {cfg.train.backend} job {job_id}; it keeps running (and billing) at the vendor",
+                hint=f"run the same command again to follow it, or cancel it: tunesmith train cancel {out_dir}",
+            ) from None
     state.update(status=snap.status, vendor_error=snap.error)
     if snap.status != "succeeded":
         _write_state(out_dir, state)
@@ -526,7 +626,7 @@ def _follow_and_save(
         extra={
             "base_model": {"id": cfg.model.base, "resolved": cfg.model.base, "revision": None},
             "dataset": _dataset_link(dataset_dir),
-            "method": f"{cfg.train.backend}:supervised",
+            "method": f"{cfg.train.backend}:{state['request'].get('method', 'supervised')}",
             "backend": cfg.train.backend,
             "vendor": {
                 "backend": cfg.train.backend,

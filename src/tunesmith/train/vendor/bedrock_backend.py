@@ -102,6 +102,7 @@ class BedrockBackend:
         *,
         base_model: str,
         files: dict[str, str],
+        method: str,
         hyperparameters: dict[str, Any],
         suffix: str | None,
         seed: int,

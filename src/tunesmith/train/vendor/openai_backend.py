@@ -90,6 +90,7 @@ class OpenAIBackend:
         *,
         base_model: str,
         files: dict[str, str],
+        method: str,
         hyperparameters: dict[str, Any],
         suffix: str | None,
         seed: int,
@@ -98,7 +99,7 @@ class OpenAIBackend:
         kwargs: dict[str, Any] = {
             "model": base_model,
             "training_file": files["train"],
-            "method": {"type": "supervised", "supervised": {"hyperparameters": hyperparameters}},
+            "method": {"type": method, method: {"hyperparameters": hyperparameters}},
             "seed": seed,
             "metadata": {"tunesmith_run": run_key},
         }
