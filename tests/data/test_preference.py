@@ -376,3 +376,23 @@ def test_export_pairs_to_openai_dpo_round_trips(tmp_path):
     assert back.formats == {str(out): "openai_dpo"} and back.findings == [] and len(back.records) == result.written
     with pytest.raises(DataError, match="only --to openai"):
         export_dataset(ds.out_dir, "bedrock", tmp_path / "b.jsonl")
+
+
+def test_cli_check_and_prepare_on_pairs(tmp_path, capsys):
+    from tunesmith.cli.main import main
+
+    assert main(["data", "check", str(ASSETS / "missing_chosen.jsonl"), "--no-pii", "--no-embeddings", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["format"] == "trl"
+    assert [(f["kind"], f["lines"], f["file"]) for f in report["findings"] if f["severity"] == "error"] == [
+        ("missing_chosen", [2], str(ASSETS / "missing_chosen.jsonl")),
+        ("missing_chosen", [3], str(ASSETS / "missing_chosen.jsonl")),
+    ]
+    assert main(["data", "check", str(ASSETS / "trl.jsonl"), "--no-pii", "--no-embeddings"]) == 0
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("{not json\n")
+    assert main(["data", "check", str(broken), "--no-pii", "--no-embeddings"]) == 1  # a finding, not a traceback
+    capsys.readouterr()
+    out = tmp_path / "ds"
+    assert main(["data", "prepare", str(ASSETS / "trl.jsonl"), "--out", str(out), "--pii", "off", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["counts"]["kind"] == "preference"
