@@ -129,3 +129,25 @@ def test_dpo_refuses_conversation_data(tiny_model_dir, tmp_path):
 def test_sft_refuses_pair_data(tiny_model_dir, pairs_dir, tmp_path):
     with pytest.raises(DataError, match="holds preference pairs"):
         train(Config(model={"base": str(tiny_model_dir)}), dataset_dir=pairs_dir, out_dir=tmp_path / "run")
+
+
+def test_resume_after_a_crash_matches_an_uninterrupted_run(tiny_model_dir, pairs_dir, tmp_path):
+    from transformers import TrainerCallback
+
+    class CrashAfterSave(TrainerCallback):
+        def on_save(self, args, state, control, **kw):
+            if state.global_step == 2:
+                raise RuntimeError("simulated crash")
+
+    cfg = config(tiny_model_dir, eval_steps=2, keep_checkpoints=3)
+    out = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(cfg, dataset_dir=pairs_dir, out_dir=out, callbacks=[CrashAfterSave()])
+    assert not (out / "manifest.json").exists()
+    resumed = train(cfg, dataset_dir=pairs_dir, out_dir=out)  # finds the interrupted run and resumes it
+    straight = train(cfg, dataset_dir=pairs_dir, out_dir=tmp_path / "straight", resume=False)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["resumed_from"].endswith("checkpoint-2")
+    steps = [m["step"] for m in resumed.metrics if "loss" in m]
+    assert steps == [1, 2, 3, 4]  # metrics.jsonl keeps the lines up to the checkpoint, then continues
+    assert losses(resumed) == pytest.approx(losses(straight), abs=1e-4)
