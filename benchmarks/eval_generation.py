@@ -1,6 +1,9 @@
 """Batched vs one-at-a-time generation with the eval engine (evals.generation.generate) on the `m` tiny model.
 
     python benchmarks/eval_generation.py [--prompts 32] [--max-new-tokens 48] [--batch 8] [--repeats 3]
+    python benchmarks/eval_generation.py --model-dir DIR --prompts 16 --batch 16 --max-new-tokens 64   # SmolLM2
+
+--model-dir takes a real model folder instead (`tunesmith model get smollm2-135m-instruct --out DIR`).
 
 Builds the `m` tiny model into a temporary directory (offline, seeded), takes the first N user questions of the
 bundled support-desk example as prompts (with its system prompt), and generates greedy answers for the same
@@ -49,15 +52,17 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--model-dir", help="a model folder instead of the tiny m model")
     args = parser.parse_args()
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
-        path = build_tiny_model(Path(tmp) / "tiny-m", seed=0, size="m")
+        path = args.model_dir or build_tiny_model(Path(tmp) / "tiny-m", seed=0, size="m")
         model, tokenizer = load_model(str(path)), load_tokenizer(str(path))
         eos = end_of_turn_ids(tokenizer, generation_eos(model))
         convs = prompts(args.prompts)
         params = sum(p.numel() for p in model.parameters())
-        print(f"tiny m: {params / 1e6:.1f}M parameters, {len(convs)} prompts, max_new_tokens={args.max_new_tokens}")
+        name = args.model_dir or "tiny m"
+        print(f"{name}: {params / 1e6:.1f}M parameters, {len(convs)} prompts, max_new_tokens={args.max_new_tokens}")
         speeds = {}
         for batch in (1, args.batch):
             run(model, tokenizer, convs[: max(batch, 4)], eos, batch=batch, max_new_tokens=8)  # warm-up

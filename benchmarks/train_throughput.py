@@ -126,6 +126,7 @@ TUNESMITH: dict[str, dict[str, Any]] = {
     "tunesmith_mb2048": {"micro_batch_tokens": 2048},
     "tunesmith_mb1": {"micro_batch_tokens": 1},  # every row alone, like batch 1 x accumulation
     "tunesmith_trl_loss": {},  # TRL's loss path on CPU: the LM head over every position (lm_loss.py off)
+    "tunesmith_no_prefix": {},  # every row computed whole: the shared-prefix lever off (lm_loss.shared_prefix)
 }
 LABELS = {
     "trl_default": "(a*) TRL literal defaults (bf16)",
@@ -344,7 +345,9 @@ def run_trl(arm: str, overrides: dict, a: argparse.Namespace, work: Path, rows: 
         args=args,
         train_dataset=train_dataset,
         processing_class=tokenizer,
-        peft_config=LoraConfig(task_type="CAUSAL_LM", **LORA) if a.method == "lora" else None,
+        peft_config=LoraConfig(task_type="CAUSAL_LM", **{**LORA, "lora_dropout": a.lora_dropout})
+        if a.method == "lora"
+        else None,
         callbacks=[timer],
     )
     ds = trainer.train_dataset
@@ -378,10 +381,17 @@ def run_tunesmith(arm: str, a: argparse.Namespace, work: Path) -> tuple:
     from tunesmith.train.trainer import TunesmithSFTTrainer
 
     TunesmithSFTTrainer.labelled_positions_only = arm != "tunesmith_trl_loss"
+    TunesmithSFTTrainer.shared_prefix = arm != "tunesmith_no_prefix"
 
     cfg = Config(
         model=ModelConfig(base=a.model_dir),
-        train=TrainConfig(method=a.method, epochs=a.epochs, batch_size=a.batch_size, **TUNESMITH[arm]),
+        train=TrainConfig(
+            method=a.method,
+            epochs=a.epochs,
+            batch_size=a.batch_size,
+            lora={"dropout": a.lora_dropout},
+            **TUNESMITH[arm],
+        ),
         root=work,
     )
     timer = make_timer()
@@ -462,7 +472,7 @@ class Arm:
         self.max_steps = a.literal_steps if arm == "trl_default" and a.capped_literal else 0
         cmd = [sys.executable, __file__, "--arm", arm, "--method", method, "--model-dir", str(model_dir)]
         cmd += ["--data-dir", str(data_dir), "--epochs", str(a.epochs), "--max-steps", str(self.max_steps)]
-        cmd += ["--batch-size", str(a.batch_size), "--result", str(self.result)]
+        cmd += ["--batch-size", str(a.batch_size), "--result", str(self.result), "--lora-dropout", str(a.lora_dropout)]
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONWARNINGS": "ignore"}
         self.proc = subprocess.Popen(
             cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log.open("w"), text=True
@@ -680,6 +690,7 @@ def main(a: argparse.Namespace) -> None:
             "batch_size": a.batch_size,
             "runs": a.runs,
             "max_length": MAX_LENGTH,
+            "lora_dropout": a.lora_dropout,
         },
         "length_distribution": dists,
         "matmul_peak_gflops": {"float32_max": peak, "float32_median": peak_median, "bfloat16_median": peak_bf16},
@@ -716,6 +727,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--data", choices=("longtail", "support"), default="longtail")
     p.add_argument("--size", choices=("xs", "s", "m"), help="tiny model size (default m; xs with --quick)")
     p.add_argument("--model", choices=("smollm2-135m-instruct",), help="a real model instead of a tiny one")
+    p.add_argument(
+        "--lora-dropout", type=float, default=0.05, help="every arm's LoRA dropout (0 lets tunesmith share prefixes)"
+    )
     p.add_argument("--methods", nargs="+", choices=("full", "lora"), default=["full", "lora"])
     p.add_argument("--train-tokens", type=int, help="training tokens to draw (default 7,000: 3 steps of 8)")
     p.add_argument("--epochs", type=float, default=1.0)
