@@ -151,3 +151,41 @@ def test_resume_after_a_crash_matches_an_uninterrupted_run(tiny_model_dir, pairs
     steps = [m["step"] for m in resumed.metrics if "loss" in m]
     assert steps == [1, 2, 3, 4]  # metrics.jsonl keeps the lines up to the checkpoint, then continues
     assert losses(resumed) == pytest.approx(losses(straight), abs=1e-4)
+
+
+def test_dpo_run_on_feedback_pairs_is_promoted_only_when_its_gate_passes(tiny_model_dir, tmp_path):
+    """The end of the loop: a pair dataset (with a corrected answer from traffic) -> DPO run -> eval gate -> promote."""
+    from tunesmith.config import DataConfig
+    from tunesmith.data.prepare import prepare_dataset
+    from tunesmith.errors import GateFailed
+    from tunesmith.evals.runner import evaluate
+    from tunesmith.registry import Registry
+
+    rows = make_pairs(18)
+    rows.append(
+        {
+            "prompt": [{"role": "user", "content": "Can I get a refund on the Plug?"}],
+            "chosen": [{"role": "assistant", "content": "Yes, within 30 days."}],
+            "rejected": [{"role": "assistant", "content": "No refunds, ever."}],
+            "meta": {"id": "chatcmpl-1", "tags": ["needs_review", "low_rating", "correction"]},
+        }
+    )
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = Config(
+        root=tmp_path,
+        model={"base": str(tiny_model_dir)},
+        train={"objective": "dpo", "epochs": 1, "batch_size": 8, "lora": {"dropout": 0.0}},
+        eval={"arms": ["base", "fine_tuned"], "max_new_tokens": 8, "latency_sample": 0, "forgetting": False},
+    )
+    prepare_dataset([pairs], cfg.stage_dir("dataset"), DataConfig(pii="off"), seed=0)
+    train(cfg)
+    (run,) = Registry(cfg).runs()
+    failed = evaluate(cfg, gates=["fine_tuned.rougeL >= base.rougeL + 2"])  # unreachable: ROUGE-L is at most 1
+    assert not failed.gates[0].passed
+    with pytest.raises(GateFailed):
+        Registry(cfg).promote(run.run_id)
+    passed = evaluate(cfg, gates=["fine_tuned.rougeL >= base.rougeL - 2"])
+    assert passed.gates[0].passed
+    Registry(cfg).promote(run.run_id)
+    assert Registry(cfg).served().run_id == run.run_id
