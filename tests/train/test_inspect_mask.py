@@ -43,7 +43,7 @@ def test_inspect_shows_the_mask_the_recipe_trains(tiny_model_dir, tmp_path):
     for model in (tiny_model_dir, llama3_like(tiny_model_dir, tmp_path)):
         p = prepare(Config(model={"base": str(model)}, train={"epochs": 1}), data)
         assert p.tokenizer.convert_tokens_to_ids("<|im_end|>") in {
-            t for e in p.train_tok for t, lb in zip(e.input_ids, e.labels) if lb == t
+            t for e in p.train_tok for t, lb in zip(e.input_ids, e.labels, strict=True) if lb == t
         }
         for i, trained in enumerate(p.train_tok, start=1):
             _, shown, _ = tokenized_example(data, str(model), i)

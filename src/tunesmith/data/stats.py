@@ -28,6 +28,7 @@ LOW_EMBEDDING_SPREAD = 0.35
 EMBEDDING_SAMPLE = 1000
 DISTINCT_SAMPLE = 1000
 
+
 class TokenCounter:
     """Counts with the target tokenizer (through its chat template when it has one), or approximates."""
 
