@@ -30,7 +30,14 @@ from tunesmith.errors import DataError, ModelError
 from tunesmith.models.loading import ensure_base_model, generation_eos, load_model, load_tokenizer
 from tunesmith.train.masking import LabelError, LabelReport, end_of_turn_ids
 from tunesmith.train.progress import RichProgress
-from tunesmith.train.recipe import NoFinalCheckpoint, TrainResult, _dataset_link, _run_state
+from tunesmith.train.recipe import (
+    NoFinalCheckpoint,
+    TrainResult,
+    _dataset_link,
+    _run_state,
+    trainer_arguments,
+    trim_metrics,
+)
 
 # DPO moves a model with much smaller steps than SFT (TRL's default is 1e-6 for full fine-tuning).
 DEFAULT_LR = {"full": 1e-6, "lora": 5e-5}
@@ -264,43 +271,21 @@ def train_dpo(
     # --- loop
     metrics_path = out_dir / "metrics.jsonl"
     if main and checkpoint:
-        resumed_step = int(Path(checkpoint).name.split("-")[-1])
-        kept = (
-            [m for m in read_jsonl(metrics_path) if m.get("step", 0) <= resumed_step] if metrics_path.exists() else []
-        )
-        metrics_path.write_text("".join(json.dumps(m) + "\n" for m in kept))
-    per_epoch = "steps" if tc.eval_steps else "epoch"
+        trim_metrics(metrics_path, checkpoint)
     args = DPOConfig(
-        output_dir=str(out_dir / "checkpoints"),
-        num_train_epochs=epochs,
-        learning_rate=learning_rate,
-        per_device_train_batch_size=tc.batch_size,
-        per_device_eval_batch_size=tc.batch_size,
-        gradient_accumulation_steps=tc.grad_accum,
-        warmup_steps=tc.warmup_ratio,
-        weight_decay=tc.weight_decay,
-        lr_scheduler_type="cosine",
-        max_length=tc.max_seq_len,
+        **trainer_arguments(
+            cfg,
+            out_dir,
+            epochs=epochs,
+            learning_rate=learning_rate,
+            has_val=has_val,
+            cuda=cuda,
+            bf16=dtype == torch.bfloat16,
+        ),
         beta=tc.dpo.beta,
         loss_type=[tc.dpo.loss_type],
         label_smoothing=tc.dpo.label_smoothing,
         precompute_ref_log_probs=tc.dpo.reference == "precomputed",
-        activation_checkpointing=False,
-        use_cpu=not cuda,
-        bf16=dtype == torch.bfloat16,
-        logging_steps=tc.logging_steps,
-        eval_strategy=per_epoch if has_val else "no",
-        eval_steps=tc.eval_steps,
-        save_strategy=per_epoch,
-        save_steps=tc.eval_steps,
-        save_total_limit=tc.keep_checkpoints,
-        load_best_model_at_end=has_val,
-        metric_for_best_model="eval_loss" if has_val else None,
-        greater_is_better=False,
-        report_to=list(tc.report_to) or "none",
-        seed=cfg.project.seed,
-        data_seed=cfg.project.seed,
-        disable_tqdm=True,
     )
     progress = RichProgress(console, metrics_path, 0, enabled=main)
     extra = [EarlyStoppingCallback(tc.early_stopping_patience)] if tc.early_stopping_patience and has_val else []

@@ -240,6 +240,50 @@ def _run_state(out_dir: Path, resume: bool | None) -> str | None:
     return last
 
 
+def trim_metrics(metrics_path: Path, checkpoint: str | Path) -> None:
+    """Drop the log lines written after the checkpoint a run resumes from, so no step is logged twice."""
+    resumed_step = int(Path(checkpoint).name.split("-")[-1])
+    kept = [m for m in read_jsonl(metrics_path) if m.get("step", 0) <= resumed_step] if metrics_path.exists() else []
+    metrics_path.write_text("".join(json.dumps(m) + "\n" for m in kept))
+
+
+def trainer_arguments(
+    cfg: Config, out_dir: Path, *, epochs: float, learning_rate: float, has_val: bool, cuda: bool, bf16: bool
+) -> dict[str, Any]:
+    """The Trainer arguments SFT and DPO share: schedule, batching, evaluation and checkpoint cadence, seeds."""
+    tc = cfg.train
+    per_epoch = "steps" if tc.eval_steps else "epoch"
+    return {
+        "output_dir": str(out_dir / "checkpoints"),
+        "num_train_epochs": epochs,
+        "learning_rate": learning_rate,
+        "per_device_train_batch_size": tc.batch_size,
+        "per_device_eval_batch_size": tc.batch_size,
+        "gradient_accumulation_steps": tc.grad_accum,
+        "warmup_steps": tc.warmup_ratio,
+        "weight_decay": tc.weight_decay,
+        "lr_scheduler_type": "cosine",
+        "max_length": tc.max_seq_len,
+        # Checkpointing trades ~36% of CPU throughput for memory that small models do not need.
+        "activation_checkpointing": False,
+        "use_cpu": not cuda,
+        "bf16": bf16,
+        "logging_steps": tc.logging_steps,
+        "eval_strategy": per_epoch if has_val else "no",
+        "eval_steps": tc.eval_steps,
+        "save_strategy": per_epoch,
+        "save_steps": tc.eval_steps,
+        "save_total_limit": tc.keep_checkpoints,
+        "load_best_model_at_end": has_val,
+        "metric_for_best_model": "eval_loss" if has_val else None,
+        "greater_is_better": False,
+        "report_to": list(tc.report_to) or "none",
+        "seed": cfg.project.seed,
+        "data_seed": cfg.project.seed,
+        "disable_tqdm": True,
+    }
+
+
 def train(
     cfg: Config,
     *,
@@ -294,43 +338,20 @@ def train(
 
     # --- loop
     metrics_path = out_dir / "metrics.jsonl"
-    if main and checkpoint:  # drop the log lines written after the checkpoint we resume from
-        resumed_step = int(Path(checkpoint).name.split("-")[-1])
-        kept = (
-            [m for m in read_jsonl(metrics_path) if m.get("step", 0) <= resumed_step] if metrics_path.exists() else []
-        )
-        metrics_path.write_text("".join(json.dumps(m) + "\n" for m in kept))
-    per_epoch = "steps" if tc.eval_steps else "epoch"
+    if main and checkpoint:
+        trim_metrics(metrics_path, checkpoint)
     has_val = bool(p.val_tok)
     args = SFTConfig(
-        output_dir=str(out_dir / "checkpoints"),
-        num_train_epochs=p.epochs,
-        learning_rate=p.learning_rate,
-        per_device_train_batch_size=tc.batch_size,
-        per_device_eval_batch_size=tc.batch_size,
-        gradient_accumulation_steps=tc.grad_accum,
-        warmup_steps=tc.warmup_ratio,
-        weight_decay=tc.weight_decay,
-        lr_scheduler_type="cosine",
-        max_length=tc.max_seq_len,
+        **trainer_arguments(
+            cfg,
+            out_dir,
+            epochs=p.epochs,
+            learning_rate=p.learning_rate,
+            has_val=has_val,
+            cuda=p.cuda,
+            bf16=p.dtype == torch.bfloat16,
+        ),
         packing=p.packing,
-        # Checkpointing trades ~36% of CPU throughput for memory that small models do not need.
-        activation_checkpointing=False,
-        use_cpu=not p.cuda,
-        bf16=p.dtype == torch.bfloat16,
-        logging_steps=tc.logging_steps,
-        eval_strategy=per_epoch if has_val else "no",
-        eval_steps=tc.eval_steps,
-        save_strategy=per_epoch,
-        save_steps=tc.eval_steps,
-        save_total_limit=tc.keep_checkpoints,
-        load_best_model_at_end=has_val,
-        metric_for_best_model="eval_loss" if has_val else None,
-        greater_is_better=False,
-        report_to=list(tc.report_to) or "none",
-        seed=cfg.project.seed,
-        data_seed=cfg.project.seed,
-        disable_tqdm=True,
     )
     train_ds = Dataset.from_list([{"input_ids": e.input_ids, "labels": e.labels} for e in p.train_tok])
     val_ds = Dataset.from_list([{"input_ids": e.input_ids, "labels": e.labels} for e in p.val_tok]) if has_val else None
