@@ -233,16 +233,27 @@ def export_dataset(
         bad = openai_format_errors(rows)
         if bad:
             result.errors.append(f"OpenAI format checks failed: {json.dumps(bad)}")
-    if len(rows) < limits.min_examples:
-        result.errors.append(f"{len(rows)} example(s); {to} needs at least {limits.min_examples}")
-    elif len(rows) < limits.recommended:
-        result.warnings.append(f"{len(rows)} example(s); {to} recommends starting with {limits.recommended}")
-    write_file_checked(
-        out, (json.dumps(row, ensure_ascii=False) + "\n" for row in rows), overwrite=overwrite, inputs=[dataset_dir]
-    )
-    result.written = len(rows)
+    _write(result, out, rows, "example(s)", to, limits, overwrite=overwrite, inputs=[dataset_dir])
     result.warnings.append(f"token counts: {counter.method}")
     return result
+
+
+def _write(
+    result: ExportResult,
+    out: str | Path,
+    rows: list[dict[str, Any]],
+    unit: str,
+    to: str,
+    limits: Limits,
+    **checked: Any,
+) -> None:
+    """The vendor's example-count limits, then the JSONL through the output-safety layer."""
+    if len(rows) < limits.min_examples:
+        result.errors.append(f"{len(rows)} {unit}; {to} needs at least {limits.min_examples}")
+    elif len(rows) < limits.recommended:
+        result.warnings.append(f"{len(rows)} {unit}; {to} recommends starting with {limits.recommended}")
+    write_file_checked(out, (json.dumps(row, ensure_ascii=False) + "\n" for row in rows), **checked)
+    result.written = len(rows)
 
 
 def _dpo_problem(pair: dict[str, Any]) -> str | None:
@@ -311,13 +322,6 @@ def export_openai_dpo(
                 "non_preferred_output": [{"role": "assistant", "content": pair["rejected"][0]["content"]}],
             }
         )
-    if len(written) < limits.min_examples:
-        result.errors.append(f"{len(written)} pair(s); openai needs at least {limits.min_examples}")
-    elif len(written) < limits.recommended:
-        result.warnings.append(f"{len(written)} pair(s); openai recommends starting with {limits.recommended}")
-    write_file_checked(
-        out, (json.dumps(row, ensure_ascii=False) + "\n" for row in written), overwrite=overwrite, inputs=[dataset_dir]
-    )
-    result.written = len(written)
+    _write(result, out, written, "pair(s)", "openai", limits, overwrite=overwrite, inputs=[dataset_dir])
     result.warnings.append(f"token counts: {counter.method}; create the OpenAI job with method type dpo")
     return result
