@@ -315,8 +315,9 @@ def _has_word(value: str, part: str) -> bool:
     return f" {part} " in f" {value} "
 
 
-def _whole_words(values: set[str]) -> re.Pattern[str] | None:
-    usable = sorted((v for v in values if len(v) >= 2), key=len, reverse=True)
+def whole_words(values: set[str], min_len: int = 2) -> re.Pattern[str] | None:
+    """One case-insensitive pattern for any of `values` as whole words, longest first; None when none is usable."""
+    usable = sorted((v for v in values if len(v) >= min_len), key=len, reverse=True)
     if not usable:
         return None
     return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(v) for v in usable) + r")(?!\w)", re.IGNORECASE)
@@ -338,7 +339,7 @@ def name_counts(
     }
     anywhere: dict[str, set[int]] = {v: set() for v in values}
     in_system: dict[str, set[int]] = {v: set() for v in values}
-    pattern = _whole_words(values)
+    pattern = whole_words(values)
     spellings: dict[str, Counter[str]] = {v: Counter() for v in values}
     hits_of: dict[str, set[str]] = {}
     flags = system if system is not None else [False] * len(texts)

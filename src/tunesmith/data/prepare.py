@@ -98,13 +98,6 @@ def _save_key(path: Path, key: bytes) -> None:
         f.write(key.hex() + "\n")
 
 
-def _sweep_pattern(values: set[str]) -> re.Pattern[str] | None:
-    long_enough = sorted((v for v in values if len(v) >= SWEEP_MIN_LEN), key=len, reverse=True)
-    if not long_enough:
-        return None
-    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(v) for v in long_enough) + r")(?!\w)", re.IGNORECASE)
-
-
 def _redact(
     records: list[dict[str, Any]],
     cfg: DataConfig,
@@ -128,7 +121,7 @@ def _redact(
     for text, spans in zip(texts, found, strict=True):
         for s in spans:
             entity_of.setdefault(pii.normalize_value(text[s.start : s.end]), s)
-    pattern = _sweep_pattern({v for v in entity_of})
+    pattern = pii.whole_words({v for v in entity_of}, SWEEP_MIN_LEN)
     names: dict[tuple[str, str], str] = {}
     if cfg.pii == "pseudonymize":
         assert key is not None
@@ -219,7 +212,7 @@ def _redact(
 def _assert_no_raw(records: list[dict[str, Any]], raw_values: list[str]) -> None:
     """The promise of the PII policy, checked on what will be written rather than trusted. A value counts as
     present as a whole word, as the sweep replaces it ("Lumen" in "lumenhome.example" is not the name)."""
-    pattern = _sweep_pattern(set(raw_values))
+    pattern = pii.whole_words(set(raw_values), SWEEP_MIN_LEN)
     if pattern is not None and pattern.search(json.dumps(records, ensure_ascii=False)):
         raise RuntimeError("a PII value survived redaction; refusing to write the dataset")
 
