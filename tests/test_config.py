@@ -89,3 +89,58 @@ def test_readme_documents_every_config_key():
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     missing = [k for k in config_keys() if f"`{k}`" not in readme]
     assert not missing, f"README.md does not document: {missing}"
+
+
+def test_format_typo_exits_2_with_the_line_and_the_nearest_name(tmp_path, capsys):
+    from tunesmith.cli.main import main
+
+    p = write(tmp_path, "project:\n  name: x\ndata:\n  paths: [a.jsonl]\n  format: sharegtp\n")
+    assert main(["run", str(p), "--only", "check"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{p}:5:" in err and "'data.format'" in err and "'sharegtp'" in err
+    assert "did you mean 'sharegpt'?" in err
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "line", "nearest"),
+    [
+        ("train:\n  method: LoRA\n", 2, "lora"),
+        ("data:\n  pii: redcat\n", 2, "redact"),
+        ("data:\n  dedup: nera\n", 2, "near"),
+        ("train:\n  report_to: [tensorbord]\n", 2, "tensorboard"),
+        ("eval:\n  reference_arm: bsae\n", 2, "base"),
+        ("eval:\n  arms:\n    - base\n    - fine_tunde\n", 4, "fine_tuned"),
+        ("eval:\n  judge: {base_url: u, model: m, arm: fine_tunde}\n", 2, "fine_tuned"),
+        ("eval:\n  prices:\n    fine_tunde: {per_hour: 1}\n", 3, "fine_tuned"),
+        ("model:\n  get: smollm2\n", 2, "smollm2-135m-instruct"),
+        ("train:\n  dpo:\n    loss_type: ipoo\n", 3, "ipo"),
+    ],
+)
+def test_every_closed_set_of_names_fails_at_load_with_the_nearest(tmp_path, yaml_text, line, nearest):
+    with pytest.raises(ConfigError) as e:
+        load_config(write(tmp_path, yaml_text))
+    assert e.value.line == line and f"did you mean '{nearest}'?" in e.value.hint
+    assert e.value.exit_code == 2
+
+
+def test_a_name_with_nothing_close_lists_the_valid_ones(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        load_config(write(tmp_path, "data:\n  format: xml\n"))
+    assert "did you mean" not in e.value.hint
+    assert "messages, prompt_completion, alpaca, sharegpt" in e.value.hint
+
+
+def test_the_closed_sets_are_the_ones_the_code_knows():
+    """Each closed set is declared once; where another module keeps the same names, they must agree."""
+    from typing import get_args
+
+    from tunesmith.config import ARMS, DataConfig, ModelConfig, TinyModelConfig, literal_choices
+    from tunesmith.evals.arms import ARM_DESCRIPTIONS
+    from tunesmith.models import tiny
+    from tunesmith.models.named import NAMED_MODELS
+    from tunesmith.records import FORMATS
+
+    assert literal_choices(DataConfig.model_fields["format"].annotation) == FORMATS
+    assert set(ARMS) == set(ARM_DESCRIPTIONS)
+    assert literal_choices(ModelConfig.model_fields["get"].annotation) == tuple(NAMED_MODELS)
+    assert literal_choices(TinyModelConfig.model_fields["size"].annotation) == get_args(tiny.Size)

@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import difflib
 import reprlib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from tunesmith.errors import ConfigError
+from tunesmith.models.named import NAMED_MODELS
+from tunesmith.records import Format
+
+# Closed sets of names, each declared once. A YAML typo in one (`format: sharegtp`) fails at load with its line and
+# the nearest valid name, instead of later without one.
+Arm = Literal["base", "prompted", "retrieval", "rag", "fine_tuned", "fine_tuned_rag", "endpoint"]
+ARMS: tuple[str, ...] = get_args(Arm)
+NamedModel = Literal[tuple(NAMED_MODELS)]  # type: ignore[valid-type]  # the models models/named.py can import
 
 
 class Section(BaseModel):
@@ -53,9 +63,8 @@ class SplitConfig(Section):
 
 class DataConfig(Section):
     paths: list[str] = Field(default_factory=list, description="Input files, relative to tunesmith.yaml.")
-    format: str | None = Field(
-        None,
-        description="Force the input format (messages, prompt_completion, alpaca, sharegpt); auto if unset.",
+    format: Format | None = Field(
+        None, description=f"Force the input format ({', '.join(get_args(Format))}); auto if unset."
     )
     columns: dict[str, str] = Field(
         default_factory=dict,
@@ -113,10 +122,10 @@ class ModelConfig(Section):
         None,
         description="Build an offline tiny model at `base` when it does not exist yet (demos and tests).",
     )
-    get: str | None = Field(
+    get: NamedModel | None = Field(
         None,
         description="Import this named model (shipped in a wheel, no download) at `base` when it is missing: "
-        "smollm2-135m-instruct.",
+        f"{', '.join(NAMED_MODELS)}.",
     )
 
     @model_validator(mode="after")
@@ -267,7 +276,7 @@ class JudgeConfig(EndpointConfig):
         },
         description="One question per dimension; the judge answers each with a verdict A, B or TIE.",
     )
-    arm: str = Field("fine_tuned", description="The arm judged against the reference arm, pairwise.")
+    arm: Arm = Field("fine_tuned", description="The arm judged against the reference arm, pairwise.")
     human_labels: str | None = Field(
         None,
         description="JSONL of human verdicts {id, dimension, winner: ARM|tie}: the judge's Cohen's kappa.",
@@ -276,10 +285,11 @@ class JudgeConfig(EndpointConfig):
 
 
 class EvalConfig(Section):
-    arms: list[Literal["base", "prompted", "retrieval", "rag", "fine_tuned", "fine_tuned_rag", "endpoint"]] = Field(
-        default_factory=lambda: ["base", "retrieval", "fine_tuned"], description="The systems compared."
+    arms: list[Arm] = Field(
+        default_factory=lambda: ["base", "retrieval", "fine_tuned"],
+        description=f"The systems compared: {', '.join(ARMS)}.",
     )
-    reference_arm: str = Field("base", description="Deltas and CIs are computed against this arm.")
+    reference_arm: Arm = Field("base", description="Deltas and CIs are computed against this arm.")
     max_new_tokens: int = Field(96, gt=0, description="Generation budget per answer.")
     batch_size: int = Field(8, gt=0, description="Prompts generated together (left padding, KV cache).")
     limit: int | None = Field(None, gt=0, description="Evaluate only the first N test examples.")
@@ -307,7 +317,7 @@ class EvalConfig(Section):
     )
     rag_chunk_words: int = Field(200, gt=0, description="Documents are cut into chunks of this many words.")
     endpoint: EndpointConfig | None = Field(None, description="The endpoint arm: an OpenAI-compatible API.")
-    prices: dict[str, PriceConfig] = Field(
+    prices: dict[Arm, PriceConfig] = Field(
         default_factory=dict, description="Per arm: token or hourly prices, for the cost per 1,000 requests."
     )
     blocklist: list[str] = Field(
@@ -543,42 +553,92 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     return line
 
 
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    model: Any = Config
-    for key in loc:
-        field = model.model_fields.get(key) if isinstance(model, type) and issubclass(model, BaseModel) else None
-        if field is None:
-            return None
-        ann = field.annotation
-        candidates = [ann, *getattr(ann, "__args__", ())]
-        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
-        if model is None:
-            return None
-    return model
+def _annotation_at(loc: tuple[Any, ...]) -> Any:
+    """The type annotation of the value at `loc` (pydantic's error location), or None where it cannot be followed.
+
+    A dict key is addressed as pydantic does: `("eval", "prices", "fine_tunde", "[key]")` is the key itself."""
+    ann: Any = Config
+    i = 0
+    while i < len(loc):
+        key = loc[i]
+        model = _model_in(ann)
+        if model is not None:
+            field = model.model_fields.get(key) if isinstance(key, str) else None
+            if field is None:
+                return None
+            ann = field.annotation
+        else:
+            container = next((a for a in _members(ann) if get_origin(a) in (list, tuple, set, frozenset, dict)), None)
+            if container is None:
+                return None
+            args = get_args(container)
+            if get_origin(container) is dict:
+                if i + 1 < len(loc) and loc[i + 1] == "[key]":
+                    return args[0] if args else None
+                ann = args[1] if len(args) > 1 else None
+            elif isinstance(key, int):
+                ann = args[0] if args else None
+            else:
+                return None
+        i += 1
+    return ann
+
+
+def _members(ann: Any) -> tuple[Any, ...]:
+    """The alternatives of a union (`X | None`), or the annotation alone."""
+    return get_args(ann) if get_origin(ann) in (Union, UnionType) else (ann,)
+
+
+def _model_in(ann: Any) -> type[BaseModel] | None:
+    return next((a for a in _members(ann) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+
+
+def literal_choices(ann: Any) -> tuple[Any, ...]:
+    """The valid values of a closed set of names (`Literal[...]`, possibly `| None`); () when it is not one."""
+    return tuple(v for a in _members(ann) if get_origin(a) is Literal for v in get_args(a))
 
 
 def _valid_keys(loc: tuple[Any, ...]) -> list[str]:
-    model = _model_at(loc)
+    model = _model_in(_annotation_at(loc)) if loc else Config
     if model is None:
         return []
     return [k for k in model.model_fields if not (model is Config and k == "root")]
 
 
+def nearest(value: Any, valid: Sequence[str]) -> str | None:
+    """The valid name closest to a mistyped one (`sharegtp` -> `sharegpt`), or None when none is close."""
+    if not isinstance(value, str) or not valid:
+        return None
+    folded = {v.lower(): v for v in valid}
+    close = difflib.get_close_matches(value.lower(), list(folded), n=1, cutoff=0.5)
+    return folded[close[0]] if close else None
+
+
 def _raise_for(err: ValidationError, *, file: str | None, root: yaml.Node | None) -> None:
     first = err.errors()[0]
     loc = tuple(first["loc"])
-    dotted = ".".join(str(x) for x in loc)
+    dotted = ".".join(str(x) for x in loc if x != "[key]")
     line = _line_of(root, loc) if root is not None else None
     if first["type"] == "extra_forbidden":
         key = str(loc[-1])
         valid = _valid_keys(loc[:-1])
-        close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
-        hint = f"did you mean '{close[0]}'?" if close else None
+        close = nearest(key, valid)
+        hint = f"did you mean '{close}'?" if close else None
         where = f" in section '{'.'.join(map(str, loc[:-1]))}'" if len(loc) > 1 else ""
         valid_txt = ", ".join(valid)
         raise ConfigError(
             f"unknown key '{key}'{where}",
             hint=(hint + " " if hint else "") + f"valid keys here: {valid_txt}",
+            file=file,
+            line=line,
+        )
+    choices = [str(c) for c in literal_choices(_annotation_at(loc))] if first["type"] == "literal_error" else []
+    if choices:
+        what = "key" if loc and loc[-1] == "[key]" else "value"
+        close = nearest(first.get("input"), choices)
+        raise ConfigError(
+            f"'{dotted}': unknown {what} {_excerpt(first.get('input'))}",
+            hint=(f"did you mean '{close}'? " if close else "") + f"valid {what}s: {', '.join(choices)}",
             file=file,
             line=line,
         )

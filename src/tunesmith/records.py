@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from tunesmith.errors import DataError
 
@@ -31,7 +31,9 @@ TOOL_ROLES = ("tool", "function")
 TOOL_MESSAGE_KEYS = ("tool_calls", "tool_call_id", "function_call", "name")
 # Record-level keys of the same format: the tool (or function) definitions the conversation could call.
 TOOL_RECORD_KEYS = ("tools", "functions", "parallel_tool_calls")
-FORMATS = ("messages", "prompt_completion", "alpaca", "sharegpt")
+# The conversation formats a file can be in: the one list, which `data.format` and `--format` are checked against.
+Format = Literal["messages", "prompt_completion", "alpaca", "sharegpt"]
+FORMATS: tuple[str, ...] = get_args(Format)
 # ShareGPT exports name their speakers in many ways; these are the ones seen in the wild.
 SHAREGPT_ROLES = {
     "human": "user",

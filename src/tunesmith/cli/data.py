@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tunesmith.errors import EXIT_FINDINGS, ConfigError, ModelError
+from tunesmith.records import FORMATS
 
 app = typer.Typer(help="Check, prepare, compare and export datasets.", no_args_is_help=True)
 console = Console(highlight=False)
@@ -22,7 +23,11 @@ def _choice(*values: str):
 
     def check(value: str | None) -> str | None:
         if value is not None and value not in values:
-            raise typer.BadParameter(f"{value!r} is not one of: {', '.join(values)}")
+            from tunesmith.config import nearest
+
+            close = nearest(value, values)
+            guess = f"; did you mean {close!r}?" if close else ""
+            raise typer.BadParameter(f"{value!r} is not one of: {', '.join(values)}{guess}")
         return value
 
     return check
@@ -33,8 +38,8 @@ FormatOpt = Annotated[
     str | None,
     typer.Option(
         "--format",
-        help="Force messages|prompt_completion|alpaca|sharegpt.",
-        callback=_choice("messages", "prompt_completion", "alpaca", "sharegpt"),
+        help=f"Force {'|'.join(FORMATS)}.",
+        callback=_choice(*FORMATS),
     ),
 ]
 ColumnsOpt = Annotated[
