@@ -26,9 +26,9 @@ from pathlib import Path
 import torch
 
 from tunesmith.evals.generation import generate
+from tunesmith.models.chat import end_of_turn_ids
 from tunesmith.models.loading import generation_eos, load_model, load_tokenizer
 from tunesmith.models.tiny import build_tiny_model
-from tunesmith.train.masking import end_of_turn_ids
 
 
 def prompts(n: int) -> list[list[dict[str, str]]]:

@@ -30,8 +30,9 @@ def main() -> None:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from tunesmith.models.chat import end_of_turn_ids
     from tunesmith.train.lm_loss import labelled_loss, lm_parts, shared_prefix
-    from tunesmith.train.masking import IGNORE_INDEX, end_of_turn_ids, tokenize_conversation
+    from tunesmith.train.masking import IGNORE_INDEX, tokenize_conversation
 
     tok = AutoTokenizer.from_pretrained(a.model_dir)
     torch.manual_seed(0)

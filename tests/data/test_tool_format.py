@@ -17,7 +17,8 @@ from tunesmith.data import dedup, stats
 from tunesmith.data.check import check_files
 from tunesmith.data.export import export_dataset, openai_format_errors
 from tunesmith.data.prepare import _truncate, prepare_dataset
-from tunesmith.train.masking import IGNORE_INDEX, end_of_turn_ids, record_tools, tokenize_conversation
+from tunesmith.models.chat import end_of_turn_ids, record_tools, render_ids
+from tunesmith.train.masking import IGNORE_INDEX, tokenize_conversation
 
 TOOLS = [
     {
@@ -120,7 +121,7 @@ def test_token_counter_renders_tools_through_the_chat_template(tool_tokenizer, t
         [{"role": "user", "content": "x"}], tools=record_tools(r), tokenize=False
     )
     assert "find_order" in rendered
-    assert row["total"] == len(stats.render_ids(tool_tokenizer, r)) > row["tool"] > 0
+    assert row["total"] == len(render_ids(tool_tokenizer, r)) > row["tool"] > 0
     [plain] = stats.TokenCounter(tiny_tokenizer).records([r])  # a template without tools still counts
     assert 0 < plain["total"] < row["total"]
 

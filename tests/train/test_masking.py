@@ -4,11 +4,11 @@ import copy
 
 import pytest
 
+from tunesmith.models.chat import end_of_turn_ids
 from tunesmith.train.masking import (
     IGNORE_INDEX,
     LabelError,
     check_labels,
-    end_of_turn_ids,
     tokenize_conversation,
 )
 

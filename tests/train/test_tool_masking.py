@@ -9,13 +9,11 @@ import pytest
 
 from tunesmith.config import Config
 from tunesmith.errors import ModelError
+from tunesmith.models.chat import end_of_turn_ids, record_tools, template_messages
 from tunesmith.train.masking import (
     IGNORE_INDEX,
     ToolTemplateError,
     check_tool_support,
-    end_of_turn_ids,
-    record_tools,
-    template_messages,
     tokenize_conversation,
 )
 

@@ -47,8 +47,9 @@ def inspect(
 def tokenized_example(dataset: Path, model: str, example: int) -> tuple[Any, TokenizedExample, Path]:
     """The tokenizer, the example's ids and labels exactly as the recipe trains them, and the file it came from."""
     from tunesmith.artifacts import read_jsonl
+    from tunesmith.models.chat import end_of_turn_ids, record_tools
     from tunesmith.models.loading import load_tokenizer, saved_generation_eos
-    from tunesmith.train.masking import end_of_turn_ids, record_tools, tokenize_conversation
+    from tunesmith.train.masking import tokenize_conversation
 
     path = dataset / "train.jsonl" if dataset.is_dir() else dataset
     if not path.exists():

@@ -16,7 +16,8 @@ from typing import Any
 from tunesmith.artifacts import iter_jsonl, write_file_checked
 from tunesmith.data import stats
 from tunesmith.errors import DataError
-from tunesmith.records import TOOL_RECORD_KEYS, TOOL_ROLES, has_tool_call, role_order_problem
+from tunesmith.models.chat import uses_tools
+from tunesmith.records import TOOL_RECORD_KEYS, has_tool_call, role_order_problem
 
 
 @dataclass(frozen=True)
@@ -142,12 +143,6 @@ CONVERTERS = {"openai": _openai, "bedrock": _bedrock, "vertex": _vertex}
 # The targets whose converter keeps tool calls, tool results and tool definitions. The others would silently turn
 # a call into an empty answer: their tool examples are dropped, each named, and the export reports an error.
 KEEPS_TOOLS = frozenset({"openai"})
-
-
-def uses_tools(r: dict[str, Any]) -> bool:
-    return bool(r.get("tools") or r.get("functions")) or any(
-        m["role"] in TOOL_ROLES or has_tool_call(m) for m in r["messages"]
-    )
 
 
 def export_dataset(

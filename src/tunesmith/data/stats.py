@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from tunesmith.data.dedup import normalize
+from tunesmith.models.chat import render_ids
 from tunesmith.records import TOOL_ROLES, has_tool_call
 from tunesmith.refusals import is_refusal as _declines
 
@@ -99,16 +100,6 @@ def _call_texts(message: dict[str, Any]) -> list[str]:
 def _definition_texts(record: dict[str, Any]) -> list[str]:
     """The tool (or function) definitions of a record, one JSON text each."""
     return [json.dumps(d, ensure_ascii=False) for k in ("tools", "functions") for d in record.get(k) or []]
-
-
-def render_ids(tokenizer: Any, record: dict[str, Any]) -> list[int]:
-    """The token ids of a record rendered by the tokenizer's chat template, tool calls and definitions included."""
-    from tunesmith.train.masking import record_tools, template_messages
-
-    ids = tokenizer.apply_chat_template(
-        template_messages(record["messages"]), tools=record_tools(record), tokenize=True, return_dict=True
-    )["input_ids"]
-    return list(ids)
 
 
 def distribution(values: Sequence[float]) -> dict[str, float]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from rich.progress import Progress
 
-from tunesmith.train.masking import render
+from tunesmith.models.chat import render
 
 
 @dataclass

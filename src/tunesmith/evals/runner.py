@@ -47,9 +47,9 @@ from tunesmith.evals.results import (
     Tokens,
 )
 from tunesmith.evals.stats import aggregate, slices
+from tunesmith.models.chat import end_of_turn_ids, render
 from tunesmith.models.loading import ensure_base_model, generation_eos, load_model, load_tokenizer
 from tunesmith.records import as_conversation
-from tunesmith.train.masking import end_of_turn_ids, render
 
 
 @dataclass

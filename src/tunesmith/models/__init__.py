@@ -1,1 +1,2 @@
-"""Models tunesmith builds itself, so that tests, the quickstart and benchmarks run offline."""
+"""Base models, tokenizers and chat templates: loading, the offline tiny model, GGUF import, and the chat-template
+helpers (chat.py) that training, evaluation, serving and `data inspect` share."""

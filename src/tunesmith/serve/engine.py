@@ -118,8 +118,8 @@ class Engine:
     ) -> None:
         import torch
 
+        from tunesmith.models.chat import end_of_turn_ids
         from tunesmith.models.loading import generation_eos, load_model, load_tokenizer
-        from tunesmith.train.masking import end_of_turn_ids
 
         self.torch = torch
         self.batch_size = batch_size
@@ -154,7 +154,7 @@ class Engine:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def render_chat(self, messages: list[dict[str, str]]) -> str:
-        from tunesmith.train.masking import render
+        from tunesmith.models.chat import render
 
         return render(self.tokenizer, messages, add_generation_prompt=True)
 

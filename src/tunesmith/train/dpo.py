@@ -27,8 +27,9 @@ from tunesmith.artifacts import read_jsonl, sha256_file, write_manifest
 from tunesmith.config import Config
 from tunesmith.data.stats import default_epochs
 from tunesmith.errors import DataError, ModelError
+from tunesmith.models.chat import end_of_turn_ids
 from tunesmith.models.loading import ensure_base_model, generation_eos, load_model, load_tokenizer
-from tunesmith.train.masking import LabelError, LabelReport, end_of_turn_ids
+from tunesmith.train.masking import LabelError, LabelReport
 from tunesmith.train.progress import RichProgress
 from tunesmith.train.recipe import (
     NoFinalCheckpoint,

@@ -13,13 +13,13 @@ would make the spans lie.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from tunesmith.errors import ModelError, TunesmithError
-from tunesmith.records import TOOL_ROLES, has_tool_call
+from tunesmith.models.chat import record_tools, render, template_messages, uses_tools
+from tunesmith.records import TOOL_ROLES
 
 IGNORE_INDEX = -100
 
@@ -42,84 +42,6 @@ class TokenizedExample:
     # Whether each trained assistant turn ends with an end-of-turn token.
     turns_ending_in_eot: int = 0
     trained_turns: int = 0
-
-
-def _arguments(arguments: Any) -> Any:
-    """A call's arguments as chat templates expect them: OpenAI's format holds a JSON string, while Hugging Face
-    templates (Qwen2.5, Llama 3.1, ...) render `arguments | tojson` and so expect the object; a string that is not a
-    JSON object is passed as it is."""
-    if isinstance(arguments, str):
-        try:
-            parsed = json.loads(arguments)
-        except ValueError:
-            return arguments
-        return parsed if isinstance(parsed, dict) else arguments
-    return arguments
-
-
-def template_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The messages as a chat template takes them: role and content, and the tool-calling keys.
-
-    `weight` and other extras are ours and stay out. OpenAI's older `function_call` / `role: function` become the
-    `tool_calls` / `role: tool` that templates know; tool-call arguments become objects (see `_arguments`).
-    """
-    out: list[dict[str, Any]] = []
-    for m in messages:
-        content = m.get("content")
-        msg: dict[str, Any] = {"role": m["role"], "content": "" if content is None else content}
-        calls = [c for c in m.get("tool_calls") or [] if isinstance(c, dict)]
-        if isinstance(m.get("function_call"), dict):
-            calls.append({"type": "function", "function": m["function_call"]})
-        if calls:
-            msg["tool_calls"] = [
-                {
-                    **c,
-                    "type": c.get("type", "function"),
-                    "function": {**c["function"], "arguments": _arguments(c["function"].get("arguments", ""))},
-                }
-                if isinstance(c.get("function"), dict)
-                else c
-                for c in calls
-            ]
-        if m["role"] == "function":
-            msg["role"] = "tool"
-        for key in ("tool_call_id", "name"):
-            if m.get(key) is not None and m["role"] in TOOL_ROLES:
-                msg[key] = m[key]
-        out.append(msg)
-    return out
-
-
-def record_tools(record: dict[str, Any]) -> list[dict[str, Any]] | None:
-    """The tool definitions of a record, in the `tools` shape (the older `functions` wrapped), or None."""
-    tools = record.get("tools")
-    if tools:
-        return list(tools)
-    functions = record.get("functions")
-    if functions:
-        return [{"type": "function", "function": f} for f in functions]
-    return None
-
-
-def uses_tools(record: dict[str, Any]) -> bool:
-    """Whether a record holds tool calls, tool results or tool definitions."""
-    return bool(record_tools(record)) or any(
-        m.get("role") in TOOL_ROLES or has_tool_call(m) for m in record.get("messages") or []
-    )
-
-
-def render(
-    tokenizer: Any,
-    messages: list[dict[str, Any]],
-    *,
-    add_generation_prompt: bool = False,
-    tools: list[dict[str, Any]] | None = None,
-) -> str:
-    if not messages:
-        return ""
-    return tokenizer.apply_chat_template(
-        template_messages(messages), tools=tools, tokenize=False, add_generation_prompt=add_generation_prompt
-    )
 
 
 def message_spans(
@@ -167,7 +89,6 @@ def tokenize_conversation(
     messages: list[dict[str, Any]],
     *,
     eot_ids: set[int],
-    max_len: int | None = None,
     where: str = "",
     tools: list[dict[str, Any]] | None = None,
 ) -> TokenizedExample:
@@ -197,22 +118,7 @@ def tokenize_conversation(
         if trained:
             ex.trained_turns += 1
             ex.turns_ending_in_eot += int(last_trained is not None and ids[last_trained] in eot_ids)
-
-    if max_len is not None and len(ids) > max_len:
-        ex.input_ids, ex.labels = ids[:max_len], labels[:max_len]
     return ex
-
-
-def end_of_turn_ids(tokenizer: Any, model_eos: int | list[int] | None = None) -> set[int]:
-    """The tokens that end an assistant turn: the tokenizer's eos and the model's generation eos ids."""
-    ids: set[int] = set()
-    if tokenizer.eos_token_id is not None:
-        ids.add(tokenizer.eos_token_id)
-    if isinstance(model_eos, int):
-        ids.add(model_eos)
-    elif model_eos:
-        ids.update(model_eos)
-    return ids
 
 
 def _template_text(tokenizer: Any) -> str:

@@ -31,14 +31,13 @@ from tunesmith.artifacts import read_jsonl, sha256_file, write_manifest
 from tunesmith.config import Config
 from tunesmith.data.stats import default_epochs  # OpenAI's rule, the one `data check` quotes
 from tunesmith.errors import DataError, ModelError
+from tunesmith.models.chat import end_of_turn_ids, record_tools
 from tunesmith.models.loading import ensure_base_model, generation_eos, load_model, load_tokenizer
 from tunesmith.train.masking import (
     LabelReport,
     TokenizedExample,
     check_labels,
     check_tool_support,
-    end_of_turn_ids,
-    record_tools,
     tokenize_conversation,
 )
 from tunesmith.train.progress import RichProgress
