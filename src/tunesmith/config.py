@@ -161,6 +161,12 @@ class LoraConfig(Section):
     target_modules: str | list[str] = Field(
         "all-linear", description="Modules that get adapters; all-linear covers every projection layer."
     )
+    top_layers: int | None = Field(
+        None,
+        gt=0,
+        description="Adapters only on the upper N decoder layers: the backward pass stops below them (faster, "
+        "not the same training); unset: every layer.",
+    )
 
 
 class VendorConfig(Section):

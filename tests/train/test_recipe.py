@@ -241,3 +241,25 @@ def test_shared_prefix_is_off_while_dropout_is_active(tiny_model_dir, dataset_di
     train(config(tiny_model_dir, lora={"dropout": 0.1}), dataset_dir=dataset_dir, out_dir=tmp_path / "dropout")
     assert True not in modes
     assert False in modes  # the evaluation on val.jsonl shared it
+
+
+def test_top_layers_adapts_only_the_upper_layers(tiny_model_dir, dataset_dir, tmp_path):
+    """train.lora.top_layers: adapters on the last N decoder layers only; it trains and saves like any LoRA run."""
+    result = train(
+        config(tiny_model_dir, lora={"dropout": 0.0, "top_layers": 1}),
+        dataset_dir=dataset_dir,
+        out_dir=tmp_path / "top",
+    )
+    weights = load_file(result.model_dir / "adapter_model.safetensors")
+    layers = {int(k.split(".layers.")[1].split(".")[0]) for k in weights}
+    total = json.loads((tiny_model_dir / "config.json").read_text())["num_hidden_layers"]
+    assert layers == {total - 1}
+    assert losses(result)[-1] < losses(result)[0]
+
+
+def test_top_layers_above_the_model_depth_is_a_config_error(tiny_model_dir, dataset_dir, tmp_path):
+    from tunesmith.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="decoder layers"):
+        train(config(tiny_model_dir, lora={"top_layers": 99}), dataset_dir=dataset_dir, out_dir=tmp_path / "bad")
+    assert not (tmp_path / "bad" / "manifest.json").exists()

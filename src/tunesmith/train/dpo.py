@@ -29,6 +29,7 @@ from tunesmith.data.stats import default_epochs
 from tunesmith.errors import DataError, ModelError
 from tunesmith.models.chat import end_of_turn_ids
 from tunesmith.models.loading import ensure_base_model, generation_eos, load_model, load_tokenizer
+from tunesmith.train.lora import peft_lora_config
 from tunesmith.train.masking import LabelError, LabelReport
 from tunesmith.train.progress import RichProgress
 from tunesmith.train.recipe import (
@@ -256,15 +257,7 @@ def train_dpo(
 
         model = PeftModel.from_pretrained(model, str(init_run / "adapter"), is_trainable=True)
     elif tc.method == "lora":
-        from peft import LoraConfig
-
-        peft_config = LoraConfig(
-            r=tc.lora.r,
-            lora_alpha=tc.lora.alpha,
-            lora_dropout=tc.lora.dropout,
-            target_modules=tc.lora.target_modules,
-            task_type="CAUSAL_LM",
-        )
+        peft_config = peft_lora_config(tc.lora, model)
     eot_ids = end_of_turn_ids(tokenizer, generation_eos(model))
     epochs = tc.epochs or default_epochs(len(train_rows))
     learning_rate = tc.learning_rate or DEFAULT_LR["full" if tc.method == "full" else "lora"]

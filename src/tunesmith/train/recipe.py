@@ -33,6 +33,7 @@ from tunesmith.data.stats import default_epochs  # OpenAI's rule, the one `data 
 from tunesmith.errors import DataError, ModelError
 from tunesmith.models.chat import end_of_turn_ids, record_tools
 from tunesmith.models.loading import ensure_base_model, generation_eos, load_model, load_tokenizer
+from tunesmith.train.lora import peft_lora_config
 from tunesmith.train.masking import (
     LabelReport,
     TokenizedExample,
@@ -146,16 +147,7 @@ def prepare(cfg: Config, dataset_dir: Path | None = None) -> Prepared:
 
     peft_config = None
     if tc.method in ("lora", "dora", "qlora"):
-        from peft import LoraConfig
-
-        peft_config = LoraConfig(
-            r=tc.lora.r,
-            lora_alpha=tc.lora.alpha,
-            lora_dropout=tc.lora.dropout,
-            target_modules=tc.lora.target_modules,
-            use_dora=tc.method == "dora",
-            task_type="CAUSAL_LM",
-        )
+        peft_config = peft_lora_config(tc.lora, model, dora=tc.method == "dora")
     if tc.packing is None:
         packing = cuda
         reason = (
