@@ -8,7 +8,7 @@ Zipf-distributed vocabulary of 5,000 pseudo-words (common words recur, as in rea
 (capitalised, with punctuation); 2% of the prompts carry an e-mail address or a phone number. It plants
 near-duplicates of 10% of them (one or two edits: a typo, a dropped or added word, case and punctuation), and runs
 the default `check_files` on them (PII scan on, embedding spread on its seeded sample of
-`stats.EMBEDDING_SAMPLE` prompts). A planted pair is found when both lines are in one exact_duplicate,
+`data.embedding_sample` prompts). A planted pair is found when both lines are in one exact_duplicate,
 near_duplicate or conflict finding; a false pair is any reported pair that was not planted. The time includes
 loading spaCy, Presidio and MiniLM (the smallest size shows that fixed cost); the load average of the machine and
 the peak RSS of the process are printed with each result. Each size runs in its own process, so neither the

@@ -60,19 +60,7 @@ def run_check(cfg: Config, console: Console) -> Any:
     started = datetime.now(UTC)
     paths = _data_paths(cfg)
     with console.status("checking the data (format, duplicates, conflicts, PII, statistics)..."):
-        report = check_files(
-            paths,
-            format=cfg.data.format,
-            tokenizer=tokenizer,
-            max_seq_len=cfg.data.max_seq_len,
-            pii_entities=cfg.data.pii_entities,
-            near_dup_threshold=cfg.data.near_dup_threshold,
-            pii_allow=cfg.data.pii_allow,
-            keep_recurring_names=cfg.data.keep_recurring_names,
-            columns=cfg.data.columns or None,
-            pii_name_sample=cfg.data.pii_name_sample,
-            embedding_sample=cfg.data.embedding_sample,
-        )
+        report = check_files(paths, cfg.data, tokenizer=tokenizer)
     out = cfg.stage_dir("check")
     with atomic_dir(out) as tmp:
         write_json_atomic(tmp / "findings.json", report.to_json())

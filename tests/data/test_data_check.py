@@ -6,14 +6,17 @@ from pathlib import Path
 
 import pytest
 
+from tunesmith.config import DataConfig
 from tunesmith.data.check import check_files
 
 ASSETS = Path(__file__).parent / "assets"
+RUN_OPTIONS = ("tokenizer", "diversity", "pii_scan", "test")  # the rest are keys of the data section
 
 
 def findings(name: str, **kwargs):
     kwargs.setdefault("diversity", False)
-    report = check_files([ASSETS / name], **kwargs)
+    run = {k: kwargs.pop(k) for k in RUN_OPTIONS if k in kwargs}
+    report = check_files([ASSETS / name], DataConfig(**kwargs), **run)
     return report, [(f.kind, f.lines) for f in report.findings]
 
 

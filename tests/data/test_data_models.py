@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tunesmith.cli.main import main
+from tunesmith.config import DataConfig
 from tunesmith.data import stats
 from tunesmith.data.check import check_files
 
@@ -89,14 +90,14 @@ def test_varied_prompts_are_not_low_diversity(embedder, tmp_path):
 
 def test_embedding_sample_caps_the_work(embedder, tmp_path):
     path = _write(tmp_path / "t.jsonl", TOPICS)
-    a = check_files([path], pii_scan=False, embedding_sample=8).stats["diversity"]
-    b = check_files([path], pii_scan=False, embedding_sample=8).stats["diversity"]
+    a = check_files([path], DataConfig(embedding_sample=8), pii_scan=False).stats["diversity"]
+    b = check_files([path], DataConfig(embedding_sample=8), pii_scan=False).stats["diversity"]
     assert a["embedding_sample"] == 8 and a == b  # seeded: the same sample, the same figure
 
 
 def test_model_tokenizer_counts_tokens_exactly(tiny_model_dir, tiny_tokenizer, capsys):
     path = ASSETS / "too_long.jsonl"
-    report = check_files([path], pii_scan=False, diversity=False, tokenizer=tiny_tokenizer, max_seq_len=100)
+    report = check_files([path], DataConfig(max_seq_len=100), pii_scan=False, diversity=False, tokenizer=tiny_tokenizer)
     assert report.stats["token_counter"].startswith("tokenizer")
     lines = [json.loads(x) for x in path.read_text().splitlines()]
     exact = [

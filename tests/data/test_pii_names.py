@@ -78,7 +78,7 @@ def test_check_lists_the_most_frequent_person_values(tmp_path):
 
 def test_a_frequent_name_that_would_be_redacted_is_a_finding_with_the_fix(tmp_path):
     src = _project(tmp_path / "hr.jsonl")
-    report = check_files([src], diversity=False, keep_recurring_names=False)
+    report = check_files([src], DataConfig(keep_recurring_names=False), diversity=False)
     [finding] = [f for f in report.findings if f.kind == "frequent_pii_name"]
     assert "data.pii_allow" in finding.message
     assert finding.details["values"][0]["examples"] == 60

@@ -22,8 +22,8 @@ def kinds(report) -> dict[str, list[int]]:
     return out
 
 
-def check(name: str, **kw):
-    return check_files([ASSETS / name], pii_scan=kw.pop("pii_scan", False), diversity=False, **kw)
+def check(name: str, *, pii_scan: bool = False, test=None, **data):
+    return check_files([ASSETS / name], DataConfig(**data), pii_scan=pii_scan, diversity=False, test=test)
 
 
 @pytest.mark.parametrize(
@@ -108,7 +108,7 @@ def test_near_duplicate_prompts(tmp_path):
     ]
     f = tmp_path / "near.jsonl"
     f.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    report = check_files([f], pii_scan=False, diversity=False, near_dup_threshold=0.7)
+    report = check_files([f], DataConfig(near_dup_threshold=0.7), pii_scan=False, diversity=False)
     assert kinds(report) == {"near_duplicate": [1, 2]}
 
 

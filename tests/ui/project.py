@@ -161,9 +161,7 @@ def _eval(cfg: Config, dataset_dir: Path, train_sha: str, *, seed: int) -> EvalR
 
 
 def _check(cfg: Config, tokenizer: Any, data: Path) -> None:
-    report = check_files(
-        [data], tokenizer=tokenizer, diversity=False, pii_allow=cfg.data.pii_allow, max_seq_len=cfg.data.max_seq_len
-    )
+    report = check_files([data], cfg.data, tokenizer=tokenizer, diversity=False)
     with atomic_dir(cfg.stage_dir("check"), overwrite=True) as tmp:
         write_json_atomic(tmp / "findings.json", report.to_json())
         write_manifest(tmp, stage="check", inputs=[data], counts={"examples": report.examples})

@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tunesmith.config import DataConfig, literal_choices, nearest
 from tunesmith.errors import EXIT_FINDINGS, ConfigError, ModelError
-from tunesmith.records import FORMATS
 
 app = typer.Typer(help="Check, prepare, compare and export datasets.", no_args_is_help=True)
 console = Console(highlight=False)
@@ -23,8 +23,6 @@ def _choice(*values: str):
 
     def check(value: str | None) -> str | None:
         if value is not None and value not in values:
-            from tunesmith.config import nearest
-
             close = nearest(value, values)
             guess = f"; did you mean {close!r}?" if close else ""
             raise typer.BadParameter(f"{value!r} is not one of: {', '.join(values)}{guess}")
@@ -33,33 +31,38 @@ def _choice(*values: str):
     return check
 
 
+def _key(name: str, *flags: str, shown: Any = None, **extra: Any) -> Any:
+    """The typer option of a key of the data section, made from its pydantic field: the help is the field's
+    description, a closed set of names is checked against its Literal, and the default is None, which means "the
+    section's value", so that no default is declared twice. `shown` renders the default for the help."""
+    field = DataConfig.model_fields[name]
+    choices = literal_choices(field.annotation)
+    default = field.get_default(call_default_factory=True)
+    shown = "unset" if default is None else shown(default) if shown else json.dumps(default)
+    if choices:
+        extra.setdefault("callback", _choice(*choices))
+        extra.setdefault("metavar", "|".join(choices))
+    return typer.Option(*flags, help=f"{field.description} (data.{name}; default {shown})", show_default=False, **extra)
+
+
 Files = Annotated[list[Path], typer.Argument(help="JSONL, JSON, CSV or Parquet files.", show_default=False)]
-FormatOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--format",
-        help=f"Force {'|'.join(FORMATS)}.",
-        callback=_choice(*FORMATS),
-    ),
-]
+FormatOpt = Annotated[str | None, _key("format", "--format")]
 ColumnsOpt = Annotated[
     str | None,
+    _key("columns", "--columns", metavar="FIELD=COLUMN,..."),  # e.g. prompt=question,completion=answer
+]
+KeepNamesOpt = Annotated[bool | None, _key("keep_recurring_names", "--keep-recurring-names/--no-keep-recurring-names")]
+ModelOpt = Annotated[str | None, typer.Option("--model", help="Tokenizer (Hub id or path) for exact token counts.")]
+EntitiesOpt = Annotated[str | None, _key("pii_entities", "--pii-entities", metavar="ENTITY,...")]
+AllowOpt = Annotated[list[str] | None, _key("pii_allow", "--pii-allow", metavar="VALUE")]  # repeatable
+MaxSeqLenOpt = Annotated[int | None, _key("max_seq_len", "--max-seq-len")]
+NearDupOpt = Annotated[float | None, _key("near_dup_threshold", "--near-dup-threshold")]
+DataSetOpt = Annotated[
+    list[str] | None,
     typer.Option(
-        "--columns",
-        help="CSV/Parquet column mapping, canonical=column, comma-separated: prompt=question,completion=answer.",
+        "--set", help="Set any key of the data section: --set data.split.min_test={refusal: 10}.", metavar="KEY=VALUE"
     ),
 ]
-KeepNamesOpt = Annotated[
-    bool, typer.Option(help="Keep PERSON values found in 10+ examples (product and persona names).")
-]
-ModelOpt = Annotated[str | None, typer.Option("--model", help="Tokenizer (Hub id or path) for exact token counts.")]
-EntitiesOpt = Annotated[
-    str | None, typer.Option("--pii-entities", help="Comma-separated Presidio entities (default: personal data).")
-]
-AllowOpt = Annotated[
-    list[str] | None, typer.Option("--pii-allow", help="A value that is not PII (your support number); repeatable.")
-]
-
 AgainstOpt = Annotated[
     Path | None,
     typer.Option(
@@ -67,6 +70,43 @@ AgainstOpt = Annotated[
         help="Preference pairs: a prepared dataset (or test.jsonl) whose test prompts they must not hold (leakage).",
     ),
 ]
+
+
+def _data_config(command: str, overrides: list[str] | None, **options: Any) -> DataConfig:
+    """The data section from the options given (None: not given, the section's value) and `--set data.KEY=VALUE`;
+    an invalid value is a usage error (exit 2)."""
+    from pydantic import ValidationError
+
+    from tunesmith.config import apply_override
+
+    raw: dict[str, Any] = {"data": {k: v for k, v in options.items() if v is not None}}
+    for item in overrides or []:
+        if not item.strip().startswith("data."):
+            raise ConfigError(f"bad --set '{item}': only data.KEY=VALUE here", hint="e.g. --set data.dedup=exact")
+        apply_override(raw, item)
+    if set(raw) != {"data"}:
+        raise ConfigError("--set takes data.KEY=VALUE here", hint="e.g. --set data.dedup=exact")
+    try:
+        return DataConfig.model_validate(raw["data"])
+    except ValidationError as e:
+        first = e.errors()[0]
+        key = ".".join(str(x) for x in first["loc"])
+        raise ConfigError(
+            f"invalid option: {first['msg']}" + (f" (data.{key})" if key else ""),
+            hint=f"see `tunesmith data {command} --help`",
+        ) from None
+
+
+def _shares(split: str | None) -> dict[str, float] | None:
+    if split is None:
+        return None
+    try:
+        train, val, test = (float(x) for x in split.split(","))
+    except ValueError:
+        raise ConfigError(
+            f"invalid option: --split {split!r} is not three shares", hint="see `tunesmith data prepare --help`"
+        ) from None
+    return {"train": train, "val": val, "test": test}
 
 
 def _tokenizer(model: str | None) -> Any:
@@ -148,20 +188,18 @@ def check(
     files: Files,
     format: FormatOpt = None,
     model: ModelOpt = None,
-    max_seq_len: Annotated[int, typer.Option("--max-seq-len", help="Longer examples are errors.")] = 2048,
+    max_seq_len: MaxSeqLenOpt = None,
     pii_entities: EntitiesOpt = None,
     pii_allow: AllowOpt = None,
-    near_dup_threshold: Annotated[float, typer.Option(help="MinHash Jaccard of prompts for near dups.")] = 0.8,
+    near_dup_threshold: NearDupOpt = None,
     no_pii: Annotated[bool, typer.Option("--no-pii", help="Skip the PII scan.")] = False,
     no_embeddings: Annotated[bool, typer.Option("--no-embeddings", help="Skip the embedding spread.")] = False,
-    keep_recurring_names: KeepNamesOpt = True,
-    pii_name_sample: Annotated[
-        int,
-        typer.Option(min=0, help="Look for names in at most N distinct messages (seeded sample); 0: all of them."),
-    ] = 5_000,
-    embedding_sample: Annotated[int, typer.Option(min=2, help="Prompts embedded for the diversity spread.")] = 1000,
+    keep_recurring_names: KeepNamesOpt = None,
+    pii_name_sample: Annotated[int | None, _key("pii_name_sample", "--pii-name-sample")] = None,
+    embedding_sample: Annotated[int | None, _key("embedding_sample", "--embedding-sample")] = None,
     columns: ColumnsOpt = None,
     against: AgainstOpt = None,
+    overrides: DataSetOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     report: Annotated[Path | None, typer.Option("--report", help="Write every finding to an HTML file.")] = None,
 ) -> None:
@@ -176,21 +214,21 @@ def check(
     from tunesmith.data.check import check_files
     from tunesmith.data.report import write_html
 
-    result = check_files(
-        files,
+    cfg = _data_config(
+        "check",
+        overrides,
         format=format,
-        tokenizer=_tokenizer(model),
         max_seq_len=max_seq_len,
         pii_entities=_entities(pii_entities),
+        pii_allow=pii_allow,
         near_dup_threshold=near_dup_threshold,
-        diversity=not no_embeddings,
-        pii_scan=not no_pii,
-        pii_allow=pii_allow or (),
         keep_recurring_names=keep_recurring_names,
-        pii_name_sample=pii_name_sample or None,
+        pii_name_sample=pii_name_sample,
         embedding_sample=embedding_sample,
         columns=_columns(columns),
-        test=against,
+    )
+    result = check_files(
+        files, cfg, tokenizer=_tokenizer(model), diversity=not no_embeddings, pii_scan=not no_pii, test=against
     )
     if as_json:
         typer.echo(json.dumps(result.to_json(), ensure_ascii=False))
@@ -210,35 +248,30 @@ def prepare(
     out: Annotated[Path, typer.Option("--out", help="Output directory (written atomically).")],
     format: FormatOpt = None,
     model: ModelOpt = None,
-    max_seq_len: Annotated[int, typer.Option("--max-seq-len")] = 2048,
-    too_long: Annotated[
-        str, typer.Option("--too-long", help="drop | truncate", callback=_choice("drop", "truncate"))
-    ] = "drop",
-    pii: Annotated[
-        str,
-        typer.Option("--pii", help="redact | pseudonymize | off", callback=_choice("redact", "pseudonymize", "off")),
-    ] = "redact",
+    max_seq_len: MaxSeqLenOpt = None,
+    too_long: Annotated[str | None, _key("too_long", "--too-long")] = None,
+    pii: Annotated[str | None, _key("pii", "--pii")] = None,
     pii_entities: EntitiesOpt = None,
     pii_allow: AllowOpt = None,
     pii_key_file: Annotated[
         Path | None, typer.Option("--pii-key-file", help="HMAC key for pseudonyms, outside --out (created if absent).")
     ] = None,
-    keep_recurring_names: KeepNamesOpt = True,
-    dedup: Annotated[
-        str, typer.Option("--dedup", help="near | exact | off", callback=_choice("near", "exact", "off"))
-    ] = "near",
-    near_dup_threshold: Annotated[float, typer.Option(help="MinHash Jaccard of prompts for near dups.")] = 0.8,
-    conflicts: Annotated[
-        str, typer.Option("--conflicts", help="majority | drop | keep", callback=_choice("majority", "drop", "keep"))
-    ] = "majority",
+    keep_recurring_names: KeepNamesOpt = None,
+    dedup: Annotated[str | None, _key("dedup", "--dedup")] = None,
+    near_dup_threshold: NearDupOpt = None,
+    conflicts: Annotated[str | None, _key("conflicts", "--conflicts")] = None,
     columns: ColumnsOpt = None,
     parent: Annotated[
         Path | None,
         typer.Option("--parent", help="Previous prepared dataset: kept whole, its test split frozen; new data added."),
     ] = None,
     against: AgainstOpt = None,
-    split: Annotated[str, typer.Option("--split", help="train,val,test shares.")] = "0.8,0.1,0.1",
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    split: Annotated[
+        str | None,
+        _key("split", "--split", metavar="TRAIN,VAL,TEST", shown=lambda d: f"{d.train:g},{d.val:g},{d.test:g}"),
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="The seed of the split (project.seed; default 0).")] = None,
+    overrides: DataSetOpt = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace --out even when tunesmith did not write it (never the inputs).")
@@ -249,39 +282,34 @@ def prepare(
     Examples:
       tunesmith data prepare data/support.jsonl --out artifacts/dataset
       tunesmith data prepare data/*.jsonl --out artifacts/dataset --pii pseudonymize --seed 1
+      tunesmith data prepare data/*.jsonl --out artifacts/dataset --set data.split.min_test={out_of_scope: 10}
       tunesmith data prepare reviewed.jsonl --parent artifacts/dataset --out artifacts/dataset-v2
       tunesmith data prepare pairs.jsonl --against artifacts/dataset --out artifacts/pairs
     """
-    from pydantic import ValidationError
-
-    from tunesmith.config import DataConfig
+    from tunesmith.config import ProjectConfig
     from tunesmith.data.prepare import prepare_dataset
-    from tunesmith.errors import ConfigError
 
-    try:
-        shares = [float(x) for x in split.split(",")]
-        cfg = DataConfig(
-            format=format,
-            max_seq_len=max_seq_len,
-            too_long=too_long,
-            pii=pii,
-            pii_entities=_entities(pii_entities),
-            dedup=dedup,
-            near_dup_threshold=near_dup_threshold,
-            conflicts=conflicts,
-            split={"train": shares[0], "val": shares[1], "test": shares[2]},
-            pii_allow=pii_allow or [],
-            keep_recurring_names=keep_recurring_names,
-            columns=_columns(columns) or {},
-        )
-    except (ValueError, IndexError) as e:
-        msg = e.errors()[0]["msg"] if isinstance(e, ValidationError) else str(e)
-        raise ConfigError(f"invalid option: {msg}", hint="see `tunesmith data prepare --help`") from None
+    cfg = _data_config(
+        "prepare",
+        overrides,
+        format=format,
+        max_seq_len=max_seq_len,
+        too_long=too_long,
+        pii=pii,
+        pii_entities=_entities(pii_entities),
+        pii_allow=pii_allow,
+        keep_recurring_names=keep_recurring_names,
+        dedup=dedup,
+        near_dup_threshold=near_dup_threshold,
+        conflicts=conflicts,
+        columns=_columns(columns),
+        split=_shares(split),
+    )
     result = prepare_dataset(
         files,
         out,
         cfg,
-        seed=seed,
+        seed=ProjectConfig().seed if seed is None else seed,
         tokenizer=_tokenizer(model),
         pii_key_file=pii_key_file,
         parent=parent,

