@@ -144,3 +144,117 @@ def test_the_closed_sets_are_the_ones_the_code_knows():
     assert set(ARMS) == set(ARM_DESCRIPTIONS)
     assert literal_choices(ModelConfig.model_fields["get"].annotation) == tuple(NAMED_MODELS)
     assert literal_choices(TinyModelConfig.model_fields["size"].annotation) == get_args(tiny.Size)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Each default of the data and train sections is declared once, in config.py
+
+SRC = Path(__file__).parents[1] / "src" / "tunesmith"
+# Constants that equal a default by coincidence, or copy a default of a section this test does not cover: each with
+# the reason it is not a second declaration of a data or train setting. A new entry needs as good a reason.
+NOT_COPIES = {
+    ("data/pii.py", "PARALLEL_MIN_TEXTS"): "the distinct texts from which spaCy runs in worker processes",
+    ("data/stats.py", "DISTINCT_SAMPLE"): "the fixed distinct-n sample that keeps one threshold meaningful",
+    ("data/augment.py", "batch_size"): "the generation batch of `data add-refusals --generate`",
+    ("serve/engine.py", "batch_size"): "the engine's batch (serve.batch_size), not train.batch_size",
+    ("registry.py", "backend"): "a run recorded before vendor backends existed was trained locally",
+}
+
+
+def section_defaults():
+    """(dotted key, field name, default) of every non-trivial scalar default of the data and train sections."""
+    from tunesmith.config import DataConfig, TrainConfig, _model_in
+
+    def walk(model, prefix):
+        for name, field in model.model_fields.items():
+            sub = _model_in(field.annotation)
+            if sub is not None:
+                yield from walk(sub, f"{prefix}{name}.")
+                continue
+            default = field.get_default(call_default_factory=True)
+            trivial = isinstance(default, bool) or default is None or default in (0, 1, "")
+            if not trivial and isinstance(default, int | float | str):
+                yield f"{prefix}{name}", name, default
+
+    return [*walk(DataConfig, "data."), *walk(TrainConfig, "train.")]
+
+
+def distinctive(value) -> bool:
+    """A number unlikely to be typed for another reason: >= 100, or a fraction other than 0.1 and 0.5."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return abs(value) >= 100 or (value != int(value) and value not in (0.1, 0.5))
+
+
+def bindings(tree):
+    """(name, value node) of every place a constant can be a default: parameter defaults, keyword arguments,
+    assignments (module constants, dataclass fields) and dict entries."""
+    import ast
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            a = node.args
+            positional = a.posonlyargs + a.args
+            yield from zip((x.arg for x in positional[len(positional) - len(a.defaults) :]), a.defaults, strict=True)
+            yield from ((x.arg, d) for x, d in zip(a.kwonlyargs, a.kw_defaults, strict=True) if d is not None)
+        elif isinstance(node, ast.Call):
+            yield from ((k.arg, k.value) for k in node.keywords if k.arg)
+        elif isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+            for t in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                name = t.id if isinstance(t, ast.Name) else t.attr if isinstance(t, ast.Attribute) else None
+                if name:
+                    yield name, node.value
+        elif isinstance(node, ast.Dict):
+            pairs = zip(node.keys, node.values, strict=True)
+            yield from ((k.value, v) for k, v in pairs if isinstance(k, ast.Constant))
+
+
+def copies_of_defaults(source: str, defaults):
+    """(line, name, value, key): a constant bound to a field's name with its default, or a distinctive number
+    equal to a default, wherever it is bound."""
+    import ast
+
+    found = []
+    for name, node in bindings(ast.parse(source)):
+        if not (isinstance(node, ast.Constant) and not isinstance(node.value, bool)):
+            continue
+        for key, field, default in defaults:
+            same = type(node.value) is type(default) or {type(node.value), type(default)} <= {int, float}
+            if same and node.value == default and (str(name).lower() == field or distinctive(default)):
+                found.append((node.lineno, str(name), node.value, key))
+    return found
+
+
+def test_the_copy_finder_finds_copies():
+    defaults = [("data.near_dup_threshold", "near_dup_threshold", 0.8), ("data.pii_name_sample", "x", 5000)]
+    source = "def f(near_dup_threshold=0.8):\n    g(near_dup_threshold=0.8)\nCHECK_NAME_SAMPLE = 5_000\nY = 0.7\n"
+    assert sorted(line for line, *_ in copies_of_defaults(source, defaults)) == [1, 2, 3]
+
+
+def test_each_data_and_train_default_is_declared_once_in_config_py():
+    """A default copied into a stage function, a CLI option or a module constant drifts from the section's
+    (data.max_seq_len's 2048 was once written five times): stage functions take the section instead."""
+    defaults = section_defaults()
+    assert {"data.near_dup_threshold", "data.split.train", "train.lora.r"} <= {k for k, _, _ in defaults}
+    found = []
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC).as_posix()
+        if rel == "config.py":
+            continue
+        for line, name, value, key in copies_of_defaults(path.read_text(encoding="utf-8"), defaults):
+            if (rel, name) not in NOT_COPIES:
+                found.append(f"{rel}:{line}: {name} = {value!r} copies {key}")
+    assert not found, "read these from the section instead:\n" + "\n".join(found)
+    stale = [k for k in NOT_COPIES if not (SRC / k[0]).is_file() or k[1] not in (SRC / k[0]).read_text()]
+    assert not stale, f"NOT_COPIES entries that no longer exist: {stale}"
+
+
+def test_one_sequence_length_for_check_prepare_and_training(tmp_path):
+    """train.max_seq_len is the only length: the data check and prepare read it (data.max_seq_len is gone, with
+    an error that says where it went)."""
+    from tunesmith.config import DataConfig
+
+    assert "max_seq_len" not in DataConfig.model_fields
+    with pytest.raises(ConfigError) as e:
+        load_config(write(tmp_path, "data:\n  paths: []\n  max_seq_len: 2048\n"))
+    assert e.value.line == 3 and "'data.max_seq_len' is now train.max_seq_len" in e.value.message

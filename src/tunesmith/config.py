@@ -70,8 +70,9 @@ class DataConfig(Section):
         default_factory=dict,
         description="CSV/Parquet columns, canonical field -> column: {prompt: question, completion: answer}.",
     )
-    max_seq_len: int = Field(2048, gt=0, description="Examples longer than this many tokens are too long.")
-    too_long: Literal["drop", "truncate"] = Field("drop", description="What prepare does with too-long examples.")
+    too_long: Literal["drop", "truncate"] = Field(
+        "drop", description="What prepare does with examples over train.max_seq_len tokens (the sequence length)."
+    )
     pii: Literal["redact", "pseudonymize", "off"] = Field(
         "redact", description="How prepare treats personal data found by Presidio."
     )
@@ -216,7 +217,12 @@ class TrainConfig(Section):
     )
     batch_size: int = Field(8, gt=0, description="Examples per device per step.")
     grad_accum: int = Field(1, gt=0, description="Gradient accumulation steps.")
-    max_seq_len: int = Field(1024, gt=0, description="Longer examples are truncated at training time.")
+    max_seq_len: int = Field(
+        1024,
+        gt=0,
+        description="The one sequence length, in tokens: `data check` reports longer examples (too_long), prepare "
+        "drops or truncates them (data.too_long), and training truncates at it.",
+    )
     warmup_ratio: float = Field(0.05, ge=0, lt=1, description="Share of steps with linear warm-up.")
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
     lora: LoraConfig = Field(default_factory=LoraConfig, description="LoRA/DoRA/QLoRA settings.")
@@ -389,6 +395,12 @@ class MonitorConfig(Section):
 class UiConfig(Section):
     host: str = Field("127.0.0.1", description="`tunesmith ui` bind address; loopback unless you say otherwise.")
     port: int = Field(8080, gt=0, lt=65536, description="`tunesmith ui` port.")
+
+
+def default_of(section: type[BaseModel], key: str) -> Any:
+    """The default of a section's key, read from its field: for an API that takes one value of another section
+    (the data stage takes train.max_seq_len), so that the default is still declared once."""
+    return section.model_fields[key].get_default(call_default_factory=True)
 
 
 class Config(Section):
@@ -620,11 +632,19 @@ def nearest(value: Any, valid: Sequence[str]) -> str | None:
     return folded[close[0]] if close else None
 
 
+# Keys that moved: the error names the new place instead of the nearest name.
+MOVED_KEYS = {
+    ("data", "max_seq_len"): "train.max_seq_len: one sequence length for the data check, prepare and training",
+}
+
+
 def _raise_for(err: ValidationError, *, file: str | None, root: yaml.Node | None) -> None:
     first = err.errors()[0]
     loc = tuple(first["loc"])
     dotted = ".".join(str(x) for x in loc if x != "[key]")
     line = _line_of(root, loc) if root is not None else None
+    if first["type"] == "extra_forbidden" and loc in MOVED_KEYS:
+        raise ConfigError(f"'{dotted}' is now {MOVED_KEYS[loc]}", hint="move the key there", file=file, line=line)
     if first["type"] == "extra_forbidden":
         key = str(loc[-1])
         valid = _valid_keys(loc[:-1])

@@ -60,14 +60,14 @@ def run_check(cfg: Config, console: Console) -> Any:
     started = datetime.now(UTC)
     paths = _data_paths(cfg)
     with console.status("checking the data (format, duplicates, conflicts, PII, statistics)..."):
-        report = check_files(paths, cfg.data, tokenizer=tokenizer)
+        report = check_files(paths, cfg.data, max_seq_len=cfg.train.max_seq_len, tokenizer=tokenizer)
     out = cfg.stage_dir("check")
     with atomic_dir(out) as tmp:
         write_json_atomic(tmp / "findings.json", report.to_json())
         write_manifest(
             tmp,
             stage="check",
-            config=cfg.data.model_dump(mode="json"),
+            config={**cfg.data.model_dump(mode="json"), "max_seq_len": cfg.train.max_seq_len},
             inputs=paths,
             counts={"examples": report.examples, "findings": len(report.findings)},
             started_at=started,
@@ -89,6 +89,7 @@ def run_prepare(cfg: Config, console: Console) -> Any:
             _data_paths(cfg),
             cfg.stage_dir("dataset"),
             cfg.data,
+            max_seq_len=cfg.train.max_seq_len,
             seed=cfg.project.seed,
             tokenizer=tokenizer,
             pii_key_file=cfg.artifacts_dir.parent / ".tunesmith" / "pii.key",

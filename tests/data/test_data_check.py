@@ -10,7 +10,7 @@ from tunesmith.config import DataConfig
 from tunesmith.data.check import check_files
 
 ASSETS = Path(__file__).parent / "assets"
-RUN_OPTIONS = ("tokenizer", "diversity", "pii_scan", "test")  # the rest are keys of the data section
+RUN_OPTIONS = ("max_seq_len", "tokenizer", "diversity", "pii_scan", "test")  # the rest: keys of the data section
 
 
 def findings(name: str, **kwargs):

@@ -97,7 +97,7 @@ def test_embedding_sample_caps_the_work(embedder, tmp_path):
 
 def test_model_tokenizer_counts_tokens_exactly(tiny_model_dir, tiny_tokenizer, capsys):
     path = ASSETS / "too_long.jsonl"
-    report = check_files([path], DataConfig(max_seq_len=100), pii_scan=False, diversity=False, tokenizer=tiny_tokenizer)
+    report = check_files([path], max_seq_len=100, pii_scan=False, diversity=False, tokenizer=tiny_tokenizer)
     assert report.stats["token_counter"].startswith("tokenizer")
     lines = [json.loads(x) for x in path.read_text().splitlines()]
     exact = [

@@ -124,10 +124,10 @@ def test_dedup_and_conflict_policies(tmp_path):
 
 
 def test_invalid_lines_and_too_long(tmp_path):
-    r = prepare_dataset([ASSETS / "too_long.jsonl"], tmp_path / "a", DataConfig(pii="off", max_seq_len=100))
+    r = prepare_dataset([ASSETS / "too_long.jsonl"], tmp_path / "a", OFF, max_seq_len=100)
     assert r.counts["dropped"] == {"too_long": 1}
     r = prepare_dataset(
-        [ASSETS / "too_long.jsonl"], tmp_path / "b", DataConfig(pii="off", max_seq_len=100, too_long="truncate")
+        [ASSETS / "too_long.jsonl"], tmp_path / "b", DataConfig(pii="off", too_long="truncate"), max_seq_len=100
     )
     assert r.counts["truncated"] == 1 and not r.counts["dropped"]
     long = [
@@ -173,3 +173,27 @@ def test_card_names_counts_sources_removals_and_policy(tmp_path):
     card = (tmp_path / "ds" / "README.md").read_text()
     for text in ("| train |", "exact_duplicate.jsonl", "exact duplicates", "PII policy: **redact**", "Seed 0"):
         assert text in card
+
+
+def test_check_and_prepare_read_the_training_sequence_length(tmp_path, tiny_model_dir):
+    """`tunesmith run` checks and prepares at train.max_seq_len, the length training truncates at: no example
+    that training would cut reaches train.jsonl."""
+    from rich.console import Console
+
+    from tunesmith.config import Config
+    from tunesmith.pipeline import run_check, run_prepare
+
+    shutil.copy(ASSETS / "too_long.jsonl", tmp_path / "data.jsonl")
+    cfg = Config(
+        root=tmp_path,
+        model={"base": str(tiny_model_dir)},
+        data={"paths": ["data.jsonl"], "pii": "off", "split": {"train": 1, "val": 0, "test": 0}},
+        train={"max_seq_len": 100},
+    )
+    quiet = Console(quiet=True)
+    report = run_check(cfg, quiet)
+    assert report.stats["max_seq_len"] == 100 and [f.lines for f in report.findings if f.kind == "too_long"]
+    result = run_prepare(cfg, quiet)
+    assert result.counts["dropped"] == {"too_long": len([f for f in report.findings if f.kind == "too_long"])}
+    manifest = json.loads((cfg.stage_dir("dataset") / "manifest.json").read_text())
+    assert manifest["config"]["max_seq_len"] == 100

@@ -22,8 +22,10 @@ def kinds(report) -> dict[str, list[int]]:
     return out
 
 
-def check(name: str, *, pii_scan: bool = False, test=None, **data):
-    return check_files([ASSETS / name], DataConfig(**data), pii_scan=pii_scan, diversity=False, test=test)
+def check(name: str, *, pii_scan: bool = False, test=None, max_seq_len=None, **data):
+    return check_files(
+        [ASSETS / name], DataConfig(**data), max_seq_len=max_seq_len, pii_scan=pii_scan, diversity=False, test=test
+    )
 
 
 @pytest.mark.parametrize(

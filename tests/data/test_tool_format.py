@@ -178,10 +178,10 @@ def test_tool_definitions_are_part_of_the_exact_key():
 # prepare
 
 
-def prepare(tmp_path: Path, rows: list[dict], **cfg) -> list[dict]:
+def prepare(tmp_path: Path, rows: list[dict], max_seq_len: int | None = None, **cfg) -> list[dict]:
     src = write(tmp_path / "in.jsonl", rows)
     out = tmp_path / "ds"
-    prepare_dataset([src], out, DataConfig(pii="off", split=ALL_SPLIT_TO_TRAIN, **cfg))
+    prepare_dataset([src], out, DataConfig(pii="off", split=ALL_SPLIT_TO_TRAIN, **cfg), max_seq_len=max_seq_len)
     return [json.loads(line) for line in (out / "train.jsonl").open(encoding="utf-8")]
 
 

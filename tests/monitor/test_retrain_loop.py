@@ -76,6 +76,7 @@ monitor: {{database_url: "sqlite:///log.db", min_requests: 20, permutations: 100
         [review],
         cfg.stage_dir("dataset"),
         cfg.data,
+        max_seq_len=cfg.train.max_seq_len,
         tokenizer=load_tokenizer(str(tiny_model_dir)),
         parent=cfg.stage_dir("dataset"),
     )

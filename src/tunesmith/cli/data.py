@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from tunesmith.config import DataConfig, literal_choices, nearest
+from tunesmith.config import DataConfig, TrainConfig, literal_choices, nearest
 from tunesmith.errors import EXIT_FINDINGS, ConfigError, ModelError
 
 app = typer.Typer(help="Check, prepare, compare and export datasets.", no_args_is_help=True)
@@ -31,18 +32,19 @@ def _choice(*values: str):
     return check
 
 
-def _key(name: str, *flags: str, shown: Any = None, **extra: Any) -> Any:
+def _key(name: str, *flags: str, section: type[BaseModel] = DataConfig, shown: Any = None, **extra: Any) -> Any:
     """The typer option of a key of the data section, made from its pydantic field: the help is the field's
     description, a closed set of names is checked against its Literal, and the default is None, which means "the
     section's value", so that no default is declared twice. `shown` renders the default for the help."""
-    field = DataConfig.model_fields[name]
+    field = section.model_fields[name]
+    key = f"{'train' if section is TrainConfig else 'data'}.{name}"
     choices = literal_choices(field.annotation)
     default = field.get_default(call_default_factory=True)
     shown = "unset" if default is None else shown(default) if shown else json.dumps(default)
     if choices:
         extra.setdefault("callback", _choice(*choices))
         extra.setdefault("metavar", "|".join(choices))
-    return typer.Option(*flags, help=f"{field.description} (data.{name}; default {shown})", show_default=False, **extra)
+    return typer.Option(*flags, help=f"{field.description} ({key}; default {shown})", show_default=False, **extra)
 
 
 Files = Annotated[list[Path], typer.Argument(help="JSONL, JSON, CSV or Parquet files.", show_default=False)]
@@ -55,7 +57,7 @@ KeepNamesOpt = Annotated[bool | None, _key("keep_recurring_names", "--keep-recur
 ModelOpt = Annotated[str | None, typer.Option("--model", help="Tokenizer (Hub id or path) for exact token counts.")]
 EntitiesOpt = Annotated[str | None, _key("pii_entities", "--pii-entities", metavar="ENTITY,...")]
 AllowOpt = Annotated[list[str] | None, _key("pii_allow", "--pii-allow", metavar="VALUE")]  # repeatable
-MaxSeqLenOpt = Annotated[int | None, _key("max_seq_len", "--max-seq-len")]
+MaxSeqLenOpt = Annotated[int | None, _key("max_seq_len", "--max-seq-len", section=TrainConfig)]
 NearDupOpt = Annotated[float | None, _key("near_dup_threshold", "--near-dup-threshold")]
 DataSetOpt = Annotated[
     list[str] | None,
@@ -75,8 +77,6 @@ AgainstOpt = Annotated[
 def _data_config(command: str, overrides: list[str] | None, **options: Any) -> DataConfig:
     """The data section from the options given (None: not given, the section's value) and `--set data.KEY=VALUE`;
     an invalid value is a usage error (exit 2)."""
-    from pydantic import ValidationError
-
     from tunesmith.config import apply_override
 
     raw: dict[str, Any] = {"data": {k: v for k, v in options.items() if v is not None}}
@@ -93,6 +93,19 @@ def _data_config(command: str, overrides: list[str] | None, **options: Any) -> D
         key = ".".join(str(x) for x in first["loc"])
         raise ConfigError(
             f"invalid option: {first['msg']}" + (f" (data.{key})" if key else ""),
+            hint=f"see `tunesmith data {command} --help`",
+        ) from None
+
+
+def _seq_len(command: str, value: int | None) -> int | None:
+    """--max-seq-len, checked as train.max_seq_len is (None: its default)."""
+    if value is None:
+        return None
+    try:
+        return TrainConfig(max_seq_len=value).max_seq_len
+    except ValidationError as e:
+        raise ConfigError(
+            f"invalid option: --max-seq-len {value}: {e.errors()[0]['msg']}",
             hint=f"see `tunesmith data {command} --help`",
         ) from None
 
@@ -218,7 +231,6 @@ def check(
         "check",
         overrides,
         format=format,
-        max_seq_len=max_seq_len,
         pii_entities=_entities(pii_entities),
         pii_allow=pii_allow,
         near_dup_threshold=near_dup_threshold,
@@ -228,7 +240,13 @@ def check(
         columns=_columns(columns),
     )
     result = check_files(
-        files, cfg, tokenizer=_tokenizer(model), diversity=not no_embeddings, pii_scan=not no_pii, test=against
+        files,
+        cfg,
+        max_seq_len=_seq_len("check", max_seq_len),
+        tokenizer=_tokenizer(model),
+        diversity=not no_embeddings,
+        pii_scan=not no_pii,
+        test=against,
     )
     if as_json:
         typer.echo(json.dumps(result.to_json(), ensure_ascii=False))
@@ -293,7 +311,6 @@ def prepare(
         "prepare",
         overrides,
         format=format,
-        max_seq_len=max_seq_len,
         too_long=too_long,
         pii=pii,
         pii_entities=_entities(pii_entities),
@@ -309,6 +326,7 @@ def prepare(
         files,
         out,
         cfg,
+        max_seq_len=_seq_len("prepare", max_seq_len),
         seed=ProjectConfig().seed if seed is None else seed,
         tokenizer=_tokenizer(model),
         pii_key_file=pii_key_file,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tunesmith.config import DataConfig
+from tunesmith.config import DataConfig, TrainConfig, default_of
 from tunesmith.data import dedup, pii, stats
 from tunesmith.records import Finding, LoadResult, load_records
 
@@ -177,15 +177,18 @@ def check_records(
     loaded: LoadResult,
     cfg: DataConfig | None = None,
     *,
+    max_seq_len: int | None = None,
     tokenizer: Any = None,
     diversity: bool = True,
     pii_scan: bool = True,
 ) -> CheckReport:
     """Every finding in `loaded`, with the settings of the data section (`cfg`; its defaults if None).
 
-    `diversity` and `pii_scan` switch the two slow parts off (`--no-embeddings`, `--no-pii`)."""
+    `max_seq_len` is train.max_seq_len, the one sequence length (its default if None): longer examples are
+    `too_long`. `tokenizer` is the base model's (approximate counts if None). `diversity` and `pii_scan` switch the
+    two slow parts off (`--no-embeddings`, `--no-pii`)."""
     cfg = cfg or DataConfig()
-    max_seq_len = cfg.max_seq_len
+    max_seq_len = default_of(TrainConfig, "max_seq_len") if max_seq_len is None else max_seq_len
     records = loaded.records
     findings = list(loaded.findings)
     pii_name_sample = cfg.pii_name_sample or None  # 0: every message
@@ -200,7 +203,7 @@ def check_records(
                     "too_long",
                     "error",
                     [src["line"]],
-                    f"{t['total']} tokens, over --max-seq-len {max_seq_len}",
+                    f"{t['total']} tokens, over the sequence length {max_seq_len} (train.max_seq_len)",
                     file=src["file"],
                 )
             )
@@ -340,13 +343,14 @@ def check_files(
     paths: Sequence[str | Path],
     cfg: DataConfig | None = None,
     *,
+    max_seq_len: int | None = None,
     tokenizer: Any = None,
     diversity: bool = True,
     pii_scan: bool = True,
     test: str | Path | None = None,
 ) -> CheckReport:
-    """Load and check with the settings of the data section (`cfg`; its defaults if None); raises DataError
-    (exit 2) when nothing usable can be read.
+    """Load and check with the settings of the data section (`cfg`; its defaults if None) and the sequence length
+    (train.max_seq_len; its default if None); raises DataError (exit 2) when nothing usable can be read.
 
     Files of preference pairs (TRL, OpenAI DPO, HH) are detected and checked as pairs (data/preference.py);
     `test` (a prepared dataset or a test.jsonl) then adds the pairs whose prompt is in that test split."""
@@ -355,7 +359,14 @@ def check_files(
     cfg = cfg or DataConfig()
     if cfg.format is None and preference.is_preference_data(paths):
         return preference.check_preferences(
-            preference.load_preferences(paths), cfg, tokenizer=tokenizer, pii_scan=pii_scan, test=test
+            preference.load_preferences(paths),
+            cfg,
+            max_seq_len=max_seq_len,
+            tokenizer=tokenizer,
+            pii_scan=pii_scan,
+            test=test,
         )
     loaded = load_records(paths, format=cfg.format, columns=cfg.columns)
-    return check_records(loaded, cfg, tokenizer=tokenizer, diversity=diversity, pii_scan=pii_scan)
+    return check_records(
+        loaded, cfg, max_seq_len=max_seq_len, tokenizer=tokenizer, diversity=diversity, pii_scan=pii_scan
+    )

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tunesmith.artifacts import atomic_dir, check_output, sha256_file, write_jsonl, write_manifest
-from tunesmith.config import DataConfig
+from tunesmith.config import DataConfig, TrainConfig, default_of
 from tunesmith.data import dedup, pii, stats
 from tunesmith.data.check import CheckReport, group_finding, pii_findings
 from tunesmith.data.prepare import (
@@ -376,15 +376,17 @@ def check_preferences(
     loaded: LoadResult,
     cfg: DataConfig | None = None,
     *,
+    max_seq_len: int | None = None,
     tokenizer: Any = None,
     pii_scan: bool = True,
     test: str | Path | None = None,
 ) -> CheckReport:
     """Every finding of preference data: the loader's, too long, duplicates and conflicts of the prompt, PII, and
     leakage (a pair whose prompt is in the test split at `test`, a prepared dataset or a test.jsonl), with the
-    settings of the data section (`cfg`; its defaults if None)."""
+    settings of the data section (`cfg`; its defaults if None) and the sequence length (train.max_seq_len; its
+    default if None)."""
     cfg = cfg or DataConfig()
-    max_seq_len = cfg.max_seq_len
+    max_seq_len = default_of(TrainConfig, "max_seq_len") if max_seq_len is None else max_seq_len
     pairs = loaded.records
     findings = list(loaded.findings)
     notes: list[str] = []
@@ -400,7 +402,8 @@ def check_preferences(
                     "too_long",
                     "error",
                     [src["line"]],
-                    f"prompt + {' and prompt + '.join(over)} tokens, over --max-seq-len {max_seq_len}",
+                    f"prompt + {' and prompt + '.join(over)} tokens, over the sequence length {max_seq_len} "
+                    "(train.max_seq_len)",
                     file=src["file"],
                 )
             )
@@ -577,6 +580,7 @@ def prepare_preferences(
     out_dir: str | Path,
     cfg: DataConfig,
     *,
+    max_seq_len: int | None = None,
     seed: int = 0,
     tokenizer: Any = None,
     pii_key_file: str | Path | None = None,
@@ -587,9 +591,10 @@ def prepare_preferences(
     """Write train/val/test.jsonl of pairs, manifest.json, README.md and redactions.jsonl into `out_dir`, atomically.
 
     Copies of a pair are dropped (one kept) unless `cfg.dedup` is off; contradicting pairs per `cfg.conflicts`
-    (keep keeps them, otherwise both go); pairs over `cfg.max_seq_len` on either side are dropped; personal data
-    is redacted as in SFT data, with the audit log; `against` (a prepared dataset or a test.jsonl) drops the pairs
-    whose prompt is in that test split (`leakage`). The pairs of one prompt never straddle splits.
+    (keep keeps them, otherwise both go); pairs over `max_seq_len` (train.max_seq_len; its default if None) on
+    either side are dropped; personal data is redacted as in SFT data, with the audit log; `against` (a prepared
+    dataset or a test.jsonl) drops the pairs whose prompt is in that test split (`leakage`). The pairs of one
+    prompt never straddle splits.
 
     With `parent` (a preference dataset written by an earlier prepare), the new version holds every parent pair
     unchanged and in its split (its test split is frozen); a new pair identical to a parent pair is dropped
@@ -597,6 +602,7 @@ def prepare_preferences(
     has in train or val joins that split, and the others go to train and val in their proportion.
     """
     out_dir = Path(out_dir)
+    max_seq_len = default_of(TrainConfig, "max_seq_len") if max_seq_len is None else max_seq_len
     check_output(out_dir, overwrite=overwrite, inputs=list(paths))
     loaded = load_preferences(paths)
     pairs = loaded.records
@@ -661,13 +667,17 @@ def prepare_preferences(
     counter = stats.TokenCounter(tokenizer)
     for side in SIDES:
         for i, t in zip(kept, counter.records([conversation(pairs[i], side) for i in kept]), strict=True):
-            if t["total"] > cfg.max_seq_len:
+            if t["total"] > max_seq_len:
                 drop[i] = "too_long"  # a pair is not truncated: cutting one side would change what it prefers
     if cfg.too_long == "truncate" and "too_long" in drop.values():
-        warnings.append("pairs over max_seq_len are dropped, never truncated (data.too_long: truncate is for SFT)")
+        warnings.append(
+            "pairs over train.max_seq_len are dropped, never truncated (data.too_long: truncate is for SFT)"
+        )
     kept = [i for i in range(len(pairs)) if i not in drop]
     if not kept:
-        raise DataError("every pair was dropped", hint="loosen the dedup, conflicts or max_seq_len options")
+        raise DataError(
+            "every pair was dropped", hint="loosen the dedup or conflicts options, or raise train.max_seq_len"
+        )
     # The pairs of one prompt go together; with a parent, a group whose prompt the parent has joins its split.
     forced: dict[str, list[int]] = {s: [] for s in SPLITS}
     free: list[int] = []
@@ -713,6 +723,7 @@ def prepare_preferences(
     options = {
         **cfg.model_dump(mode="json", exclude={"paths", "pii_name_sample", "embedding_sample", "columns", "format"}),
         "kind": "preference",
+        "max_seq_len": max_seq_len,
         "seed": seed,
         "tokenizer": counter.method,
         "pii_allow": sorted(cfg.pii_allow),

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tunesmith.artifacts import atomic_dir, check_output, read_jsonl, sha256_file, write_jsonl, write_manifest
-from tunesmith.config import DataConfig
+from tunesmith.config import DataConfig, TrainConfig, default_of
 from tunesmith.data import dedup, pii, stats
 from tunesmith.data.split import SPLITS, split_groups
 from tunesmith.errors import DataError
@@ -255,6 +255,7 @@ def _output_record(r: dict[str, Any]) -> dict[str, Any]:
 def _card(
     counts: dict[str, Any],
     cfg: DataConfig,
+    max_seq_len: int,
     seed: int,
     digest: str,
     sources: list[dict[str, Any]],
@@ -302,12 +303,12 @@ def _card(
         "exact_duplicate": "exact duplicates (one kept per group)",
         "near_duplicate": f"near duplicates (prompt MinHash Jaccard >= {cfg.near_dup_threshold:g}; one kept)",
         "conflict": f"conflicting answers (policy: {cfg.conflicts}; a tie keeps neither)",
-        "too_long": f"over {cfg.max_seq_len} tokens (policy: {cfg.too_long})",
+        "too_long": f"over {max_seq_len} tokens, train.max_seq_len (policy: {cfg.too_long})",
         "in_parent": "duplicates, near duplicates or conflicts of a parent example (the parent's is kept)",
     }
     lines += [f"| {reasons[k]} | {v} |" for k, v in counts["dropped"].items()]
     if counts.get("truncated"):
-        lines.append(f"\n{counts['truncated']} example(s) were truncated to {cfg.max_seq_len} tokens.")
+        lines.append(f"\n{counts['truncated']} example(s) were truncated to {max_seq_len} tokens.")
     lines += ["", "## Personal data", ""]
     if cfg.pii == "off":
         lines.append("PII policy: **off**. Personal data was not looked for; the data may contain some.")
@@ -408,6 +409,7 @@ def prepare_dataset(
     out_dir: str | Path,
     cfg: DataConfig,
     *,
+    max_seq_len: int | None = None,
     seed: int = 0,
     tokenizer: Any = None,
     pii_key_file: str | Path | None = None,
@@ -418,7 +420,9 @@ def prepare_dataset(
     """Write train/val/test.jsonl, manifest.json, README.md and redactions.jsonl into `out_dir`, atomically.
 
     With `pii="pseudonymize"` and no `pii_key_file`, the key is created next to the directory as
-    `<out_dir>.pii-key`; keep it to reproduce the same pseudonyms. Every setting comes from `cfg`, the data section.
+    `<out_dir>.pii-key`; keep it to reproduce the same pseudonyms. Every setting comes from `cfg`, the data section,
+    but the sequence length: `max_seq_len` is train.max_seq_len (its default if None), so that prepare drops or
+    truncates (data.too_long) exactly what training would cut.
 
     With `parent` (a directory written by an earlier prepare), the new version holds every parent example
     unchanged and in its split (the test split is frozen, so evaluations stay comparable) plus the new files'
@@ -436,6 +440,7 @@ def prepare_dataset(
             paths,
             out_dir,
             cfg,
+            max_seq_len=max_seq_len,
             seed=seed,
             tokenizer=tokenizer,
             pii_key_file=pii_key_file,
@@ -446,6 +451,7 @@ def prepare_dataset(
     if against is not None:
         raise DataError("--against applies to preference pairs", hint="use --parent to add conversations")
     out_dir = Path(out_dir)
+    max_seq_len = default_of(TrainConfig, "max_seq_len") if max_seq_len is None else max_seq_len
     # Fail before the work: the --parent is the version being replaced, but the data files must survive.
     check_output(out_dir, overwrite=overwrite, inputs=list(paths))
     base = _load_parent(parent) if parent is not None else None
@@ -498,15 +504,15 @@ def prepare_dataset(
     counter = stats.TokenCounter(tokenizer)
     truncated = 0
     for i, t in zip(kept, counter.records([records[i] for i in kept]), strict=True):
-        if t["total"] <= cfg.max_seq_len:
+        if t["total"] <= max_seq_len:
             continue
-        if cfg.too_long == "truncate" and _truncate(records[i], counter, cfg.max_seq_len):
+        if cfg.too_long == "truncate" and _truncate(records[i], counter, max_seq_len):
             records[i]["meta"]["truncated"] = True
             truncated += 1
         else:
             drop[i] = "too_long"
     if truncated:
-        warnings.append(f"{truncated} example(s) truncated to {cfg.max_seq_len} tokens ({counter.method})")
+        warnings.append(f"{truncated} example(s) truncated to {max_seq_len} tokens ({counter.method})")
     kept = [i for i in range(len(records)) if i not in drop]
     if not kept:
         raise DataError("every example was dropped", hint="loosen the dedup, conflicts or too_long options")
@@ -554,6 +560,7 @@ def prepare_dataset(
         counts["new"] = {s: len(assignment[s]) for s in SPLITS}
     options = {
         **cfg.model_dump(mode="json", exclude={"paths", "pii_name_sample", "embedding_sample"}),
+        "max_seq_len": max_seq_len,
         "seed": seed,
         "tokenizer": counter.method,
         "pii_allow": sorted(cfg.pii_allow),
@@ -571,7 +578,7 @@ def prepare_dataset(
             digest = dataset_hash(blobs, options)
             write_jsonl(tmp / "redactions.jsonl", log)
             (tmp / "README.md").write_text(
-                _card(counts, cfg, seed, digest, sources, pii_counts, warnings), encoding="utf-8"
+                _card(counts, cfg, max_seq_len, seed, digest, sources, pii_counts, warnings), encoding="utf-8"
             )
             write_manifest(
                 tmp,
