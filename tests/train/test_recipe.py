@@ -263,3 +263,51 @@ def test_top_layers_above_the_model_depth_is_a_config_error(tiny_model_dir, data
     with pytest.raises(ConfigError, match="decoder layers"):
         train(config(tiny_model_dir, lora={"top_layers": 99}), dataset_dir=dataset_dir, out_dir=tmp_path / "bad")
     assert not (tmp_path / "bad" / "manifest.json").exists()
+
+
+@pytest.mark.parametrize("share", [True, False])
+def test_frozen_lower_layers_kept_across_epochs_train_exactly_the_same(
+    share, tiny_model_dir, dataset_dir, tmp_path, monkeypatch
+):
+    """With adapters on the top layer only, epoch 2 runs that layer alone from the kept states (frozen_layers.py):
+    the same losses, val loss and weights as running every layer each step, with and without a shared prefix."""
+    from tunesmith.train import frozen_layers, trainer
+
+    hits = []
+    real = frozen_layers.FrozenLayerCache.lookup
+    monkeypatch.setattr(
+        frozen_layers.FrozenLayerCache,
+        "lookup",
+        lambda self, i: (s := real(self, i)) is not None and hits.append(1) or s,
+    )
+    monkeypatch.setattr(trainer.TunesmithSFTTrainer, "shared_prefix", share)
+    cfg = config(tiny_model_dir, epochs=2, lora={"dropout": 0.0, "top_layers": 1})
+    monkeypatch.setattr(trainer.TunesmithSFTTrainer, "frozen_layers", False)
+    whole = train(cfg, dataset_dir=dataset_dir, out_dir=tmp_path / "whole")
+    assert hits == []
+    monkeypatch.setattr(trainer.TunesmithSFTTrainer, "frozen_layers", True)
+    kept = train(cfg, dataset_dir=dataset_dir, out_dir=tmp_path / "kept")
+    assert len(hits) >= 4  # every micro-batch of epoch 2 (4 steps of 8 rows) ran the upper layer only
+    assert losses(kept) == pytest.approx(losses(whole), abs=1e-5)
+    assert kept.eval_loss == pytest.approx(whole.eval_loss, abs=1e-5)
+    a = load_file(whole.model_dir / "adapter_model.safetensors")
+    b = load_file(kept.model_dir / "adapter_model.safetensors")
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+def test_frozen_layers_are_kept_only_below_the_lowest_adapter(tiny_model_dir):
+    from peft import get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from tunesmith.config import LoraConfig
+    from tunesmith.train.frozen_layers import FrozenLayerCache
+    from tunesmith.train.lora import peft_lora_config
+
+    def cache(**lora):
+        base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+        model = get_peft_model(base, peft_lora_config(LoraConfig(**lora), base))
+        return FrozenLayerCache.for_model(model, model.get_base_model().get_decoder())
+
+    assert cache(dropout=0.0) is None  # every layer trains: nothing is frozen
+    top = cache(dropout=0.1, top_layers=1)  # dropout in the trained layer only: the frozen ones stay deterministic
+    assert top is not None and top.depth == len(top.decoder.layers) - 1

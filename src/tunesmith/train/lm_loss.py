@@ -23,10 +23,13 @@ once in training (vLLM's and SGLang's prefix caches serve inference).
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from typing import Any
 
 import torch
+
+from tunesmith.train.frozen_layers import FrozenLayerCache
 
 # Elements of the [labelled positions, vocab] logits materialised at once. Above this (a real vocabulary of 150k and
 # 450+ labelled tokens in a micro-batch), TRL's chunked kernel computes the same loss in vocabulary tiles instead.
@@ -72,6 +75,7 @@ def labelled_loss(
     inputs: dict[str, Any],
     num_items_in_batch: Any = None,
     share_prefix: bool = True,
+    frozen: FrozenLayerCache | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
     """The cross-entropy summed over the labelled positions, divided by `num_items_in_batch`: Trainer's count of the
     labelled tokens in the whole batch. Without that count, it is the mean over this batch, as in TRL.
@@ -79,20 +83,26 @@ def labelled_loss(
     Returns the loss, the number of labelled positions and how many of them the model ranks first; None when the
     decoder's hidden states do not cover every position (a model whose decoder itself honours `logits_to_keep`,
     such as Gemma 4's KV-shared layers).
-    The model is called through `model` (a DDP wrapper keeps its hooks). It computes the logits of the last position
-    only (`logits_to_keep=1`), and a forward hook takes the decoder's hidden states.
+    With `frozen`, rows seen before run the layers above the frozen ones only, from their kept states
+    (frozen_layers.py). The model is called through `model` (a DDP wrapper keeps its hooks). It computes the logits
+    of the last position only (`logits_to_keep=1`), and a forward hook takes the decoder's hidden states.
     """
-    captured: list[torch.Tensor] = []
-    hook = decoder.register_forward_hook(lambda module, args, output: captured.append(output[0]))
     prefix = shared_prefix(model, inputs) if share_prefix else 0
-    try:
-        if prefix:
-            states = _with_shared_prefix(model, inputs, prefix, captured)
-        else:
-            model(**{k: v for k, v in inputs.items() if k != "labels"}, use_cache=False, logits_to_keep=1)
-            states = captured[-1]
-    finally:
-        hook.remove()
+    kept = frozen.lookup(inputs) if frozen is not None else None
+    if kept is not None:  # every row seen before: only the layers above the frozen ones run
+        states = frozen.upper_states(kept, inputs["attention_mask"], prefix)
+    else:
+        captured: list[torch.Tensor] = []
+        hook = decoder.register_forward_hook(lambda module, args, output: captured.append(output[0]))
+        try:
+            with frozen.record(inputs) if frozen is not None else contextlib.nullcontext():
+                if prefix:
+                    states = _with_shared_prefix(model, inputs, prefix, captured)
+                else:
+                    model(**{k: v for k, v in inputs.items() if k != "labels"}, use_cache=False, logits_to_keep=1)
+                    states = captured[-1]
+        finally:
+            hook.remove()
     labels = inputs["labels"][:, 1:]
     if states.size(1) != labels.size(1) + 1:
         return None

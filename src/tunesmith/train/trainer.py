@@ -3,6 +3,8 @@
 - `training_step` splits each batch into length-sorted micro-batches (microbatch.py) when `micro_batch_tokens` > 0.
 - `compute_loss` on CPU projects only the labelled positions through the LM head (lm_loss.py), and computes the
   prefix that every row of a micro-batch shares (a system prompt) once, when no dropout is active.
+- With frozen lower layers (`train.lora.top_layers`), their outputs are kept per row in the first epoch and only the
+  upper layers run afterwards (frozen_layers.py).
 
 Both fall back to TRL's own code wherever their conditions do not hold.
 """
@@ -16,6 +18,7 @@ from accelerate.utils import DistributedType
 from trl import SFTTrainer
 
 from tunesmith.train import microbatch
+from tunesmith.train.frozen_layers import FrozenLayerCache
 from tunesmith.train.lm_loss import labelled_loss, lm_parts
 
 
@@ -26,10 +29,12 @@ class TunesmithSFTTrainer(SFTTrainer):
     # changes the result.
     labelled_positions_only = True
     shared_prefix = True
+    frozen_layers = True
 
     def __init__(self, *args: Any, micro_batch_tokens: int = 0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.micro_batch_tokens = micro_batch_tokens
+        self._frozen: FrozenLayerCache | None | bool = False  # False: not looked at yet
 
     def training_step(self, model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> Any:
         # Without num_items_in_batch each part's loss would be its own mean: the sum would weight rows wrongly.
@@ -54,7 +59,9 @@ class TunesmithSFTTrainer(SFTTrainer):
         parts = None if return_outputs else self._labelled_loss_parts(model, inputs)
         if parts is None:
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-        result = labelled_loss(model, *parts, inputs, num_items_in_batch, share_prefix=self.shared_prefix)
+        result = labelled_loss(
+            model, *parts, inputs, num_items_in_batch, share_prefix=self.shared_prefix, frozen=self._frozen_cache(parts)
+        )
         if result is None:  # the decoder cut its hidden states to the kept logits: TRL's path from now on
             self.labelled_positions_only = False
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
@@ -71,6 +78,13 @@ class TunesmithSFTTrainer(SFTTrainer):
             self._total_train_tokens += self.accelerator.gather_for_metrics(inputs["attention_mask"].sum()).sum().item()
         self._metrics[mode]["num_tokens"] = [self._total_train_tokens]
         return loss
+
+    def _frozen_cache(self, parts: tuple[Any, Any]) -> FrozenLayerCache | None:
+        """The kept states of the frozen lower layers, for one process without DDP's forward in the way."""
+        if self._frozen is False:
+            alone = self.accelerator.distributed_type == DistributedType.NO
+            self._frozen = FrozenLayerCache.for_model(self.model, parts[0]) if self.frozen_layers and alone else None
+        return self._frozen  # type: ignore[return-value]
 
     def _labelled_loss_parts(self, model: Any, inputs: dict[str, Any]) -> tuple[Any, Any] | None:
         """The decoder and head when the labelled-positions loss computes exactly TRL's loss here, else None.
