@@ -258,3 +258,25 @@ def test_one_sequence_length_for_check_prepare_and_training(tmp_path):
     with pytest.raises(ConfigError) as e:
         load_config(write(tmp_path, "data:\n  paths: []\n  max_seq_len: 2048\n"))
     assert e.value.line == 3 and "'data.max_seq_len' is now train.max_seq_len" in e.value.message
+
+
+def test_readme_config_table_is_generated_from_the_fields():
+    """The README's table is `python -m tunesmith.config --markdown`: a field added or changed without
+    `python -m tunesmith.config --write README.md` fails here."""
+    from tunesmith.config import TABLE_COMMAND, _with_table, markdown_table
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    assert _with_table(readme) == readme, f"README.md's configuration table is stale: run `{TABLE_COMMAND}`"
+    table = markdown_table()
+    assert "| `data.format` | unset |" in table and "| `train.max_seq_len` | `1024` |" in table
+    assert "| `eval.endpoint.base_url` | required |" in table and "PydanticUndefined" not in table
+
+
+def test_config_markdown_command(capsys, tmp_path):
+    from tunesmith.config import TABLE_END, TABLE_START, main, markdown_table
+
+    assert main(["--markdown"]) == 0 and capsys.readouterr().out == markdown_table()
+    doc = tmp_path / "README.md"
+    doc.write_text(f"intro\n{TABLE_START} -->\nold\n{TABLE_END}\nend\n")
+    assert main(["--write", str(doc)]) == 0
+    assert doc.read_text() == f"intro\n{TABLE_START} -->\n{markdown_table()}{TABLE_END}\nend\n"

@@ -8,6 +8,7 @@ line, and the closest valid key, because a silently ignored typo (`lerning_rate`
 from __future__ import annotations
 
 import difflib
+import json
 import reprlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -205,9 +206,12 @@ class TrainConfig(Section):
     backend: Literal["local", "openai", "bedrock"] = Field(
         "local",
         description="local: TRL on this machine; openai or bedrock: upload the prepared dataset and run the vendor's "
-        "fine-tuning job (model.base is then the vendor's base model).",
+        "fine-tuning job (model.base is then the vendor's base model; docs/vendors.md).",
     )
-    vendor: VendorConfig = Field(default_factory=VendorConfig, description="Settings of a vendor backend.")
+    vendor: VendorConfig = Field(
+        default_factory=VendorConfig,
+        description="Settings of a vendor backend; credentials come from the environment, never from this file.",
+    )
     method: Literal["lora", "dora", "qlora", "full"] = Field("lora", description="Fine-tuning method.")
     epochs: float | None = Field(
         None, gt=0, description="Passes over train.jsonl; chosen from dataset size if unset (OpenAI's rule)."
@@ -252,7 +256,7 @@ class TrainConfig(Section):
     objective: Literal["sft", "dpo"] = Field(
         "sft",
         description="sft: learn the assistant turns of conversations; dpo: prefer chosen over rejected answers "
-        "(a dataset of preference pairs; train.dpo).",
+        "(a dataset of preference pairs; train.dpo; docs/training.md).",
     )
     dpo: DpoConfig = Field(default_factory=DpoConfig, description="DPO settings (train.objective: dpo).")
     init_from: str | None = Field(
@@ -760,3 +764,80 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
         node[keys[-1]] = parse_yaml(value)[0]
     except (yaml.YAMLError, RecursionError):
         raise ConfigError(f"bad override '{_excerpt(item)}': the value is not valid YAML") from None
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The configuration reference in README.md, generated from the fields: `python -m tunesmith.config --markdown`
+
+TABLE_START = "<!-- config-table: generated from the fields of tunesmith.config by "
+TABLE_END = "<!-- /config-table -->"
+TABLE_COMMAND = "python -m tunesmith.config --write README.md"
+
+
+def _sub_model(ann: Any) -> type[BaseModel] | None:
+    """The section a key holds: the model itself, or the model of a dict's values (eval.prices: arm -> prices)."""
+    model = _model_in(ann)
+    if model is None:
+        mapping = next((a for a in _members(ann) if get_origin(a) is dict), None)
+        model = _model_in(get_args(mapping)[1]) if mapping is not None else None
+    return model
+
+
+def _shown(field: Any) -> str:
+    if field.is_required():
+        return "required"
+    value = field.get_default(call_default_factory=True)
+    if value is None:
+        return "unset"
+    return f"`{json.dumps(value, ensure_ascii=False)}`".replace("|", "\\|")
+
+
+def markdown_table() -> str:
+    """Every key of tunesmith.yaml with its default and description, as the README's markdown table."""
+    rows = ["| key | default | meaning |", "|---|---|---|"]
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            if model is Config and name == "root":
+                continue
+            key, sub = f"{prefix}{name}", _sub_model(field.annotation)
+            meaning = (field.description or "").replace("|", "\\|")
+            if model is Config:
+                rows.append(f"| **`{key}`** | | {meaning} |".replace("|  |", "| |"))
+            elif sub is not None:
+                rows.append(f"| `{key}` | | {meaning} |")
+            else:
+                rows.append(f"| `{key}` | {_shown(field)} | {meaning} |")
+            if sub is not None:
+                walk(sub, f"{key}.")
+
+    walk(Config, "")
+    return "\n".join(rows) + "\n"
+
+
+def _with_table(text: str) -> str:
+    """`text` (README.md) with its generated table replaced by the current one."""
+    start, end = text.find(TABLE_START), text.find(TABLE_END)
+    if start < 0 or end < start:
+        raise ValueError(f"no {TABLE_START}...{TABLE_END} markers")
+    head = text.index("\n", start) + 1
+    return text[:head] + markdown_table() + text[end:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m tunesmith.config", description=markdown_table.__doc__)
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--markdown", action="store_true", help="print the table")
+    group.add_argument("--write", metavar="README", type=Path, help="replace the table between the markers")
+    args = parser.parse_args(argv)
+    if args.markdown:
+        print(markdown_table(), end="")
+    else:
+        args.write.write_text(_with_table(args.write.read_text(encoding="utf-8")), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
