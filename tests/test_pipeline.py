@@ -101,3 +101,45 @@ def test_only_train_and_a_failing_gate_via_cli(ran, capsys):
     code = main(["eval", yaml_path, "--gate", gate, *[a for s in FAST for a in ("--set", s)]])
     assert code == 1
     assert "FAILED: " + gate in capsys.readouterr().out.replace("\n", "")
+
+
+def fresh(tmp_path: Path) -> Path:
+    """A fresh copy of the example with the tiny config: data and tunesmith.yaml, nothing prepared yet."""
+    shutil.copytree(EXAMPLE / "data", tmp_path / "data")
+    shutil.copy(EXAMPLE / "tunesmith-tiny.yaml", tmp_path / "tunesmith.yaml")
+    return tmp_path / "tunesmith.yaml"
+
+
+def test_train_dry_run_on_a_fresh_example_prepares_the_data_and_says_so(tmp_path, capsys):
+    """A stage whose earlier stage is missing resolves it as `run --only train` does (pipeline.ensure_dataset)."""
+    yaml_path = fresh(tmp_path)
+    assert main(["train", str(yaml_path), "--dry-run", "--set", "model.tiny.size=xs"]) == 0
+    out, err = capsys.readouterr()
+    err = err.replace("\n", " ")
+    assert "no prepared dataset in" in err and "preparing it from data.paths first" in err
+    assert "prepare: train" in err
+    assert "what will be trained" in out and "estimate:" in out
+    cfg = load_config(yaml_path)
+    assert (cfg.stage_dir("dataset") / "train.jsonl").exists() and not cfg.stage_dir("train").exists()
+
+    # Prepared once: the next stage finds the dataset and says nothing about it.
+    assert main(["eval", "export-lm-eval", str(yaml_path), "--out", str(tmp_path / "lm-eval")]) == 0
+    assert "preparing" not in capsys.readouterr().err
+
+
+def test_export_lm_eval_on_a_fresh_example_prepares_the_data(tmp_path, capsys):
+    yaml_path = fresh(tmp_path)
+    code = main(["eval", "export-lm-eval", str(yaml_path), "--out", str(tmp_path / "lm-eval")])
+    assert code == 0
+    assert "preparing it from data.paths first" in capsys.readouterr().err.replace("\n", " ")
+    assert (load_config(yaml_path).stage_dir("dataset") / "test.jsonl").exists()
+
+
+def test_eval_without_a_training_run_stops_before_any_work(tmp_path, capsys):
+    """A training run is never started implicitly: eval's fine-tuned arm names the command, before it prepares
+    or generates anything."""
+    yaml_path = fresh(tmp_path)
+    assert main(["eval", str(yaml_path), "--set", "eval.arms=[base,fine_tuned]"]) == 2
+    err = capsys.readouterr().err.replace("\n", " ")
+    assert "no trained model in" in err and "tunesmith train tunesmith.yaml" in err
+    assert not load_config(yaml_path).stage_dir("dataset").exists()

@@ -102,13 +102,42 @@ def run_prepare(cfg: Config, console: Console) -> Any:
     return result
 
 
-def run_train(cfg: Config, console: Console, resume: bool | None = None, yes: bool = False) -> Any:
-    """Train as train.backend says: locally (TRL), or as a vendor job (`yes` confirms the upload)."""
-    from tunesmith.train.recipe import train
+def ensure_dataset(cfg: Config) -> Path:
+    """The prepared dataset (artifacts/dataset) that train, eval and export read, prepared first when none exists.
 
-    if not (cfg.stage_dir("dataset") / "train.jsonl").exists():
-        console.print(f"[yellow]{cfg.stage_dir('dataset')} has no prepared dataset yet: preparing it first[/]")
-        run_prepare(cfg, console)
+    The one place where a stage resolves a missing earlier stage, for every entry point (the CLI commands, the
+    stage functions, `python -m tunesmith.train`, `tunesmith run --only`): when no version of the dataset has been
+    prepared, it is prepared from data.paths as `tunesmith run CONFIG --only prepare` would, and stderr says so.
+    Preparing takes seconds and gives the same dataset from the same inputs. A training run is never started
+    implicitly (it takes minutes to hours, and a vendor job costs money): a stage that needs one stops before any
+    work and names the command (`require_training_run`).
+    """
+    dataset_dir = cfg.stage_dir("dataset")
+    if not (dataset_dir / "train.jsonl").exists():
+        err = Console(stderr=True, highlight=False)
+        err.print(
+            f"[yellow]no prepared dataset in {dataset_dir} yet: preparing it from data.paths first "
+            "(as `tunesmith run CONFIG --only prepare` does)[/]"
+        )
+        run_prepare(cfg, err)
+    return dataset_dir
+
+
+def require_training_run(train_dir: Path) -> None:
+    """Stop before any work when the stage needs a trained model and `train_dir` holds none (see ensure_dataset)."""
+    if not ((train_dir / "adapter" / "adapter_config.json").exists() or (train_dir / "model" / "config.json").exists()):
+        raise DataError(
+            f"no trained model in {train_dir} (neither adapter/ nor model/)",
+            hint="train first: `tunesmith train tunesmith.yaml` (or `tunesmith run tunesmith.yaml --from train`); "
+            "tunesmith never starts a training run implicitly",
+        )
+
+
+def run_train(cfg: Config, console: Console, resume: bool | None = None, yes: bool = False) -> Any:
+    """Train as train.backend says: locally (TRL), or as a vendor job (`yes` confirms the upload).
+
+    The stage functions prepare a missing dataset themselves (ensure_dataset)."""
+    from tunesmith.train.recipe import train
 
     if cfg.train.backend != "local":
         from tunesmith.train.vendor import train_vendor

@@ -118,7 +118,8 @@ def export_command(
       lm_eval --model hf --model_args pretrained=MODEL --include_path lm_eval_tasks --tasks lumen_support_desk
     """
     from tunesmith.evals.export import export_lm_eval
+    from tunesmith.pipeline import ensure_dataset
 
     cfg = load_config(config, overrides)
-    path = export_lm_eval(cfg.stage_dir("dataset") / "test.jsonl", out, task=task or cfg.project.name)
+    path = export_lm_eval(ensure_dataset(cfg) / "test.jsonl", out, task=task or cfg.project.name)
     console.print(f"wrote {path} and its data; run: lm_eval --include_path {out} --tasks {path.stem} ...")

@@ -96,6 +96,9 @@ def train(
         run_train(cfg, console, resume=resume, yes=yes)
         return
     if num_processes > 1:
+        from tunesmith.pipeline import ensure_dataset
+
+        ensure_dataset(cfg)  # here, once, rather than racing in every process
         # accelerate is the launcher: --multi_gpu also starts real gloo DDP on CPU (--cpu would start one process).
         cmd = [
             sys.executable,

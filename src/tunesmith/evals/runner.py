@@ -49,6 +49,7 @@ from tunesmith.evals.results import (
 from tunesmith.evals.stats import aggregate, slices
 from tunesmith.models.chat import end_of_turn_ids, render
 from tunesmith.models.loading import ensure_base_model, generation_eos, load_model, load_tokenizer
+from tunesmith.pipeline import ensure_dataset, require_training_run
 from tunesmith.records import as_conversation
 
 
@@ -272,11 +273,13 @@ def evaluate(
 
     console = console or Console()
     ec = cfg.eval
-    dataset_dir = dataset_dir or cfg.stage_dir("dataset")
     train_dir = train_dir or cfg.stage_dir("train")
     out_dir = out_dir or cfg.stage_dir("eval")
     started = datetime.now(UTC)
     _check_config(ec)
+    if cfg.train.backend == "local" and any(a in FINE_TUNED_ARMS for a in ec.arms):
+        require_training_run(train_dir)  # before any work (a vendor run is checked by eval_endpoints)
+    dataset_dir = dataset_dir or ensure_dataset(cfg)
     cases = load_test_cases(dataset_dir / "test.jsonl", ec.limit)
     train_rows = [as_conversation(r) for r in read_jsonl(dataset_dir / "train.jsonl")]
     convs = _arm_conversations(cfg, cases, train_rows)

@@ -29,6 +29,7 @@ from tunesmith.data.stats import default_epochs
 from tunesmith.errors import DataError, ModelError
 from tunesmith.models.chat import end_of_turn_ids
 from tunesmith.models.loading import ensure_base_model, generation_eos, load_model, load_tokenizer
+from tunesmith.pipeline import ensure_dataset
 from tunesmith.train.lora import peft_lora_config
 from tunesmith.train.masking import LabelError, LabelReport
 from tunesmith.train.progress import RichProgress
@@ -161,7 +162,7 @@ def plan(cfg: Config, dataset_dir: Path | None = None) -> DpoPlan:
     """The dry run: read and tokenize the pairs as TRL will, check every completion ends in a trained end-of-turn
     token, and size the run; no model weights are trained."""
     tc = cfg.train
-    dataset_dir = dataset_dir or cfg.stage_dir("dataset")
+    dataset_dir = dataset_dir or ensure_dataset(cfg)
     train_path = dataset_dir / "train.jsonl"
     if not train_path.exists():
         raise DataError(f"no prepared dataset at {dataset_dir}", hint="run `tunesmith data prepare pairs.jsonl` first")
@@ -214,7 +215,9 @@ def train_dpo(
     console = console or Console(quiet=not main)
     tc = cfg.train
     out_dir = Path(out_dir or cfg.stage_dir("train"))
-    dataset_dir = dataset_dir or cfg.stage_dir("dataset")
+    if dataset_dir is None:
+        with state.main_process_first():  # one process prepares a missing dataset, the others then find it
+            dataset_dir = ensure_dataset(cfg)
     started = datetime.now(UTC)
     set_seed(cfg.project.seed)
 

@@ -33,6 +33,7 @@ from tunesmith.data.stats import default_epochs  # OpenAI's rule, the one `data 
 from tunesmith.errors import DataError, ModelError
 from tunesmith.models.chat import end_of_turn_ids, record_tools
 from tunesmith.models.loading import ensure_base_model, generation_eos, load_model, load_tokenizer
+from tunesmith.pipeline import ensure_dataset
 from tunesmith.train.lora import peft_lora_config
 from tunesmith.train.masking import (
     LabelReport,
@@ -106,7 +107,7 @@ def prepare(cfg: Config, dataset_dir: Path | None = None) -> Prepared:
     import torch
 
     tc = cfg.train
-    dataset_dir = dataset_dir or cfg.stage_dir("dataset")
+    dataset_dir = dataset_dir or ensure_dataset(cfg)
 
     # --- setup
     cuda = torch.cuda.is_available()
@@ -308,7 +309,9 @@ def train(
     console = console or Console(quiet=not main)
     tc = cfg.train
     out_dir = Path(out_dir or cfg.stage_dir("train"))
-    dataset_dir = dataset_dir or cfg.stage_dir("dataset")
+    if dataset_dir is None:
+        with state.main_process_first():  # one process prepares a missing dataset, the others then find it
+            dataset_dir = ensure_dataset(cfg)
     started = datetime.now(UTC)
     set_seed(cfg.project.seed)
 

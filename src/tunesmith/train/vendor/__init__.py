@@ -415,9 +415,11 @@ def train_vendor(
     sleep: Callable[[float], None] | None = None,
 ) -> VendorResult:
     """Run (or keep following) the vendor job of `cfg`; `sleep` waits between polls (tests inject their clock)."""
+    from tunesmith.pipeline import ensure_dataset
+
     sleep = sleep or wait
     console = console or Console()
-    dataset_dir = Path(dataset_dir or cfg.stage_dir("dataset"))
+    dataset_dir = Path(dataset_dir or ensure_dataset(cfg))
     out_dir = Path(out_dir or cfg.stage_dir("train"))
     started = datetime.now(UTC)
     n_train = len(read_jsonl(dataset_dir / "train.jsonl")) if (dataset_dir / "train.jsonl").exists() else 0
