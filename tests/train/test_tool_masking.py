@@ -9,7 +9,7 @@ import pytest
 
 from tunesmith.config import Config
 from tunesmith.errors import ModelError
-from tunesmith.models.chat import end_of_turn_ids, record_tools, template_messages
+from tunesmith.models.chat import end_of_turn_ids, record_tools
 from tunesmith.train.masking import (
     IGNORE_INDEX,
     ToolTemplateError,
@@ -78,22 +78,6 @@ def test_parallel_calls_and_a_run_of_results_rendered_as_one_turn(tool_tokenizer
     assert "<|im_start|>tool\n" + '{"status": "shipped"}\nnot found<|im_end|>' in tool_tokenizer.decode(ex.input_ids)
     trained = trained_text(tool_tokenizer, ex)
     assert trained.count("<tool_call>") == 2 and "not found" not in trained and 'shipped"' not in trained
-
-
-def test_the_older_function_call_format_renders_as_tool_calls():
-    msgs = [
-        {"role": "user", "content": "Weather?"},
-        {"role": "assistant", "content": "", "function_call": {"name": "weather", "arguments": '{"city": "Oslo"}'}},
-        {"role": "function", "name": "weather", "content": "4 C"},
-        {"role": "assistant", "content": "4 C in Oslo.", "weight": 1},
-    ]
-    out = template_messages(msgs)
-    assert out[1]["tool_calls"] == [
-        {"type": "function", "function": {"name": "weather", "arguments": {"city": "Oslo"}}}
-    ]
-    assert out[2] == {"role": "tool", "content": "4 C", "name": "weather"}
-    assert "weight" not in out[3]
-    assert record_tools({"functions": [{"name": "weather"}]}) == [{"type": "function", "function": {"name": "weather"}}]
 
 
 def test_a_template_without_tools_is_refused_with_the_count(tiny_tokenizer):

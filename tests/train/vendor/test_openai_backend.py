@@ -1,4 +1,4 @@
-"""train.backend: openai, through the official SDK, against the local contract server (tests/vendor_contract.py).
+"""train.backend: openai, through the official SDK, against the local contract server (tests/train/vendor/contract.py).
 
 Raw data -> check -> prepare -> a vendor job (upload, create, follow) -> an evaluation whose fine_tuned arm is the
 vendor model; a crash while following resumes the same job; PII left in the data is refused before any request;
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import NetworkGuard
-from tests.vendor_contract import ContractState, canned_answers, contract_server, write_project
+from tests.train.vendor.contract import ContractState, canned_answers, contract_server, write_project
 
 from tunesmith.cli.main import main
 from tunesmith.config import load_config

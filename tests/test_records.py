@@ -11,7 +11,7 @@ import pytest
 from tunesmith.errors import DataError
 from tunesmith.records import load_records
 
-ASSETS = Path(__file__).parent / "assets"
+ASSETS = Path(__file__).parent / "data" / "assets"
 
 
 def test_messy_file_bom_crlf_blank_lines_and_bad_bytes():

@@ -12,7 +12,7 @@ import json
 
 import pytest
 from tests.conftest import NetworkGuard
-from tests.vendor_contract import ContractState, canned_answers, contract_server, write_project
+from tests.train.vendor.contract import ContractState, canned_answers, contract_server, write_project
 
 from tunesmith.cli.main import main
 from tunesmith.config import load_config
