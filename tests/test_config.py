@@ -280,3 +280,9 @@ def test_config_markdown_command(capsys, tmp_path):
     doc.write_text(f"intro\n{TABLE_START} -->\nold\n{TABLE_END}\nend\n")
     assert main(["--write", str(doc)]) == 0
     assert doc.read_text() == f"intro\n{TABLE_START} -->\n{markdown_table()}{TABLE_END}\nend\n"
+
+
+def test_a_bare_off_in_yaml_means_off(tmp_path):
+    """YAML 1.1 reads `pii: off` as false; the closed sets with an "off" take it as "off"."""
+    cfg = load_config(write(tmp_path, "data:\n  pii: off\n  dedup: off\n"))
+    assert cfg.data.pii == "off" and cfg.data.dedup == "off"

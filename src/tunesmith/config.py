@@ -16,7 +16,7 @@ from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tunesmith.errors import ConfigError
 from tunesmith.models.named import NAMED_MODELS
@@ -41,7 +41,8 @@ class ProjectConfig(Section):
     seed: int = Field(0, description="The seed for splits, training and evaluation.")
     allow_outside_paths: bool = Field(
         False,
-        description="Allow data.paths outside the folder of tunesmith.yaml (a shared config must not read /etc).",
+        description="Allow data.paths, test_paths and val_paths outside the folder of tunesmith.yaml (a shared "
+        "config must not read /etc).",
     )
 
 
@@ -64,6 +65,18 @@ class SplitConfig(Section):
 
 class DataConfig(Section):
     paths: list[str] = Field(default_factory=list, description="Input files, relative to tunesmith.yaml.")
+    test_paths: list[str] = Field(
+        default_factory=list,
+        description="Your own test set: files, relative to tunesmith.yaml, that are the test split as they are "
+        "(split.test is then ignored, train and val shares renormalised); checked and redacted like the rest, never "
+        "deduplicated against themselves; an example of data.paths that duplicates or nearly duplicates one of them "
+        "is dropped (in_test_paths).",
+    )
+    val_paths: list[str] = Field(
+        default_factory=list,
+        description="Likewise for the validation split: files used as val.jsonl as they are (split.val ignored); "
+        "an example of data.paths that duplicates or nearly duplicates one of them is dropped (in_val_paths).",
+    )
     format: Format | None = Field(
         None, description=f"Force the input format ({', '.join(get_args(Format))}); auto if unset."
     )
@@ -107,6 +120,24 @@ class DataConfig(Section):
         description="check: look for names in at most this many distinct messages (seeded sample); 0 or null: all.",
     )
     embedding_sample: int = Field(1000, ge=2, description="check: prompts embedded for the diversity spread.")
+
+    @field_validator("pii", "dedup", mode="before")
+    @classmethod
+    def _bare_off(cls, value: Any) -> Any:
+        """YAML 1.1 reads a bare `off` as false: `pii: off` means "off"."""
+        return "off" if value is False else value
+
+    @model_validator(mode="after")
+    def _held_out_files_are_apart(self) -> DataConfig:
+        for a, b in (("paths", "test_paths"), ("paths", "val_paths"), ("test_paths", "val_paths")):
+            both = sorted(set(getattr(self, a)) & set(getattr(self, b)))
+            if both:
+                raise ValueError(f"{', '.join(both)} is in both data.{a} and data.{b}: a file feeds one split")
+        return self
+
+    def held_out(self) -> dict[str, list[str]]:
+        """The splits that come from their own files ({"test": test_paths, "val": val_paths}, when set)."""
+        return {s: files for s, files in (("test", self.test_paths), ("val", self.val_paths)) if files}
 
 
 class TinyModelConfig(Section):
@@ -425,6 +456,13 @@ class Config(Section):
         p = Path(p).expanduser()
         return p if p.is_absolute() else self.root / p
 
+    def data_section(self) -> DataConfig:
+        """The data section with its held-out files (test_paths, val_paths) resolved against tunesmith.yaml's
+        folder, as the data stage takes it (data.paths are passed to it resolved, as the files of a command)."""
+        return self.data.model_copy(
+            update={k: [str(self.path(p)) for p in getattr(self.data, k)] for k in ("test_paths", "val_paths")}
+        )
+
     @property
     def artifacts_dir(self) -> Path:
         return self.path(self.project.artifacts)
@@ -738,15 +776,16 @@ def _check_data_paths(cfg: Config, *, file: Path, root: yaml.Node | None) -> Non
     if cfg.project.allow_outside_paths:
         return
     project = cfg.root.resolve()
-    for i, p in enumerate(cfg.data.paths):
-        resolved = cfg.path(p).resolve()
-        if resolved != project and project not in resolved.parents:
-            raise ConfigError(
-                f"data.paths[{i}] {_excerpt(p)} is outside the project folder {project}",
-                hint="move the file into the project, or set project.allow_outside_paths: true",
-                file=file,
-                line=_line_of(root, ("data", "paths", i)) if root is not None else None,
-            )
+    for key in ("paths", "test_paths", "val_paths"):
+        for i, p in enumerate(getattr(cfg.data, key)):
+            resolved = cfg.path(p).resolve()
+            if resolved != project and project not in resolved.parents:
+                raise ConfigError(
+                    f"data.{key}[{i}] {_excerpt(p)} is outside the project folder {project}",
+                    hint="move the file into the project, or set project.allow_outside_paths: true",
+                    file=file,
+                    line=_line_of(root, ("data", key, i)) if root is not None else None,
+                )
 
 
 def apply_override(raw: dict[str, Any], item: str) -> None:

@@ -60,7 +60,7 @@ def run_check(cfg: Config, console: Console) -> Any:
     started = datetime.now(UTC)
     paths = _data_paths(cfg)
     with console.status("checking the data (format, duplicates, conflicts, PII, statistics)..."):
-        report = check_files(paths, cfg.data, max_seq_len=cfg.train.max_seq_len, tokenizer=tokenizer)
+        report = check_files(paths, cfg.data_section(), max_seq_len=cfg.train.max_seq_len, tokenizer=tokenizer)
     out = cfg.stage_dir("check")
     with atomic_dir(out) as tmp:
         write_json_atomic(tmp / "findings.json", report.to_json())
@@ -68,7 +68,7 @@ def run_check(cfg: Config, console: Console) -> Any:
             tmp,
             stage="check",
             config={**cfg.data.model_dump(mode="json"), "max_seq_len": cfg.train.max_seq_len},
-            inputs=paths,
+            inputs=[*paths, *(cfg.path(p) for p in [*cfg.data.test_paths, *cfg.data.val_paths])],
             counts={"examples": report.examples, "findings": len(report.findings)},
             started_at=started,
         )
@@ -88,7 +88,7 @@ def run_prepare(cfg: Config, console: Console) -> Any:
         result = prepare_dataset(
             _data_paths(cfg),
             cfg.stage_dir("dataset"),
-            cfg.data,
+            cfg.data_section(),
             max_seq_len=cfg.train.max_seq_len,
             seed=cfg.project.seed,
             tokenizer=tokenizer,

@@ -59,6 +59,8 @@ EntitiesOpt = Annotated[str | None, _key("pii_entities", "--pii-entities", metav
 AllowOpt = Annotated[list[str] | None, _key("pii_allow", "--pii-allow", metavar="VALUE")]  # repeatable
 MaxSeqLenOpt = Annotated[int | None, _key("max_seq_len", "--max-seq-len", section=TrainConfig)]
 NearDupOpt = Annotated[float | None, _key("near_dup_threshold", "--near-dup-threshold")]
+TestFilesOpt = Annotated[list[Path] | None, _key("test_paths", "--test-file", metavar="FILE")]  # repeatable
+ValFilesOpt = Annotated[list[Path] | None, _key("val_paths", "--val-file", metavar="FILE")]
 DataSetOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -108,6 +110,10 @@ def _seq_len(command: str, value: int | None) -> int | None:
             f"invalid option: --max-seq-len {value}: {e.errors()[0]['msg']}",
             hint=f"see `tunesmith data {command} --help`",
         ) from None
+
+
+def _files(paths: list[Path] | None) -> list[str] | None:
+    return [str(p) for p in paths] if paths else None
 
 
 def _shares(split: str | None) -> dict[str, float] | None:
@@ -211,6 +217,8 @@ def check(
     pii_name_sample: Annotated[int | None, _key("pii_name_sample", "--pii-name-sample")] = None,
     embedding_sample: Annotated[int | None, _key("embedding_sample", "--embedding-sample")] = None,
     columns: ColumnsOpt = None,
+    test_paths: TestFilesOpt = None,
+    val_paths: ValFilesOpt = None,
     against: AgainstOpt = None,
     overrides: DataSetOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
@@ -223,6 +231,7 @@ def check(
       tunesmith data check data/*.jsonl --model models/tiny --max-seq-len 1024 --json > findings.json
       tunesmith data check data/support.jsonl --pii-allow 1-800-555-0199 --report findings.html
       tunesmith data check data/pairs.jsonl --against artifacts/dataset
+      tunesmith data check data/support.jsonl --test-file data/reviewed-test.jsonl
     """
     from tunesmith.data.check import check_files
     from tunesmith.data.report import write_html
@@ -238,6 +247,8 @@ def check(
         pii_name_sample=pii_name_sample,
         embedding_sample=embedding_sample,
         columns=_columns(columns),
+        test_paths=_files(test_paths),
+        val_paths=_files(val_paths),
     )
     result = check_files(
         files,
@@ -283,6 +294,8 @@ def prepare(
         Path | None,
         typer.Option("--parent", help="Previous prepared dataset: kept whole, its test split frozen; new data added."),
     ] = None,
+    test_paths: TestFilesOpt = None,
+    val_paths: ValFilesOpt = None,
     against: AgainstOpt = None,
     split: Annotated[
         str | None,
@@ -301,6 +314,7 @@ def prepare(
       tunesmith data prepare data/support.jsonl --out artifacts/dataset
       tunesmith data prepare data/*.jsonl --out artifacts/dataset --pii pseudonymize --seed 1
       tunesmith data prepare data/*.jsonl --out artifacts/dataset --set data.split.min_test={out_of_scope: 10}
+      tunesmith data prepare data/support.jsonl --test-file data/reviewed-test.jsonl --out artifacts/dataset
       tunesmith data prepare reviewed.jsonl --parent artifacts/dataset --out artifacts/dataset-v2
       tunesmith data prepare pairs.jsonl --against artifacts/dataset --out artifacts/pairs
     """
@@ -321,6 +335,8 @@ def prepare(
         conflicts=conflicts,
         columns=_columns(columns),
         split=_shares(split),
+        test_paths=_files(test_paths),
+        val_paths=_files(val_paths),
     )
     result = prepare_dataset(
         files,

@@ -7,13 +7,14 @@ dataset-level guidance. It never stops at the first problem, and it changes noth
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tunesmith.config import DataConfig, TrainConfig, default_of
 from tunesmith.data import dedup, pii, stats
+from tunesmith.errors import DataError
 from tunesmith.records import Finding, LoadResult, load_records
 
 __all__ = ["CheckReport", "Finding", "check_files", "check_records"]
@@ -116,6 +117,34 @@ def duplicate_findings(
     return findings, exact, clusters
 
 
+def held_out_findings(
+    records: Sequence[dict[str, Any]], split_of: Sequence[str | None], near_dup_threshold: float
+) -> list[Finding]:
+    """One warning per group that ties input examples (split None) to held-out ones (data.test_paths or
+    data.val_paths): exact duplicates or near-same prompts, whatever the answers. Prepare drops the inputs."""
+    findings = []
+    for g in dedup.linked_groups(records, near_dup_threshold):
+        held = [i for i in g if split_of[i] is not None]
+        inputs = [i for i in g if split_of[i] is None]
+        if not held or not inputs:
+            continue
+        split = "test" if any(split_of[i] == "test" for i in held) else "val"
+        where = ", ".join(
+            f"{Path(records[i]['meta']['source']['file']).name}:{records[i]['meta']['source']['line']}" for i in held
+        )
+        findings.append(
+            group_finding(
+                "held_out_duplicate",
+                records,
+                g,
+                f"{len(inputs)} example(s) duplicate or nearly duplicate {len(held)} example(s) of data.{split}_paths "
+                f"({where}); prepare drops them, so that training never sees a twin of a {split} example",
+                split=split,
+            )
+        )
+    return findings
+
+
 @dataclass
 class PiiScan:
     findings: list[Finding]
@@ -181,12 +210,15 @@ def check_records(
     tokenizer: Any = None,
     diversity: bool = True,
     pii_scan: bool = True,
+    held_out: Mapping[str, str] | None = None,
 ) -> CheckReport:
     """Every finding in `loaded`, with the settings of the data section (`cfg`; its defaults if None).
 
     `max_seq_len` is train.max_seq_len, the one sequence length (its default if None): longer examples are
     `too_long`. `tokenizer` is the base model's (approximate counts if None). `diversity` and `pii_scan` switch the
-    two slow parts off (`--no-embeddings`, `--no-pii`)."""
+    two slow parts off (`--no-embeddings`, `--no-pii`). `held_out` maps the files of data.test_paths and
+    data.val_paths to their split: they are checked like the rest, but not for duplicates among themselves (prepare
+    keeps them whole); an input example tied to one of theirs is a `held_out_duplicate`, which prepare drops."""
     cfg = cfg or DataConfig()
     max_seq_len = default_of(TrainConfig, "max_seq_len") if max_seq_len is None else max_seq_len
     records = loaded.records
@@ -207,8 +239,13 @@ def check_records(
                     file=src["file"],
                 )
             )
-    dup_findings, _, _ = duplicate_findings(records, cfg.near_dup_threshold)
+    held_out = held_out or {}
+    split_of = [held_out.get(r["meta"]["source"]["file"]) for r in records]
+    inputs = [r for r, s in zip(records, split_of, strict=True) if s is None]
+    dup_findings, _, _ = duplicate_findings(inputs, cfg.near_dup_threshold)
     findings += dup_findings
+    if held_out:
+        findings += held_out_findings(records, split_of, cfg.near_dup_threshold)
     pii_counts: dict[str, int] = {}
     frequent_names: list[dict[str, Any]] = []
     if pii_scan and records:
@@ -292,8 +329,8 @@ def check_records(
     # `tool` (tool results and definitions) only when some example uses tools, so plain data keeps its table.
     roles = ("system", "user", "assistant", *(("tool",) if any("tool" in t for t in tokens) else ()))
     role_tokens = {role: sum(t.get(role, 0) for t in tokens) for role in roles}
-    epochs = stats.default_epochs(n)
-    per_epoch = sum(min(max_seq_len, t) for t in totals)
+    epochs = stats.default_epochs(len(inputs))  # the held-out examples are not trained on
+    per_epoch = sum(min(max_seq_len, t) for t, s in zip(totals, split_of, strict=True) if s is None)
     report_stats: dict[str, Any] = {
         "token_counter": counter.method,
         "counts": {
@@ -357,7 +394,13 @@ def check_files(
     from tunesmith.data import preference
 
     cfg = cfg or DataConfig()
-    if cfg.format is None and preference.is_preference_data(paths):
+    held_out = {str(p): s for s, files in cfg.held_out().items() for p in files}
+    if cfg.format is None and preference.is_preference_data([*paths, *held_out]):
+        if held_out:
+            raise DataError(
+                "data.test_paths and data.val_paths are for conversations, not preference pairs",
+                hint="check the pairs with --against DATASET to find the prompts of a test split",
+            )
         return preference.check_preferences(
             preference.load_preferences(paths),
             cfg,
@@ -366,7 +409,13 @@ def check_files(
             pii_scan=pii_scan,
             test=test,
         )
-    loaded = load_records(paths, format=cfg.format, columns=cfg.columns)
+    loaded = load_records([*paths, *held_out], format=cfg.format, columns=cfg.columns)
     return check_records(
-        loaded, cfg, max_seq_len=max_seq_len, tokenizer=tokenizer, diversity=diversity, pii_scan=pii_scan
+        loaded,
+        cfg,
+        max_seq_len=max_seq_len,
+        tokenizer=tokenizer,
+        diversity=diversity,
+        pii_scan=pii_scan,
+        held_out=held_out,
     )

@@ -246,3 +246,16 @@ def _split_by(group: list[int], signatures: Sequence[Any]) -> list[list[int]]:
     for i in group:
         parts.setdefault(signatures[i], []).append(i)
     return list(parts.values())
+
+
+def linked_groups(records: Sequence[dict[str, Any]], threshold: float) -> list[list[int]]:
+    """Groups (2+) of records tied by an exact duplicate or a near-same prompt, whatever their answers: what must
+    not straddle two splits, and what a held-out test example must not have in train."""
+    uf = _UnionFind(len(records))
+    for g in exact_groups(records):
+        for i in g[1:]:
+            uf.union(g[0], i)
+    for c in clusters(records, threshold):
+        for i in c.members[1:]:
+            uf.union(c.members[0], i)
+    return uf.groups()

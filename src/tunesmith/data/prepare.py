@@ -24,10 +24,20 @@ from tunesmith.config import DataConfig, TrainConfig, default_of
 from tunesmith.data import dedup, pii, stats
 from tunesmith.data.split import SPLITS, split_groups
 from tunesmith.errors import DataError
-from tunesmith.records import TOOL_RECORD_KEYS, has_tool_call, load_records
+from tunesmith.records import TOOL_RECORD_KEYS, LoadResult, has_tool_call, load_records
 
 # A found value shorter than this is not swept from the rest of the dataset: "Al" would hit every "al" word.
 SWEEP_MIN_LEN = 3
+# Why an example is left out, in the order the counts and the dataset card list them.
+DROP_REASONS = (
+    "exact_duplicate",
+    "near_duplicate",
+    "conflict",
+    "too_long",
+    "in_parent",
+    "in_test_paths",
+    "in_val_paths",
+)
 
 
 @dataclass
@@ -261,6 +271,7 @@ def _card(
     sources: list[dict[str, Any]],
     pii_counts: Counter[str],
     warnings: list[str],
+    held_files: dict[str, list[str]],
 ) -> str:
     lines = [
         "# Dataset card",
@@ -305,6 +316,8 @@ def _card(
         "conflict": f"conflicting answers (policy: {cfg.conflicts}; a tie keeps neither)",
         "too_long": f"over {max_seq_len} tokens, train.max_seq_len (policy: {cfg.too_long})",
         "in_parent": "duplicates, near duplicates or conflicts of a parent example (the parent's is kept)",
+        "in_test_paths": "duplicates, near duplicates or conflicts of an example of data.test_paths (held out)",
+        "in_val_paths": "duplicates, near duplicates or conflicts of an example of data.val_paths (held out)",
     }
     lines += [f"| {reasons[k]} | {v} |" for k, v in counts["dropped"].items()]
     if counts.get("truncated"):
@@ -335,6 +348,12 @@ def _card(
         "",
         f"Seed {seed}; shares train {cfg.split.train:g}, val {cfg.split.val:g}, "
         f"test {cfg.split.test:g}; stratified by the first tag; near-duplicate groups kept in one split.",
+        *[
+            f"\nThe {s} split is the {counts[s]} examples of {', '.join(f'`{x}`' for x in files)} as they are "
+            f"(data.{s}_paths): its share is ignored and the others renormalised; no example of data.paths that "
+            "duplicates or nearly duplicates one of them was kept."
+            for s, files in held_files.items()
+        ],
     ]
     if warnings:
         lines += ["", "## Warnings", "", *[f"- {w}" for w in warnings]]
@@ -396,6 +415,73 @@ def _no_valid_example(findings: Sequence[Any], files: list[str]) -> DataError:
     )
 
 
+@dataclass
+class _HeldOut:
+    """The splits that come from their own files (data.test_paths, data.val_paths), as loaded."""
+
+    files: dict[str, list[Path]]
+    loaded: dict[str, LoadResult]
+
+    def records(self, split: str) -> list[dict[str, Any]]:
+        return self.loaded[split].records if split in self.loaded else []
+
+    def all(self) -> list[dict[str, Any]]:
+        return [r for s in SPLITS for r in self.records(s)]
+
+    def split_of(self) -> list[str]:
+        return [s for s in SPLITS for _ in self.records(s)]
+
+
+def _load_held_out(files: dict[str, list[Path]], cfg: DataConfig, records: list[dict[str, Any]]) -> _HeldOut:
+    """Load the held-out files like the inputs; their ids are made unique against the inputs' (`~2`)."""
+    loaded = {s: load_records(f, format=cfg.format, columns=cfg.columns) for s, f in files.items()}
+    for s, result in loaded.items():
+        if not result.records:
+            err = _no_valid_example(result.findings, list(result.formats) or [str(p) for p in files[s]])
+            raise DataError(f"data.{s}_paths: {err.message}", hint=err.hint, file=err.file, line=err.line)
+    taken = {r["meta"]["id"] for r in records}
+    for s in SPLITS:
+        for r in loaded[s].records if s in loaded else []:
+            rid, n = r["meta"]["id"], 1
+            while r["meta"]["id"] in taken:
+                n += 1
+                r["meta"]["id"] = f"{rid}~{n}"
+            taken.add(r["meta"]["id"])
+    return _HeldOut(files, loaded)
+
+
+def _drop_held_out_twins(
+    held: _HeldOut, records: list[dict[str, Any]], drop: dict[int, str], cfg: DataConfig
+) -> list[dict[str, Any]]:
+    """Drop every input example tied to a held-out one (an exact duplicate, or a near-same prompt whatever the
+    answer: `dedup.linked_groups`), so that training never sees a twin of a test or validation example; whatever
+    data.dedup says. Returns one finding per dropped example: its id and source, and the held-out ids it matches."""
+    pool = held.all()
+    if not pool:
+        return []
+    splits = held.split_of()
+    offset = len(pool)
+    found = []
+    for g in dedup.linked_groups(pool + records, cfg.near_dup_threshold):
+        matches = [i for i in g if i < offset]
+        if not matches:
+            continue
+        split = "test" if any(splits[i] == "test" for i in matches) else "val"
+        for i in g:
+            if i >= offset:
+                drop[i - offset] = f"in_{split}_paths"
+                r = records[i - offset]
+                found.append(
+                    {
+                        "id": r["meta"]["id"],
+                        "source": {"file": Path(r["meta"]["source"]["file"]).name, "line": r["meta"]["source"]["line"]},
+                        "split": split,
+                        "matches": [pool[m]["meta"]["id"] for m in matches],
+                    }
+                )
+    return sorted(found, key=lambda f: (f["source"]["file"], f["source"]["line"]))
+
+
 def dataset_hash(files: dict[str, bytes], options: dict[str, Any]) -> str:
     h = hashlib.sha256(json.dumps(options, sort_keys=True).encode())
     for name in sorted(files):
@@ -430,12 +516,24 @@ def prepare_dataset(
     duplicates, nearly duplicates or contradicts a parent example is dropped (`in_parent`): the parent's is kept,
     and no new example can be a twin of a test example.
 
+    With `cfg.test_paths` (and `cfg.val_paths`), those files are the test (val) split as they are: checked and
+    redacted like the rest, never deduplicated nor dropped, and every example of `paths` that duplicates, nearly
+    duplicates or contradicts one of theirs is dropped (`in_test_paths`, `in_val_paths`; the manifest lists them
+    under `held_out_duplicates`); `paths` fill the other splits, their shares renormalised. The manifest's
+    `splits` says where each split came from. With a `parent`, its splits are frozen and the files are not re-read.
+
     Files of preference pairs are prepared by `preference.prepare_preferences` (`against`: a dataset whose test
     prompts the pairs must not hold).
     """
     from tunesmith.data import preference
 
-    if cfg.format is None and preference.is_preference_data(paths):  # pairs: data/preference.py
+    held_files = {s: [Path(p) for p in files] for s, files in cfg.held_out().items()}
+    if cfg.format is None and preference.is_preference_data([*paths, *(p for f in held_files.values() for p in f)]):
+        if held_files:
+            raise DataError(
+                "data.test_paths and data.val_paths are for conversations, not preference pairs",
+                hint="prepare the pairs with --against DATASET to keep a test split's prompts out",
+            )
         return preference.prepare_preferences(
             paths,
             out_dir,
@@ -453,13 +551,20 @@ def prepare_dataset(
     out_dir = Path(out_dir)
     max_seq_len = default_of(TrainConfig, "max_seq_len") if max_seq_len is None else max_seq_len
     # Fail before the work: the --parent is the version being replaced, but the data files must survive.
-    check_output(out_dir, overwrite=overwrite, inputs=list(paths))
+    check_output(out_dir, overwrite=overwrite, inputs=[*paths, *(p for f in held_files.values() for p in f)])
     base = _load_parent(parent) if parent is not None else None
+    warnings: list[str] = []
+    if base is not None and held_files:
+        warnings.append(
+            "data.test_paths/val_paths were not re-read: the parent's splits are kept frozen, and a new example "
+            "that duplicates any of their examples is dropped (in_parent)"
+        )
+        held_files = {}
     loaded = load_records(paths, format=cfg.format, columns=cfg.columns)
     records = loaded.records
     if not records:
         raise _no_valid_example(loaded.findings, list(loaded.formats) or [str(p) for p in paths])
-    warnings: list[str] = []
+    held = _load_held_out(held_files, cfg, records)
     invalid = len({(f.file, f.lines[0]) for f in loaded.findings})
     if base is None:
         drop, together = _resolve_conflicts_and_dups(records, cfg)
@@ -482,6 +587,14 @@ def prepare_dataset(
                         drop[i - offset] = "in_parent"
             else:
                 together.append([i - offset for i in g])
+    held_out_duplicates = _drop_held_out_twins(held, records, drop, cfg)
+    if held_out_duplicates:
+        shown = ", ".join(f"{f['source']['file']}:{f['source']['line']}" for f in held_out_duplicates[:10])
+        more = f" and {len(held_out_duplicates) - 10} more" if len(held_out_duplicates) > 10 else ""
+        warnings.append(
+            f"dropped {len(held_out_duplicates)} example(s) that duplicate or nearly duplicate an example of "
+            f"data.test_paths or data.val_paths ({shown}{more}); the manifest's held_out_duplicates lists them"
+        )
     key = None
     new_key = False
     key_path = Path(pii_key_file) if pii_key_file else out_dir.with_name(out_dir.name + ".pii-key")
@@ -491,8 +604,11 @@ def prepare_dataset(
     log: list[dict[str, Any]] = []
     pii_counts: Counter[str] = Counter()
     if cfg.pii != "off":
-        log, pii_counts, recurring = _redact(
-            [records[i] for i in kept], cfg, key, numbered_from=base.highest_pseudonyms() if base is not None else None
+        log, pii_counts, recurring = _redact(  # the held-out examples with the rest: one sweep, one numbering
+            [records[i] for i in kept] + held.all(),
+            cfg,
+            key,
+            numbered_from=base.highest_pseudonyms() if base is not None else None,
         )
         if recurring:
             warnings.append(
@@ -513,6 +629,12 @@ def prepare_dataset(
             drop[i] = "too_long"
     if truncated:
         warnings.append(f"{truncated} example(s) truncated to {max_seq_len} tokens ({counter.method})")
+    for s in held.loaded:  # kept as they are: an evaluation runs on exactly these files
+        over = sum(t["total"] > max_seq_len for t in counter.records(held.records(s)))
+        if over:
+            warnings.append(
+                f"{over} example(s) of data.{s}_paths are over {max_seq_len} tokens; kept as they are (held out)"
+            )
     kept = [i for i in range(len(records)) if i not in drop]
     if not kept:
         raise DataError("every example was dropped", hint="loosen the dedup, conflicts or too_long options")
@@ -520,15 +642,20 @@ def prepare_dataset(
     groups = [[i for i in g if i in kept_set] for g in together]
     index = {i: n for n, i in enumerate(kept)}
     shares = {"train": cfg.split.train, "val": cfg.split.val, "test": cfg.split.test}
-    if base is not None:  # new examples go to train and val, in their proportion; the parent's test is frozen
-        rest = shares["train"] + shares["val"]
-        shares = {"train": shares["train"] / rest, "val": shares["val"] / rest, "test": 0.0} if rest else {"train": 1.0}
+    # The parent's test is frozen (new examples go to train and val, in their proportion); a split from its own
+    # files takes nothing from the inputs. The other shares are renormalised.
+    fixed = [*(["test"] if base is not None else []), *held.loaded]
+    for s in fixed:
+        shares[s] = 0.0
+    if fixed:
+        rest = sum(shares.values())
+        shares = {s: v / rest for s, v in shares.items()} if rest else {"train": 1.0}
     assignment = split_groups(
         [records[i] for i in kept],
         [[index[i] for i in g] for g in groups if g],
         shares,
         seed,
-        min_test=cfg.split.min_test if base is None else None,
+        min_test=cfg.split.min_test if base is None and "test" not in held.loaded else None,
     )
     rows: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
     if base is not None:
@@ -536,15 +663,16 @@ def prepare_dataset(
             rows[s].append(r)
     for s in SPLITS:
         rows[s] += [_output_record(records[kept[n]]) for n in assignment[s]]
+        rows[s] += [_output_record(r) for r in held.records(s)]  # in file order, none left out
     dropped = Counter(drop.values())
     counts: dict[str, Any] = {
-        "input": loaded.lines_read,
-        "valid": len(records),
+        "input": loaded.lines_read + sum(h.lines_read for h in held.loaded.values()),
+        "valid": len(records) + len(held.all()),
         "dropped": {
             k: v
             for k, v in {
-                "invalid": invalid,
-                **{r: dropped[r] for r in ("exact_duplicate", "near_duplicate", "conflict", "too_long", "in_parent")},
+                "invalid": invalid + sum(len({(f.file, f.lines[0]) for f in h.findings}) for h in held.loaded.values()),
+                **{r: dropped[r] for r in DROP_REASONS},
             }.items()
             if v
         },
@@ -559,7 +687,11 @@ def prepare_dataset(
         }
         counts["new"] = {s: len(assignment[s]) for s in SPLITS}
     options = {
-        **cfg.model_dump(mode="json", exclude={"paths", "pii_name_sample", "embedding_sample"}),
+        **cfg.model_dump(
+            mode="json", exclude={"paths", "test_paths", "val_paths", "pii_name_sample", "embedding_sample"}
+        ),
+        # By name, as the sources: a dataset's hash must not depend on where its inputs lay.
+        **{f"{s}_files": [p.name for p in files] for s, files in held.files.items()},
         "max_seq_len": max_seq_len,
         "seed": seed,
         "tokenizer": counter.method,
@@ -568,9 +700,26 @@ def prepare_dataset(
         **({"parent_dataset_hash": base.dataset_hash} if base is not None else {}),
     }
     sources = [{"file": Path(p).name, "format": f, "sha256": sha256_file(p)} for p, f in loaded.formats.items()]
+    held_sources = {
+        s: [{"file": Path(p).name, "format": f, "sha256": sha256_file(p), "split": s} for p, f in h.formats.items()]
+        for s, h in held.loaded.items()
+    }
+    sources += [src for s in SPLITS for src in held_sources.get(s, [])]
+    # Where each split came from: its own files (data.test_paths, data.val_paths), or a share of data.paths (and,
+    # in a new version, the parent's, whose test split is frozen).
+    splits: dict[str, dict[str, Any]] = {}
+    for s in SPLITS:
+        if s in held_sources:
+            files = [{k: v for k, v in f.items() if k != "split"} for f in held_sources[s]]
+            splits[s] = {"from": f"data.{s}_paths", "files": files}
+        elif base is not None:
+            splits[s] = {"from": "parent" if s == "test" else "parent and data.paths"}
+        else:
+            splits[s] = {"from": "data.paths", "share": shares.get(s, 0.0)}
+    inputs = [*paths, *(p for files in held.files.values() for p in files)]
     saved_key = False
     try:
-        with atomic_dir(out_dir, overwrite=overwrite, inputs=list(paths)) as tmp:
+        with atomic_dir(out_dir, overwrite=overwrite, inputs=inputs) as tmp:
             blobs = {}
             for s in SPLITS:
                 write_jsonl(tmp / f"{s}.jsonl", rows[s])
@@ -578,17 +727,30 @@ def prepare_dataset(
             digest = dataset_hash(blobs, options)
             write_jsonl(tmp / "redactions.jsonl", log)
             (tmp / "README.md").write_text(
-                _card(counts, cfg, max_seq_len, seed, digest, sources, pii_counts, warnings), encoding="utf-8"
+                _card(
+                    counts,
+                    cfg,
+                    max_seq_len,
+                    seed,
+                    digest,
+                    sources,
+                    pii_counts,
+                    warnings,
+                    {s: [p.name for p in files] for s, files in held.files.items()},
+                ),
+                encoding="utf-8",
             )
             write_manifest(
                 tmp,
                 stage="data",
                 config=options,
-                inputs=list(paths),
+                inputs=inputs,
                 counts=counts,
                 extra={
                     "dataset_hash": digest,
                     "sources": sources,
+                    "splits": splits,
+                    **({"held_out_duplicates": held_out_duplicates} if held.loaded else {}),
                     "warnings": warnings,
                     **(
                         {"parent": {"path": str(base.path), "dataset_hash": base.dataset_hash}}
