@@ -5,18 +5,26 @@ FLOPs per trained token, with N the model's parameters and A the adapter's:
 - LoRA/DoRA/QLoRA: 4N + 6A (the forward 2N, the backward through the frozen weights 2N for activation gradients
   only, and the full 6A for the adapter, whose weights get gradients).
 Time comes from a short warm-up on real batches of this dataset, not from a peak figure.
+
+`tunesmith train --dry-run` prints the estimate; every local run also measures it when it starts and keeps it as
+`estimate.json` in the run directory (save_estimate), so the dashboard's runs page can set it against the actual
+time. The measurement leaves the model as it found it, so measuring first does not change what a run trains.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from tunesmith.artifacts import write_json_atomic
 from tunesmith.config import Config
 from tunesmith.train.masking import IGNORE_INDEX
 
 WARMUP_STEPS, DISCARDED = 5, 2  # the first steps are slow (allocations, kernel selection, autograd set-up)
+ESTIMATE_FILE = "estimate.json"
 
 
 @dataclass
@@ -53,22 +61,39 @@ def _duration(seconds: float) -> str:
 
 
 def estimate(cfg: Config, prepared: Any) -> Estimate:
-    """Measure a few real training steps of `prepared` (train.recipe.prepare) and extrapolate."""
+    """Measure a few real training steps of `prepared` (train.recipe.prepare) and extrapolate.
+
+    The model is handed back as it came: a LoRA adapter added for the measurement is unloaded again (PEFT's
+    unload, which the trainer's own wrapping then starts from), the gradient flags and train/eval mode are put
+    back, and torch's random state is forked, so the adapter's initialisation and dropout in the run that follows
+    draw the same numbers as without the measurement."""
     import torch
 
-    model = prepared.model
-    if prepared.peft_config is not None:
-        from peft import get_peft_model
+    base = prepared.model
+    flags = [(p, p.requires_grad) for p in base.parameters()]
+    was_training = base.training
+    devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        model = base
+        if prepared.peft_config is not None:
+            from peft import get_peft_model
 
-        model = get_peft_model(model, prepared.peft_config)
-    total = sum(p.numel() for p in model.parameters())
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+            model = get_peft_model(base, prepared.peft_config)
+        try:
+            total = sum(p.numel() for p in model.parameters())
+            trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+            tps = _measure(model, prepared.train_tok, cfg.train.batch_size, prepared.tokenizer.pad_token_id, torch)
+        finally:
+            if model is not base:
+                model.unload()  # the LoRA layers out again, in place: `base` is the plain model once more
+            for p, flag in flags:
+                p.requires_grad_(flag)
+            base.train(was_training)
     frozen = total - trainable
     per_token = 6 * total if prepared.peft_config is None else 4 * frozen + 6 * trainable
 
     tokens_per_epoch = prepared.labels.tokens
     train_tokens = int(tokens_per_epoch * prepared.epochs)
-    tps = _measure(model, prepared.train_tok, cfg.train.batch_size, prepared.tokenizer.pad_token_id, torch)
     seconds = train_tokens / tps
     gpu = prepared.cuda
     return Estimate(
@@ -83,6 +108,24 @@ def estimate(cfg: Config, prepared: Any) -> Estimate:
         gpu_hours=seconds / 3600 if gpu else None,
         cost_usd=seconds / 3600 * cfg.train.price_per_gpu_hour if gpu else None,
     )
+
+
+def save_estimate(cfg: Config, prepared: Any, out_dir: Path) -> Estimate:
+    """The dry run's estimate, measured at the start of a run and written to `out_dir/estimate.json` (through a
+    temporary file and a rename): what the runs page shows against the run's actual time and throughput."""
+    est = estimate(cfg, prepared)
+    write_json_atomic(
+        Path(out_dir) / ESTIMATE_FILE,
+        {
+            **asdict(est),
+            "measured_at": datetime.now(UTC).isoformat(),
+            "device": "cuda" if prepared.cuda else "cpu",
+            "batch_size": cfg.train.batch_size,
+            "measured_steps": WARMUP_STEPS - DISCARDED,
+            "method": "padded batches of train.batch_size, the first steps discarded, extrapolated over all epochs",
+        },
+    )
+    return est
 
 
 def _measure(model: Any, examples: list, batch_size: int, pad_id: int, torch: Any) -> float:

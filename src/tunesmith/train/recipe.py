@@ -10,6 +10,7 @@ The run directory:
                                 `keep_checkpoints` and the best are kept
     adapter/ or model/          the final (best, with early stopping) weights and the tokenizer
     metrics.jsonl               one JSON object per log line
+    estimate.json               the dry run's estimate, measured before the first step (estimate.py)
     manifest.json               written last: a run with a manifest is complete; one without can be resumed
 """
 
@@ -34,6 +35,7 @@ from tunesmith.errors import DataError, ModelError
 from tunesmith.models.chat import end_of_turn_ids, record_tools
 from tunesmith.models.loading import ensure_base_model, generation_eos, load_model, load_tokenizer
 from tunesmith.pipeline import ensure_dataset
+from tunesmith.train.estimate import save_estimate
 from tunesmith.train.lora import peft_lora_config
 from tunesmith.train.masking import (
     LabelReport,
@@ -329,6 +331,8 @@ def train(
     p = prepare(cfg, dataset_dir)
     if main:
         console.print(f"packing {p.packing_reason}")
+        if checkpoint is None:  # a resumed run keeps the estimate made when it started
+            save_estimate(cfg, p, out_dir)
 
     # --- loop
     metrics_path = out_dir / "metrics.jsonl"
