@@ -36,12 +36,12 @@ def test_kappa_against_human_labels(openai_stub) -> None:
             "id": f"e{i}",
             "prompt": "q",
             "reference": "r",
-            "arms": {"ft": {"prediction": "x"}, "base": {"prediction": "y"}},
+            "arms": {"fine_tuned": {"prediction": "x"}, "base": {"prediction": "y"}},
         }
         for i in range(4)
     ]
     labels = {("e0", "c"): "tie", ("e1", "c"): "tie", ("e2", "c"): "arm", ("e3", "c"): "arm"}
-    cfg = JudgeConfig(base_url=openai_stub.url, model="stub-judge", rubric={"c": "Which?"}, arm="ft", limit=4)
+    cfg = JudgeConfig(base_url=openai_stub.url, model="stub-judge", rubric={"c": "Which?"}, arm="fine_tuned", limit=4)
     summary = run_judge(cfg, examples, "base", human_labels=labels)
     d = summary["dimensions"]["c"]
     # Observed agreement 0.5; the judge is constant, so expected agreement is 0.5 too: kappa 0.
