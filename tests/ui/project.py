@@ -1,185 +1,58 @@
-"""A small project for the dashboard tests, written by tunesmith's own writers.
+"""The project that the dashboard tests and benchmarks/ui_load.py look at: the real tiny quickstart, then what a user
+would do next, then generated traffic.
 
-The dataset versions are real: `data check` and `data prepare` (with PII redaction) on the first lines of the
-quickstart's support-desk data, then again with a planted `<script>` example added. The training runs and
-evaluations are written through the same functions as `train` and `eval` (write_manifest, EvalResults,
-render_report, stats.aggregate) with synthetic curves and answers, because training and generating take minutes
-on these machines and the dashboard only reads what they write. The first run is promoted through the registry.
-The request log gets `n_requests` rows through serve/log.py's models, spread over the last week.
+1. `tunesmith quickstart --tiny` through its Python API: data check, prepare (PII redaction, dedup, split), LoRA
+   training of the tiny model (which keeps its estimate in estimate.json), the evaluation of every arm with its
+   report. Its run passes the gate and is promoted through the registry.
+2. A `<script>` is planted in a new training example of data/support.jsonl, and check and prepare run again:
+   dataset version 2, which the datasets page diffs against the served version 1.
+3. A second, shorter training (one epoch, a lower learning rate) on version 2, left unevaluated: the runs page
+   has two real runs side by side, and the overview a run that is not evaluated yet.
+4. The request log gets `n_requests` generated rows through serve/log.py's models (its real schema, by its
+   migrations), spread over the last week, with feedback; and a drift result as `tunesmith monitor` writes it.
+   These two are generated: the quickstart serves nothing, and 100k requests are what the traffic page must carry.
+
+On 2 quiet cores the quickstart takes about 3 minutes and the second run well under one: the tests build this
+once per session (tests/ui/conftest.py).
 """
 
 from __future__ import annotations
 
 import json
-import math
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+from rich.console import Console
 from sqlalchemy import insert
 
-from tunesmith.artifacts import atomic_dir, sha256_file, write_json_atomic, write_jsonl, write_manifest
+from tunesmith.artifacts import atomic_dir, write_json_atomic
 from tunesmith.config import Config, load_config
-from tunesmith.data.check import check_files
-from tunesmith.data.prepare import prepare_dataset
-from tunesmith.evals.report import render_report
-from tunesmith.evals.results import EvalResults
-from tunesmith.evals.stats import aggregate, slices
 from tunesmith.monitor.drift import DriftReport, Topic
+from tunesmith.pipeline import quickstart, run_check, run_prepare, run_train
 from tunesmith.registry import Registry
-from tunesmith.serve.log import FeedbackRow, RequestLog, RequestRow
+from tunesmith.serve.log import FeedbackRow, RequestLog, RequestRow, resolve_url
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "support-desk"
 PLANTED = "PLANTED <script>alert(1)</script> can I pay with <b>gift cards</b>?"
+PLANTED_ANSWER = "Yes, gift cards work at checkout. <script>alert(3)</script>"
 RAW_EMAIL = "daniel.okafor@example.net"  # line 29 of support.jsonl: must only ever show as <EMAIL_ADDRESS>
-ARMS = ["base", "retrieval", "fine_tuned"]
-LINES = 80
+SECOND_RUN = ["train.epochs=1", "train.learning_rate=0.002"]  # against the quickstart's 3 epochs at 0.005
 
 
-def _run(cfg: Config, dataset_dir: Path, *, lr: float, seed: int) -> str:
-    out = cfg.stage_dir("train")
-    rng = np.random.default_rng(seed)
-    metrics, steps = [], 40
-    for step in range(5, steps + 1, 5):
-        metrics.append(
-            {
-                "step": step,
-                "loss": 3.0 * math.exp(-step / (20 + 10 * seed)) + 0.5 + rng.normal(0, 0.02),
-                "learning_rate": lr * (1 - step / steps),
-            }
-        )
-        if step % 10 == 0:
-            metrics.append({"step": step, "eval_loss": 2.6 * math.exp(-step / 25) + 0.8})
-    if out.exists():
-        shutil.rmtree(out)
-    with atomic_dir(out) as tmp:
-        write_jsonl(tmp / "metrics.jsonl", metrics)
-        for step in (20, 40):
-            (tmp / "checkpoints" / f"checkpoint-{step}").mkdir(parents=True)
-        (tmp / "adapter").mkdir()
-        (tmp / "adapter" / "adapter_config.json").write_text("{}", encoding="utf-8")
-        manifest = dataset_dir / "manifest.json"
-        write_manifest(
-            tmp,
-            stage="train",
-            config={**cfg.to_dict(), "train": {**cfg.train.model_dump(mode="json"), "learning_rate": lr, "epochs": 2}},
-            inputs=[dataset_dir / "train.jsonl"],
-            counts={
-                "train_examples": 60,
-                "val_examples": 8,
-                "epochs": 2,
-                "steps": steps,
-                "train_loss": metrics[-2]["loss"],
-                "eval_loss": min(m["eval_loss"] for m in metrics if "eval_loss" in m),
-                "tokens_per_second": 3100.0 + 100 * seed,
-                "train_seconds": 12.5,
-                "world_size": 1,
-            },
-            extra={
-                "base_model": {"id": "models/tiny", "resolved": "models/tiny", "revision": None},
-                "dataset": {
-                    "path": str(dataset_dir),
-                    "dataset_hash": json.loads(manifest.read_text())["dataset_hash"],
-                    "manifest_sha256": sha256_file(manifest),
-                },
-                "labels": {"tokens": 20_000},
-                "method": "lora",
-                "best_checkpoint": str(out / "checkpoints" / "checkpoint-40"),
-                "resumed_from": None,
-            },
-        )
-    return sha256_file(out / "manifest.json")
-
-
-def _eval(cfg: Config, dataset_dir: Path, train_sha: str, *, seed: int) -> EvalResults:
-    """Answers for the real test split: the fine-tune wins on most examples and loses on every third."""
-    rng = np.random.default_rng(seed)
-    test = [json.loads(line) for line in (dataset_dir / "test.jsonl").read_text().splitlines()]
-    examples = []
-    for i, row in enumerate(test):
-        user = next(m["content"] for m in reversed(row["messages"]) if m["role"] == "user")
-        reference = row["messages"][-1]["content"]
-        base = float(rng.uniform(0.05, 0.3))
-        scores = {"base": base, "retrieval": base + 0.15, "fine_tuned": base + (0.3 if i % 3 else -0.04)}
-        examples.append(
-            {
-                "id": str(row["meta"]["id"]),
-                "tags": [str(t) for t in row["meta"].get("tags", [])] or ["untagged"],
-                "prompt": user,
-                "reference": reference,
-                "arms": {
-                    arm: {
-                        "prediction": f"{arm} answer to {row['meta']['id']}",
-                        "metrics": {"rougeL": s, "chrf": s * 0.9},
-                    }
-                    for arm, s in scores.items()
-                },
-            }
-        )
-    stats = aggregate(examples, ARMS, "base", n_resamples=200)
-    for arm, (prompt, completion, p50, cost) in {
-        "base": (90, 60, 420, 0.8),
-        "retrieval": (0, 55, 30, 0.1),
-        "fine_tuned": (90, 40, 380, 0.7),
-    }.items():
-        stats[arm].update(
-            tokens={"prompt_mean": prompt, "completion_mean": completion},
-            latency_ms={"p50": p50, "p95": 2 * p50},
-            throughput_rps=1000 / p50,
-            cost_per_1k_requests=cost,
-        )
-    ft, base = stats["fine_tuned"]["metrics"]["rougeL"], stats["base"]["metrics"]["rougeL"]
-    results = EvalResults.of(
-        {
-            "title": "support-desk <eval>",
-            "created_at": datetime.now(UTC).isoformat(),
-            "reference_arm": "base",
-            "headline_metric": "rougeL",
-            "metrics": ["rougeL", "chrf"],
-            "arms": stats,
-            "slices": slices(examples, ARMS),
-            "examples": examples,
-            "dataset": {"path": str(dataset_dir / "test.jsonl"), "sha256": "ab" * 32, "n_test": len(examples)},
-            "lineage": {"dataset_dir": str(dataset_dir), "train_manifest_sha256": train_sha},
-            "gates": [
-                {
-                    "gate": "fine_tuned.rougeL >= base.rougeL + 0.1",
-                    "passed": ft >= base + 0.1,
-                    "left": ft,
-                    "right": base + 0.1,
-                }
-            ],
-        }
-    )
-    with atomic_dir(cfg.stage_dir("eval"), overwrite=True) as tmp:
-        write_json_atomic(tmp / "results.json", results.to_json())
-        render_report(results, tmp / "report.html")
-        write_manifest(tmp, stage="eval", config=cfg.to_dict(), extra={"lineage": dict(results.lineage.items())})
-    return results
-
-
-def _check(cfg: Config, tokenizer: Any, data: Path) -> None:
-    report = check_files([data], cfg.data, tokenizer=tokenizer, diversity=False)
-    with atomic_dir(cfg.stage_dir("check"), overwrite=True) as tmp:
-        write_json_atomic(tmp / "findings.json", report.to_json())
-        write_manifest(tmp, stage="check", inputs=[data], counts={"examples": report.examples})
-
-
-def _prepare(cfg: Config, tokenizer: Any, data: Path) -> None:
-    prepare_dataset(
-        [data],
-        cfg.stage_dir("dataset"),
-        cfg.data,
-        seed=0,
-        tokenizer=tokenizer,
-        pii_key_file=cfg.root / ".tunesmith" / "pii.key",
-    )
+def _plant(cfg: Config) -> None:
+    planted = {
+        "messages": [
+            {"role": "system", "content": "You are Juno, the support assistant for Lumen Home."},
+            {"role": "user", "content": PLANTED},
+            {"role": "assistant", "content": PLANTED_ANSWER},
+        ]
+    }
+    with cfg.path(cfg.data.paths[0]).open("a", encoding="utf-8") as f:
+        f.write(json.dumps(planted) + "\n")
 
 
 def _traffic(cfg: Config, n_requests: int) -> None:
-    log = RequestLog(f"sqlite:///{cfg.root / 'tunesmith.db'}", redact=False)  # the real schema, by its migrations
+    log = RequestLog(resolve_url(cfg.monitor.database_url, cfg.root), redact=False)  # its schema, by migrations
     rng = np.random.default_rng(0)
     now = datetime.now(UTC)
     ages = rng.uniform(0, 7 * 24 * 3600, n_requests)
@@ -244,31 +117,17 @@ def _traffic(cfg: Config, n_requests: int) -> None:
         write_json_atomic(tmp / "manifest.json", {"stage": "monitor"})
 
 
-def build_project(dest: Path, tokenizer: Any, *, n_requests: int = 100_000) -> Config:
-    (dest / "data").mkdir(parents=True)
-    lines = (EXAMPLE / "data" / "support.jsonl").read_text(encoding="utf-8").splitlines()[:LINES]
-    data = dest / "data" / "support.jsonl"
-    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    shutil.copy(EXAMPLE / "tunesmith-tiny.yaml", dest / "tunesmith.yaml")
-    cfg = load_config(dest / "tunesmith.yaml")
+def build_project(dest: Path, *, n_requests: int = 100_000, console: Console | None = None) -> Config:
+    """The project in `dest` (which must not hold a tunesmith.yaml yet); its config."""
+    console = console or Console(quiet=True)
+    cfg, ran = quickstart(dest, tiny=True, console=console)
+    failed = [g.gate for g in ran.outputs["eval"].gates if not g.passed]
+    assert not failed, f"the tiny quickstart failed its gate: {failed}"
+    Registry(cfg).promote(Registry(cfg).runs()[0].run_id)  # artifacts/train: the quickstart's only run
 
-    _check(cfg, tokenizer, data)
-    _prepare(cfg, tokenizer, data)  # version 1
-    sha1 = _run(cfg, cfg.stage_dir("dataset"), lr=5e-3, seed=0)
-    _eval(cfg, cfg.stage_dir("dataset"), sha1, seed=0)
-    Registry(cfg).promote(sha1[:12])
-
-    planted = {
-        "messages": [
-            {"role": "system", "content": "You are Juno, the support assistant for Lumen Home."},
-            {"role": "user", "content": PLANTED},
-            {"role": "assistant", "content": "Yes, gift cards work at checkout. <script>alert(3)</script>"},
-        ]
-    }
-    with data.open("a", encoding="utf-8") as f:
-        f.write(json.dumps(planted) + "\n")
-    _prepare(cfg, tokenizer, data)  # version 2: one example more
-    sha2 = _run(cfg, cfg.stage_dir("dataset"), lr=2e-3, seed=1)
-    _eval(cfg, cfg.stage_dir("dataset"), sha2, seed=1)
+    _plant(cfg)
+    run_check(cfg, console)
+    run_prepare(cfg, console)  # version 2: one example more, the planted one
+    run_train(load_config(cfg.root / "tunesmith.yaml", SECOND_RUN), console)
     _traffic(cfg, n_requests)
     return cfg

@@ -1,7 +1,12 @@
 """`tunesmith ui` in real headless Chromium (Debian's chromium and chromium-driver, through Selenium; no browser
-download): every page renders its tables and plots, the test-case browser filters, a `<script>` planted in a
-training example shows as text, and the pages load in under 1 s (the traffic page, over 100k logged requests,
-in under 2 s), measured with the browser's navigation timing.
+download), on the artifacts of a real tiny quickstart (tests/ui/project.py, built once per session): every page
+renders its tables and plots, the test-case browser filters, a `<script>` planted in a training example shows as
+text, and the runs page sets each run's stored estimate against its actual time.
+
+Page loads are measured with the browser's navigation timing and recorded (printed, and written to
+ui-load-times.json in the session's tmp dir), never asserted: tests have no wall-clock thresholds. The budgets
+(1 s a page, 2 s for /traffic over 100k logged requests) are checked by benchmarks/ui_load.py, and its figures
+are in docs/benchmarks.md.
 
 The browser tests skip with their reason where chromium, chromedriver or selenium is missing; the tests of the
 app without a browser run everywhere.
@@ -9,46 +14,35 @@ app without a browser run everywhere.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import re
-import shutil
 import sqlite3
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.ui.project import PLANTED, RAW_EMAIL, build_project
+from tests.ui.browser import chrome, missing, page_load
+from tests.ui.conftest import N_REQUESTS
+from tests.ui.project import PLANTED, PLANTED_ANSWER, RAW_EMAIL
 from tunesmith.cli.main import main
 from tunesmith.config import Config, UiConfig
 from tunesmith.registry import Registry
-from tunesmith.ui.app import create_app, running
+from tunesmith.ui.app import _num, create_app, running
 from tunesmith.ui.loaders import fine_tune_lost
 
-N_REQUESTS = 100_000
-CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-missing = [
-    what
-    for what, ok in (
-        ("Debian's chromium (apt-get install -y chromium)", CHROMIUM),
-        ("chromium-driver (apt-get install -y chromium-driver)", DRIVER),
-        ("selenium (pip install selenium)", importlib.util.find_spec("selenium")),
-    )
-    if not ok
-]
-NAVIGATION_MS = (
-    "const n = performance.getEntriesByType('navigation')[0]; return n && n.loadEventEnd > 0 ? n.duration : 0;"
-)
 browser = pytest.mark.skipif(bool(missing), reason=f"not installed: {', '.join(missing)}")
 
 
 @pytest.fixture(scope="module")
-def cfg(tmp_path_factory: pytest.TempPathFactory, tiny_tokenizer) -> Config:
-    return build_project(tmp_path_factory.mktemp("ui") / "project", tiny_tokenizer, n_requests=N_REQUESTS)
+def load_times(tmp_path_factory: pytest.TempPathFactory):
+    """Every measured page load of the module, recorded for reading, not judged: ui-load-times.json."""
+    times: dict[str, list[float]] = {}
+    yield times
+    out = tmp_path_factory.getbasetemp() / "ui-load-times.json"
+    out.write_text(json.dumps(times, indent=2) + "\n", encoding="utf-8")
+    print(f"page load times (s) in {out}: {json.dumps(times)}")
 
 
 @pytest.fixture(scope="module")
@@ -58,38 +52,19 @@ def base_url(cfg: Config):
 
 
 @pytest.fixture(scope="module")
-def driver(cfg: Config):
+def driver():
     if missing:
         pytest.skip(f"not installed: {', '.join(missing)}")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--window-size=1280,1000",
-    ):
-        opts.add_argument(flag)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    d = webdriver.Chrome(service=Service(DRIVER), options=opts)
-    d.set_page_load_timeout(30)
+    d = chrome()
     yield d
     d.quit()
 
 
 def load(driver, url: str) -> float:
-    """Open `url`; the navigation's duration (request start to the end of the load event) in seconds."""
-    driver.get(url)
-    deadline = time.monotonic() + 10
-    while (ms := driver.execute_script(NAVIGATION_MS)) <= 0 and time.monotonic() < deadline:
-        time.sleep(0.01)  # the load event has not finished yet
-    errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    """Open `url` with no script error in the browser's console; the load's duration in seconds."""
+    seconds, errors = page_load(driver, url)
     assert errors == [], errors
-    return ms / 1000
+    return seconds
 
 
 def css(driver, selector: str):
@@ -100,20 +75,18 @@ def css(driver, selector: str):
 
 @browser
 @pytest.mark.parametrize(
-    ("path", "tables", "plots", "budget"),
+    ("path", "tables", "plots"),
     [
-        ("/", 2, 0, 1.0),
-        ("/datasets", 4, 0, 1.0),
-        ("/runs", 4, 5, 1.0),  # the two runs' loss and lr curves, and both losses side by side
-        ("/evals", 6, 2, 1.0),  # per evaluation: arms, slices, test cases; the tokens/latency/cost plot
-        ("/traffic?since=all", 6, 3, 2.0),  # requests per day, mean latency, ratings: over 100k requests
+        ("/", 2, 0),
+        ("/datasets", 4, 0),
+        ("/runs", 4, 5),  # the two runs' loss and lr curves, and both losses side by side
+        ("/evals", 3, 1),  # arms, slices, test cases; the tokens/latency/cost plot
+        ("/traffic?since=all", 6, 3),  # requests per day, mean latency, ratings: over 100k requests
     ],
 )
-def test_each_page_renders_its_tables_and_plots_in_time(driver, base_url, path, tables, plots, budget) -> None:
+def test_each_page_renders_its_tables_and_plots(driver, base_url, load_times, path, tables, plots) -> None:
     load(driver, base_url + path)  # warm: the first request of a page compiles its template
-    seconds = load(driver, base_url + path)
-    print(f"{path}: {seconds * 1000:.0f} ms")
-    assert seconds < budget, f"{path} took {seconds:.2f} s (budget {budget} s)"
+    load_times.setdefault(path, []).append(load(driver, base_url + path))
     assert css(driver, "h1")
     assert len(css(driver, "main table")) >= tables
     assert len(css(driver, "main svg.plot")) >= plots
@@ -122,12 +95,11 @@ def test_each_page_renders_its_tables_and_plots_in_time(driver, base_url, path, 
 
 
 @browser
-def test_first_visit_of_every_page_is_fast_too(cfg: Config, driver) -> None:
+def test_first_visit_of_every_page_renders(cfg: Config, driver, load_times) -> None:
     with running(cfg) as url:  # a fresh app: templates not compiled yet, the log's engine not opened
-        for path, budget in (("/", 1.0), ("/datasets", 1.0), ("/runs", 1.0), ("/evals", 1.0), ("/traffic", 2.0)):
-            seconds = load(driver, url + path)
-            print(f"first visit {path}: {seconds * 1000:.0f} ms")
-            assert seconds < budget, f"{path} took {seconds:.2f} s on first visit (budget {budget} s)"
+        for path in ("/", "/datasets", "/runs", "/evals", "/traffic"):
+            load_times.setdefault(f"first visit {path}", []).append(load(driver, url + path))
+            assert css(driver, "h1")
 
 
 @browser
@@ -135,12 +107,14 @@ def test_overview_shows_lineage_served_model_and_gate_verdict(cfg: Config, drive
     load(driver, base_url + "/")
     served = Registry(cfg).served()
     assert css(driver, "#served code.run-id")[0].text == served.run_id
-    assert css(driver, "#served .verdict")[0].text == "passed"
+    assert css(driver, "#served .verdict")[0].text == "passed"  # the quickstart's gate
     rows = css(driver, "#lineage .lineage")
     assert len(rows) == 2  # two runs, each dataset → run → evaluation → served or not
     assert sum("served" in r.text and "not served" not in r.text for r in rows) == 1
+    assert sum("not evaluated" in r.text for r in rows) == 1  # the second run
     changes = css(driver, "#changes")[0].text
     assert "learning_rate" in changes and "0.005" in changes and "0.002" in changes
+    assert "epochs" in changes
 
 
 @browser
@@ -158,6 +132,7 @@ def test_datasets_page_groups_findings_previews_redacted_and_diffs_versions(driv
 
 @browser
 def test_a_planted_script_shows_as_text(cfg: Config, driver, base_url) -> None:
+    """The planted example went through data → check → prepare like any other: it shows, escaped, as text."""
     split = next(
         s for s in ("train", "val", "test") if PLANTED in (cfg.stage_dir("dataset") / f"{s}.jsonl").read_text()
     )
@@ -165,7 +140,7 @@ def test_a_planted_script_shows_as_text(cfg: Config, driver, base_url) -> None:
     assert css(driver, ".match-count")[0].text == "1"
     shown = css(driver, "table.examples .content")
     assert any(el.text == PLANTED for el in shown)
-    assert any("<script>alert(3)</script>" in el.text for el in shown)
+    assert any(el.text == PLANTED_ANSWER for el in shown)
     assert [s.get_attribute("src") for s in css(driver, "script")] == [base_url + "/static/app.js"]
     assert css(driver, "main b") == []  # <b> in the data is text too
     load(driver, base_url + "/traffic?since=all")  # a correction with <script> in the request log
@@ -174,16 +149,41 @@ def test_a_planted_script_shows_as_text(cfg: Config, driver, base_url) -> None:
 
 
 @browser
-def test_runs_side_by_side(driver, base_url) -> None:
+def test_runs_side_by_side(cfg: Config, driver, base_url) -> None:
     load(driver, base_url + "/runs")
     assert len(css(driver, "table.runs tr")) == 3
     series = {p.get_attribute("data-series") for p in css(driver, "#compare polyline.series")}
     assert len(series) == 4  # train and val of each run
     diff = " ".join(r.text for r in css(driver, "#compare tr.config-diff"))
-    assert "train.learning_rate" in diff
-    assert [e.text for e in css(driver, ".best-step")] == ["40", "40"]
-    timing = css(driver, "table.timing")[0].text
-    assert "tokens trained" in timing and "40,000" in timing  # 20,000 per epoch, 2 epochs
+    assert "train.learning_rate" in diff and "train.epochs" in diff
+    runs = Registry(cfg).runs()
+    best = [json.loads((r.path / "manifest.json").read_text())["best_checkpoint"] for r in runs]
+    assert [e.text for e in css(driver, ".best-step")] == [b.rsplit("-", 1)[-1] for b in best]
+
+
+@browser
+def test_runs_page_sets_the_stored_estimate_against_the_actual_time(cfg: Config, driver, base_url) -> None:
+    """Each real run wrote the dry run's estimate when it started; the page shows it next to what the run took."""
+    load(driver, base_url + "/runs")
+    for run in Registry(cfg).runs():
+        est = json.loads((run.path / "estimate.json").read_text())
+        counts = json.loads((run.path / "manifest.json").read_text())["counts"]
+        section = css(driver, f"section#run-{run.run_id}")[0]
+        rows = {
+            r.find_element("css selector", "td").text: [c.text for c in r.find_elements("css selector", "td")[1:]]
+            for r in section.find_elements("css selector", "table.timing tr")[1:]
+        }
+        assert rows["seconds"] == [
+            _num(est["seconds"], 1),
+            _num(counts["train_seconds"], 1),
+            f"{counts['train_seconds'] / est['seconds']:.2f}×",
+        ]
+        assert rows["tokens/s"][:2] == [_num(est["tokens_per_second"], 1), _num(counts["tokens_per_second"], 1)]
+        assert rows["optimizer steps"][:2] == [_num(est["steps"], 0), _num(counts["steps"], 0)]
+        assert rows["tokens trained"][0] == _num(est["train_tokens"], 0)
+        assert est["device"] == "cpu" and "measured on cpu" in section.text
+    estimated = [r.find_elements("css selector", "td")[10].text for r in css(driver, "table.runs tr")[1:]]
+    assert all(e != "–" for e in estimated)  # the runs table has the estimate next to the actual seconds
 
 
 @browser
@@ -230,30 +230,6 @@ def test_traffic_page_aggregates_100k_requests(cfg: Config, driver, base_url) ->
     )
     assert "export-review" in css(driver, "#review")[0].text
     assert len(css(driver, ".requests-plot rect.bar")) == 8  # 7 days back from now: 8 calendar days
-
-
-QUICKSTART = os.environ.get("TUNESMITH_UI_QUICKSTART")
-
-
-@browser
-@pytest.mark.skipif(
-    not QUICKSTART,
-    reason="set TUNESMITH_UI_QUICKSTART=DIR/tunesmith.yaml of a project that `tunesmith quickstart` ran",
-)
-def test_pages_on_a_real_quickstart_project(driver) -> None:
-    """The same pages on artifacts that the real pipeline wrote (train and eval included), under 1 s each."""
-    from tunesmith.config import load_config
-
-    with running(load_config(QUICKSTART)) as url:
-        for path in ("/", "/datasets", "/runs", "/evals", "/traffic"):
-            load(driver, url + path)
-            seconds = load(driver, url + path)
-            print(f"quickstart {path}: {seconds * 1000:.0f} ms")
-            assert seconds < 1.0 and css(driver, "h1")
-        load(driver, url + "/runs")
-        assert css(driver, "table.runs tr")[1:] and css(driver, "main svg.plot")
-        load(driver, url + "/evals")
-        assert css(driver, "table.arms tr.arm") and css(driver, "tr.case")
 
 
 # ---- without a browser ----------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from tunesmith.config import Config
 from tunesmith.errors import DataError
 from tunesmith.evals.results import EvalResults, read_results
 from tunesmith.registry import DatasetInfo, Registry, RunInfo
+from tunesmith.train.estimate import ESTIMATE_FILE
 
 SPLITS = ("train", "val", "test")
 PREVIEW_ROWS = 20
@@ -181,6 +182,21 @@ class RunView:
         tokens, epochs = (self.manifest.get("labels") or {}).get("tokens"), self.counts.get("epochs")
         return float(tokens) * float(epochs) if tokens is not None and epochs is not None else None
 
+    def timing(self, check: dict[str, Any] | None = None) -> list[tuple[str, Any, Any, int]]:
+        """(what, estimate, actual, digits): the dry run's estimate, which a run keeps in estimate.json from its
+        start, against what the run measured. Without estimate.json (a run of an older tunesmith, a vendor run),
+        the tokens fall back on the last data check's count per epoch times the run's epochs."""
+        est = self.estimate or {}
+        tokens = est.get("train_tokens")
+        if tokens is None and check and check.get("per_epoch") is not None and self.counts.get("epochs"):
+            tokens = float(check["per_epoch"]) * float(self.counts["epochs"])
+        return [
+            ("seconds", est.get("seconds"), self.counts.get("train_seconds"), 1),
+            ("tokens/s", est.get("tokens_per_second"), self.counts.get("tokens_per_second"), 1),
+            ("tokens trained", tokens, self.tokens_trained, 0),
+            ("optimizer steps", est.get("steps"), self.counts.get("steps"), 0),
+        ]
+
     @property
     def best_step(self) -> int | None:
         best = self.manifest.get("best_checkpoint")
@@ -204,8 +220,7 @@ def _run_view(info: RunInfo, served_id: str | None) -> RunView:
         )
         if ckpt.is_dir()
         else [],
-        # `tunesmith train --dry-run` prints its estimate; a run folder may keep it as estimate.json.
-        estimate=_json(info.path / "estimate.json"),
+        estimate=_json(info.path / ESTIMATE_FILE),  # the dry run's estimate, written when the run started
         served=info.run_id == served_id,
     )
 
