@@ -3,6 +3,10 @@
     python docs/screenshots.py PROJECT/tunesmith.yaml [--out docs/img]
 
 Run it on a project that has been through `tunesmith run` (the quickstart: `tunesmith quickstart --tiny DIR`).
+docs/img holds the pages of the project that the browser tests use, which benchmarks/ui_load.py keeps with
+`--keep DIR` (the tiny quickstart, a planted dataset version, a second run, 100k generated requests):
+
+    python benchmarks/ui_load.py --keep /tmp/uiproj && python docs/screenshots.py /tmp/uiproj/tunesmith.yaml
 It needs Debian's chromium and chromium-driver (`apt-get install -y chromium chromium-driver`) and selenium.
 """
 
