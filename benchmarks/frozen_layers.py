@@ -37,7 +37,7 @@ def main() -> None:
     from tunesmith.train.frozen_layers import FrozenLayerCache
     from tunesmith.train.lm_loss import labelled_loss, lm_parts
     from tunesmith.train.lora import peft_lora_config
-    from tunesmith.train.masking import IGNORE_INDEX, tokenize_conversation
+    from tunesmith.train.masking import pad_right, tokenize_conversation
 
     tok = AutoTokenizer.from_pretrained(a.model_dir)
 
@@ -52,15 +52,8 @@ def main() -> None:
     lines = (REPO / "examples/support-desk/data/support.jsonl").read_text().splitlines()[: a.rows]
     eot = end_of_turn_ids(tok, model.generation_config.eos_token_id)
     examples = [tokenize_conversation(tok, json.loads(line)["messages"], eot_ids=eot) for line in lines]
-    width = max(len(e.input_ids) for e in examples)
-    ids = torch.full((len(examples), width), tok.pad_token_id or 0)
-    labels = torch.full((len(examples), width), IGNORE_INDEX)
-    mask = torch.zeros((len(examples), width), dtype=torch.long)
-    for i, e in enumerate(examples):
-        ids[i, : len(e.input_ids)] = torch.tensor(e.input_ids)
-        labels[i, : len(e.labels)] = torch.tensor(e.labels)
-        mask[i, : len(e.input_ids)] = 1
-    inputs = {"input_ids": ids, "attention_mask": mask, "labels": labels}
+    inputs = pad_right(examples, tok.pad_token_id or 0)
+    mask, width = inputs["attention_mask"], inputs["input_ids"].size(1)
     real = int(mask.sum())
     print(f"{len(examples)} rows, {real} tokens (padded width {width}), adapters on the top {a.top} layers")
 

@@ -260,7 +260,7 @@ def heldout_loss(model: Any, tokenizer: Any, rows: list[dict], batch_size: int =
     import torch
 
     from tunesmith.models.chat import end_of_turn_ids
-    from tunesmith.train.masking import IGNORE_INDEX, tokenize_conversation
+    from tunesmith.train.masking import IGNORE_INDEX, pad_right, tokenize_conversation
 
     eot = end_of_turn_ids(tokenizer, model.generation_config.eos_token_id)
     examples = [tokenize_conversation(tokenizer, r["messages"], eot_ids=eot) for r in rows]
@@ -269,14 +269,8 @@ def heldout_loss(model: Any, tokenizer: Any, rows: list[dict], batch_size: int =
     with torch.no_grad():
         for k in range(0, len(examples), batch_size):
             batch = examples[k : k + batch_size]
-            width = max(len(e.input_ids) for e in batch)
-            ids = torch.full((len(batch), width), tokenizer.pad_token_id)
-            labels = torch.full((len(batch), width), IGNORE_INDEX)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for i, e in enumerate(batch):
-                ids[i, : len(e.input_ids)] = torch.tensor(e.input_ids)
-                labels[i, : len(e.labels)] = torch.tensor(e.labels)
-                mask[i, : len(e.input_ids)] = 1
+            padded = pad_right(batch, tokenizer.pad_token_id)
+            ids, labels, mask = padded["input_ids"], padded["labels"], padded["attention_mask"]
             logits = model(input_ids=ids, attention_mask=mask).logits.float()
             shift_logits, shift_labels = logits[:, :-1].reshape(-1, logits.size(-1)), labels[:, 1:].reshape(-1)
             loss = torch.nn.functional.cross_entropy(

@@ -123,3 +123,14 @@ def test_example_without_trained_token_is_refused_with_its_line(tiny_tokenizer, 
         check_labels([good, empty], ["data.jsonl:3", "data.jsonl:7"])
     report = check_labels([good], ["data.jsonl:3"])
     assert report.role_trained == {"assistant": 2} and report.turns_ending_in_eot == 1
+
+
+def test_pad_right_pads_ids_labels_and_mask_on_the_right():
+    from tunesmith.train.masking import IGNORE_INDEX, TokenizedExample, pad_right
+
+    short = TokenizedExample(input_ids=[5, 6], labels=[IGNORE_INDEX, 6])
+    long = TokenizedExample(input_ids=[7, 8, 9], labels=[IGNORE_INDEX, 8, 9])
+    batch = pad_right([short, long], pad_id=0)
+    assert batch["input_ids"].tolist() == [[5, 6, 0], [7, 8, 9]]
+    assert batch["labels"].tolist() == [[IGNORE_INDEX, 6, IGNORE_INDEX], [IGNORE_INDEX, 8, 9]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 0], [1, 1, 1]]

@@ -78,6 +78,11 @@ def load_model(base: str, *, revision: str | None = None, dtype: Any = None) -> 
         raise _load_error(base, e) from None
 
 
+def text_config(config: Any) -> Any:
+    """The language model's config: the text part of a multimodal config, or the config itself."""
+    return config.get_text_config() if hasattr(config, "get_text_config") else config
+
+
 def generation_eos(model: Any) -> int | list[int] | None:
     gen = getattr(model, "generation_config", None)
     return getattr(gen, "eos_token_id", None) if gen is not None else None

@@ -21,7 +21,7 @@ from typing import Any
 
 from tunesmith.artifacts import write_json_atomic
 from tunesmith.config import Config
-from tunesmith.train.masking import IGNORE_INDEX
+from tunesmith.train.masking import pad_right
 
 WARMUP_STEPS, DISCARDED = 5, 2  # the first steps are slow (allocations, kernel selection, autograd set-up)
 ESTIMATE_FILE = "estimate.json"
@@ -135,16 +135,10 @@ def _measure(model: Any, examples: list, batch_size: int, pad_id: int, torch: An
     timed_tokens, timed = 0, 0.0
     for step in range(WARMUP_STEPS):
         batch = examples[(step * batch_size) % len(examples) :][:batch_size] or examples[:batch_size]
-        width = max(len(e.input_ids) for e in batch)
-        ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-        labels = torch.full((len(batch), width), IGNORE_INDEX, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for i, e in enumerate(batch):
-            ids[i, : len(e.input_ids)] = torch.tensor(e.input_ids)
-            labels[i, : len(e.labels)] = torch.tensor(e.labels)
-            mask[i, : len(e.input_ids)] = 1
+        inputs = pad_right(batch, pad_id)
+        mask = inputs["attention_mask"]
         t0 = time.perf_counter()
-        loss = model(input_ids=ids.to(device), attention_mask=mask.to(device), labels=labels.to(device)).loss
+        loss = model(**{k: v.to(device) for k, v in inputs.items()}).loss
         loss.backward()
         for p in params:
             p.grad = None

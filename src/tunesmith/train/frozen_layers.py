@@ -17,11 +17,13 @@ step; LLaMA-Factory's `freeze` method likewise).
 from __future__ import annotations
 
 import contextlib
-import inspect
 from collections.abc import Iterator
 from typing import Any
 
 import torch
+
+from tunesmith.models.loading import text_config
+from tunesmith.train.lm_loss import prefix_once
 
 # Bytes of kept hidden states, at most: 1 GiB is 460k tokens of SmolLM2 (576 floats a token), 65k of a 4,096-wide
 # 7B model. Rows beyond it are computed in full each epoch.
@@ -52,7 +54,7 @@ class FrozenLayerCache:
         lower_params += [p for layer in layers[:depth] for p in layer.parameters()]
         if depth == 0 or any(p.requires_grad for p in lower_params):
             return None
-        config = decoder.config.get_text_config() if hasattr(decoder.config, "get_text_config") else decoder.config
+        config = text_config(decoder.config)
         random = any(isinstance(m, torch.nn.Dropout) and m.p > 0 for layer in layers[:depth] for m in layer.modules())
         if random or (getattr(config, "attention_dropout", 0.0) or 0.0) > 0:
             return None
@@ -100,22 +102,16 @@ class FrozenLayerCache:
     def upper_states(self, hidden: torch.Tensor, mask: torch.Tensor, prefix: int) -> torch.Tensor:
         """The decoder's final hidden states from the kept inputs of its first trained layer, running only the
         layers from there up; a shared prefix of `prefix` tokens is computed once, as in lm_loss."""
-        from transformers import DynamicCache
+        decoder = self.decoder
 
-        decoder, rows = self.decoder, hidden.size(0)
+        def run(first: bool, cache: dict[str, Any]) -> torch.Tensor:
+            part = (hidden[:1, :prefix], mask[:1, :prefix]) if first else (hidden[:, prefix:], mask)
+            return decoder(inputs_embeds=part[0], attention_mask=part[1], **cache).last_hidden_state
+
         with self._upper_only():
             if not prefix:
                 return decoder(inputs_embeds=hidden, attention_mask=mask, use_cache=False).last_hidden_state
-            cache = DynamicCache(config=decoder.config.get_text_config())
-            kw = "cache" if "cache" in inspect.signature(type(decoder).forward).parameters else "past_key_values"
-            head = decoder(
-                inputs_embeds=hidden[:1, :prefix], attention_mask=mask[:1, :prefix], use_cache=True, **{kw: cache}
-            ).last_hidden_state
-            cache.batch_repeat_interleave(rows)
-            tail = decoder(
-                inputs_embeds=hidden[:, prefix:], attention_mask=mask, use_cache=True, **{kw: cache}
-            ).last_hidden_state
-            return torch.cat([head.expand(rows, -1, -1), tail], dim=1)
+            return prefix_once(run, decoder, hidden.size(0))
 
     @contextlib.contextmanager
     def _upper_only(self) -> Iterator[None]:

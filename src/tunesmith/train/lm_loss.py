@@ -25,11 +25,15 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from tunesmith.train.frozen_layers import FrozenLayerCache
+from tunesmith.models.loading import text_config
+
+if TYPE_CHECKING:
+    from tunesmith.train.frozen_layers import FrozenLayerCache
 
 # Elements of the [labelled positions, vocab] logits materialised at once. Above this (a real vocabulary of 150k and
 # 450+ labelled tokens in a micro-batch), TRL's chunked kernel computes the same loss in vocabulary tiles instead.
@@ -60,7 +64,7 @@ def lm_parts(model: Any) -> tuple[torch.nn.Module, torch.nn.Linear] | None:
     decoder = get_decoder() if callable(get_decoder) else None
     head = causal.get_output_embeddings() if hasattr(causal, "get_output_embeddings") else None
     config = getattr(causal, "config", None)
-    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    text = text_config(config)
     transformed = any(getattr(text, name, None) is not None for name in LOGIT_TRANSFORMS)
     keeps = "logits_to_keep" in inspect.signature(type(causal).forward).parameters
     if decoder is None or decoder is causal or type(head) is not torch.nn.Linear or transformed or not keeps:
@@ -157,7 +161,7 @@ def _deterministic(model: Any) -> bool:
     if model.training and any(isinstance(m, torch.nn.Dropout) and m.p > 0 for m in model.modules()):
         return False
     causal = model.get_base_model() if hasattr(model, "get_base_model") else model
-    config = causal.config.get_text_config() if hasattr(causal.config, "get_text_config") else causal.config
+    config = text_config(causal.config)
     if model.training and (getattr(config, "attention_dropout", 0.0) or 0.0) > 0:
         return False
     layers = DynamicCache(config=config).layers
@@ -166,16 +170,29 @@ def _deterministic(model: Any) -> bool:
 
 def _with_shared_prefix(model: Any, inputs: dict[str, Any], prefix: int, captured: list[torch.Tensor]) -> torch.Tensor:
     """The decoder's hidden states of every row, with the first `prefix` tokens computed for one row only."""
-    from transformers import DynamicCache
+    ids, mask = inputs["input_ids"], inputs["attention_mask"]
+
+    def run(first: bool, cache: dict[str, Any]) -> torch.Tensor:
+        if first:
+            model(input_ids=ids[:1, :prefix], attention_mask=mask[:1, :prefix], logits_to_keep=1, **cache)
+        else:
+            model(input_ids=ids[:, prefix:], attention_mask=mask, logits_to_keep=1, **cache)
+        return captured[-1]
 
     causal = model.get_base_model() if hasattr(model, "get_base_model") else model
-    ids, mask = inputs["input_ids"], inputs["attention_mask"]
-    rows = ids.size(0)
-    cache = DynamicCache(config=causal.config.get_text_config())
+    return prefix_once(run, causal, ids.size(0))
+
+
+def prefix_once(run: Callable[[bool, dict[str, Any]], torch.Tensor], owner: Any, rows: int) -> torch.Tensor:
+    """Hidden states of every row from two calls: `run(True, cache)` computes the shared prefix for one row,
+    `run(False, cache)` the rest of every row from that row's keys and values, repeated. `owner` is the module
+    whose forward takes the cache (the causal LM, or the decoder itself)."""
+    from transformers import DynamicCache
+
+    cache = DynamicCache(config=text_config(owner.config))
     # transformers 5.24 renamed past_key_values to cache (the old name warns, and goes in 5.40).
-    kw = "cache" if "cache" in inspect.signature(type(causal).forward).parameters else "past_key_values"
-    model(input_ids=ids[:1, :prefix], attention_mask=mask[:1, :prefix], use_cache=True, logits_to_keep=1, **{kw: cache})
-    head_states = captured[-1]
+    name = "cache" if "cache" in inspect.signature(type(owner).forward).parameters else "past_key_values"
+    kw = {name: cache, "use_cache": True}
+    head = run(True, kw)
     cache.batch_repeat_interleave(rows)  # differentiable: the rows' gradients sum into the one prefix
-    model(input_ids=ids[:, prefix:], attention_mask=mask, use_cache=True, logits_to_keep=1, **{kw: cache})
-    return torch.cat([head_states.expand(rows, -1, -1), captured[-1]], dim=1)
+    return torch.cat([head.expand(rows, -1, -1), run(False, kw)], dim=1)

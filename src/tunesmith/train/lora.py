@@ -6,12 +6,12 @@ from typing import Any
 
 from tunesmith.config import LoraConfig
 from tunesmith.errors import ConfigError
+from tunesmith.models.loading import text_config
 
 
 def decoder_layers(model: Any) -> int:
     """How many decoder layers the model has, from its (text) config."""
-    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
-    return int(config.num_hidden_layers)
+    return int(text_config(model.config).num_hidden_layers)
 
 
 def linear_names(model: Any) -> list[str]:

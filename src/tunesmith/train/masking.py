@@ -44,6 +44,22 @@ class TokenizedExample:
     trained_turns: int = 0
 
 
+def pad_right(examples: list[TokenizedExample], pad_id: int) -> dict[str, Any]:
+    """`input_ids`, `labels` and `attention_mask` tensors of `examples`, padded on the right to the longest: what
+    the estimate and the benchmarks feed the model (the trainer's collator does the same for training)."""
+    import torch
+
+    width = max(len(e.input_ids) for e in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(examples), width), IGNORE_INDEX, dtype=torch.long)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    for i, e in enumerate(examples):
+        ids[i, : len(e.input_ids)] = torch.tensor(e.input_ids)
+        labels[i, : len(e.labels)] = torch.tensor(e.labels)
+        mask[i, : len(e.input_ids)] = 1
+    return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+
+
 def message_spans(
     tokenizer: Any, messages: list[dict[str, Any]], *, where: str = "", tools: list[dict[str, Any]] | None = None
 ) -> tuple[str, list[tuple]]:
