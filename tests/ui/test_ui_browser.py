@@ -163,7 +163,7 @@ def test_runs_side_by_side(cfg: Config, driver, base_url) -> None:
 
 @browser
 def test_runs_page_sets_the_stored_estimate_against_the_actual_time(cfg: Config, driver, base_url) -> None:
-    """Each real run wrote the dry run's estimate when it started; the page shows it next to what the run took."""
+    """Each real run wrote the estimate timed over its first steps; the page shows it next to what the run took."""
     load(driver, base_url + "/runs")
     for run in Registry(cfg).runs():
         est = json.loads((run.path / "estimate.json").read_text())
@@ -181,7 +181,8 @@ def test_runs_page_sets_the_stored_estimate_against_the_actual_time(cfg: Config,
         assert rows["tokens/s"][:2] == [_num(est["tokens_per_second"], 1), _num(counts["tokens_per_second"], 1)]
         assert rows["optimizer steps"][:2] == [_num(est["steps"], 0), _num(counts["steps"], 0)]
         assert rows["tokens trained"][0] == _num(est["train_tokens"], 0)
-        assert est["device"] == "cpu" and "measured on cpu" in section.text
+        assert est["device"] == "cpu" and "first optimizer steps on cpu" in section.text
+        assert est["method"] in section.text
     estimated = [r.find_elements("css selector", "td")[10].text for r in css(driver, "table.runs tr")[1:]]
     assert all(e != "–" for e in estimated)  # the runs table has the estimate next to the actual seconds
 

@@ -4,24 +4,33 @@ FLOPs per trained token, with N the model's parameters and A the adapter's:
 - full fine-tuning: 6N (forward 2N, backward 4N);
 - LoRA/DoRA/QLoRA: 4N + 6A (the forward 2N, the backward through the frozen weights 2N for activation gradients
   only, and the full 6A for the adapter, whose weights get gradients).
-Time comes from a short warm-up on real batches of this dataset, not from a peak figure.
 
-`tunesmith train --dry-run` prints the estimate; every local run also measures it when it starts and keeps it as
-`estimate.json` in the run directory (save_estimate), so the dashboard's runs page can set it against the actual
-time. The measurement leaves the model as it found it, so measuring first does not change what a run trains.
+Time comes from the first optimizer steps of the run's own trainer (StepTimer): the same micro-batches, loss and
+kept frozen-layer states the run uses, the first steps discarded (allocations, kernel selection, autograd set-up),
+extrapolated over every step. Not from a peak figure, and not from a separate loop of padded batches, which said
+1,456 s for a 657 s run on SmolLM2 and cost a minute before step 1. Epochs after the first can be faster than the
+estimate (frozen lower layers are computed once, in epoch 1).
+
+`tunesmith train --dry-run` runs those steps in a throwaway trainer and prints the estimate; every local run times
+its own first steps, at no extra cost, and keeps the result as `estimate.json` in the run directory, so the
+dashboard's runs page can set it against the actual time.
 """
 
 from __future__ import annotations
 
+import statistics
+import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from transformers import TrainerCallback
+
 from tunesmith.artifacts import write_json_atomic
 from tunesmith.config import Config
-from tunesmith.train.masking import pad_right
 
 WARMUP_STEPS, DISCARDED = 5, 2  # the first steps are slow (allocations, kernel selection, autograd set-up)
 ESTIMATE_FILE = "estimate.json"
@@ -39,6 +48,7 @@ class Estimate:
     tokens_per_second: float
     gpu_hours: float | None
     cost_usd: float | None
+    measured_steps: int
 
     def rows(self) -> list[tuple[str, str]]:
         rows = [
@@ -46,7 +56,7 @@ class Estimate:
             ("epochs / optimizer steps", f"{self.epochs:g} / {self.steps:,}"),
             ("parameters (trainable)", f"{self.parameters:,} ({self.trainable_parameters:,})"),
             ("FLOPs", f"{self.flops:.3g}"),
-            ("measured throughput", f"{self.tokens_per_second:,.0f} tokens/s"),
+            ("measured throughput", f"{self.tokens_per_second:,.0f} tokens/s over {self.measured_steps} steps"),
             ("estimated time", _duration(self.seconds)),
         ]
         if self.gpu_hours is not None:
@@ -60,41 +70,51 @@ def _duration(seconds: float) -> str:
     return f"{h}h {m:02d}m" if h else f"{m}m {s:02d}s"
 
 
-def estimate(cfg: Config, prepared: Any) -> Estimate:
-    """Measure a few real training steps of `prepared` (train.recipe.prepare) and extrapolate.
+class StepTimer(TrainerCallback):
+    """Times the first WARMUP_STEPS optimizer steps of a trainer and hands their Estimate to `done`, once.
 
-    The model is handed back as it came: a LoRA adapter added for the measurement is unloaded again (PEFT's
-    unload, which the trainer's own wrapping then starts from), the gradient flags and train/eval mode are put
-    back, and torch's random state is forked, so the adapter's initialisation and dropout in the run that follows
-    draw the same numbers as without the measurement."""
-    import torch
+    A step is timed from on_step_begin to on_step_end: forward, backward and optimizer, not the evaluation that can
+    follow an epoch's last step. A run shorter than WARMUP_STEPS is estimated at its end from the steps it had.
+    With `stop`, training stops after the measurement (the dry run)."""
 
-    base = prepared.model
-    flags = [(p, p.requires_grad) for p in base.parameters()]
-    was_training = base.training
-    devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
-    with torch.random.fork_rng(devices=devices):
-        model = base
-        if prepared.peft_config is not None:
-            from peft import get_peft_model
+    def __init__(self, cfg: Config, prepared: Any, done: Callable[[Estimate], None], *, stop: bool = False):
+        self.cfg, self.prepared, self.done, self.stop = cfg, prepared, done, stop
+        self.times: list[float] = []
+        self.model: Any = None
+        self.finished = False
 
-            model = get_peft_model(base, prepared.peft_config)
-        try:
-            total = sum(p.numel() for p in model.parameters())
-            trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-            tps = _measure(model, prepared.train_tok, cfg.train.batch_size, prepared.tokenizer.pad_token_id, torch)
-        finally:
-            if model is not base:
-                model.unload()  # the LoRA layers out again, in place: `base` is the plain model once more
-            for p, flag in flags:
-                p.requires_grad_(flag)
-            base.train(was_training)
-    frozen = total - trainable
-    per_token = 6 * total if prepared.peft_config is None else 4 * frozen + 6 * trainable
+    def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kw: Any) -> None:
+        self.model = model
 
-    tokens_per_epoch = prepared.labels.tokens
-    train_tokens = int(tokens_per_epoch * prepared.epochs)
-    seconds = train_tokens / tps
+    def on_step_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        self.t0 = time.perf_counter()
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        if self.finished:
+            return
+        self.times.append(time.perf_counter() - self.t0)
+        if len(self.times) == WARMUP_STEPS:
+            self._finish()
+            if self.stop:
+                control.should_training_stop = True
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        if not self.finished and self.times:
+            self._finish()
+
+    def _finish(self) -> None:
+        self.finished = True
+        timed = self.times[DISCARDED:] or self.times
+        self.done(extrapolate(self.cfg, self.prepared, self.model, statistics.fmean(timed), len(timed)))
+
+
+def extrapolate(cfg: Config, prepared: Any, model: Any, seconds_per_step: float, measured_steps: int) -> Estimate:
+    """The whole run from the time of one optimizer step of `model` (the trainer's, with its adapter)."""
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    per_token = 6 * total if prepared.peft_config is None else 4 * (total - trainable) + 6 * trainable
+    train_tokens = int(prepared.labels.tokens * prepared.epochs)
+    seconds = seconds_per_step * prepared.steps
     gpu = prepared.cuda
     return Estimate(
         train_tokens=train_tokens,
@@ -104,47 +124,40 @@ def estimate(cfg: Config, prepared: Any) -> Estimate:
         trainable_parameters=trainable,
         flops=float(per_token) * train_tokens,
         seconds=seconds,
-        tokens_per_second=tps,
+        tokens_per_second=train_tokens / max(seconds, 1e-9),
         gpu_hours=seconds / 3600 if gpu else None,
         cost_usd=seconds / 3600 * cfg.train.price_per_gpu_hour if gpu else None,
+        measured_steps=measured_steps,
     )
 
 
-def save_estimate(cfg: Config, prepared: Any, out_dir: Path) -> Estimate:
-    """The dry run's estimate, measured at the start of a run and written to `out_dir/estimate.json` (through a
-    temporary file and a rename): what the runs page shows against the run's actual time and throughput."""
-    est = estimate(cfg, prepared)
-    write_json_atomic(
-        Path(out_dir) / ESTIMATE_FILE,
-        {
-            **asdict(est),
-            "measured_at": datetime.now(UTC).isoformat(),
-            "device": "cuda" if prepared.cuda else "cpu",
-            "batch_size": cfg.train.batch_size,
-            "measured_steps": WARMUP_STEPS - DISCARDED,
-            "method": "padded batches of train.batch_size, the first steps discarded, extrapolated over all epochs",
-        },
-    )
-    return est
+def estimate(cfg: Config, prepared: Any) -> Estimate:
+    """The dry run: the first steps of the run's own trainer (recipe.sft_trainer) on `prepared`, in a temporary
+    directory, then stop. The model is trained for those steps and must not be trained on afterwards."""
+    from tunesmith.train.recipe import sft_trainer  # recipe imports this module for StepTimer
+
+    found: list[Estimate] = []
+    with tempfile.TemporaryDirectory(prefix="tunesmith-estimate-") as tmp:
+        timer = StepTimer(cfg, prepared, found.append, stop=True)
+        sft_trainer(cfg, prepared, Path(tmp), callbacks=[timer]).train()
+    return found[0]
 
 
-def _measure(model: Any, examples: list, batch_size: int, pad_id: int, torch: Any) -> float:
-    model.train()
-    params = [p for p in model.parameters() if p.requires_grad]
-    device = next(model.parameters()).device
-    timed_tokens, timed = 0, 0.0
-    for step in range(WARMUP_STEPS):
-        batch = examples[(step * batch_size) % len(examples) :][:batch_size] or examples[:batch_size]
-        inputs = pad_right(batch, pad_id)
-        mask = inputs["attention_mask"]
-        t0 = time.perf_counter()
-        loss = model(**{k: v.to(device) for k, v in inputs.items()}).loss
-        loss.backward()
-        for p in params:
-            p.grad = None
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        if step >= DISCARDED:
-            timed += time.perf_counter() - t0
-            timed_tokens += int(mask.sum())
-    return timed_tokens / max(timed, 1e-9)
+def estimate_writer(cfg: Config, prepared: Any, out_dir: Path) -> StepTimer:
+    """The run's StepTimer, which writes its estimate to `out_dir/estimate.json` (a temporary file, then a rename)
+    for the runs page to set against the run's actual time and throughput."""
+
+    def write(est: Estimate) -> None:
+        write_json_atomic(
+            Path(out_dir) / ESTIMATE_FILE,
+            {
+                **asdict(est),
+                "measured_at": datetime.now(UTC).isoformat(),
+                "device": "cuda" if prepared.cuda else "cpu",
+                "batch_size": cfg.train.batch_size,
+                "method": f"the run's first {WARMUP_STEPS} optimizer steps, the first {DISCARDED} discarded, "
+                "extrapolated over every step",
+            },
+        )
+
+    return StepTimer(cfg, prepared, write)

@@ -10,7 +10,7 @@ The run directory:
                                 `keep_checkpoints` and the best are kept
     adapter/ or model/          the final (best, with early stopping) weights and the tokenizer
     metrics.jsonl               one JSON object per log line
-    estimate.json               the dry run's estimate, measured before the first step (estimate.py)
+    estimate.json               the estimate from the run's own first steps, as the dry run measures it (estimate.py)
     manifest.json               written last: a run with a manifest is complete; one without can be resumed
 """
 
@@ -35,7 +35,7 @@ from tunesmith.errors import DataError, ModelError
 from tunesmith.models.chat import end_of_turn_ids, record_tools
 from tunesmith.models.loading import ensure_base_model, generation_eos, load_model, load_tokenizer
 from tunesmith.pipeline import ensure_dataset
-from tunesmith.train.estimate import save_estimate
+from tunesmith.train.estimate import estimate_writer
 from tunesmith.train.lora import peft_lora_config
 from tunesmith.train.masking import (
     LabelReport,
@@ -298,11 +298,7 @@ def train(
         )
     import torch
     from accelerate import PartialState
-    from datasets import Dataset
-    from transformers import EarlyStoppingCallback, PrinterCallback, set_seed
-    from trl import SFTConfig
-
-    from tunesmith.train.trainer import TunesmithSFTTrainer
+    from transformers import set_seed
 
     # cpu= matters: without it, a torchrun/accelerate launch on CPU is not seen as distributed and every process
     # would think it is the main one.
@@ -331,45 +327,16 @@ def train(
     p = prepare(cfg, dataset_dir)
     if main:
         console.print(f"packing {p.packing_reason}")
-        if checkpoint is None:  # a resumed run keeps the estimate made when it started
-            save_estimate(cfg, p, out_dir)
 
     # --- loop
     metrics_path = out_dir / "metrics.jsonl"
     if main and checkpoint:
         trim_metrics(metrics_path, checkpoint)
     has_val = bool(p.val_tok)
-    args = SFTConfig(
-        **trainer_arguments(
-            cfg,
-            out_dir,
-            epochs=p.epochs,
-            learning_rate=p.learning_rate,
-            has_val=has_val,
-            cuda=p.cuda,
-            bf16=p.dtype == torch.bfloat16,
-        ),
-        packing=p.packing,
-    )
-    train_ds = Dataset.from_list([{"input_ids": e.input_ids, "labels": e.labels} for e in p.train_tok])
-    val_ds = Dataset.from_list([{"input_ids": e.input_ids, "labels": e.labels} for e in p.val_tok]) if has_val else None
-    extra = [EarlyStoppingCallback(tc.early_stopping_patience)] if tc.early_stopping_patience and has_val else []
-    trainer = TunesmithSFTTrainer(
-        micro_batch_tokens=p.micro_batch_tokens,
-        model=p.model,
-        args=args,
-        train_dataset=train_ds,
-        eval_dataset=val_ds,
-        processing_class=p.tokenizer,
-        peft_config=p.peft_config,
-        callbacks=[
-            RichProgress(console, metrics_path, p.labels.tokens, enabled=main),
-            NoFinalCheckpoint(),
-            *extra,
-            *(callbacks or []),
-        ],
-    )
-    trainer.remove_callback(PrinterCallback)  # our progress bar replaces its raw dict prints
+    # A resumed run keeps the estimate made when it started.
+    timer = [estimate_writer(cfg, p, out_dir)] if main and checkpoint is None else []
+    progress = RichProgress(console, metrics_path, p.labels.tokens, enabled=main)
+    trainer = sft_trainer(cfg, p, out_dir, callbacks=[progress, *timer, *(callbacks or [])])
     output = trainer.train(resume_from_checkpoint=checkpoint)
 
     # --- save: the weights into a temporary sibling first, renamed into place, then the manifest last
@@ -434,6 +401,47 @@ def train(
         best_checkpoint=best,
         world_size=state.num_processes,
     )
+
+
+def sft_trainer(cfg: Config, p: Prepared, out_dir: Path, *, callbacks: list[Any]) -> Any:
+    """The run's TunesmithSFTTrainer over `p`, writing checkpoints under `out_dir`; the dry run's estimate builds
+    the same one, so it times the steps the run will take."""
+    import torch
+    from datasets import Dataset
+    from transformers import EarlyStoppingCallback, PrinterCallback
+    from trl import SFTConfig
+
+    from tunesmith.train.trainer import TunesmithSFTTrainer
+
+    tc = cfg.train
+    has_val = bool(p.val_tok)
+    args = SFTConfig(
+        **trainer_arguments(
+            cfg,
+            out_dir,
+            epochs=p.epochs,
+            learning_rate=p.learning_rate,
+            has_val=has_val,
+            cuda=p.cuda,
+            bf16=p.dtype == torch.bfloat16,
+        ),
+        packing=p.packing,
+    )
+    train_ds = Dataset.from_list([{"input_ids": e.input_ids, "labels": e.labels} for e in p.train_tok])
+    val_ds = Dataset.from_list([{"input_ids": e.input_ids, "labels": e.labels} for e in p.val_tok]) if has_val else None
+    extra = [EarlyStoppingCallback(tc.early_stopping_patience)] if tc.early_stopping_patience and has_val else []
+    trainer = TunesmithSFTTrainer(
+        micro_batch_tokens=p.micro_batch_tokens,
+        model=p.model,
+        args=args,
+        train_dataset=train_ds,
+        eval_dataset=val_ds,
+        processing_class=p.tokenizer,
+        peft_config=p.peft_config,
+        callbacks=[NoFinalCheckpoint(), *extra, *callbacks],
+    )
+    trainer.remove_callback(PrinterCallback)  # our progress bar replaces its raw dict prints
+    return trainer
 
 
 def _dataset_link(dataset_dir: Path) -> dict[str, Any]:

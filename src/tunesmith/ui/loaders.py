@@ -183,9 +183,9 @@ class RunView:
         return float(tokens) * float(epochs) if tokens is not None and epochs is not None else None
 
     def timing(self, check: dict[str, Any] | None = None) -> list[tuple[str, Any, Any, int]]:
-        """(what, estimate, actual, digits): the dry run's estimate, which a run keeps in estimate.json from its
-        start, against what the run measured. Without estimate.json (a run of an older tunesmith, a vendor run),
-        the tokens fall back on the last data check's count per epoch times the run's epochs."""
+        """(what, estimate, actual, digits): the estimate timed over the run's first steps, which it keeps in
+        estimate.json, against what the run measured. Without estimate.json (a run of an older tunesmith, a vendor
+        run), the tokens fall back on the last data check's count per epoch times the run's epochs."""
         est = self.estimate or {}
         tokens = est.get("train_tokens")
         if tokens is None and check and check.get("per_epoch") is not None and self.counts.get("epochs"):
@@ -220,7 +220,7 @@ def _run_view(info: RunInfo, served_id: str | None) -> RunView:
         )
         if ckpt.is_dir()
         else [],
-        estimate=_json(info.path / ESTIMATE_FILE),  # the dry run's estimate, written when the run started
+        estimate=_json(info.path / ESTIMATE_FILE),  # timed over the run's first steps
         served=info.run_id == served_id,
     )
 
