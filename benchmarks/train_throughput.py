@@ -326,7 +326,10 @@ def run_trl(arm: str, overrides: dict, a: argparse.Namespace, work: Path, rows: 
         }
     )
     timer = make_timer()
-    if "generation" in (tokenizer.chat_template or ""):
+    from trl.chat_template_utils import has_generation_markers
+
+    # TRL's own test: a plain `"generation" in template` also matches SmolLM2's add_generation_prompt.
+    if has_generation_markers(tokenizer.chat_template or ""):
         train_dataset = Dataset.from_list([{"messages": r["messages"]} for r in rows])
     else:
         # SmolLM2's template (like most real ones) has no {% generation %} markers, so TRL refuses
