@@ -24,7 +24,7 @@ from tunesmith.records import Format
 
 # Closed sets of names, each declared once. A YAML typo in one (`format: sharegtp`) fails at load with its line and
 # the nearest valid name, instead of later without one.
-Arm = Literal["base", "prompted", "retrieval", "rag", "fine_tuned", "fine_tuned_rag", "endpoint"]
+Arm = Literal["base", "prompted", "retrieval", "rag", "fine_tuned", "fine_tuned_rag", "sft", "endpoint"]
 ARMS: tuple[str, ...] = get_args(Arm)
 NamedModel = Literal[tuple(NAMED_MODELS)]  # type: ignore[valid-type]  # the models models/named.py can import
 

@@ -189,3 +189,101 @@ def test_dpo_run_on_feedback_pairs_is_promoted_only_when_its_gate_passes(tiny_mo
     assert passed.gates[0].passed
     Registry(cfg).promote(run.run_id)
     assert Registry(cfg).served().run_id == run.run_id
+
+
+@pytest.fixture(scope="module")
+def sft_then_dpo(tiny_model_dir, pairs_dir, tmp_path_factory):
+    """A tiny SFT run on the pairs' chosen answers, and a DPO run on the pairs from it (train.init_from)."""
+    root = tmp_path_factory.mktemp("sft-dpo")
+    sft_data = root / "sft-data"
+    sft_data.mkdir()
+    write(sft_data, "train", [{"messages": [*p["prompt"], *p["chosen"]]} for p in make_pairs(8)])
+    sft_cfg = Config(model={"base": str(tiny_model_dir)}, train={"epochs": 1, "batch_size": 4, "learning_rate": 1e-2})
+    sft = train(sft_cfg, dataset_dir=sft_data, out_dir=root / "sft-run")
+    cfg = config(tiny_model_dir, init_from=str(sft.out_dir))
+    dpo = train(cfg, dataset_dir=pairs_dir, out_dir=root / "dpo-run")
+    return cfg, sft, dpo
+
+
+def _eval_cfg(cfg: Config, arms: list[str], reference: str) -> Config:
+    return cfg.model_copy(
+        update={
+            "eval": cfg.eval.model_copy(
+                update={
+                    "arms": arms,
+                    "reference_arm": reference,
+                    "max_new_tokens": 8,
+                    "latency_sample": 0,
+                    "forgetting": False,
+                    "blocklist": ["gone forever"],
+                }
+            )
+        }
+    )
+
+
+def test_the_sft_arm_sets_a_dpo_run_against_the_sft_run_it_started_from(sft_then_dpo, pairs_dir, tmp_path):
+    from tunesmith.evals.runner import evaluate
+
+    cfg, sft, dpo = sft_then_dpo
+    result = evaluate(
+        _eval_cfg(cfg, ["sft", "fine_tuned"], "sft"),
+        dataset_dir=pairs_dir,
+        train_dir=dpo.out_dir,
+        out_dir=tmp_path / "eval",
+    ).results
+    # The fine-tuned arm (the DPO run) has its paired delta and CI against the SFT-only arm, behaviour metrics too.
+    delta = result.arms["fine_tuned"].delta_vs["sft"]["rougeL"]
+    assert delta.ci[0] <= delta.value <= delta.ci[1]
+    assert {"over_refusal", "blocklist_violation"} <= set(result.arms["sft"].metrics)
+    # The sft arm is the SFT run itself: the same answers as evaluating that run as the fine-tuned arm.
+    alone = evaluate(
+        _eval_cfg(Config(model=cfg.model), ["fine_tuned"], "fine_tuned"),
+        dataset_dir=pairs_dir,
+        train_dir=sft.out_dir,
+        out_dir=tmp_path / "eval-sft",
+    ).results
+    sft_answers = [e.arms["sft"].prediction for e in result.examples]
+    assert sft_answers == [e.arms["fine_tuned"].prediction for e in alone.examples]
+    # The DPO run's reward accuracy and margin on the held-out pairs, as its manifest has them, in the report.
+    counts = json.loads((dpo.out_dir / "manifest.json").read_text())["counts"]
+    pref = result.preference
+    assert pref.test_pairs == 3 and pref.test_reward_accuracy == counts["test_reward_accuracy"]
+    assert pref.test_reward_margin == counts["test_reward_margin"] and pref.init_from == str(sft.out_dir)
+    report = (tmp_path / "eval" / "report.html").read_text()
+    assert 'id="preference"' in report and "the sft arm above" in report
+    assert "reward accuracy" in (tmp_path / "eval" / "summary.md").read_text()
+    assert "preference" not in alone.to_json()  # an SFT run has no preference section
+
+
+def test_the_sft_arm_needs_a_dpo_run_with_init_from(tiny_model_dir, pairs_dir, tmp_path):
+    from tunesmith.errors import ConfigError
+    from tunesmith.evals.runner import evaluate
+
+    cfg = _eval_cfg(config(tiny_model_dir), ["base", "sft"], "base")
+    with pytest.raises(ConfigError, match="sft arm"):
+        evaluate(cfg, dataset_dir=pairs_dir, train_dir=tmp_path, out_dir=tmp_path / "eval")
+
+
+def test_a_dpo_adapter_over_a_full_sft_model_is_evaluated_on_that_model(tiny_model_dir, pairs_dir, tmp_path):
+    """The adapter was trained on the SFT model, so the eval must merge it into that model, not into model.base."""
+    import torch
+
+    from tunesmith.evals.runner import _load_fine_tuned
+    from tunesmith.models.loading import load_model
+
+    sft_data = tmp_path / "sft-data"
+    sft_data.mkdir()
+    write(sft_data, "train", [{"messages": [*p["prompt"], *p["chosen"]]} for p in make_pairs(8)])
+    sft_cfg = Config(
+        model={"base": str(tiny_model_dir)},
+        train={"method": "full", "epochs": 1, "batch_size": 4, "learning_rate": 1e-2},
+    )
+    sft = train(sft_cfg, dataset_dir=sft_data, out_dir=tmp_path / "sft-run")
+    cfg = config(tiny_model_dir, init_from=str(sft.out_dir))
+    dpo = train(cfg, dataset_dir=pairs_dir, out_dir=tmp_path / "dpo-run")
+    assert (dpo.out_dir / "adapter").is_dir()
+    merged = _load_fine_tuned(str(tiny_model_dir), cfg, dpo.out_dir)
+    embed = merged.get_input_embeddings().weight  # not adapted: the model the adapter sits on shows through
+    assert torch.equal(embed, load_model(str(sft.model_dir)).get_input_embeddings().weight)
+    assert not torch.equal(embed, load_model(str(tiny_model_dir)).get_input_embeddings().weight)

@@ -18,6 +18,7 @@ ARM_DESCRIPTIONS = {
     "rag": "The base model with the top retrieved passages (hybrid BM25 + MiniLM) in the prompt.",
     "fine_tuned": "The fine-tuned model with the same short prompt.",
     "fine_tuned_rag": "The fine-tuned model with the top retrieved passages in the prompt.",
+    "sft": "The SFT run the preference-tuned run started from (train.init_from), with the same short prompt.",
     "endpoint": "An OpenAI-compatible endpoint (vendor API or self-hosted server).",
 }
 BASE_MODEL_ARMS = ("base", "prompted", "rag")

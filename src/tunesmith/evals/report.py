@@ -311,6 +311,32 @@ def _forgetting(results: EvalResults) -> str:
     )
 
 
+def _fraction(x: float | None, fmt: str) -> str:
+    return "–" if x is None else format(x, fmt)
+
+
+def _preference(results: EvalResults) -> str:
+    """A DPO run's reward accuracy and margin on held-out pairs, when the fine-tuned run is one."""
+    p = results.preference
+    if not p:
+        return ""
+    start = f" It started from the SFT run <code>{_e(p.init_from)}</code>" if p.init_from else ""
+    versus = " (the sft arm above)." if p.init_from and "sft" in results.arms else "." if start else ""
+    return (
+        "<h2>Preference tuning</h2>"
+        '<p class="note">The fine-tuned run is a DPO run. Reward accuracy: the share of pairs whose chosen answer '
+        "the run scores above the rejected one, relative to its reference model; margin: the mean difference."
+        f"{start}{versus}</p>"
+        '<table id="preference"><thead><tr><th>pairs</th><th class="n">reward accuracy</th>'
+        '<th class="n">margin</th></tr></thead><tbody>'
+        f"<tr><td>test ({_fraction(p.test_pairs, ',d')} held-out pairs)</td>"
+        f'<td class="n">{_fraction(p.test_reward_accuracy, ".2f")}</td>'
+        f'<td class="n">{_fraction(p.test_reward_margin, ".3f")}</td></tr>'
+        f'<tr><td>val</td><td class="n">{_fraction(p.eval_reward_accuracy, ".2f")}</td>'
+        f'<td class="n">{_fraction(p.eval_reward_margin, ".3f")}</td></tr></tbody></table>'
+    )
+
+
 def _judge(results: EvalResults) -> str:
     """The LLM judge's pairwise win rates, when a judge ran."""
     j = results.judge
@@ -468,6 +494,7 @@ def render_report(results: EvalResults | Mapping[str, Any], out_path: Path) -> N
         _gates(results),
         "<h2>Plots</h2>" + _plots(results),
         _forgetting(results),
+        _preference(results),
         _judge(results),
         "<h2>By tag</h2>" + _slices_table(results),
         "<h2>Examples</h2>" + _examples_section(results),
@@ -540,6 +567,13 @@ def render_summary_md(results: EvalResults | Mapping[str, Any]) -> str:
     if forgetting:
         flag = "⚠️ forgetting flagged" if forgetting.flagged else "no forgetting flagged"
         lines += ["", f"- {flag}: general-text perplexity {forgetting.rise:+.1%} vs base."]
+    pref = results.preference
+    if pref and pref.test_reward_accuracy is not None:
+        lines += [
+            "",
+            f"- DPO run: reward accuracy {pref.test_reward_accuracy:.2f} on {pref.test_pairs} held-out pairs"
+            + (f", margin {pref.test_reward_margin:.3f}." if pref.test_reward_margin is not None else "."),
+        ]
     dataset = results.dataset
     lines += ["", f"_{dataset.n_test} held-out examples; dataset sha256 `{dataset.sha256[:12]}`._"]
     return "\n".join(lines) + "\n"

@@ -169,6 +169,18 @@ class Forgetting(_Strict):
     flagged: bool
 
 
+class Preference(_Strict):
+    """A DPO run's reward accuracy (share of pairs whose chosen answer out-scores the rejected one, relative to the
+    reference model) and mean margin, from its manifest: on the held-out test pairs, and on val.jsonl."""
+
+    test_pairs: int | None
+    test_reward_accuracy: float | None
+    test_reward_margin: float | None
+    eval_reward_accuracy: float | None
+    eval_reward_margin: float | None
+    init_from: str | None = Field(description="the SFT run the DPO run started from; the sft arm, when it ran")
+
+
 class JudgeDimension(_Strict):
     n: int
     unparsed: int
@@ -212,6 +224,7 @@ class EvalResults(_Strict):
     lineage: Lineage
     forgetting: Forgetting | None = Field(None, description="when a fine-tuned arm ran and eval.forgetting is on")
     judge: JudgeSummary | None = Field(None, description="when eval.judge is set")
+    preference: Preference | None = Field(None, description="when the fine-tuned run is a DPO run")
     gates: list[GateResult]
 
     @classmethod

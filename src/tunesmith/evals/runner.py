@@ -43,6 +43,7 @@ from tunesmith.evals.results import (
     JudgeSummary,
     Latency,
     Lineage,
+    Preference,
     SingleRequest,
     Tokens,
 )
@@ -118,11 +119,47 @@ def _load_fine_tuned(base: str, cfg: Config, train_dir: Path) -> Any:
     if (train_dir / "adapter").exists():
         from peft import PeftModel
 
-        model = load_model(base, revision=cfg.model.revision)
+        # The model the adapter was trained on, as the run's manifest records it: a DPO run over a full SFT model
+        # (train.init_from) has that model as its base, not model.base.
+        resolved = (_json_or_empty(train_dir / "manifest.json").get("base_model") or {}).get("resolved")
+        start = resolved if resolved and resolved != base and Path(resolved).is_dir() else base
+        model = load_model(start, revision=cfg.model.revision if start == base else None)
         return PeftModel.from_pretrained(model, str(train_dir / "adapter")).merge_and_unload()
     if (train_dir / "model").exists():
         return load_model(str(train_dir / "model"))
     raise DataError(f"no trained model in {train_dir}", hint="run the train stage first (tunesmith run --only train)")
+
+
+def _json_or_empty(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def _sft_run(cfg: Config) -> Path:
+    """The `sft` arm's run: the one the preference-tuned run started from."""
+    if cfg.train.objective != "dpo" or cfg.train.init_from is None:
+        raise ConfigError(
+            "the sft arm is the SFT run a DPO run started from, and this config has none",
+            hint="set train.objective: dpo and train.init_from: RUN_DIR, or remove sft from eval.arms",
+        )
+    if cfg.train.backend != "local":
+        raise ConfigError(
+            "the sft arm runs a local SFT run; it has no vendor endpoint", hint="remove sft from eval.arms"
+        )
+    run = cfg.path(cfg.train.init_from)
+    require_training_run(run)
+    return run
+
+
+def _preference(train_dir: Path) -> Preference | None:
+    """A DPO run's reward accuracy and margin on its held-out pairs, from its manifest."""
+    manifest = _json_or_empty(train_dir / "manifest.json")
+    if manifest.get("objective") != "dpo":
+        return None
+    counts = manifest.get("counts", {})
+    return Preference.model_validate(
+        {k: counts.get(k) for k in Preference.model_fields if k != "init_from"}
+        | {"init_from": (manifest.get("init_from") or {}).get("path")}
+    )
 
 
 def cost_per_1k_requests(
@@ -183,7 +220,7 @@ def _arm_conversations(
 
     ec = cfg.eval
     plain = [c.prompt for c in cases]
-    convs = {arm: plain for arm in ("base", "fine_tuned", "endpoint")}
+    convs = {arm: plain for arm in ("base", "fine_tuned", "sft", "endpoint")}
     pairs = training_pairs(train_rows)
     wants_rag = {"rag", "fine_tuned_rag"} & set(ec.arms)
     similar_shots = "prompted" in ec.arms and ec.shots and ec.shot_selection == "similar"
@@ -286,6 +323,7 @@ def evaluate(
 
     base_arms = [a for a in ec.arms if a in BASE_MODEL_ARMS]
     ft_arms = [a for a in ec.arms if a in FINE_TUNED_ARMS]
+    sft_run = _sft_run(cfg) if "sft" in ec.arms else None
     # A vendor backend: the base-model arms call the vendor's base model, the fine-tuned arms the vendor's
     # fine-tune, both through the endpoint client; there is no local model (nor a perplexity to compare).
     vendor = None
@@ -294,7 +332,7 @@ def evaluate(
 
         vendor = eval_endpoints(cfg, train_dir, need_fine_tuned=bool(ft_arms))
     check_forgetting = ec.forgetting and bool(ft_arms) and vendor is None
-    base = ensure_base_model(cfg) if (base_arms or ft_arms) and vendor is None else None
+    base = ensure_base_model(cfg) if (base_arms or ft_arms or sft_run) and vendor is None else None
     tokenizer = load_tokenizer(base, revision=cfg.model.revision) if base else None
     runs: dict[str, tuple[list[Prediction], float]] = {}
     single: dict[str, SingleRequest] = {}
@@ -335,6 +373,10 @@ def evaluate(
             runs.update(_generate_group(model, tokenizer, ft_arms, convs, ec, progress, single))
             if check_forgetting:
                 ppl["fine_tuned"] = perplexity(model, tokenizer, general_text())
+            del model
+        if sft_run is not None:
+            model = _load_fine_tuned(base, cfg, sft_run)
+            runs.update(_generate_group(model, tokenizer, ["sft"], convs, ec, progress, single))
             del model
 
     console.print("scoring answers (ROUGE-L, chrF, semantic similarity)...")
@@ -399,6 +441,9 @@ def evaluate(
         results.forgetting = forgetting_verdict(ppl["base"], ppl["fine_tuned"], ec.forgetting_max_rise)
     if judge is not None:
         results.judge = judge
+    preference = _preference(train_dir) if ft_arms and vendor is None else None
+    if preference is not None:
+        results.preference = preference
     results.gates = [check_gate(g, results) for g in [*ec.gates, *(gates or [])]]
 
     with atomic_dir(out_dir) as tmp:
