@@ -180,6 +180,13 @@ class DpoConfig(Section):
     label_smoothing: float = Field(
         0.0, ge=0, lt=0.5, description="robust: the assumed share of pairs whose preference is flipped."
     )
+    sft_weight: float = Field(
+        0.0,
+        ge=0,
+        description="Weight of an SFT loss on the chosen answer added to the DPO loss (RPO; TRL's loss_type sft): "
+        "keeps DPO from lowering the chosen answer's likelihood with the rejected one's, which can wreck a small "
+        "model's answers.",
+    )
     reference: Literal["live", "precomputed"] = Field(
         "live",
         description="live: the frozen reference (the base without the adapter, or a copy of the init_from "

@@ -95,6 +95,18 @@ def test_pinned_dpo_loss_trajectory(tiny_model_dir, pairs_dir, tmp_path):
 PINNED_DPO_LOSSES = [0.6931, 0.6931, 0.2292, 0.2539]
 
 
+def test_an_sft_weight_adds_the_chosen_answers_nll_to_the_dpo_loss(tiny_model_dir, pairs_dir, tmp_path):
+    """RPO: with train.dpo.sft_weight the loss is DPO's plus the weighted NLL of the chosen answer, so the first
+    step's loss (policy equal to reference: DPO's part is ln 2) exceeds ln 2 by that NLL."""
+    result = train(config(tiny_model_dir, dpo={"sft_weight": 1.0}), dataset_dir=pairs_dir, out_dir=tmp_path / "run")
+    assert losses(result) == pytest.approx(PINNED_RPO_LOSSES, abs=1e-4)
+    assert losses(result)[0] > PINNED_DPO_LOSSES[0] + 1  # the NLL of a random model's chosen answers is large
+
+
+# The same run as PINNED_DPO_LOSSES with sft_weight 1.0.
+PINNED_RPO_LOSSES = [9.5237, 9.6504, 8.3096, 8.1613]
+
+
 def test_sft_then_dpo_from_the_sft_adapter(tiny_model_dir, pairs_dir, tmp_path):
     sft_data = tmp_path / "sft"
     sft_data.mkdir()

@@ -280,7 +280,8 @@ def train_dpo(
             bf16=dtype == torch.bfloat16,
         ),
         beta=tc.dpo.beta,
-        loss_type=[tc.dpo.loss_type],
+        loss_type=[tc.dpo.loss_type, "sft"] if tc.dpo.sft_weight else [tc.dpo.loss_type],
+        loss_weights=[1.0, tc.dpo.sft_weight] if tc.dpo.sft_weight else None,
         label_smoothing=tc.dpo.label_smoothing,
         precompute_ref_log_probs=tc.dpo.reference == "precomputed",
     )
