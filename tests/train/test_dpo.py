@@ -83,6 +83,10 @@ def test_pinned_dpo_loss_trajectory(tiny_model_dir, pairs_dir, tmp_path):
     assert manifest["counts"]["train_pairs"] == 16 and manifest["counts"]["eval_reward_margin"] is not None
     assert manifest["counts"]["test_pairs"] == 3 and manifest["counts"]["test_reward_accuracy"] == 1.0
     assert (result.model_dir / "adapter_model.safetensors").exists()
+    # Like an SFT run, it keeps the estimate timed over its first steps (all 4 here, the first 2 discarded).
+    est = json.loads((result.out_dir / "estimate.json").read_text())
+    assert est["steps"] == manifest["counts"]["steps"] == 4 and est["measured_steps"] == 2
+    assert est["train_tokens"] == manifest["labels"]["tokens"] and est["trainable_parameters"] < est["parameters"]
     # The dry run tokenizes as TRL does: its label report is the one the run trained.
     dry = plan(config(tiny_model_dir), dataset_dir=pairs_dir)
     assert dry.labels == result.labels and dry.steps == 4 and dry.pairs == 16

@@ -30,6 +30,7 @@ from tunesmith.errors import DataError, ModelError
 from tunesmith.models.chat import end_of_turn_ids
 from tunesmith.models.loading import ensure_base_model, generation_eos, load_model, load_tokenizer
 from tunesmith.pipeline import ensure_dataset
+from tunesmith.train.estimate import RunSize, estimate_writer
 from tunesmith.train.lora import peft_lora_config
 from tunesmith.train.masking import LabelError, LabelReport
 from tunesmith.train.progress import RichProgress
@@ -300,6 +301,9 @@ def train_dpo(
     # Before the first step: refuse completions that would never learn to stop.
     labels = pair_labels(trainer.train_dataset, eot_ids, tc.max_seq_len)
     progress.tokens_per_epoch = labels.tokens
+    steps = math.ceil(epochs * math.ceil(len(train_rows) / (tc.batch_size * state.num_processes)) / tc.grad_accum)
+    if main and checkpoint is None:  # as for SFT: timed over the run's first steps; a resumed run keeps its own
+        trainer.add_callback(estimate_writer(cfg, RunSize(labels.tokens, epochs, steps, cuda), out_dir))
     output = trainer.train(resume_from_checkpoint=checkpoint)
 
     # --- save: the weights into a temporary sibling, renamed into place, then the manifest last
@@ -347,7 +351,6 @@ def train_dpo(
             **cfg.to_dict(),
             "train": {**tc.model_dump(mode="json"), "epochs": epochs, "learning_rate": learning_rate},
         }
-        steps = math.ceil(epochs * math.ceil(len(train_rows) / (tc.batch_size * state.num_processes)) / tc.grad_accum)
         write_manifest(
             out_dir,
             stage="train",

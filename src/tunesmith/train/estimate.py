@@ -11,9 +11,9 @@ extrapolated over every step. Not from a peak figure, and not from a separate lo
 1,456 s for a 657 s run on SmolLM2 and cost a minute before step 1. Epochs after the first can be faster than the
 estimate (frozen lower layers are computed once, in epoch 1).
 
-`tunesmith train --dry-run` runs those steps in a throwaway trainer and prints the estimate; every local run times
-its own first steps, at no extra cost, and keeps the result as `estimate.json` in the run directory, so the
-dashboard's runs page can set it against the actual time.
+`tunesmith train --dry-run` runs those steps in a throwaway trainer and prints the estimate; every local run (SFT
+and DPO) times its own first steps, at no extra cost, and keeps the result as `estimate.json` in the run
+directory, so the dashboard's runs page can set it against the actual time.
 """
 
 from __future__ import annotations
@@ -70,6 +70,21 @@ def _duration(seconds: float) -> str:
     return f"{h}h {m:02d}m" if h else f"{m}m {s:02d}s"
 
 
+@dataclass
+class RunSize:
+    """What a run's steps are extrapolated over: SFT's Prepared or a DPO run's pairs."""
+
+    tokens_per_epoch: int
+    epochs: float
+    steps: int
+    cuda: bool
+
+    @classmethod
+    def of(cls, prepared: Any) -> RunSize:
+        """From train.recipe.Prepared."""
+        return cls(prepared.labels.tokens, prepared.epochs, prepared.steps, prepared.cuda)
+
+
 class StepTimer(TrainerCallback):
     """Times the first WARMUP_STEPS optimizer steps of a trainer and hands their Estimate to `done`, once.
 
@@ -77,8 +92,8 @@ class StepTimer(TrainerCallback):
     follow an epoch's last step. A run shorter than WARMUP_STEPS is estimated at its end from the steps it had.
     With `stop`, training stops after the measurement (the dry run)."""
 
-    def __init__(self, cfg: Config, prepared: Any, done: Callable[[Estimate], None], *, stop: bool = False):
-        self.cfg, self.prepared, self.done, self.stop = cfg, prepared, done, stop
+    def __init__(self, cfg: Config, size: RunSize, done: Callable[[Estimate], None], *, stop: bool = False):
+        self.cfg, self.size, self.done, self.stop = cfg, size, done, stop
         self.times: list[float] = []
         self.model: Any = None
         self.finished = False
@@ -105,21 +120,21 @@ class StepTimer(TrainerCallback):
     def _finish(self) -> None:
         self.finished = True
         timed = self.times[DISCARDED:] or self.times
-        self.done(extrapolate(self.cfg, self.prepared, self.model, statistics.fmean(timed), len(timed)))
+        self.done(extrapolate(self.cfg, self.size, self.model, statistics.fmean(timed), len(timed)))
 
 
-def extrapolate(cfg: Config, prepared: Any, model: Any, seconds_per_step: float, measured_steps: int) -> Estimate:
+def extrapolate(cfg: Config, size: RunSize, model: Any, seconds_per_step: float, measured_steps: int) -> Estimate:
     """The whole run from the time of one optimizer step of `model` (the trainer's, with its adapter)."""
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    per_token = 6 * total if prepared.peft_config is None else 4 * (total - trainable) + 6 * trainable
-    train_tokens = int(prepared.labels.tokens * prepared.epochs)
-    seconds = seconds_per_step * prepared.steps
-    gpu = prepared.cuda
+    per_token = 6 * total if trainable == total else 4 * (total - trainable) + 6 * trainable
+    train_tokens = int(size.tokens_per_epoch * size.epochs)
+    seconds = seconds_per_step * size.steps
+    gpu = size.cuda
     return Estimate(
         train_tokens=train_tokens,
-        epochs=prepared.epochs,
-        steps=prepared.steps,
+        epochs=size.epochs,
+        steps=size.steps,
         parameters=total,
         trainable_parameters=trainable,
         flops=float(per_token) * train_tokens,
@@ -138,12 +153,12 @@ def estimate(cfg: Config, prepared: Any) -> Estimate:
 
     found: list[Estimate] = []
     with tempfile.TemporaryDirectory(prefix="tunesmith-estimate-") as tmp:
-        timer = StepTimer(cfg, prepared, found.append, stop=True)
+        timer = StepTimer(cfg, RunSize.of(prepared), found.append, stop=True)
         sft_trainer(cfg, prepared, Path(tmp), callbacks=[timer]).train()
     return found[0]
 
 
-def estimate_writer(cfg: Config, prepared: Any, out_dir: Path) -> StepTimer:
+def estimate_writer(cfg: Config, size: RunSize, out_dir: Path) -> StepTimer:
     """The run's StepTimer, which writes its estimate to `out_dir/estimate.json` (a temporary file, then a rename)
     for the runs page to set against the run's actual time and throughput."""
 
@@ -153,11 +168,11 @@ def estimate_writer(cfg: Config, prepared: Any, out_dir: Path) -> StepTimer:
             {
                 **asdict(est),
                 "measured_at": datetime.now(UTC).isoformat(),
-                "device": "cuda" if prepared.cuda else "cpu",
+                "device": "cuda" if size.cuda else "cpu",
                 "batch_size": cfg.train.batch_size,
                 "method": f"the run's first {WARMUP_STEPS} optimizer steps, the first {DISCARDED} discarded, "
                 "extrapolated over every step",
             },
         )
 
-    return StepTimer(cfg, prepared, write)
+    return StepTimer(cfg, size, write)

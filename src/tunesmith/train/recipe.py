@@ -35,7 +35,7 @@ from tunesmith.errors import DataError, ModelError
 from tunesmith.models.chat import end_of_turn_ids, record_tools
 from tunesmith.models.loading import ensure_base_model, generation_eos, load_model, load_tokenizer
 from tunesmith.pipeline import ensure_dataset
-from tunesmith.train.estimate import estimate_writer
+from tunesmith.train.estimate import RunSize, estimate_writer
 from tunesmith.train.lora import peft_lora_config
 from tunesmith.train.masking import (
     LabelReport,
@@ -334,7 +334,7 @@ def train(
         trim_metrics(metrics_path, checkpoint)
     has_val = bool(p.val_tok)
     # A resumed run keeps the estimate made when it started.
-    timer = [estimate_writer(cfg, p, out_dir)] if main and checkpoint is None else []
+    timer = [estimate_writer(cfg, RunSize.of(p), out_dir)] if main and checkpoint is None else []
     progress = RichProgress(console, metrics_path, p.labels.tokens, enabled=main)
     trainer = sft_trainer(cfg, p, out_dir, callbacks=[progress, *timer, *(callbacks or [])])
     output = trainer.train(resume_from_checkpoint=checkpoint)
