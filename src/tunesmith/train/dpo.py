@@ -13,7 +13,6 @@ of that adapter (TRL's "ref" adapter), so the policy is pulled towards the SFT m
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from tunesmith.train.recipe import (
     TrainResult,
     _dataset_link,
     _run_state,
+    planned_steps,
     trainer_arguments,
     trim_metrics,
 )
@@ -176,8 +176,7 @@ def plan(cfg: Config, dataset_dir: Path | None = None) -> DpoPlan:
         [_tokenize_pair(tokenizer, r) for r in rows], end_of_turn_ids(tokenizer, generation_eos(model)), tc.max_seq_len
     )
     epochs = tc.epochs or default_epochs(len(rows))
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    steps = math.ceil(epochs * math.ceil(len(rows) / (tc.batch_size * world)) / tc.grad_accum)
+    steps = planned_steps(tc, len(rows), epochs, int(os.environ.get("WORLD_SIZE", "1")))
     lr = tc.learning_rate or DEFAULT_LR["full" if tc.method == "full" else "lora"]
     return DpoPlan(base, labels, len(rows), epochs, lr, steps)
 
@@ -301,7 +300,7 @@ def train_dpo(
     # Before the first step: refuse completions that would never learn to stop.
     labels = pair_labels(trainer.train_dataset, eot_ids, tc.max_seq_len)
     progress.tokens_per_epoch = labels.tokens
-    steps = math.ceil(epochs * math.ceil(len(train_rows) / (tc.batch_size * state.num_processes)) / tc.grad_accum)
+    steps = planned_steps(tc, len(train_rows), epochs, state.num_processes)
     if main and checkpoint is None:  # as for SFT: timed over the run's first steps; a resumed run keeps its own
         trainer.add_callback(estimate_writer(cfg, RunSize(labels.tokens, epochs, steps, cuda), out_dir))
     output = trainer.train(resume_from_checkpoint=checkpoint)

@@ -29,7 +29,7 @@ from rich.console import Console
 from transformers import TrainerCallback
 
 from tunesmith.artifacts import read_jsonl, sha256_file, write_manifest
-from tunesmith.config import Config
+from tunesmith.config import Config, TrainConfig
 from tunesmith.data.stats import default_epochs  # OpenAI's rule, the one `data check` quotes
 from tunesmith.errors import DataError, ModelError
 from tunesmith.models.chat import end_of_turn_ids, record_tools
@@ -167,8 +167,7 @@ def prepare(cfg: Config, dataset_dir: Path | None = None) -> Prepared:
     # same batch 2.2-2.7x faster on long-tailed data and cap activation memory (microbatch.py, docs/benchmarks.md).
     micro = tc.micro_batch_tokens if tc.micro_batch_tokens is not None else (0 if cuda else tc.max_seq_len)
     epochs = tc.epochs or default_epochs(len(train_rows))
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    steps = math.ceil(epochs * math.ceil(len(train_rows) / (tc.batch_size * world)) / tc.grad_accum)
+    steps = planned_steps(cfg.train, len(train_rows), epochs, int(os.environ.get("WORLD_SIZE", "1")))
     return Prepared(
         base,
         tokenizer,
@@ -401,6 +400,11 @@ def train(
         best_checkpoint=best,
         world_size=state.num_processes,
     )
+
+
+def planned_steps(tc: TrainConfig, examples: int, epochs: float, world: int) -> int:
+    """Optimizer steps of a run over `examples` (conversations or pairs) on `world` processes."""
+    return math.ceil(epochs * math.ceil(examples / (tc.batch_size * world)) / tc.grad_accum)
 
 
 def sft_trainer(cfg: Config, p: Prepared, out_dir: Path, *, callbacks: list[Any]) -> Any:
