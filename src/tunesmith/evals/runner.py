@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from tunesmith.artifacts import atomic_dir, read_jsonl, sha256_file, write_json_atomic, write_manifest
 from tunesmith.config import Config, EvalConfig, PriceConfig
+from tunesmith.data.stage import ensure_dataset
 from tunesmith.errors import ConfigError, DataError
 from tunesmith.evals import metrics as M
 from tunesmith.evals.arms import (
@@ -33,7 +34,7 @@ from tunesmith.evals.arms import (
     training_pairs,
 )
 from tunesmith.evals.gates import GateResult, check_gate
-from tunesmith.evals.generation import Prediction, generate, single_request_latency
+from tunesmith.evals.generation import single_request_latency
 from tunesmith.evals.report import render_report, render_summary_md
 from tunesmith.evals.results import (
     ArmResult,
@@ -49,9 +50,10 @@ from tunesmith.evals.results import (
 )
 from tunesmith.evals.stats import aggregate, slices
 from tunesmith.models.chat import end_of_turn_ids, render
+from tunesmith.models.generation import Prediction, generate
 from tunesmith.models.loading import ensure_base_model, generation_eos, load_model, load_tokenizer
-from tunesmith.pipeline import ensure_dataset, require_training_run
 from tunesmith.records import as_conversation
+from tunesmith.train.runs import require_training_run
 
 
 @dataclass

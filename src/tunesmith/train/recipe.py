@@ -34,7 +34,7 @@ from tunesmith.data.stats import default_epochs  # OpenAI's rule, the one `data 
 from tunesmith.errors import DataError, ModelError
 from tunesmith.models.chat import end_of_turn_ids, record_tools
 from tunesmith.models.loading import ensure_base_model, generation_eos, load_model, load_tokenizer
-from tunesmith.pipeline import ensure_dataset
+from tunesmith.data.stage import ensure_dataset
 from tunesmith.train.estimate import RunSize, estimate_writer
 from tunesmith.train.lora import peft_lora_config
 from tunesmith.train.masking import (

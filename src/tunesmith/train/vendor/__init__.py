@@ -415,7 +415,7 @@ def train_vendor(
     sleep: Callable[[float], None] | None = None,
 ) -> VendorResult:
     """Run (or keep following) the vendor job of `cfg`; `sleep` waits between polls (tests inject their clock)."""
-    from tunesmith.pipeline import ensure_dataset
+    from tunesmith.data.stage import ensure_dataset
 
     sleep = sleep or wait
     console = console or Console()
