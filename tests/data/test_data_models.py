@@ -11,6 +11,7 @@ from tunesmith.cli.main import main
 from tunesmith.config import DataConfig
 from tunesmith.data import stats
 from tunesmith.data.check import check_files
+from tunesmith.models.embedding import load_embedder
 
 ASSETS = Path(__file__).parent / "assets"
 # Twenty ways to ask one question: different words (distinct-2 stays high), one meaning (embeddings agree).
@@ -70,7 +71,7 @@ def _write(path: Path, prompts: list[str]) -> Path:
 
 @pytest.fixture(scope="module")
 def embedder():
-    return stats._embedder()  # load MiniLM once for the module (seconds); the checks below then take ~0.1 s each
+    return load_embedder()  # load MiniLM once for the module (seconds); the checks below then take ~0.1 s each
 
 
 def test_paraphrases_are_low_diversity_by_embeddings_alone(embedder, tmp_path):

