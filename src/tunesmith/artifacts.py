@@ -60,21 +60,32 @@ def _umask() -> int:
     return mask
 
 
-def write_json_atomic(path: str | Path, obj: Any) -> None:
-    """Write JSON through a temporary file and a rename, so a reader never sees half a file."""
+def write_bytes_atomic(path: str | Path, data: bytes, *, mode: int | None = None) -> None:
+    """Write through a temporary sibling and a rename, so a reader never sees half a file and a failed write
+    leaves the old one. `mode` defaults to the usual umask permissions (mkstemp alone makes owner-only files,
+    and outputs are meant to be shared)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=2, ensure_ascii=False, default=str)
-            f.write("\n")
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes owner-only files; outputs are meant to be shared
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask() if mode is None else mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: str | Path, obj: Any) -> None:
+    write_text_atomic(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def write_manifest(
@@ -189,23 +200,33 @@ def atomic_dir(final: str | Path, *, overwrite: bool = False, inputs: Sequence[s
         raise
     try:
         with _writable(final):
-            if final.exists() or final.is_symlink():
-                old = final.with_name(f".{final.name}.old")
-                if old.is_dir() and not old.is_symlink():
-                    shutil.rmtree(old, ignore_errors=True)
-                else:
-                    with contextlib.suppress(FileNotFoundError):
-                        old.unlink()
-                os.replace(final, old)
-                os.replace(tmp, final)
-                if old.is_dir() and not old.is_symlink():
-                    shutil.rmtree(old, ignore_errors=True)
-                else:
-                    old.unlink()
-            else:
-                os.replace(tmp, final)
+            replace_dir(tmp, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def replace_dir(tmp: Path, final: Path) -> None:
+    """Put the finished directory `tmp` (a sibling of `final`) in place of `final`.
+
+    The previous `final` steps aside first (os.replace cannot put a folder onto a non-empty one) and is removed
+    only once the new one is in place. Callers decide whether `final` may be replaced (`check_output`).
+    """
+    if final.exists() or final.is_symlink():
+        old = final.with_name(f".{final.name}.old")
+        _remove(old)
+        os.replace(final, old)
+        os.replace(tmp, final)
+        _remove(old)
+    else:
+        os.replace(tmp, final)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
 
 
 def write_file_checked(
