@@ -482,8 +482,8 @@ def read_rejected(path: str | Path) -> dict[int, str]:
 
 def generate_rejected(model: str, prompts: Sequence[list[dict[str, str]]], *, max_new_tokens: int = 96) -> list[str]:
     """A model's own greedy answers to the prompts (the base model's confident inventions, for refusal pairs)."""
-    from tunesmith.evals.generation import generate
     from tunesmith.models.chat import end_of_turn_ids
+    from tunesmith.models.generation import generate
     from tunesmith.models.loading import generation_eos, load_model, load_tokenizer
 
     tokenizer = load_tokenizer(model)

@@ -15,7 +15,7 @@ import httpx
 
 from tunesmith.config import EndpointConfig
 from tunesmith.errors import ConfigError, ModelError
-from tunesmith.evals.generation import Prediction
+from tunesmith.models.generation import Prediction
 
 
 def make_client(cfg: EndpointConfig) -> httpx.Client:
