@@ -7,18 +7,19 @@ is the other reason to retrain, even when the traffic looks like the training da
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from tunesmith.config import MonitorConfig
 from tunesmith.evals.metrics import is_refusal
+from tunesmith.monitor.signal import Signal
 from tunesmith.serve.log import LoggedRequest
 
 
 @dataclass
-class Outcomes:
+class Outcomes(Signal):
     n: int
     refusal_rate: float
     mean_rating: float | None
@@ -28,10 +29,6 @@ class Outcomes:
     refusal_fired: bool
     rating_fired: bool
 
-    @property
-    def fired(self) -> bool:
-        return self.refusal_fired or self.rating_fired
-
     def reasons(self) -> list[str]:
         out = []
         if self.refusal_fired:
@@ -39,9 +36,6 @@ class Outcomes:
         if self.rating_fired:
             out.append(f"mean feedback rating {self.mean_rating:.2f}")
         return out
-
-    def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "fired": self.fired, "reasons": self.reasons()}
 
 
 def _summary(rows: list[LoggedRequest]) -> dict[str, Any]:
