@@ -7,27 +7,30 @@ text is HTML-escaped, and a Content-Security-Policy forbids scripts and fetches 
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import html
-import io
 import json
-import os
-import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from tunesmith.artifacts import write_text_atomic
 from tunesmith.evals.metrics import METRICS
+from tunesmith.evals.report_format import (
+    arm_delta,
+    arm_means,
+    esc,
+    fmt_ci,
+    fmt_delta,
+    latency_p50,
+    lower_is_better,
+    metric_label,
+    tokens_per_request,
+)
+from tunesmith.evals.report_plots import plots
 from tunesmith.evals.results import ArmResult, Delta, EvalResults, Example, Slice
 from tunesmith.evals.stats import winner
 
 EXAMPLES_PER_SIDE = 30  # largest gains and largest regressions shown in the example viewer
 PREFERRED_COMPARISON_ARM = "fine_tuned"
-_OTHER_BAR_METRICS = 3  # bar chart: the headline metric and this many more
-_COLORS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974")
 
 _CSS = """
 :root { --fg: #1f2328; --muted: #656d76; --line: #d0d7de; --bg-alt: #f6f8fa;
@@ -76,56 +79,12 @@ dl.defs dd { margin: 0 0 0 16px; }
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _lower_is_better(metric: str) -> bool:
-    info = METRICS.get(metric)
-    return info is not None and info.lower_is_better
-
-
-def _is_behaviour(metric: str) -> bool:
-    info = METRICS.get(metric)
-    return info is not None and info.behaviour
-
-
-def _fmt_ci(mean: float, ci: Sequence[float]) -> str:
-    return f"{mean:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
-
-
-def _fmt_delta(delta: Delta) -> str:
-    lo, hi = delta.ci
-    return f"{delta.value:+.3f} [{lo:+.3f}, {hi:+.3f}]"
-
-
 def _delta_class(metric: str, delta: Delta) -> str:
     """Colour a delta only when its interval excludes 0, green or red in the metric's own direction."""
     lo, hi = delta.ci
     if lo <= 0 <= hi:
         return "delta"
-    return "delta better" if (lo > 0) != _lower_is_better(metric) else "delta worse"
-
-
-def _metric_label(metric: str) -> str:
-    return f"{metric} (lower is better)" if _lower_is_better(metric) else metric
-
-
-def _tokens_per_request(arm: ArmResult) -> float | None:
-    return arm.tokens.per_request if arm.tokens else None
-
-
-def _latency_p50(arm: ArmResult) -> float | None:
-    return arm.latency_ms.p50 if arm.latency_ms else None
-
-
-def _delta(arm: ArmResult, metric: str) -> Delta | None:
-    return arm.delta.get(metric) if arm.delta else None
-
-
-def _means(arms: Mapping[str, ArmResult]) -> dict[str, dict[str, Any]]:
-    """{arm: {"metrics": means}}: what stats.winner reads."""
-    return {name: {"metrics": arm.metrics} for name, arm in arms.items()}
+    return "delta better" if (lo > 0) != lower_is_better(metric) else "delta worse"
 
 
 def _comparison_arm(results: EvalResults) -> str | None:
@@ -134,77 +93,6 @@ def _comparison_arm(results: EvalResults) -> str | None:
     if PREFERRED_COMPARISON_ARM in others:
         return PREFERRED_COMPARISON_ARM
     return others[0] if others else None
-
-
-# ---------------------------------------------------------------------------------------------------- plots
-
-
-def _plain(text: str) -> str:
-    """Keep matplotlib from reading a '$' in an arm name as the start of a formula."""
-    return text.replace("$", r"\$")
-
-
-def _img(fig: Any, alt: str) -> str:
-    buf = io.BytesIO()
-    # No "Software" metadata: the same results give the same bytes, and the page carries no URL.
-    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return f'<img class="plot" alt="{_e(alt)}" src="data:image/png;base64,{data}">'
-
-
-def _bar_chart(results: EvalResults, metrics: Sequence[str], title: str) -> str:
-    from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
-
-    arms = results.arms
-    fig = Figure(figsize=(max(6.0, 2 + 0.5 * len(metrics) * len(arms)), 3.6), layout="constrained")
-    ax = fig.add_subplot()
-    x = np.arange(len(metrics))
-    width = 0.8 / len(arms)
-    for k, (name, arm) in enumerate(arms.items()):
-        means = np.array([arm.metrics.get(m, np.nan) for m in metrics])
-        lows = np.array([arm.ci[m][0] if m in arm.ci else np.nan for m in metrics])
-        highs = np.array([arm.ci[m][1] if m in arm.ci else np.nan for m in metrics])
-        errors = np.nan_to_num(np.vstack([means - lows, highs - means]))
-        ax.bar(
-            x + (k - (len(arms) - 1) / 2) * width,
-            means,
-            width,
-            yerr=errors,
-            capsize=3,
-            label=_plain(name),
-            color=_COLORS[k % len(_COLORS)],
-        )
-    ax.set_xticks(x, labels=[_plain(_metric_label(m)) for m in metrics])
-    ax.set_title(_plain(title))
-    ax.grid(axis="y", alpha=0.3)
-    ax.set_axisbelow(True)
-    ax.legend(fontsize="small", frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    return _img(fig, title)
-
-
-def _cost_plot(results: EvalResults) -> str | None:
-    """Headline metric against tokens per request and median latency: what each point of quality costs."""
-    from matplotlib.figure import Figure
-
-    headline = results.headline_metric
-    axes_data = (("tokens per request", _tokens_per_request), ("p50 latency (ms)", _latency_p50))
-    if not any(cost(arm) is not None for arm in results.arms.values() for _, cost in axes_data):
-        return None
-    fig = Figure(figsize=(10, 3.8), layout="constrained")
-    for ax, (label, cost) in zip(fig.subplots(1, 2), axes_data, strict=True):
-        for k, (name, arm) in enumerate(results.arms.items()):
-            x, y = cost(arm), arm.metrics.get(headline)
-            if x is None or y is None:
-                continue
-            lo, hi = arm.ci[headline]
-            ax.errorbar([x], [y], yerr=[[y - lo], [hi - y]], fmt="o", capsize=3, color=_COLORS[k % len(_COLORS)])
-            ax.annotate(_plain(name), (x, y), xytext=(6, 4), textcoords="offset points", fontsize="small")
-        ax.margins(x=0.15, y=0.1)  # room for the labels
-        ax.set_xlabel(label)
-        ax.set_ylabel(_plain(_metric_label(headline)))
-        ax.grid(alpha=0.3)
-    fig.suptitle(_plain(f"Quality vs cost ({headline})"))
-    return _img(fig, f"{headline} against tokens per request and p50 latency, one point per arm")
 
 
 # --------------------------------------------------------------------------------------------------- sections
@@ -217,13 +105,13 @@ def _text(value: Any) -> str:
 def _header(results: EvalResults) -> str:
     dataset = results.dataset
     meta = [
-        f"created {_e(results.created_at)}",
-        f"reference arm <code>{_e(results.reference_arm)}</code>",
-        f"dataset <code>{_e(dataset.path)}</code> (sha256 <code>{_e(dataset.sha256[:12])}</code>, "
-        f"{_e(dataset.n_test)} test examples)",
+        f"created {esc(results.created_at)}",
+        f"reference arm <code>{esc(results.reference_arm)}</code>",
+        f"dataset <code>{esc(dataset.path)}</code> (sha256 <code>{esc(dataset.sha256[:12])}</code>, "
+        f"{esc(dataset.n_test)} test examples)",
     ]
-    lineage = "".join(f"<dt>{_e(key)}</dt><dd>{_e(_text(value))}</dd>" for key, value in results.lineage.items())
-    return f'<h1>{_e(results.title)}</h1><p class="meta">{" · ".join(meta)}</p>' + (
+    lineage = "".join(f"<dt>{esc(key)}</dt><dd>{esc(_text(value))}</dd>" for key, value in results.lineage.items())
+    return f'<h1>{esc(results.title)}</h1><p class="meta">{" · ".join(meta)}</p>' + (
         f'<dl class="lineage">{lineage}</dl>' if lineage else ""
     )
 
@@ -234,10 +122,10 @@ def _metric_cell(arm: ArmResult, metric: str, is_best: bool) -> str:
     mean, (lo, hi) = arm.metrics[metric], arm.ci[metric]
     star = ' <span class="star" title="best arm on this metric">★</span>' if is_best else ""
     cell = f'{mean:.3f} <span class="ci">[{lo:.3f}, {hi:.3f}]</span>{star}'
-    delta = _delta(arm, metric)
+    delta = arm_delta(arm, metric)
     if delta:
-        cell += f'<div class="{_delta_class(metric, delta)}">Δ {_e(_fmt_delta(delta))}</div>'
-    return f'<td class="num" title="n = {_e(arm.n.get(metric, "?"))}">{cell}</td>'
+        cell += f'<div class="{_delta_class(metric, delta)}">Δ {esc(fmt_delta(delta))}</div>'
+    return f'<td class="num" title="n = {esc(arm.n.get(metric, "?"))}">{cell}</td>'
 
 
 def _cost_cells(arm: ArmResult) -> str:
@@ -255,18 +143,18 @@ def _cost_cells(arm: ArmResult) -> str:
         cells[2] = f"{single.p50_ms:,.0f} ms (first token {single.first_token_p50_ms:,.0f} ms, n={single.n})"
     if rps is not None:
         cells[3] = f"{rps:.2f} req/s"
-    return "".join('<td class="na">—</td>' if c is None else f'<td class="num">{_e(c)}</td>' for c in cells)
+    return "".join('<td class="na">—</td>' if c is None else f'<td class="num">{esc(c)}</td>' for c in cells)
 
 
 def _headline_table(results: EvalResults) -> str:
     arms, metrics, reference = results.arms, results.metrics, results.reference_arm
-    best = {m: winner(_means(arms), m, _lower_is_better(m)) for m in metrics}
-    head = "".join(f"<th>{_e(_metric_label(m))}</th>" for m in metrics)
+    best = {m: winner(arm_means(arms), m, lower_is_better(m)) for m in metrics}
+    head = "".join(f"<th>{esc(metric_label(m))}</th>" for m in metrics)
     rows = []
     for name, arm in arms.items():
-        label = f"{_e(name)}" + (' <span class="desc">(reference)</span>' if name == reference else "")
+        label = f"{esc(name)}" + (' <span class="desc">(reference)</span>' if name == reference else "")
         if arm.description:
-            label += f'<div class="desc">{_e(arm.description)}</div>'
+            label += f'<div class="desc">{esc(arm.description)}</div>'
         cells = "".join(_metric_cell(arm, m, best[m] == name) for m in metrics)
         css = ' class="reference"' if name == reference else ""
         rows.append(f"<tr{css}><td>{label}</td>{cells}{_cost_cells(arm)}</tr>")
@@ -288,7 +176,7 @@ def _gates(results: EvalResults) -> str:
     for gate in results.gates:
         verdict, css = ("passed", "better") if gate.passed else ("FAILED", "worse")
         items.append(
-            f'<li><span class="{css}">{verdict}</span> <code>{_e(gate.gate)}</code> '
+            f'<li><span class="{css}">{verdict}</span> <code>{esc(gate.gate)}</code> '
             f'<span class="ci">({gate.left:.4f} vs {gate.right:.4f})</span></li>'
         )
     return f"<h2>Quality gates</h2><ul>{''.join(items)}</ul>" if items else ""
@@ -320,7 +208,7 @@ def _preference(results: EvalResults) -> str:
     p = results.preference
     if not p:
         return ""
-    start = f" It started from the SFT run <code>{_e(p.init_from)}</code>" if p.init_from else ""
+    start = f" It started from the SFT run <code>{esc(p.init_from)}</code>" if p.init_from else ""
     versus = " (the sft arm above)." if p.init_from and "sft" in results.arms else "." if start else ""
     return (
         "<h2>Preference tuning</h2>"
@@ -344,49 +232,36 @@ def _judge(results: EvalResults) -> str:
         return ""
     rows = []
     for dim, d in j.dimensions.items():
-        win = "—" if d.win_rate is None or d.ci is None else _fmt_ci(d.win_rate, d.ci)
+        win = "—" if d.win_rate is None or d.ci is None else fmt_ci(d.win_rate, d.ci)
         consistency = "—" if d.position_consistency is None else f"{d.position_consistency:.0%}"
         kappa = "—" if d.kappa is None else f"{d.kappa:.2f} (n={d.human_n})"
         rows.append(
-            f"<tr><td>{_e(dim)}</td><td class='num'>{_e(win)}</td><td class='num'>{_e(consistency)}</td>"
-            f"<td class='num'>{_e(kappa)}</td><td class='num'>{d.n} ({d.unparsed} unparsed)</td></tr>"
+            f"<tr><td>{esc(dim)}</td><td class='num'>{esc(win)}</td><td class='num'>{esc(consistency)}</td>"
+            f"<td class='num'>{esc(kappa)}</td><td class='num'>{d.n} ({d.unparsed} unparsed)</td></tr>"
         )
     return (
-        f"<h2>LLM judge</h2><p class='note'>{_e(j.arm)} against {_e(j.reference_arm)}, judged by "
-        f"<code>{_e(j.model)}</code> in both orders; win = 1, tie = 0.5, loss = 0.</p>"
+        f"<h2>LLM judge</h2><p class='note'>{esc(j.arm)} against {esc(j.reference_arm)}, judged by "
+        f"<code>{esc(j.model)}</code> in both orders; win = 1, tie = 0.5, loss = 0.</p>"
         '<table id="judge"><thead><tr><th>Dimension</th><th>Win rate [CI]</th><th>Same verdict in both orders'
         "</th><th>Cohen's κ vs humans</th><th>Examples</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
 
 
-def _plots(results: EvalResults) -> str:
-    headline, metrics = results.headline_metric, results.metrics
-    quality = [headline] + [m for m in metrics if m != headline and not _is_behaviour(m)][:_OTHER_BAR_METRICS]
-    behaviour = [m for m in metrics if _is_behaviour(m)]
-    images = [_bar_chart(results, quality, "Answer quality (mean and CI)")]
-    if behaviour:
-        images.append(_bar_chart(results, behaviour, "Refusal behaviour (mean and CI)"))
-    cost = _cost_plot(results)
-    if cost:
-        images.append(cost)
-    return "".join(images)
-
-
 def _slice_rows(tag: str, per_arm: Slice, arms: Sequence[str], metrics: Sequence[str]) -> str:
     means = {arm: per_arm.means(arm) for arm in arms}
-    best = {m: winner({a: {"metrics": means[a]} for a in arms}, m, _lower_is_better(m)) for m in metrics}
+    best = {m: winner({a: {"metrics": means[a]} for a in arms}, m, lower_is_better(m)) for m in metrics}
     span = f'rowspan="{len(arms)}"'
     rows = []
     for k, arm in enumerate(arms):
-        lead = f'<td {span}>{_e(tag)}</td><td class="num" {span}>{_e(per_arm.n)}</td>' if k == 0 else ""
+        lead = f'<td {span}>{esc(tag)}</td><td class="num" {span}>{esc(per_arm.n)}</td>' if k == 0 else ""
         cells = "".join(
             f'<td class="num{" best" if best[m] == arm else ""}">{means[arm][m]:.3f}</td>'
             if m in means[arm]
             else '<td class="na">—</td>'
             for m in metrics
         )
-        rows.append(f"<tr>{lead}<td>{_e(arm)}</td>{cells}</tr>")
+        rows.append(f"<tr>{lead}<td>{esc(arm)}</td>{cells}</tr>")
     return "".join(rows)
 
 
@@ -395,7 +270,7 @@ def _slices_table(results: EvalResults) -> str:
     if not slices:
         return '<p class="note">No example carries a tag.</p>'
     rows = "".join(_slice_rows(tag, per_arm, arms, metrics) for tag, per_arm in slices.items())
-    head = "".join(f"<th>{_e(_metric_label(m))}</th>" for m in metrics)
+    head = "".join(f"<th>{esc(metric_label(m))}</th>" for m in metrics)
     return (
         f'<div class="scroll"><table class="slices"><thead><tr><th>Tag</th><th>n</th><th>Arm</th>{head}</tr>'
         f"</thead><tbody>{rows}</tbody></table></div>"
@@ -407,7 +282,7 @@ def _slices_table(results: EvalResults) -> str:
 def _example_details(example: Example, results: EvalResults, diff: float, gain: float) -> str:
     headline = results.headline_metric
     css = "better" if gain > 0 else "worse"
-    tags = "".join(f'<span class="tag">{_e(t)}</span>' for t in example.tags)
+    tags = "".join(f'<span class="tag">{esc(t)}</span>' for t in example.tags)
     cards = []
     for name in results.arms:
         result = example.arms.get(name)
@@ -415,12 +290,12 @@ def _example_details(example: Example, results: EvalResults, diff: float, gain: 
             continue
         score = result.metrics.get(headline)
         score_text = f" · {headline} {score:.3f}" if score is not None else ""
-        cards.append(f"<div><h4>{_e(name)}{_e(score_text)}</h4><pre>{_e(result.prediction)}</pre></div>")
+        cards.append(f"<div><h4>{esc(name)}{esc(score_text)}</h4><pre>{esc(result.prediction)}</pre></div>")
     return (
-        f'<details><summary><span class="delta {css}">Δ {_e(headline)} {diff:+.3f}</span> '
-        f"<code>{_e(example.id)}</code>{tags}</summary>"
-        f'<div class="example"><h4>Prompt</h4><pre>{_e(example.prompt)}</pre>'
-        f"<h4>Reference</h4><pre>{_e(example.reference)}</pre>"
+        f'<details><summary><span class="delta {css}">Δ {esc(headline)} {diff:+.3f}</span> '
+        f"<code>{esc(example.id)}</code>{tags}</summary>"
+        f'<div class="example"><h4>Prompt</h4><pre>{esc(example.prompt)}</pre>'
+        f"<h4>Reference</h4><pre>{esc(example.reference)}</pre>"
         f'<div class="preds">{"".join(cards)}</div></div></details>'
     )
 
@@ -435,7 +310,7 @@ def _examples_section(results: EvalResults) -> str:
     arm, reference, headline = _comparison_arm(results), results.reference_arm, results.headline_metric
     if arm is None:
         return '<p class="note">Only one arm: nothing to compare.</p>'
-    sign = -1.0 if _lower_is_better(headline) else 1.0
+    sign = -1.0 if lower_is_better(headline) else 1.0
     moved = []
     for example in results.examples:
         ours, theirs = _score(example, arm, headline), _score(example, reference, headline)
@@ -445,7 +320,7 @@ def _examples_section(results: EvalResults) -> str:
     regressions = [m for m in moved if m[0] < 0][:EXAMPLES_PER_SIDE]
     gains = [m for m in reversed(moved) if m[0] > 0][:EXAMPLES_PER_SIDE]
     intro = (
-        f'<p class="note"><code>{_e(arm)}</code> against <code>{_e(reference)}</code> on {_e(headline)}: '
+        f'<p class="note"><code>{esc(arm)}</code> against <code>{esc(reference)}</code> on {esc(headline)}: '
         f"the {EXAMPLES_PER_SIDE} largest regressions and gains at most. Click an example to open it.</p>"
     )
     parts = [intro]
@@ -454,7 +329,7 @@ def _examples_section(results: EvalResults) -> str:
         (f"Largest gains ({len(gains)})", gains),
     ):
         body = "".join(_example_details(ex, results, diff, gain) for gain, diff, ex in items)
-        parts.append(f"<h3>{_e(title)}</h3>" + (body or '<p class="note">None.</p>'))
+        parts.append(f"<h3>{esc(title)}</h3>" + (body or '<p class="note">None.</p>'))
     return "".join(parts)
 
 
@@ -463,26 +338,8 @@ def _definitions(results: EvalResults) -> str:
     for metric in results.metrics:
         info = METRICS.get(metric)
         definition = info.definition if info else "A custom metric; tunesmith has no definition for it."
-        items.append(f"<dt>{_e(_metric_label(metric))}</dt><dd>{_e(definition)}</dd>")
+        items.append(f"<dt>{esc(metric_label(metric))}</dt><dd>{esc(definition)}</dd>")
     return f'<dl class="defs">{"".join(items)}</dl>'
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    """Write through a temporary sibling and a rename, so a reader never sees half a page.
-
-    The temporary file is created with open(), not mkstemp(), so the report gets the usual umask permissions
-    rather than 0600: it is meant to be shared.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        with open(tmp, "x", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def render_report(results: EvalResults | Mapping[str, Any], out_path: Path) -> None:
@@ -492,7 +349,7 @@ def render_report(results: EvalResults | Mapping[str, Any], out_path: Path) -> N
         _header(results),
         "<h2>Headline</h2>" + _headline_table(results),
         _gates(results),
-        "<h2>Plots</h2>" + _plots(results),
+        "<h2>Plots</h2>" + plots(results),
         _forgetting(results),
         _preference(results),
         _judge(results),
@@ -502,12 +359,12 @@ def render_report(results: EvalResults | Mapping[str, Any], out_path: Path) -> N
     ]
     page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{_e(_CSP)}">'
+        f'<meta http-equiv="Content-Security-Policy" content="{esc(_CSP)}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_e(results.title)}</title><style>{_CSS}</style></head>"
+        f"<title>{esc(results.title)}</title><style>{_CSS}</style></head>"
         f"<body><main>{''.join(sections)}</main></body></html>\n"
     )
-    _write_text_atomic(Path(out_path), page)
+    write_text_atomic(out_path, page)
 
 
 # ------------------------------------------------------------------------------------------------- markdown
@@ -520,7 +377,7 @@ def _md(text: str) -> str:
 
 def _verdict(results: EvalResults) -> str:
     arms, reference, headline = results.arms, results.reference_arm, results.headline_metric
-    best = winner(_means(arms), headline, _lower_is_better(headline))
+    best = winner(arm_means(arms), headline, lower_is_better(headline))
     if best is None:
         return f"No single arm wins on {headline}."
     if best == reference:
@@ -528,12 +385,12 @@ def _verdict(results: EvalResults) -> str:
     sentence = f"**{best}** wins on {headline}: {arms[best].metrics[headline]:.3f}"
     if headline in arms[reference].metrics:
         sentence += f" against {arms[reference].metrics[headline]:.3f} for {reference}"
-    delta = _delta(arms[best], headline)
+    delta = arm_delta(arms[best], headline)
     if delta is None:
         return sentence + "."
     lo, hi = delta.ci
     noise = "the interval excludes 0" if not lo <= 0 <= hi else "but the interval includes 0, so it may be noise"
-    return f"{sentence} (Δ {_fmt_delta(delta)}; {noise})."
+    return f"{sentence} (Δ {fmt_delta(delta)}; {noise})."
 
 
 def _or_dash(value: float | None, spec: str, unit: str = "") -> str:
@@ -544,19 +401,19 @@ def render_summary_md(results: EvalResults | Mapping[str, Any]) -> str:
     """A few lines for a pull-request comment: the headline metric, its delta, and what each arm costs."""
     results = EvalResults.of(results)
     arms, reference, headline = results.arms, results.reference_arm, results.headline_metric
-    best = winner(_means(arms), headline, _lower_is_better(headline))
+    best = winner(arm_means(arms), headline, lower_is_better(headline))
     lines = [
         f"### {results.title}",
         "",
-        f"| Arm | {_md(_metric_label(headline))} [CI] | Δ vs {_md(reference)} [CI] | Tokens / request | p50 latency |",
+        f"| Arm | {_md(metric_label(headline))} [CI] | Δ vs {_md(reference)} [CI] | Tokens / request | p50 latency |",
         "|---|---:|---:|---:|---:|",
     ]
     for name, arm in arms.items():
         label = _md(name) + (" (reference)" if name == reference else "") + (" ★" if name == best else "")
-        score = _fmt_ci(arm.metrics[headline], arm.ci[headline]) if headline in arm.metrics else "—"
-        delta = _delta(arm, headline)
-        tokens, p50 = _or_dash(_tokens_per_request(arm), ",.0f"), _or_dash(_latency_p50(arm), ",.0f", " ms")
-        lines.append(f"| {label} | {score} | {_fmt_delta(delta) if delta else '—'} | {tokens} | {p50} |")
+        score = fmt_ci(arm.metrics[headline], arm.ci[headline]) if headline in arm.metrics else "—"
+        delta = arm_delta(arm, headline)
+        tokens, p50 = _or_dash(tokens_per_request(arm), ",.0f"), _or_dash(latency_p50(arm), ",.0f", " ms")
+        lines.append(f"| {label} | {score} | {fmt_delta(delta) if delta else '—'} | {tokens} | {p50} |")
     lines += ["", _verdict(results)]
     if results.gates:
         lines.append("")

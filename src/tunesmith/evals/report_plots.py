@@ -1,0 +1,104 @@
+"""The report's plots: matplotlib figures rendered to PNG and inlined as data URIs, so the page needs no file
+beside it."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tunesmith.evals.metrics import METRICS
+from tunesmith.evals.report_format import esc, latency_p50, metric_label, tokens_per_request
+from tunesmith.evals.results import EvalResults
+
+_OTHER_BAR_METRICS = 3  # bar chart: the headline metric and this many more
+_COLORS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974")
+
+
+def _is_behaviour(metric: str) -> bool:
+    info = METRICS.get(metric)
+    return info is not None and info.behaviour
+
+
+def _plain(text: str) -> str:
+    """Keep matplotlib from reading a '$' in an arm name as the start of a formula."""
+    return text.replace("$", r"\$")
+
+
+def _img(fig: Any, alt: str) -> str:
+    buf = io.BytesIO()
+    # No "Software" metadata: the same results give the same bytes, and the page carries no URL.
+    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f'<img class="plot" alt="{esc(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _bar_chart(results: EvalResults, metrics: Sequence[str], title: str) -> str:
+    from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
+
+    arms = results.arms
+    fig = Figure(figsize=(max(6.0, 2 + 0.5 * len(metrics) * len(arms)), 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    x = np.arange(len(metrics))
+    width = 0.8 / len(arms)
+    for k, (name, arm) in enumerate(arms.items()):
+        means = np.array([arm.metrics.get(m, np.nan) for m in metrics])
+        lows = np.array([arm.ci[m][0] if m in arm.ci else np.nan for m in metrics])
+        highs = np.array([arm.ci[m][1] if m in arm.ci else np.nan for m in metrics])
+        errors = np.nan_to_num(np.vstack([means - lows, highs - means]))
+        ax.bar(
+            x + (k - (len(arms) - 1) / 2) * width,
+            means,
+            width,
+            yerr=errors,
+            capsize=3,
+            label=_plain(name),
+            color=_COLORS[k % len(_COLORS)],
+        )
+    ax.set_xticks(x, labels=[_plain(metric_label(m)) for m in metrics])
+    ax.set_title(_plain(title))
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_axisbelow(True)
+    ax.legend(fontsize="small", frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return _img(fig, title)
+
+
+def _cost_plot(results: EvalResults) -> str | None:
+    """Headline metric against tokens per request and median latency: what each point of quality costs."""
+    from matplotlib.figure import Figure
+
+    headline = results.headline_metric
+    axes_data = (("tokens per request", tokens_per_request), ("p50 latency (ms)", latency_p50))
+    if not any(cost(arm) is not None for arm in results.arms.values() for _, cost in axes_data):
+        return None
+    fig = Figure(figsize=(10, 3.8), layout="constrained")
+    for ax, (label, cost) in zip(fig.subplots(1, 2), axes_data, strict=True):
+        for k, (name, arm) in enumerate(results.arms.items()):
+            x, y = cost(arm), arm.metrics.get(headline)
+            if x is None or y is None:
+                continue
+            lo, hi = arm.ci[headline]
+            ax.errorbar([x], [y], yerr=[[y - lo], [hi - y]], fmt="o", capsize=3, color=_COLORS[k % len(_COLORS)])
+            ax.annotate(_plain(name), (x, y), xytext=(6, 4), textcoords="offset points", fontsize="small")
+        ax.margins(x=0.15, y=0.1)  # room for the labels
+        ax.set_xlabel(label)
+        ax.set_ylabel(_plain(metric_label(headline)))
+        ax.grid(alpha=0.3)
+    fig.suptitle(_plain(f"Quality vs cost ({headline})"))
+    return _img(fig, f"{headline} against tokens per request and p50 latency, one point per arm")
+
+
+def plots(results: EvalResults) -> str:
+    headline, metrics = results.headline_metric, results.metrics
+    quality = [headline] + [m for m in metrics if m != headline and not _is_behaviour(m)][:_OTHER_BAR_METRICS]
+    behaviour = [m for m in metrics if _is_behaviour(m)]
+    images = [_bar_chart(results, quality, "Answer quality (mean and CI)")]
+    if behaviour:
+        images.append(_bar_chart(results, behaviour, "Refusal behaviour (mean and CI)"))
+    cost = _cost_plot(results)
+    if cost:
+        images.append(cost)
+    return "".join(images)
