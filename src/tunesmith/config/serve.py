@@ -1,0 +1,22 @@
+"""The serve section: the OpenAI-compatible server's bounds."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from tunesmith.config.base import Section
+
+
+class ServeConfig(Section):
+    host: str = Field("127.0.0.1", description="Bind address; loopback unless you say otherwise.")
+    port: int = Field(8000, gt=0, lt=65536, description="Port.")
+    engine: Literal["hf", "vllm"] = Field(
+        "hf", description="hf: transformers + peft in this process (CPU or GPU); vllm: vLLM with --enable-lora (CUDA)."
+    )
+    max_tokens: int = Field(512, gt=0, description="Upper bound of max_tokens per request; larger asks get a 400.")
+    default_max_tokens: int = Field(128, gt=0, description="Completion budget when a request sets no max_tokens.")
+    max_n: int = Field(8, gt=0, description="Upper bound of n (choices per request).")
+    max_body_bytes: int = Field(1_000_000, gt=0, description="Larger request bodies get a 413.")
+    batch_size: int = Field(8, gt=0, description="Queued requests for the same adapter generated together.")
