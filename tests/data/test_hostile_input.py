@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from tunesmith import records
 from tunesmith.cli import main as cli_main
 from tunesmith.cli.main import main
 from tunesmith.config import DataConfig
@@ -23,6 +22,7 @@ from tunesmith.data.check import check_files
 from tunesmith.data.prepare import prepare_dataset
 from tunesmith.errors import DataError
 from tunesmith.records import load_records
+from tunesmith.records import reading as records
 
 HOSTILE = Path(__file__).parent / "assets" / "hostile"
 ALL_TRAIN = {"train": 1.0, "val": 0.0, "test": 0.0}

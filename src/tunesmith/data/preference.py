@@ -16,7 +16,6 @@ and splits are keyed by the prompt: a prompt's pairs never straddle splits.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,259 +38,18 @@ from tunesmith.data.prepare import (
 from tunesmith.data.split import SPLITS, split_groups
 from tunesmith.errors import DataError
 from tunesmith.records import (
-    DETECT_SAMPLE,
     TOOL_RECORD_KEYS,
     Finding,
     LoadResult,
-    detect_format,
-    read_items,
-    to_record,
+    kind_of,
+    load_preferences,
+    parse_transcript,
 )
+from tunesmith.records import messages_key as _key
 
-PREFERENCE_FORMATS = ("trl", "openai_dpo", "hh")
+__all__ = ["is_preference_data", "load_preferences", "parse_transcript", "check_preferences", "prepare_preferences"]
+
 SIDES = ("chosen", "rejected")
-# An HH transcript: turns that start with "Human:" or "Assistant:" after a blank line (or at the start).
-_HH_TURN = re.compile(r"(?:^|\n\n)(Human|Assistant):[ \t]?")
-
-
-def _error(kind: str, line: int, message: str, file: str) -> Finding:
-    return Finding(kind=kind, severity="error", lines=[line], message=message, file=file)
-
-
-def detect_preference_format(obj: Any) -> str | None:
-    if not isinstance(obj, dict):
-        return None
-    if "input" in obj and ("preferred_output" in obj or "non_preferred_output" in obj):
-        return "openai_dpo"
-    if "chosen" in obj or "rejected" in obj:
-        return "trl" if "prompt" in obj else "hh"
-    return None
-
-
-def _votes(items: Sequence[tuple[int, Any]]) -> tuple[Counter[str], int]:
-    """Preference formats among the first objects, and how many objects are conversations instead."""
-    sample = [o for _, o in items[:DETECT_SAMPLE] if not isinstance(o, Finding)]
-    votes = Counter(f for f in map(detect_preference_format, sample) if f)
-    return votes, sum(detect_format(o) is not None for o in sample)
-
-
-def is_preference_data(paths: Sequence[str | Path]) -> bool:
-    """Whether the files hold preference pairs rather than conversations (most objects of some file are pairs).
-
-    A file that cannot be read says nothing here: the loader that runs next reports it with its own error."""
-    for p in paths:
-        try:
-            votes, conversations = _votes(read_items(Path(p)))
-        except DataError:
-            continue
-        if sum(votes.values()) > conversations:
-            return True
-    return False
-
-
-def parse_transcript(text: str) -> list[dict[str, str]] | None:
-    """An HH-style transcript as messages, or None when it has no `Human:`/`Assistant:` turn."""
-    parts = _HH_TURN.split(text)
-    if len(parts) < 3:
-        return None
-    messages = []
-    if parts[0].strip():  # text before the first turn: a system preamble
-        messages.append({"role": "system", "content": parts[0].strip()})
-    for speaker, content in zip(parts[1::2], parts[2::2], strict=True):
-        messages.append({"role": "user" if speaker == "Human" else "assistant", "content": content.strip()})
-    return messages
-
-
-def _messages(value: Any, role: str) -> list[Any] | None:
-    """A side as a message list: a string is one message of `role`; a single message object is wrapped."""
-    if isinstance(value, str):
-        return [{"role": role, "content": value}]
-    if isinstance(value, dict):
-        return [value]
-    if isinstance(value, list):
-        return value
-    return None
-
-
-def _empty(value: Any) -> bool:
-    """Absent or empty: None, blank text, an empty list, or messages whose contents are all blank."""
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return not value.strip()
-    if isinstance(value, dict):
-        value = [value]
-    if isinstance(value, list):
-        if not value:
-            return True
-        if any(isinstance(m, dict) and (m.get("tool_calls") or m.get("function_call")) for m in value):
-            return False  # a tool call is an answer without text
-        contents = [m.get("content") if isinstance(m, dict) else m for m in value]
-        return all(isinstance(c, str) and not c.strip() for c in contents)
-    return False
-
-
-def _key(messages: Sequence[dict[str, Any]]) -> tuple[tuple[str, str], ...]:
-    return tuple((m["role"], dedup.normalize(m.get("content") or "")) for m in messages)
-
-
-def _raw_sides(obj: dict[str, Any], fmt: str) -> tuple[Any, Any, Any]:
-    """(prompt, chosen, rejected) as they are in the object, before validation."""
-    if fmt == "openai_dpo":
-        inp = obj.get("input")
-        return (
-            (inp.get("messages") if isinstance(inp, dict) else None),
-            obj.get("preferred_output"),
-            obj.get("non_preferred_output"),
-        )
-    if fmt == "trl":
-        return obj.get("prompt"), obj.get("chosen"), obj.get("rejected")
-    return None, obj.get("chosen"), obj.get("rejected")
-
-
-def _split_hh(chosen: Any, rejected: Any, *, file: str, line: int) -> tuple[list[Any] | None, Any, Any, list[Finding]]:
-    """The shared prompt of two full transcripts, and each side's last turn."""
-    sides: dict[str, list[Any] | None] = {}
-    findings: list[Finding] = []
-    for name, value in (("chosen", chosen), ("rejected", rejected)):
-        msgs = parse_transcript(value) if isinstance(value, str) else _messages(value, "assistant")
-        if msgs is None:
-            findings.append(
-                _error(
-                    f"missing_{name}",
-                    line,
-                    f"'{name}' is not a Human:/Assistant: transcript or a list of messages",
-                    file,
-                )
-            )
-        elif not msgs or not isinstance(msgs[-1], dict) or msgs[-1].get("role") != "assistant":
-            findings.append(_error(f"missing_{name}", line, f"the {name} transcript does not end with an answer", file))
-            msgs = None
-        sides[name] = msgs
-    c, r = sides["chosen"], sides["rejected"]
-    if c is None or r is None:
-        return None, None, None, findings
-    pc, pr = c[:-1], r[:-1]
-    try:
-        same = _key(pc) == _key(pr)
-    except (AttributeError, KeyError, TypeError):
-        same = pc == pr  # malformed messages: the conversation check below names them
-    if not same:
-        where = next((i for i, (a, b) in enumerate(zip(pc, pr, strict=False)) if a != b), min(len(pc), len(pr)))
-        findings.append(
-            _error(
-                "prompt_mismatch",
-                line,
-                f"the chosen and rejected transcripts differ before their last turn (from message {where}: "
-                f"{len(pc)} vs {len(pr)} messages before the answers); a pair must answer the same conversation",
-                file,
-            )
-        )
-        return None, None, None, findings
-    return pc, [c[-1]], [r[-1]], findings
-
-
-def to_preference(obj: Any, fmt: str, *, file: str, line: int) -> tuple[dict[str, Any] | None, list[Finding]]:
-    """Convert one parsed object into a canonical pair; None when it has an error, and its findings."""
-    if not isinstance(obj, dict):
-        return None, [_error("not_an_object", line, f"expected a JSON object, got {type(obj).__name__}", file)]
-    prompt_raw, chosen_raw, rejected_raw = _raw_sides(obj, fmt)
-    findings: list[Finding] = []
-    for name, value in (("chosen", chosen_raw), ("rejected", rejected_raw)):
-        if _empty(value):
-            label = {"openai_dpo": {"chosen": "preferred_output", "rejected": "non_preferred_output"}}.get(fmt, {})
-            key = label.get(name, name)
-            what = "absent" if key not in obj else "empty"
-            findings.append(_error(f"missing_{name}", line, f"'{key}' is {what}", file))
-    if findings:
-        return None, findings
-    if fmt == "hh":
-        prompt, chosen, rejected, findings = _split_hh(chosen_raw, rejected_raw, file=file, line=line)
-        if findings:
-            return None, findings
-    else:
-        prompt = _messages(prompt_raw, "user")
-        chosen, rejected = _messages(chosen_raw, "assistant"), _messages(rejected_raw, "assistant")
-        if prompt is None or _empty(prompt):
-            where = "'input.messages'" if fmt == "openai_dpo" else "'prompt'"
-            return None, [_error("missing_prompt", line, f"{where} is absent or empty", file)]
-        for name, side in (("chosen", chosen), ("rejected", rejected)):
-            if side is None:
-                findings.append(_error(f"missing_{name}", line, f"'{name}' is not text or a list of messages", file))
-        if findings:
-            return None, findings
-    assert prompt is not None and chosen is not None and rejected is not None
-    meta = obj.get("meta") if isinstance(obj.get("meta"), dict) else {}
-    base: dict[str, Any] = {"meta": meta}
-    if isinstance(obj.get("tags"), list):
-        base["tags"] = obj["tags"]
-    tools = obj.get("input") if fmt == "openai_dpo" and isinstance(obj.get("input"), dict) else obj
-    for key in TOOL_RECORD_KEYS:
-        if tools.get(key) is not None:
-            base[key] = tools[key]
-    # Each side with its prompt is a conversation: the same rules as SFT data (roles, order, content).
-    converted: dict[str, dict[str, Any]] = {}
-    seen: set[tuple[str, str]] = set()
-    for name, side in (("chosen", chosen), ("rejected", rejected)):
-        record, problems = to_record({**base, "messages": [*prompt, *side]}, "messages", file=file, line=line)
-        for f in problems:
-            if (f.kind, f.message) not in seen:
-                seen.add((f.kind, f.message))
-                f.message = f"{name} side: {f.message}"
-                findings.append(f)
-        if record is not None:
-            converted[name] = record
-    if findings:
-        return None, findings
-    n = len(prompt)
-    c, r = converted["chosen"], converted["rejected"]
-    pair: dict[str, Any] = {"prompt": c["messages"][:n], "chosen": c["messages"][n:], "rejected": r["messages"][n:]}
-    if _key(pair["chosen"]) == _key(pair["rejected"]):
-        return None, [
-            _error("identical_pair", line, "chosen and rejected are the same answer: the pair teaches nothing", file)
-        ]
-    for key in TOOL_RECORD_KEYS:
-        if key in c:
-            pair[key] = c[key]
-    pair["meta"] = c["meta"]
-    return pair, []
-
-
-def load_preferences(paths: Sequence[str | Path]) -> LoadResult:
-    """Read every file of preference pairs; `records` holds the canonical pairs, `findings` every defect."""
-    if not paths:
-        raise DataError("no input files", hint="pass one or more JSONL or JSON files of preference pairs")
-    result = LoadResult(records=[], findings=[], formats={})
-    for p in paths:
-        path = Path(p)
-        items = read_items(path)
-        votes, conversations = _votes(items)
-        if not votes:
-            if all(isinstance(o, Finding) for _, o in items):
-                fmt = "unknown"  # every line is broken: its findings say more
-            else:
-                what = "conversations, not preference pairs" if conversations else "no line in a preference format"
-                raise DataError(
-                    f"{path.name} holds {what}",
-                    hint="expected TRL {prompt, chosen, rejected}, OpenAI DPO {input, preferred_output, "
-                    "non_preferred_output} or HH {chosen, rejected} records; check conversations and pairs "
-                    "in separate runs",
-                    file=path,
-                )
-        else:
-            fmt = votes.most_common(1)[0][0]
-        result.formats[str(path)] = fmt
-        for line, obj in items:
-            result.lines_read += 1
-            if isinstance(obj, Finding):
-                result.findings.append(obj)
-                continue
-            own = detect_preference_format(obj) or fmt
-            pair, findings = to_preference(obj, own, file=str(path), line=line)
-            result.findings.extend(findings)
-            if pair is not None:
-                result.records.append(pair)
-    return result
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -764,3 +522,8 @@ def prepare_preferences(
             key_path.unlink(missing_ok=True)
         raise
     return PrepareResult(out_dir=out_dir, counts=counts, dataset_hash=digest, warnings=warnings)
+
+
+def is_preference_data(paths: Sequence[str | Path]) -> bool:
+    """Whether the files hold preference pairs rather than conversations (records.kind_of)."""
+    return kind_of(paths) == "preference"
