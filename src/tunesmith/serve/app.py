@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -133,7 +133,18 @@ def create_app(state: ServeState) -> Any:
     """The ASGI app (FastAPI behind the body-size limit) over a loaded engine and an open log."""
     app = FastAPI(title="tunesmith", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.tunesmith = state
-    settings = state.settings
+    _add_error_handlers(app)
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        return {"status": "ok"}
+
+    app.include_router(_openai_router(state))
+    return _BodyLimit(app, state.settings.max_body_bytes)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Every error, ours or the framework's, as OpenAI's error JSON: clients raise their usual exceptions."""
 
     @app.exception_handler(APIError)
     async def _api_error(_: Request, e: APIError) -> JSONResponse:
@@ -154,6 +165,10 @@ def create_app(state: ServeState) -> Any:
         logger.exception("internal error")
         return _error(500, "internal server error; see the server log", "server_error")
 
+
+def _openai_router(state: ServeState) -> APIRouter:
+    """The /v1 endpoints, all behind the API key when one is set."""
+
     def authorize(request: Request) -> None:
         if state.api_key is None:
             return
@@ -162,47 +177,72 @@ def create_app(state: ServeState) -> Any:
         if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), state.api_key.encode()):
             raise APIError(401, "missing or invalid API key", type="authentication_error", code="invalid_api_key")
 
-    def resolve(name: str) -> str:
-        name = state.aliases.get(name, name)
-        if name not in state.engine.names:
-            raise APIError(404, f"The model '{name}' does not exist", param="model", code="model_not_found")
-        return name
+    router = APIRouter(dependencies=[Depends(authorize)])
 
-    def sampling(req: _Request) -> Sampling:
-        asked = req.max_completion_tokens or req.max_tokens
-        if asked is not None and asked > settings.max_tokens:
-            raise APIError(400, f"max_tokens is at most {settings.max_tokens} here", param="max_tokens")
-        if req.n > settings.max_n:
-            raise APIError(400, f"n is at most {settings.max_n} here", param="n")
-        if req.stream and req.n > 1:
-            raise APIError(400, "stream with n > 1 is not supported", param="n")
-        stop = (req.stop,) if isinstance(req.stop, str) else tuple(req.stop or ())
-        if len(stop) > 4:
-            raise APIError(400, "at most 4 stop sequences", param="stop")
-        return Sampling(asked or settings.default_max_tokens, req.temperature, req.top_p, req.n, stop, req.seed)
+    @router.get("/v1/models")
+    def models() -> dict[str, Any]:
+        return _models(state)
 
-    def usage(prompt_tokens: int, choices: list[Choice]) -> dict[str, int]:
-        completion = sum(c.completion_tokens for c in choices)
-        return {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion,
-            "total_tokens": prompt_tokens + completion,
-        }
+    @router.post("/v1/chat/completions")
+    def chat(req: ChatRequest) -> Any:
+        return _chat(state, req)
 
-    def log(
-        rid: str,
-        endpoint: str,
-        model: str,
-        messages: list[dict[str, str]],
-        prompt_tokens: int,
-        choices: list[Choice],
-        latency_ms: float,
-    ) -> None:
+    @router.post("/v1/completions")
+    def completions(req: CompletionRequest) -> Any:
+        return _completions(state, req)
+
+    @router.post("/v1/feedback")
+    def feedback(req: FeedbackRequest) -> dict[str, Any]:
+        return _feedback(state, req)
+
+    return router
+
+
+def _resolve(state: ServeState, name: str) -> str:
+    name = state.aliases.get(name, name)
+    if name not in state.engine.names:
+        raise APIError(404, f"The model '{name}' does not exist", param="model", code="model_not_found")
+    return name
+
+
+def _sampling(settings: ServeConfig, req: _Request) -> Sampling:
+    asked = req.max_completion_tokens or req.max_tokens
+    if asked is not None and asked > settings.max_tokens:
+        raise APIError(400, f"max_tokens is at most {settings.max_tokens} here", param="max_tokens")
+    if req.n > settings.max_n:
+        raise APIError(400, f"n is at most {settings.max_n} here", param="n")
+    if req.stream and req.n > 1:
+        raise APIError(400, "stream with n > 1 is not supported", param="n")
+    stop = (req.stop,) if isinstance(req.stop, str) else tuple(req.stop or ())
+    if len(stop) > 4:
+        raise APIError(400, "at most 4 stop sequences", param="stop")
+    return Sampling(asked or settings.default_max_tokens, req.temperature, req.top_p, req.n, stop, req.seed)
+
+
+def _usage(prompt_tokens: int, choices: list[Choice]) -> dict[str, int]:
+    completion = sum(c.completion_tokens for c in choices)
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion,
+        "total_tokens": prompt_tokens + completion,
+    }
+
+
+@dataclass
+class _Call:
+    """One request as the log records it."""
+
+    id: str
+    endpoint: str
+    model: str
+    messages: list[dict[str, str]]
+
+    def log(self, state: ServeState, prompt_tokens: int, choices: list[Choice], latency_ms: float) -> None:
         state.log.record(
-            id=rid,
-            endpoint=endpoint,
-            model=model,
-            messages=messages,
+            id=self.id,
+            endpoint=self.endpoint,
+            model=self.model,
+            messages=self.messages,
             responses=[c.text for c in choices],
             prompt_tokens=prompt_tokens,
             completion_tokens=sum(c.completion_tokens for c in choices),
@@ -210,133 +250,119 @@ def create_app(state: ServeState) -> Any:
             finish_reason=choices[0].finish_reason,
         )
 
-    @app.get("/health")
-    def health() -> dict[str, Any]:
-        return {"status": "ok"}
 
-    @app.get("/v1/models", dependencies=[Depends(authorize)])
-    def models() -> dict[str, Any]:
-        created = int(time.time())
-        data = [
-            {
-                "id": name,
-                "object": "model",
-                "created": created,
-                "owned_by": "tunesmith",
-                "lineage": state.lineage.get(name, {}),
-            }
-            for name in state.engine.names
-        ]
-        data += [
-            {
-                "id": alias,
-                "object": "model",
-                "created": created,
-                "owned_by": "tunesmith",
-                "alias_of": target,
-                "lineage": state.lineage.get(target, {}),
-            }
-            for alias, target in state.aliases.items()
-        ]
-        return {"object": "list", "data": data}
-
-    @app.post("/v1/chat/completions", dependencies=[Depends(authorize)])
-    def chat(req: ChatRequest) -> Any:
-        name = resolve(req.model)
-        s = sampling(req)
-        messages = [{"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in req.messages]
-        text = state.engine.render_chat(messages)
-        rid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
-        if req.stream:
-            return _sse(_chat_chunks(rid, created, req.model, name, messages, text, s))
-        t0 = time.perf_counter()
-        gen = state.engine.generate(name, text, s)
-        latency_ms = (time.perf_counter() - t0) * 1000
-        log(rid, "chat", name, messages, gen.prompt_tokens, gen.choices, latency_ms)
-        return {
-            "id": rid,
-            "object": "chat.completion",
+def _models(state: ServeState) -> dict[str, Any]:
+    created = int(time.time())
+    data = [
+        {
+            "id": name,
+            "object": "model",
             "created": created,
-            "model": req.model,
-            "choices": [
-                {
-                    "index": i,
-                    "message": {"role": "assistant", "content": c.text},
-                    "finish_reason": c.finish_reason,
-                    "logprobs": None,
-                }
-                for i, c in enumerate(gen.choices)
-            ],
-            "usage": usage(gen.prompt_tokens, gen.choices),
+            "owned_by": "tunesmith",
+            "lineage": state.lineage.get(name, {}),
+        }
+        for name in state.engine.names
+    ]
+    data += [
+        {
+            "id": alias,
+            "object": "model",
+            "created": created,
+            "owned_by": "tunesmith",
+            "alias_of": target,
+            "lineage": state.lineage.get(target, {}),
+        }
+        for alias, target in state.aliases.items()
+    ]
+    return {"object": "list", "data": data}
+
+
+def _chat(state: ServeState, req: ChatRequest) -> Any:
+    name = _resolve(state, req.model)
+    s = _sampling(state.settings, req)
+    messages = [{"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in req.messages]
+    text = state.engine.render_chat(messages)
+    call, created = _Call(f"chatcmpl-{uuid.uuid4().hex}", "chat", name, messages), int(time.time())
+    if req.stream:
+        return _sse(_chat_chunks(state, call, created, req.model, text, s))
+    t0 = time.perf_counter()
+    gen = state.engine.generate(name, text, s)
+    call.log(state, gen.prompt_tokens, gen.choices, (time.perf_counter() - t0) * 1000)
+    return {
+        "id": call.id,
+        "object": "chat.completion",
+        "created": created,
+        "model": req.model,
+        "choices": [
+            {
+                "index": i,
+                "message": {"role": "assistant", "content": c.text},
+                "finish_reason": c.finish_reason,
+                "logprobs": None,
+            }
+            for i, c in enumerate(gen.choices)
+        ],
+        "usage": _usage(gen.prompt_tokens, gen.choices),
+    }
+
+
+def _chat_chunks(
+    state: ServeState, call: _Call, created: int, shown: str, text: str, s: Sampling
+) -> Iterator[dict[str, Any]]:
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, Any]:
+        return {
+            "id": call.id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": shown,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+            **extra,
         }
 
-    def _chat_chunks(
-        rid: str, created: int, shown: str, name: str, messages: list[dict[str, str]], text: str, s: Sampling
-    ) -> Iterator[dict[str, Any]]:
-        def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, Any]:
-            return {
-                "id": rid,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": shown,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
-                **extra,
-            }
+    t0 = time.perf_counter()
+    yield chunk({"role": "assistant", "content": ""})
+    for item in state.engine.stream(call.model, text, s):
+        if isinstance(item, Choice):
+            prompt_tokens = state.engine.count_tokens(text)
+            call.log(state, prompt_tokens, [item], (time.perf_counter() - t0) * 1000)
+            yield chunk({}, item.finish_reason, usage=_usage(prompt_tokens, [item]))
+        else:
+            yield chunk({"content": item})
 
-        t0 = time.perf_counter()
-        yield chunk({"role": "assistant", "content": ""})
-        for item in state.engine.stream(name, text, s):
-            if isinstance(item, Choice):
-                prompt_tokens = state.engine.count_tokens(text)
-                log(rid, "chat", name, messages, prompt_tokens, [item], (time.perf_counter() - t0) * 1000)
-                yield chunk({}, item.finish_reason, usage=usage(prompt_tokens, [item]))
-            else:
-                yield chunk({"content": item})
 
-    @app.post("/v1/completions", dependencies=[Depends(authorize)])
-    def completions(req: CompletionRequest) -> Any:
-        name = resolve(req.model)
-        s = sampling(req)
-        prompts = [req.prompt] if isinstance(req.prompt, str) else req.prompt
-        if req.stream or len(prompts) != 1:
-            raise APIError(
-                400,
-                "/v1/completions takes one prompt and no stream here; use /v1/chat/completions",
-                param="prompt" if len(prompts) != 1 else "stream",
-            )
-        rid, created = f"cmpl-{uuid.uuid4().hex}", int(time.time())
-        t0 = time.perf_counter()
-        gen = state.engine.generate(name, prompts[0], s)
-        latency_ms = (time.perf_counter() - t0) * 1000
-        log(
-            rid,
-            "completions",
-            name,
-            [{"role": "user", "content": prompts[0]}],
-            gen.prompt_tokens,
-            gen.choices,
-            latency_ms,
+def _completions(state: ServeState, req: CompletionRequest) -> Any:
+    name = _resolve(state, req.model)
+    s = _sampling(state.settings, req)
+    prompts = [req.prompt] if isinstance(req.prompt, str) else req.prompt
+    if req.stream or len(prompts) != 1:
+        raise APIError(
+            400,
+            "/v1/completions takes one prompt and no stream here; use /v1/chat/completions",
+            param="prompt" if len(prompts) != 1 else "stream",
         )
-        return {
-            "id": rid,
-            "object": "text_completion",
-            "created": created,
-            "model": req.model,
-            "choices": [
-                {"index": i, "text": c.text, "finish_reason": c.finish_reason, "logprobs": None}
-                for i, c in enumerate(gen.choices)
-            ],
-            "usage": usage(gen.prompt_tokens, gen.choices),
-        }
+    messages = [{"role": "user", "content": prompts[0]}]
+    call, created = _Call(f"cmpl-{uuid.uuid4().hex}", "completions", name, messages), int(time.time())
+    t0 = time.perf_counter()
+    gen = state.engine.generate(name, prompts[0], s)
+    call.log(state, gen.prompt_tokens, gen.choices, (time.perf_counter() - t0) * 1000)
+    return {
+        "id": call.id,
+        "object": "text_completion",
+        "created": created,
+        "model": req.model,
+        "choices": [
+            {"index": i, "text": c.text, "finish_reason": c.finish_reason, "logprobs": None}
+            for i, c in enumerate(gen.choices)
+        ],
+        "usage": _usage(gen.prompt_tokens, gen.choices),
+    }
 
-    @app.post("/v1/feedback", dependencies=[Depends(authorize)])
-    def feedback(req: FeedbackRequest) -> dict[str, Any]:
-        if not state.log.exists(req.id):
-            raise APIError(404, f"no logged response with id '{req.id}'", param="id", code="response_not_found")
-        state.log.add_feedback(req.id, req.rating, req.correction)
-        return {"id": req.id, "object": "feedback", "status": "recorded"}
 
-    return _BodyLimit(app, settings.max_body_bytes)  # type: ignore[return-value]
+def _feedback(state: ServeState, req: FeedbackRequest) -> dict[str, Any]:
+    if not state.log.exists(req.id):
+        raise APIError(404, f"no logged response with id '{req.id}'", param="id", code="response_not_found")
+    state.log.add_feedback(req.id, req.rating, req.correction)
+    return {"id": req.id, "object": "feedback", "status": "recorded"}
 
 
 def _sse(chunks: Iterator[dict[str, Any]]) -> StreamingResponse:
