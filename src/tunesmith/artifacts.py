@@ -22,6 +22,7 @@ from typing import Any
 
 import tunesmith
 from tunesmith.errors import DataError, OutputError
+from tunesmith.manifests import manifest_type
 
 LIBRARIES = ("torch", "transformers", "tokenizers", "peft", "trl", "datasets", "accelerate")
 
@@ -121,6 +122,7 @@ def write_manifest(
             manifest["inputs"].append({"path": str(p), "sha256": None})
     if extra:
         manifest.update(extra)
+    manifest_type(stage).model_validate(manifest)  # the readers' contract (manifests.py), checked at the writer
     write_json_atomic(out_dir / "manifest.json", manifest)
     return manifest
 

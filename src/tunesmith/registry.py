@@ -11,8 +11,8 @@ compares traffic with, survive the next retraining. `artifacts/served/current.js
 
 from __future__ import annotations
 
-import json
 import shutil
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +22,14 @@ from tunesmith.artifacts import atomic_dir, sha256_file, write_json_atomic
 from tunesmith.config import Config
 from tunesmith.errors import DataError, GateFailed, TunesmithError
 from tunesmith.evals.results import GateResult, read_results
+from tunesmith.manifests import (
+    DatasetManifest,
+    EvalManifest,
+    ServedPointer,
+    TrainManifest,
+    read_manifest,
+    read_typed,
+)
 
 SERVED = "served"
 CURRENT = "current.json"
@@ -94,24 +102,16 @@ class RunInfo:
         }
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-
-
 def read_dataset(path: Path) -> DatasetInfo | None:
-    manifest = _read_json(path / "manifest.json")
+    manifest = read_manifest(path, DatasetManifest)
     if manifest is None:
         return None
-    parent = manifest.get("parent")
     return DatasetInfo(
         path=path,
-        dataset_hash=manifest.get("dataset_hash"),
-        counts=manifest.get("counts", {}),
-        parent=parent.get("dataset_hash") if isinstance(parent, dict) else parent,
-        created_at=manifest.get("finished_at"),
+        dataset_hash=manifest.dataset_hash,
+        counts=manifest.counts,
+        parent=manifest.parent.dataset_hash if manifest.parent else None,
+        created_at=manifest.finished_at,
     )
 
 
@@ -127,18 +127,17 @@ def read_evaluation(path: Path) -> EvalInfo | None:
 
 
 def _eval_train_sha(path: Path) -> str | None:
-    manifest = _read_json(path / "manifest.json") or {}
-    return manifest.get("lineage", {}).get("train_manifest_sha256")
+    manifest = read_manifest(path, EvalManifest)
+    return manifest.lineage.train_manifest_sha256 if manifest else None
 
 
-def read_run(path: Path, *, eval_dirs: list[Path] = (), dataset_dirs: list[Path] = ()) -> RunInfo | None:
+def read_run(path: Path, *, eval_dirs: Sequence[Path] = (), dataset_dirs: Sequence[Path] = ()) -> RunInfo | None:
     """A training run, with the first evaluation and dataset of the candidates that link to it."""
-    manifest_path = path / "manifest.json"
-    manifest = _read_json(manifest_path)
-    if manifest is None or manifest.get("stage") != "train":
+    manifest = read_manifest(path, TrainManifest)
+    if manifest is None or manifest.stage != "train":
         return None
-    sha = sha256_file(manifest_path)
-    dataset_hash = manifest.get("dataset", {}).get("dataset_hash")
+    sha = sha256_file(path / "manifest.json")
+    dataset_hash = manifest.dataset.dataset_hash
     evaluation = next(
         (read_evaluation(d) for d in eval_dirs if d.is_dir() and _eval_train_sha(d) == sha),
         None,
@@ -147,20 +146,20 @@ def read_run(path: Path, *, eval_dirs: list[Path] = (), dataset_dirs: list[Path]
         (d for d in dataset_dirs if (info := read_dataset(d)) is not None and info.dataset_hash == dataset_hash),
         None,
     )
-    vendor = manifest.get("vendor") if isinstance(manifest.get("vendor"), dict) else {}
+    vendor = manifest.vendor
     return RunInfo(
         run_id=sha[:12],
         path=path,
-        method=manifest.get("method"),
-        base_model=manifest.get("base_model", {}).get("resolved"),
+        method=manifest.method,
+        base_model=manifest.base_model.resolved,
         dataset_hash=dataset_hash,
-        created_at=manifest.get("finished_at"),
-        counts=manifest.get("counts", {}),
+        created_at=manifest.finished_at,
+        counts=manifest.counts,
         evaluation=evaluation,
         dataset_dir=dataset_dir,
-        backend=manifest.get("backend", "local"),
-        vendor_model=vendor.get("model_id"),
-        vendor_job=vendor.get("job_id"),
+        backend=manifest.backend,
+        vendor_model=vendor.model_id if vendor else None,
+        vendor_job=vendor.job_id if vendor else None,
     )
 
 
@@ -205,10 +204,10 @@ class Registry:
 
     def served(self) -> RunInfo | None:
         """The promoted run, read from its snapshot; None when nothing was promoted."""
-        pointer = _read_json(self.served_dir / CURRENT)
+        pointer = read_typed(self.served_dir / CURRENT, ServedPointer)
         if pointer is None:
             return None
-        snap = self.served_dir / pointer["run_id"]
+        snap = self.served_dir / pointer.run_id
         return read_run(snap / "train", eval_dirs=[snap / "eval"], dataset_dirs=[snap / "dataset"])
 
     def promote(self, ref: str) -> RunInfo:
@@ -237,7 +236,9 @@ class Registry:
                 write_json_atomic(tmp / "manifest.json", {"stage": "served", "run_id": run.run_id})
         write_json_atomic(
             self.served_dir / CURRENT,
-            {"run_id": run.run_id, "promoted_at": datetime.now(UTC).isoformat(), "lineage": run.lineage()},
+            ServedPointer(
+                run_id=run.run_id, promoted_at=datetime.now(UTC).isoformat(), lineage=run.lineage()
+            ).model_dump(mode="json"),
         )
         served = self.served()
         assert served is not None
