@@ -1,4 +1,5 @@
-"""The prompts of the arms that are not just the test conversation: prompted, rag and fine_tuned_rag.
+"""The arms that are not just the test conversation: the prompts of prompted, rag and fine_tuned_rag, and the
+retrieval arm, which answers with no model at all.
 
 Each arm is the cheaper alternative a fine-tune must beat: `prompted` is what a careful prompt engineer would do
 with the same training data (instructions plus worked examples), `rag` is what a retrieval engineer would do.
@@ -7,9 +8,13 @@ with the same training data (instructions plus worked examples), `rag` is what a
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass
 
-from tunesmith.evals.retrieval import HybridRetriever
+from tunesmith.config import Config
+from tunesmith.evals.cases import TestCase
+from tunesmith.evals.retrieval import HybridRetriever, load_documents
+from tunesmith.models.generation import Prediction
 
 ARM_DESCRIPTIONS = {
     "base": "The base model with the project's system prompt.",
@@ -111,3 +116,57 @@ def rag_conversations(
 def pair_passages(pairs: list[Pair]) -> list[str]:
     """Training pairs as retrievable passages: the question and its approved answer."""
     return [f"Q: {p.question}\nA: {p.answer}" for p in pairs]
+
+
+def retrieval_arm(train_rows: list[dict], cases: list[TestCase]) -> list[Prediction]:
+    """The floor a fine-tune must clear: the stored answer of the training question nearest each test prompt."""
+    import bm25s
+
+    pairs = training_pairs(train_rows)
+    retriever = bm25s.BM25()
+    corpus = [p.question for p in pairs]
+    retriever.index(bm25s.tokenize(corpus, stopwords="en", show_progress=False), show_progress=False)
+    preds = []
+    for case in cases:
+        t0 = time.perf_counter()
+        query = bm25s.tokenize([last_user(case.prompt)], stopwords="en", return_ids=False, show_progress=False)
+        if query[0]:
+            idx, _ = retriever.retrieve(query, k=1, show_progress=False)
+            answer = pairs[int(idx[0][0])].answer
+        else:  # nothing to match on (a query of stopwords only)
+            answer = ""
+        preds.append(Prediction(answer, 0, 0, (time.perf_counter() - t0) * 1000))
+    return preds
+
+
+def arm_conversations(
+    cfg: Config, cases: list[TestCase], train_rows: list[dict]
+) -> dict[str, list[list[dict[str, str]]]]:
+    """The prompt of every generating arm: the test conversation itself, or it with shots or passages added."""
+    ec = cfg.eval
+    plain = [c.prompt for c in cases]
+    convs = {arm: plain for arm in ("base", "fine_tuned", "sft", "endpoint")}
+    pairs = training_pairs(train_rows)
+    wants_rag = {"rag", "fine_tuned_rag"} & set(ec.arms)
+    similar_shots = "prompted" in ec.arms and ec.shots and ec.shot_selection == "similar"
+    needs_index = similar_shots or (wants_rag and not ec.rag_documents)
+    questions = HybridRetriever([p.question for p in pairs]) if needs_index else None
+    if "prompted" in ec.arms:
+        convs["prompted"] = prompted_conversations(
+            plain,
+            pairs,
+            instructions=ec.prompt,
+            shots=ec.shots,
+            selection=ec.shot_selection,
+            retriever=questions,
+            seed=cfg.project.seed,
+        )
+    if wants_rag:
+        if ec.rag_documents:
+            passages = load_documents(cfg.path(ec.rag_documents), ec.rag_chunk_words)
+            retriever = HybridRetriever(passages)
+        else:
+            passages, retriever = pair_passages(pairs), questions
+        with_passages = rag_conversations(plain, passages, retriever, ec.rag_k)
+        convs["rag"] = convs["fine_tuned_rag"] = with_passages
+    return convs

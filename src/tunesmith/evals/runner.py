@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tunesmith.artifacts import atomic_dir, read_jsonl, sha256_file, write_json_atomic, write_manifest
-from tunesmith.config import Config, EvalConfig, PriceConfig
+from tunesmith.config import Config, EndpointConfig, EvalConfig, PriceConfig
 from tunesmith.data.stage import ensure_dataset
 from tunesmith.errors import ConfigError, DataError
 from tunesmith.evals import metrics as M
@@ -27,12 +29,11 @@ from tunesmith.evals.arms import (
     ARM_DESCRIPTIONS,
     BASE_MODEL_ARMS,
     FINE_TUNED_ARMS,
+    arm_conversations,
     last_user,
-    pair_passages,
-    prompted_conversations,
-    rag_conversations,
-    training_pairs,
+    retrieval_arm,
 )
+from tunesmith.evals.cases import TestCase, load_test_cases
 from tunesmith.evals.gates import GateResult, check_gate
 from tunesmith.evals.generation import single_request_latency
 from tunesmith.evals.report import render_report, render_summary_md
@@ -54,67 +55,6 @@ from tunesmith.models.generation import Prediction, generate
 from tunesmith.models.loading import ensure_base_model, generation_eos, load_model, load_tokenizer
 from tunesmith.records import as_conversation
 from tunesmith.train.runs import require_training_run
-
-
-@dataclass
-class TestCase:
-    id: str
-    tags: list[str]
-    prompt: list[dict[str, str]]  # the conversation up to the last assistant turn
-    reference: str
-
-
-def load_test_cases(path: Path, limit: int | None = None) -> list[TestCase]:
-    """The test split as cases: the conversation up to its last text answer, and that answer as the reference.
-
-    A final assistant turn that only calls a tool has no text to score: the reference is the last answer with text
-    before it, and an example with no such answer is left out (the text metrics cannot score a call).
-    """
-    if not path.exists():
-        raise DataError(f"no test split at {path}", hint="run the prepare stage first (tunesmith run --only prepare)")
-    cases = []
-    for i, row in enumerate(read_jsonl(path), 1):
-        msgs = as_conversation(row)["messages"]  # a preference pair: its chosen answer is the reference
-        answers = [k for k, m in enumerate(msgs) if m["role"] == "assistant" and (m.get("content") or "").strip()]
-        if not answers:
-            continue
-        last = answers[-1]
-        meta = row.get("meta", {})
-        cases.append(
-            TestCase(
-                str(meta.get("id", f"test-{i}")),
-                [str(tag) for tag in meta.get("tags", [])],  # labels: results.json types them as strings
-                [{k: v for k, v in m.items() if k != "weight"} for m in msgs[:last]],
-                msgs[last]["content"],
-            )
-        )
-    if not cases and path.stat().st_size:
-        raise DataError(
-            f"no test example in {path} ends with a text answer",
-            file=path,
-            hint="the evaluation scores text answers; a test set of tool calls only cannot be scored yet",
-        )
-    return cases[:limit] if limit else cases
-
-
-def retrieval_arm(train_rows: list[dict], cases: list[TestCase]) -> list[Prediction]:
-    import bm25s
-
-    pairs = training_pairs(train_rows)
-    retriever = bm25s.BM25()
-    corpus = [p.question for p in pairs]
-    retriever.index(bm25s.tokenize(corpus, stopwords="en", show_progress=False), show_progress=False)
-    preds = []
-    for case in cases:
-        t0 = time.perf_counter()
-        query = bm25s.tokenize([last_user(case.prompt)], stopwords="en", return_ids=False, show_progress=False)
-        if query[0]:
-            idx, _ = retriever.retrieve(query, k=1, show_progress=False)
-            answer = pairs[int(idx[0][0])].answer
-        else:  # nothing to match on (a query of stopwords only)
-            answer = ""
-        preds.append(Prediction(answer, 0, 0, (time.perf_counter() - t0) * 1000))
-    return preds
 
 
 def _load_fine_tuned(base: str, cfg: Config, train_dir: Path) -> Any:
@@ -214,41 +154,6 @@ def _check_config(ec: EvalConfig) -> None:
         raise ConfigError(f"eval.judge.arm '{ec.judge.arm}' is not one of eval.arms {ec.arms}")
 
 
-def _arm_conversations(
-    cfg: Config, cases: list[TestCase], train_rows: list[dict]
-) -> dict[str, list[list[dict[str, str]]]]:
-    """The prompt of every generating arm: the test conversation itself, or it with shots or passages added."""
-    from tunesmith.evals.retrieval import HybridRetriever, load_documents
-
-    ec = cfg.eval
-    plain = [c.prompt for c in cases]
-    convs = {arm: plain for arm in ("base", "fine_tuned", "sft", "endpoint")}
-    pairs = training_pairs(train_rows)
-    wants_rag = {"rag", "fine_tuned_rag"} & set(ec.arms)
-    similar_shots = "prompted" in ec.arms and ec.shots and ec.shot_selection == "similar"
-    needs_index = similar_shots or (wants_rag and not ec.rag_documents)
-    questions = HybridRetriever([p.question for p in pairs]) if needs_index else None
-    if "prompted" in ec.arms:
-        convs["prompted"] = prompted_conversations(
-            plain,
-            pairs,
-            instructions=ec.prompt,
-            shots=ec.shots,
-            selection=ec.shot_selection,
-            retriever=questions,
-            seed=cfg.project.seed,
-        )
-    if wants_rag:
-        if ec.rag_documents:
-            passages = load_documents(cfg.path(ec.rag_documents), ec.rag_chunk_words)
-            retriever = HybridRetriever(passages)
-        else:
-            passages, retriever = pair_passages(pairs), questions
-        with_passages = rag_conversations(plain, passages, retriever, ec.rag_k)
-        convs["rag"] = convs["fine_tuned_rag"] = with_passages
-    return convs
-
-
 @dataclass
 class EvalResult:
     out_dir: Path
@@ -298,36 +203,30 @@ def _generate_group(
     return out
 
 
-def evaluate(
-    cfg: Config,
-    *,
-    dataset_dir: Path | None = None,
-    train_dir: Path | None = None,
-    out_dir: Path | None = None,
-    gates: list[str] | None = None,
-    console: Console | None = None,
-) -> EvalResult:
-    """Run every configured arm on the test split, score, aggregate, and write the evaluation directory."""
-    from tunesmith.evals.forgetting import forgetting_verdict, general_text, perplexity
+@dataclass
+class _Models:
+    """Where the answers come from: the arms on the base and on the fine-tuned model, the SFT run a DPO run started
+    from, or a vendor's endpoints (then there is no local model, nor a perplexity to compare)."""
 
-    console = console or Console()
+    base_arms: list[str]
+    ft_arms: list[str]
+    sft_run: Path | None
+    vendor: dict[str, EndpointConfig] | None
+    base: str | None
+    tokenizer: Any
+    check_forgetting: bool
+
+    def all_arms(self) -> list[str]:
+        return self.base_arms + self.ft_arms
+
+
+def _plan_models(cfg: Config, train_dir: Path) -> _Models:
     ec = cfg.eval
-    train_dir = train_dir or cfg.stage_dir("train")
-    out_dir = out_dir or cfg.stage_dir("eval")
-    started = datetime.now(UTC)
-    _check_config(ec)
-    if cfg.train.backend == "local" and any(a in FINE_TUNED_ARMS for a in ec.arms):
-        require_training_run(train_dir)  # before any work (a vendor run is checked by eval_endpoints)
-    dataset_dir = dataset_dir or ensure_dataset(cfg)
-    cases = load_test_cases(dataset_dir / "test.jsonl", ec.limit)
-    train_rows = [as_conversation(r) for r in read_jsonl(dataset_dir / "train.jsonl")]
-    convs = _arm_conversations(cfg, cases, train_rows)
-
     base_arms = [a for a in ec.arms if a in BASE_MODEL_ARMS]
     ft_arms = [a for a in ec.arms if a in FINE_TUNED_ARMS]
     sft_run = _sft_run(cfg) if "sft" in ec.arms else None
     # A vendor backend: the base-model arms call the vendor's base model, the fine-tuned arms the vendor's
-    # fine-tune, both through the endpoint client; there is no local model (nor a perplexity to compare).
+    # fine-tune, both through the endpoint client.
     vendor = None
     if cfg.train.backend != "local" and (base_arms or ft_arms):
         from tunesmith.train.vendor import eval_endpoints
@@ -336,54 +235,87 @@ def evaluate(
     check_forgetting = ec.forgetting and bool(ft_arms) and vendor is None
     base = ensure_base_model(cfg) if (base_arms or ft_arms or sft_run) and vendor is None else None
     tokenizer = load_tokenizer(base, revision=cfg.model.revision) if base else None
-    runs: dict[str, tuple[list[Prediction], float]] = {}
-    single: dict[str, SingleRequest] = {}
-    ppl: dict[str, float] = {}
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
+    return _Models(base_arms, ft_arms, sft_run, vendor, base, tokenizer, check_forgetting)
+
+
+@dataclass
+class _Generated:
+    runs: dict[str, tuple[list[Prediction], float]] = field(default_factory=dict)  # arm -> (answers, wall seconds)
+    single: dict[str, SingleRequest] = field(default_factory=dict)
+    perplexity: dict[str, float] = field(default_factory=dict)  # "base", "fine_tuned": the forgetting check
+
+
+def _timed(answer: Callable[[], list[Prediction]]) -> tuple[list[Prediction], float]:
+    t0 = time.perf_counter()
+    preds = answer()
+    return preds, time.perf_counter() - t0
+
+
+def _generate_all(
+    cfg: Config,
+    models: _Models,
+    train_dir: Path,
+    cases: list[TestCase],
+    train_rows: list[dict],
+    convs: dict[str, list[list[dict[str, str]]]],
+    console: Console,
+) -> _Generated:
+    """Every arm's answers, one model in memory at a time: model-free arms first, then each model's group."""
+    ec = cfg.eval
+    out = _Generated()
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
         if "retrieval" in ec.arms:
-            t0 = time.perf_counter()
-            runs["retrieval"] = (retrieval_arm(train_rows, cases), time.perf_counter() - t0)
-        if "endpoint" in ec.arms:
+            out.runs["retrieval"] = _timed(lambda: retrieval_arm(train_rows, cases))
+        endpoints = {"endpoint": ec.endpoint} if "endpoint" in ec.arms else {}
+        if models.vendor is not None:
+            vendor = models.vendor
+            endpoints |= {a: vendor["base" if a in BASE_MODEL_ARMS else "fine_tuned"] for a in models.all_arms()}
+        if endpoints:
             from tunesmith.evals.endpoint import endpoint_predictions
 
-            t0 = time.perf_counter()
-            preds = endpoint_predictions(ec.endpoint, convs["endpoint"], max_new_tokens=ec.max_new_tokens)
-            runs["endpoint"] = (preds, time.perf_counter() - t0)
-        if vendor is not None:
-            from tunesmith.evals.endpoint import endpoint_predictions
+            for arm, endpoint in endpoints.items():
+                out.runs[arm] = _timed(
+                    partial(endpoint_predictions, endpoint, convs[arm], max_new_tokens=ec.max_new_tokens)
+                )
+        if models.vendor is None:
+            _generate_local(cfg, models, train_dir, convs, progress, out)
+    return out
 
-            for arm in base_arms + ft_arms:
-                t0 = time.perf_counter()
-                endpoint = vendor["base" if arm in BASE_MODEL_ARMS else "fine_tuned"]
-                preds = endpoint_predictions(endpoint, convs[arm], max_new_tokens=ec.max_new_tokens)
-                runs[arm] = (preds, time.perf_counter() - t0)
-            base_arms, ft_arms = [], []
-        if base_arms or check_forgetting:
-            model = load_model(base, revision=cfg.model.revision)
-            runs.update(_generate_group(model, tokenizer, base_arms, convs, ec, progress, single))
-            if check_forgetting:
-                ppl["base"] = perplexity(model, tokenizer, general_text())
-            del model
-        if ft_arms:
-            model = _load_fine_tuned(base, cfg, train_dir)
-            runs.update(_generate_group(model, tokenizer, ft_arms, convs, ec, progress, single))
-            if check_forgetting:
-                ppl["fine_tuned"] = perplexity(model, tokenizer, general_text())
-            del model
-        if sft_run is not None:
-            model = _load_fine_tuned(base, cfg, sft_run)
-            runs.update(_generate_group(model, tokenizer, ["sft"], convs, ec, progress, single))
-            del model
 
+def _generate_local(
+    cfg: Config,
+    models: _Models,
+    train_dir: Path,
+    convs: dict[str, list[list[dict[str, str]]]],
+    progress: Progress,
+    out: _Generated,
+) -> None:
+    """The base group, then the fine-tuned group, then the SFT run; each model is dropped before the next loads."""
+    from tunesmith.evals.forgetting import general_text, perplexity
+
+    groups: list[tuple[list[str], str | None, Callable[[], Any]]] = []
+    if models.base_arms or models.check_forgetting:
+        groups.append((models.base_arms, "base", partial(load_model, models.base, revision=cfg.model.revision)))
+    if models.ft_arms:
+        groups.append((models.ft_arms, "fine_tuned", partial(_load_fine_tuned, models.base, cfg, train_dir)))
+    if models.sft_run is not None:
+        groups.append((["sft"], None, partial(_load_fine_tuned, models.base, cfg, models.sft_run)))
+    for arms, measured_as, load in groups:
+        model = load()
+        out.runs.update(_generate_group(model, models.tokenizer, arms, convs, cfg.eval, progress, out.single))
+        if models.check_forgetting and measured_as is not None:
+            out.perplexity[measured_as] = perplexity(model, models.tokenizer, general_text())
+        del model
+
+
+def _score(
+    ec: EvalConfig, cases: list[TestCase], runs: dict[str, tuple[list[Prediction], float]], console: Console
+) -> list[dict[str, Any]]:
+    """Every answer scored against its reference. Plain rows: the statistics and the judge read them; they become
+    Example models in results.json."""
     console.print("scoring answers (ROUGE-L, chrF, semantic similarity)...")
     refs = [c.reference for c in cases]
-    # Plain rows while scoring: the statistics and the judge read them; they become Example models below.
     examples: list[dict[str, Any]] = [
         {"id": c.id, "tags": c.tags, "prompt": last_user(c.prompt), "reference": c.reference, "arms": {}} for c in cases
     ]
@@ -398,56 +330,108 @@ def evaluate(
                 **M.policy_flags(pred.text, case.tags, ec.blocklist),
             }
             ex["arms"][arm] = {"prediction": pred.text, "metrics": scores}
+    return examples
 
+
+def _arm_results(
+    cfg: Config, examples: list[dict[str, Any]], gen: _Generated, tokenizer: Any, cases: list[TestCase]
+) -> dict[str, ArmResult]:
+    """Each arm's means, intervals and paired deltas, with what its answers cost."""
+    ec = cfg.eval
     arm_stats = aggregate(examples, list(ec.arms), ec.reference_arm, seed=cfg.project.seed)
     plain_prompt = _mean_prompt_tokens(tokenizer, [c.prompt for c in cases]) if tokenizer else None
     arms: dict[str, ArmResult] = {}
     for arm in ec.arms:
-        preds, wall_s = runs[arm]
+        preds, wall_s = gen.runs[arm]
         cost = _efficiency(preds, wall_s, ec.prices.get(arm))
         if plain_prompt is not None and arm in ("prompted", "rag", "fine_tuned_rag"):
             cost["tokens"].extra_prompt_mean = cost["tokens"].prompt_mean - plain_prompt
-        if arm in single:
-            cost["single_request"] = single[arm]
+        if arm in gen.single:
+            cost["single_request"] = gen.single[arm]
         arms[arm] = ArmResult(**arm_stats[arm], **cost, description=ARM_DESCRIPTIONS[arm])
-    metric_names = [m for m in M.METRICS if any(m in arms[a].metrics for a in ec.arms)]
-    test_path = dataset_dir / "test.jsonl"
-    inputs = [test_path, dataset_dir / "train.jsonl"]
-    judge = None
-    if ec.judge is not None:
-        from tunesmith.evals.judge import load_human_labels, run_judge
+    return arms
 
-        console.print(f"judging {ec.judge.arm} against {ec.reference_arm} with {ec.judge.model}...")
-        labels = None
-        if ec.judge.human_labels:
-            labels_path = cfg.path(ec.judge.human_labels)
-            labels = load_human_labels(labels_path, ec.judge.arm, ec.reference_arm)
-            inputs.append(labels_path)
-        summary = run_judge(ec.judge, examples, ec.reference_arm, human_labels=labels, seed=cfg.project.seed)
-        judge = JudgeSummary.model_validate(summary)  # after run_judge, which adds each example's verdicts
+
+def _human_labels_path(cfg: Config) -> Path | None:
+    judge = cfg.eval.judge
+    return cfg.path(judge.human_labels) if judge is not None and judge.human_labels else None
+
+
+def _judge(cfg: Config, examples: list[dict[str, Any]], console: Console) -> JudgeSummary | None:
+    ec = cfg.eval
+    if ec.judge is None:
+        return None
+    from tunesmith.evals.judge import load_human_labels, run_judge
+
+    console.print(f"judging {ec.judge.arm} against {ec.reference_arm} with {ec.judge.model}...")
+    labels_path = _human_labels_path(cfg)
+    labels = load_human_labels(labels_path, ec.judge.arm, ec.reference_arm) if labels_path else None
+    summary = run_judge(ec.judge, examples, ec.reference_arm, human_labels=labels, seed=cfg.project.seed)
+    return JudgeSummary.model_validate(summary)  # after run_judge, which adds each example's verdicts
+
+
+def evaluate(
+    cfg: Config,
+    *,
+    dataset_dir: Path | None = None,
+    train_dir: Path | None = None,
+    out_dir: Path | None = None,
+    gates: list[str] | None = None,
+    console: Console | None = None,
+) -> EvalResult:
+    """Run every configured arm on the test split, score, aggregate, and write the evaluation directory."""
+    from tunesmith.evals.forgetting import forgetting_verdict
+
+    console = console or Console()
+    ec = cfg.eval
+    train_dir = train_dir or cfg.stage_dir("train")
+    out_dir = out_dir or cfg.stage_dir("eval")
+    started = datetime.now(UTC)
+    _check_config(ec)
+    if cfg.train.backend == "local" and any(a in FINE_TUNED_ARMS for a in ec.arms):
+        require_training_run(train_dir)  # before any work (a vendor run is checked by eval_endpoints)
+    dataset_dir = dataset_dir or ensure_dataset(cfg)
+    test_path = dataset_dir / "test.jsonl"
+    cases = load_test_cases(test_path, ec.limit)
+    train_rows = [as_conversation(r) for r in read_jsonl(dataset_dir / "train.jsonl")]
+    convs = arm_conversations(cfg, cases, train_rows)
+
+    models = _plan_models(cfg, train_dir)
+    gen = _generate_all(cfg, models, train_dir, cases, train_rows, convs, console)
+    examples = _score(ec, cases, gen.runs, console)
+    arms = _arm_results(cfg, examples, gen, models.tokenizer, cases)
+    judge = _judge(cfg, examples, console)
     results = EvalResults(
         title=f"{cfg.project.name}: fine-tuned vs baselines",
         created_at=started.isoformat(),
         reference_arm=ec.reference_arm,
         headline_metric="rougeL",
-        metrics=metric_names,
+        metrics=[m for m in M.METRICS if any(m in arms[a].metrics for a in ec.arms)],
         arms=arms,
         slices=slices(examples, list(ec.arms)),
         examples=[Example.model_validate(ex) for ex in examples],
         dataset=Dataset(path=str(test_path), sha256=sha256_file(test_path), n_test=len(cases)),
-        lineage=_lineage(dataset_dir, train_dir, base if vendor is None else cfg.model.base),
+        lineage=_lineage(dataset_dir, train_dir, models.base if models.vendor is None else cfg.model.base),
         gates=[],
     )
     # Optional parts are assigned only when they apply, so that results.json leaves them out otherwise.
-    if ppl:
-        results.forgetting = forgetting_verdict(ppl["base"], ppl["fine_tuned"], ec.forgetting_max_rise)
+    if gen.perplexity:
+        results.forgetting = forgetting_verdict(
+            gen.perplexity["base"], gen.perplexity["fine_tuned"], ec.forgetting_max_rise
+        )
     if judge is not None:
         results.judge = judge
-    preference = _preference(train_dir) if ft_arms and vendor is None else None
+    preference = _preference(train_dir) if models.ft_arms and models.vendor is None else None
     if preference is not None:
         results.preference = preference
     results.gates = [check_gate(g, results) for g in [*ec.gates, *(gates or [])]]
+    labels = _human_labels_path(cfg)
+    inputs = [test_path, dataset_dir / "train.jsonl", *([labels] if labels else [])]
+    _write(cfg, out_dir, results, inputs, started)
+    return EvalResult(out_dir, results, results.gates)
 
+
+def _write(cfg: Config, out_dir: Path, results: EvalResults, inputs: list[Path], started: datetime) -> None:
     with atomic_dir(out_dir) as tmp:
         write_json_atomic(tmp / "results.json", results.to_json())
         render_report(results, tmp / "report.html")
@@ -457,11 +441,10 @@ def evaluate(
             stage="eval",
             config=cfg.to_dict(),
             inputs=inputs,
-            counts={"test_examples": len(cases), "arms": len(ec.arms)},
+            counts={"test_examples": results.dataset.n_test, "arms": len(cfg.eval.arms)},
             started_at=started,
             extra={"lineage": dict(results.lineage.items())},
         )
-    return EvalResult(out_dir, results, results.gates)
 
 
 def _mean_prompt_tokens(tokenizer: Any, conversations: list[list[dict[str, str]]]) -> float:
