@@ -158,6 +158,7 @@ NOT_COPIES = {
     ("data/augment.py", "batch_size"): "the generation batch of `data add-refusals --generate`",
     ("serve/engine.py", "batch_size"): "the engine's batch (serve.batch_size), not train.batch_size",
     ("registry.py", "backend"): "a run recorded before vendor backends existed was trained locally",
+    ("manifests.py", "backend"): "a train manifest written before vendor backends existed was trained locally",
 }
 
 

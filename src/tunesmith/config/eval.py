@@ -47,7 +47,7 @@ class JudgeConfig(EndpointConfig):
 
 class EvalConfig(Section):
     arms: list[Arm] = Field(
-        default_factory=lambda: ["base", "retrieval", "fine_tuned"],
+        default_factory=lambda: list[Arm](["base", "retrieval", "fine_tuned"]),
         description=f"The systems compared: {', '.join(ARMS)}.",
     )
     reference_arm: Arm = Field("base", description="Deltas and CIs are computed against this arm.")

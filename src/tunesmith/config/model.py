@@ -25,7 +25,7 @@ class ModelConfig(Section):
         None,
         description="Build an offline tiny model at `base` when it does not exist yet (demos and tests).",
     )
-    get: NamedModel | None = Field(
+    get: NamedModel | None = Field(  # type: ignore[valid-type]  # a Literal built from NAMED_MODELS
         None,
         description="Import this named model (shipped in a wheel, no download) at `base` when it is missing: "
         f"{', '.join(NAMED_MODELS)}.",
