@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tunesmith.config import ServeConfig
-from tunesmith.serve.engine import Choice, Engine, Sampling
+from tunesmith.serve.engine import Choice, Engine, Generation, Sampling
 from tunesmith.serve.log import RequestLog
 
 logger = logging.getLogger("tunesmith.serve")
@@ -230,12 +230,20 @@ def _usage(prompt_tokens: int, choices: list[Choice]) -> dict[str, int]:
 
 @dataclass
 class _Call:
-    """One request as the log records it."""
+    """One request: what its answer echoes back and what the log records."""
 
     id: str
     endpoint: str
-    model: str
+    model: str  # the resolved name
+    shown: str  # the name the client asked for, echoed back
     messages: list[dict[str, str]]
+    created: int = field(default_factory=lambda: int(time.time()))
+
+    def generate(self, state: ServeState, text: str, s: Sampling) -> Generation:
+        t0 = time.perf_counter()
+        gen = state.engine.generate(self.model, text, s)
+        self.log(state, gen.prompt_tokens, gen.choices, (time.perf_counter() - t0) * 1000)
+        return gen
 
     def log(self, state: ServeState, prompt_tokens: int, choices: list[Choice], latency_ms: float) -> None:
         state.log.record(
@@ -249,6 +257,10 @@ class _Call:
             latency_ms=latency_ms,
             finish_reason=choices[0].finish_reason,
         )
+
+    def response(self, kind: str, choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+        head = {"id": self.id, "object": kind, "created": self.created, "model": self.shown}
+        return {**head, "choices": choices, **extra}
 
 
 def _models(state: ServeState) -> dict[str, Any]:
@@ -282,42 +294,26 @@ def _chat(state: ServeState, req: ChatRequest) -> Any:
     s = _sampling(state.settings, req)
     messages = [{"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in req.messages]
     text = state.engine.render_chat(messages)
-    call, created = _Call(f"chatcmpl-{uuid.uuid4().hex}", "chat", name, messages), int(time.time())
+    call = _Call(f"chatcmpl-{uuid.uuid4().hex}", "chat", name, req.model, messages)
     if req.stream:
-        return _sse(_chat_chunks(state, call, created, req.model, text, s))
-    t0 = time.perf_counter()
-    gen = state.engine.generate(name, text, s)
-    call.log(state, gen.prompt_tokens, gen.choices, (time.perf_counter() - t0) * 1000)
-    return {
-        "id": call.id,
-        "object": "chat.completion",
-        "created": created,
-        "model": req.model,
-        "choices": [
-            {
-                "index": i,
-                "message": {"role": "assistant", "content": c.text},
-                "finish_reason": c.finish_reason,
-                "logprobs": None,
-            }
-            for i, c in enumerate(gen.choices)
-        ],
-        "usage": _usage(gen.prompt_tokens, gen.choices),
-    }
-
-
-def _chat_chunks(
-    state: ServeState, call: _Call, created: int, shown: str, text: str, s: Sampling
-) -> Iterator[dict[str, Any]]:
-    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, Any]:
-        return {
-            "id": call.id,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": shown,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
-            **extra,
+        return _sse(_chat_chunks(state, call, text, s))
+    gen = call.generate(state, text, s)
+    choices = [
+        {
+            "index": i,
+            "message": {"role": "assistant", "content": c.text},
+            "finish_reason": c.finish_reason,
+            "logprobs": None,
         }
+        for i, c in enumerate(gen.choices)
+    ]
+    return call.response("chat.completion", choices, usage=_usage(gen.prompt_tokens, gen.choices))
+
+
+def _chat_chunks(state: ServeState, call: _Call, text: str, s: Sampling) -> Iterator[dict[str, Any]]:
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, Any]:
+        choices = [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]
+        return call.response("chat.completion.chunk", choices, **extra)
 
     t0 = time.perf_counter()
     yield chunk({"role": "assistant", "content": ""})
@@ -340,22 +336,13 @@ def _completions(state: ServeState, req: CompletionRequest) -> Any:
             "/v1/completions takes one prompt and no stream here; use /v1/chat/completions",
             param="prompt" if len(prompts) != 1 else "stream",
         )
-    messages = [{"role": "user", "content": prompts[0]}]
-    call, created = _Call(f"cmpl-{uuid.uuid4().hex}", "completions", name, messages), int(time.time())
-    t0 = time.perf_counter()
-    gen = state.engine.generate(name, prompts[0], s)
-    call.log(state, gen.prompt_tokens, gen.choices, (time.perf_counter() - t0) * 1000)
-    return {
-        "id": call.id,
-        "object": "text_completion",
-        "created": created,
-        "model": req.model,
-        "choices": [
-            {"index": i, "text": c.text, "finish_reason": c.finish_reason, "logprobs": None}
-            for i, c in enumerate(gen.choices)
-        ],
-        "usage": _usage(gen.prompt_tokens, gen.choices),
-    }
+    call = _Call(f"cmpl-{uuid.uuid4().hex}", "completions", name, req.model, [{"role": "user", "content": prompts[0]}])
+    gen = call.generate(state, prompts[0], s)
+    choices = [
+        {"index": i, "text": c.text, "finish_reason": c.finish_reason, "logprobs": None}
+        for i, c in enumerate(gen.choices)
+    ]
+    return call.response("text_completion", choices, usage=_usage(gen.prompt_tokens, gen.choices))
 
 
 def _feedback(state: ServeState, req: FeedbackRequest) -> dict[str, Any]:
