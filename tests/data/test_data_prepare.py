@@ -12,7 +12,7 @@ import pytest
 
 from tunesmith.artifacts import read_jsonl
 from tunesmith.config import DataConfig
-from tunesmith.data import prepare as prepare_mod
+from tunesmith.data import store as prepare_mod
 from tunesmith.data.prepare import prepare_dataset
 from tunesmith.errors import DataError
 

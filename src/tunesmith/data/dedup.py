@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tunesmith.records import normalize
+
 NUM_PERM = 128
 SHINGLE = 3
 CANDIDATE_MARGIN = 0.15
@@ -29,11 +31,6 @@ ANSWER_SIMILARITY = 0.5
 _NEGATIONS = frozenset("not no never cannot can't won't don't doesn't isn't aren't unable".split())
 _WORD = re.compile(r"[\w']+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-
-
-def normalize(text: str) -> str:
-    """Lowercase, punctuation to spaces, whitespace collapsed."""
-    return " ".join(_WORD.findall(text.lower()))
 
 
 def _squash(text: str) -> str:

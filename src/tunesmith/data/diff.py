@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tunesmith.data.prepare import read_prepared
 from tunesmith.data.split import SPLITS
+from tunesmith.data.store import read_prepared
 
 
 @dataclass

@@ -22,20 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tunesmith.artifacts import atomic_dir, check_output, sha256_file, write_jsonl, write_manifest
+from tunesmith.artifacts import check_output, sha256_file
 from tunesmith.config import DataConfig, TrainConfig, default_of
-from tunesmith.data import dedup, pii, stats
-from tunesmith.data.check import CheckReport, group_finding, pii_findings
-from tunesmith.data.prepare import (
-    PrepareResult,
-    _load_key,
-    _no_valid_example,
-    _redact,
-    _save_key,
-    dataset_hash,
-    read_prepared,
-)
+from tunesmith.data import findings, pii, stats
+from tunesmith.data.card import pair_card
+from tunesmith.data.findings import CheckReport, group_finding, pii_findings
+from tunesmith.data.pair_keys import PromptGroups, all_texts, conversation, prompt_groups, prompt_key, test_prompts
+from tunesmith.data.redact import load_key, redact
 from tunesmith.data.split import SPLITS, split_groups
+from tunesmith.data.store import PiiKey, PrepareResult, no_valid_example, read_prepared, unique_ids, write_dataset
 from tunesmith.errors import DataError
 from tunesmith.records import (
     TOOL_RECORD_KEYS,
@@ -52,82 +47,137 @@ __all__ = ["is_preference_data", "load_preferences", "parse_transcript", "check_
 SIDES = ("chosen", "rejected")
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# Views: a pair as the conversations it trains on, so the conversation tools (tokens, PII, refusals) apply.
-
-
-def conversation(pair: dict[str, Any], side: str) -> dict[str, Any]:
-    """The prompt and one side as a conversation record (the message dicts are shared, not copied)."""
-    return {"messages": [*pair["prompt"], *pair[side]], "meta": pair["meta"]}
-
-
-def all_texts(pair: dict[str, Any]) -> dict[str, Any]:
-    """Every message of a pair in one record, for the PII scan and redaction (shared message dicts)."""
-    return {"messages": [*pair["prompt"], *pair["chosen"], *pair["rejected"]], "meta": pair["meta"]}
-
-
-def prompt_key(messages: Sequence[dict[str, Any]]) -> str:
-    """What pairs are grouped by: the prompt's user turns after normalising whitespace and case."""
-    return dedup.normalize(" ".join(m.get("content") or "" for m in messages if m.get("role") == "user"))
-
-
-def test_prompts(path: str | Path) -> set[str]:
-    """The prompt keys of a test split: a prepared dataset directory (its test.jsonl), or a JSONL file of
-    conversations (the turns before the last answer) or of pairs."""
-    from tunesmith.artifacts import read_jsonl
-
-    path = Path(path)
-    file = path / "test.jsonl" if path.is_dir() else path
-    if not file.is_file():
-        raise DataError(f"no test split at {path}", hint="pass a prepared dataset directory or a test.jsonl")
-    keys = set()
-    for row in read_jsonl(file):
-        if isinstance(row.get("prompt"), list):
-            keys.add(prompt_key(row["prompt"]))
-        elif isinstance(row.get("messages"), list):
-            msgs = row["messages"]
-            last = max((i for i, m in enumerate(msgs) if m.get("role") == "assistant"), default=len(msgs))
-            keys.add(prompt_key(msgs[:last]))
-    keys.discard("")
-    return keys
-
-
-@dataclass
-class PromptGroups:
-    identical: list[list[int]]  # the same prompt, chosen and rejected: copies
-    same_prompt: list[list[int]]  # the same prompt (normalised), two or more pairs
-    near: list[list[int]]  # near-same prompts (MinHash), not the same
-    conflicts: list[list[int]]  # one pair's chosen is another's rejected, for the same prompt
-    together: list[list[int]] = field(default_factory=list)  # what must stay in one split
-
-
-def prompt_groups(pairs: Sequence[dict[str, Any]], threshold: float) -> PromptGroups:
-    full: dict[tuple, list[int]] = {}
-    by_prompt: dict[str, list[int]] = {}
+def _too_long(pairs: list[dict[str, Any]], tokens: dict[str, list[dict[str, int]]], max_seq_len: int) -> list[Finding]:
+    out = []
     for i, p in enumerate(pairs):
-        full.setdefault((_key(p["prompt"]), _key(p["chosen"]), _key(p["rejected"])), []).append(i)
-        by_prompt.setdefault(prompt_key(p["prompt"]), []).append(i)
-    identical = [g for g in full.values() if len(g) > 1]
-    same = [g for g in by_prompt.values() if len(g) > 1]
-    conflicts = []
-    for g in same:
-        sides = {i: (_key(pairs[i]["chosen"]), _key(pairs[i]["rejected"])) for i in g}
-        present = set(sides.values())
-        flipped = [i for i in g if (sides[i][1], sides[i][0]) in present]
-        if flipped:
-            conflicts.append(flipped)
-    uf = dedup._UnionFind(len(pairs))
-    for g in same:
-        for i in g[1:]:
-            uf.union(g[0], i)
-    keys = [prompt_key(p["prompt"]) for p in pairs]
-    near = []
-    for g in dedup.near_groups(keys, threshold) if pairs else []:
-        if len({keys[i] for i in g}) > 1:
-            near.append(g)
-        for i in g[1:]:
-            uf.union(g[0], i)
-    return PromptGroups(identical, same, near, conflicts, uf.groups())
+        lengths = {side: tokens[side][i]["total"] for side in SIDES}
+        over = [f"{side} {n}" for side, n in lengths.items() if n > max_seq_len]
+        if over:
+            out.append(
+                findings.too_long(
+                    p,
+                    f"prompt + {' and prompt + '.join(over)} tokens, over the sequence length {max_seq_len} "
+                    "(train.max_seq_len)",
+                )
+            )
+    return out
+
+
+def _group_findings(pairs: list[dict[str, Any]], groups: PromptGroups, threshold: float) -> list[Finding]:
+    """Pairs of one prompt (copies among them), near-same prompts, and pairs that contradict each other."""
+    out = []
+    identical_of = {i: g for g in groups.identical for i in g}
+    for g in groups.same_prompt:
+        copies = sorted({tuple(identical_of[i]) for i in g if i in identical_of})
+        extra = (
+            f"; {sum(len(c) - 1 for c in copies)} of them are copies of another pair, which prepare drops"
+            if copies
+            else ""
+        )
+        out.append(
+            group_finding(
+                "exact_duplicate",
+                pairs,
+                g,
+                f"{len(g)} pairs share one prompt (after normalising whitespace and case): prepare keeps them in "
+                f"one split{extra}",
+                identical=[sorted(pairs[i]["meta"]["source"]["line"] for i in c) for c in copies],
+            )
+        )
+    for g in groups.near:
+        out.append(
+            group_finding(
+                "near_duplicate",
+                pairs,
+                g,
+                f"{len(g)} pairs with near-identical prompts (MinHash Jaccard >= {threshold:g}); prepare "
+                "keeps them in one split",
+            )
+        )
+    for g in groups.conflicts:
+        out.append(
+            group_finding(
+                "conflict",
+                pairs,
+                g,
+                f"{len(g)} pairs of one prompt contradict each other (one's chosen is another's rejected); "
+                "prepare drops them unless data.conflicts is keep",
+            )
+        )
+    return out
+
+
+def _leakage(pairs: list[dict[str, Any]], test: str | Path) -> list[Finding]:
+    held = test_prompts(test)
+    out = []
+    for p in pairs:
+        if prompt_key(p["prompt"]) in held:
+            src = p["meta"]["source"]
+            out.append(
+                Finding(
+                    "leakage",
+                    "error",
+                    [src["line"]],
+                    f"the prompt is in the test split of {test}: training on it inflates the evaluation; "
+                    "prepare --against drops it",
+                    file=src["file"],
+                )
+            )
+    return out
+
+
+def _pair_stats(
+    loaded: LoadResult,
+    found: list[Finding],
+    tokens: dict[str, list[dict[str, int]]],
+    counter: stats.TokenCounter,
+    max_seq_len: int,
+    pii_counts: dict[str, int] | None,
+    cfg: DataConfig,
+) -> dict[str, Any]:
+    """The statistics of a check of pairs; `pii_counts` None: the scan was skipped."""
+    pairs = loaded.records
+    n = len(pairs)
+    chosen_tokens = [t["total"] for t in tokens["chosen"]]
+    rejected_tokens = [t["total"] for t in tokens["rejected"]]
+    totals = [c + r for c, r in zip(chosen_tokens, rejected_tokens, strict=True)]
+    assistant = sum(t.get("assistant", 0) for side in SIDES for t in tokens[side])
+    refusals = sum(stats.is_refusal(conversation(p, "chosen")) for p in pairs)
+    per_epoch = sum(
+        min(max_seq_len, c) + min(max_seq_len, r) for c, r in zip(chosen_tokens, rejected_tokens, strict=True)
+    )
+    epochs = stats.default_epochs(n)
+    return {
+        "kind": "preference",
+        "token_counter": counter.method,
+        "counts": {
+            "files": len(loaded.formats),
+            "lines": loaded.lines_read,
+            "examples": n,
+            "pairs": n,
+            "prompts": len({prompt_key(p["prompt"]) for p in pairs}),
+            "invalid_lines": len({(f.file, f.lines[0]) for f in loaded.findings if f.lines}),
+            "errors": sum(f.severity == "error" for f in found),
+            "warnings": sum(f.severity == "warning" for f in found),
+        },
+        # A pair trains on both sequences: prompt + chosen and prompt + rejected.
+        "tokens_per_example": {
+            "total": stats.distribution(totals),
+            "chosen": stats.distribution(chosen_tokens),
+            "rejected": stats.distribution(rejected_tokens),
+        },
+        "tokens_total": sum(totals),
+        "assistant_token_share": round(assistant / max(1, sum(totals)), 4),
+        "system_prompt_coverage": round(sum(p["prompt"][0]["role"] == "system" for p in pairs) / n, 4) if n else 0.0,
+        "refusal_share": round(refusals / n, 4) if n else 0.0,  # of the chosen answers
+        "max_seq_len": max_seq_len,
+        "default_epochs": epochs,
+        "estimated_training_tokens_per_epoch": per_epoch,
+        "estimated_training_tokens": per_epoch * epochs,
+        "pii": {"entities": list(cfg.pii_entities or pii.DEFAULT_ENTITIES), "found": pii_counts}
+        if pii_counts is not None
+        else {"skipped": True},
+    }
 
 
 def check_preferences(
@@ -146,89 +196,24 @@ def check_preferences(
     cfg = cfg or DataConfig()
     max_seq_len = default_of(TrainConfig, "max_seq_len") if max_seq_len is None else max_seq_len
     pairs = loaded.records
-    findings = list(loaded.findings)
+    found = list(loaded.findings)
     notes: list[str] = []
     counter = stats.TokenCounter(tokenizer)
     tokens = {side: counter.records([conversation(p, side) for p in pairs]) for side in SIDES}
-    for i, p in enumerate(pairs):
-        lengths = {side: tokens[side][i]["total"] for side in SIDES}
-        over = [f"{side} {n}" for side, n in lengths.items() if n > max_seq_len]
-        if over:
-            src = p["meta"]["source"]
-            findings.append(
-                Finding(
-                    "too_long",
-                    "error",
-                    [src["line"]],
-                    f"prompt + {' and prompt + '.join(over)} tokens, over the sequence length {max_seq_len} "
-                    "(train.max_seq_len)",
-                    file=src["file"],
-                )
-            )
-    groups = prompt_groups(pairs, cfg.near_dup_threshold)
-    identical_of = {i: g for g in groups.identical for i in g}
-    for g in groups.same_prompt:
-        copies = sorted({tuple(identical_of[i]) for i in g if i in identical_of})
-        extra = (
-            f"; {sum(len(c) - 1 for c in copies)} of them are copies of another pair, which prepare drops"
-            if copies
-            else ""
-        )
-        findings.append(
-            group_finding(
-                "exact_duplicate",
-                pairs,
-                g,
-                f"{len(g)} pairs share one prompt (after normalising whitespace and case): prepare keeps them in "
-                f"one split{extra}",
-                identical=[sorted(pairs[i]["meta"]["source"]["line"] for i in c) for c in copies],
-            )
-        )
-    for g in groups.near:
-        findings.append(
-            group_finding(
-                "near_duplicate",
-                pairs,
-                g,
-                f"{len(g)} pairs with near-identical prompts (MinHash Jaccard >= {cfg.near_dup_threshold:g}); prepare "
-                "keeps them in one split",
-            )
-        )
-    for g in groups.conflicts:
-        findings.append(
-            group_finding(
-                "conflict",
-                pairs,
-                g,
-                f"{len(g)} pairs of one prompt contradict each other (one's chosen is another's rejected); "
-                "prepare drops them unless data.conflicts is keep",
-            )
-        )
+    found += _too_long(pairs, tokens, max_seq_len)
+    found += _group_findings(pairs, prompt_groups(pairs, cfg.near_dup_threshold), cfg.near_dup_threshold)
     if test is not None:
-        held = test_prompts(test)
-        leaked = [i for i, p in enumerate(pairs) if prompt_key(p["prompt"]) in held]
-        for i in leaked:
-            src = pairs[i]["meta"]["source"]
-            findings.append(
-                Finding(
-                    "leakage",
-                    "error",
-                    [src["line"]],
-                    f"the prompt is in the test split of {test}: training on it inflates the evaluation; "
-                    "prepare --against drops it",
-                    file=src["file"],
-                )
-            )
+        found += _leakage(pairs, test)
     pii_counts: dict[str, int] = {}
     if pii_scan and pairs:
         scan = pii_findings([all_texts(p) for p in pairs], cfg, name_sample=cfg.pii_name_sample or None)
-        findings += scan.findings
+        found += scan.findings
         pii_counts = scan.counts
         if pii.names_warning():
             notes.append(pii.names_warning())
     n = len(pairs)
     if n < stats.FEW_EXAMPLES:
-        findings.append(
+        found.append(
             Finding(
                 "too_few_examples",
                 "warning",
@@ -236,56 +221,9 @@ def check_preferences(
                 f"only {n} pairs: DPO moves a model with a few hundred pairs; aim for at least {stats.FEW_EXAMPLES}",
             )
         )
-    findings.sort(key=lambda f: (f.severity != "error", f.file or "", f.lines[:1], f.kind))
-    chosen_tokens = [t["total"] for t in tokens["chosen"]]
-    rejected_tokens = [t["total"] for t in tokens["rejected"]]
-    totals = [c + r for c, r in zip(chosen_tokens, rejected_tokens, strict=True)]
-    assistant = sum(t.get("assistant", 0) for side in SIDES for t in tokens[side])
-    refusals = sum(stats.is_refusal(conversation(p, "chosen")) for p in pairs)
-    per_epoch = sum(
-        min(max_seq_len, c) + min(max_seq_len, r) for c, r in zip(chosen_tokens, rejected_tokens, strict=True)
-    )
-    epochs = stats.default_epochs(n)
-    report_stats: dict[str, Any] = {
-        "kind": "preference",
-        "token_counter": counter.method,
-        "counts": {
-            "files": len(loaded.formats),
-            "lines": loaded.lines_read,
-            "examples": n,
-            "pairs": n,
-            "prompts": len({prompt_key(p["prompt"]) for p in pairs}),
-            "invalid_lines": len({(f.file, f.lines[0]) for f in loaded.findings if f.lines}),
-            "errors": sum(f.severity == "error" for f in findings),
-            "warnings": sum(f.severity == "warning" for f in findings),
-        },
-        # A pair trains on both sequences: prompt + chosen and prompt + rejected.
-        "tokens_per_example": {
-            "total": stats.distribution(totals),
-            "chosen": stats.distribution(chosen_tokens),
-            "rejected": stats.distribution(rejected_tokens),
-        },
-        "tokens_total": sum(totals),
-        "assistant_token_share": round(assistant / max(1, sum(totals)), 4),
-        "system_prompt_coverage": round(sum(p["prompt"][0]["role"] == "system" for p in pairs) / n, 4) if n else 0.0,
-        "refusal_share": round(refusals / n, 4) if n else 0.0,  # of the chosen answers
-        "max_seq_len": max_seq_len,
-        "default_epochs": epochs,
-        "estimated_training_tokens_per_epoch": per_epoch,
-        "estimated_training_tokens": per_epoch * epochs,
-        "pii": {"entities": list(cfg.pii_entities or pii.DEFAULT_ENTITIES), "found": pii_counts}
-        if pii_scan
-        else {"skipped": True},
-    }
-    fmts = set(loaded.formats.values())
-    return CheckReport(
-        format=fmts.pop() if len(fmts) == 1 else "mixed",
-        formats=loaded.formats,
-        examples=n,
-        stats=report_stats,
-        findings=findings,
-        notes=notes,
-    )
+    findings.sort_findings(found)
+    report_stats = _pair_stats(loaded, found, tokens, counter, max_seq_len, pii_counts if pii_scan else None, cfg)
+    return findings.report(loaded, n, report_stats, found, notes)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -299,38 +237,101 @@ def _output_pair(p: dict[str, Any]) -> dict[str, Any]:
     return {"prompt": p["prompt"], "chosen": p["chosen"], "rejected": p["rejected"], **tools, "meta": meta}
 
 
-def _card(counts: dict[str, Any], cfg: DataConfig, seed: int, digest: str, sources: list[dict[str, Any]]) -> str:
-    lines = [
-        "# Dataset card: preference pairs",
-        "",
-        f"Dataset hash: `{digest}`",
-        "",
-        "Made by `tunesmith data prepare` from preference pairs (prompt, chosen, rejected). The same inputs and "
-        "options give the same hash.",
-        "",
-        "| split | pairs |",
-        "|---|---|",
-        *[f"| {s} | {counts[s]} |" for s in SPLITS],
-        "",
-        f"Read {counts['input']} lines; {counts['valid']} were valid pairs.",
-        "",
-        "| file | format | sha256 |",
-        "|---|---|---|",
-        *[f"| {s['file']} | {s['format']} | `{s['sha256'][:16]}` |" for s in sources],
-        "",
-        "## What was removed, and why",
-        "",
-        "| reason | pairs |",
-        "|---|---|",
-        *[f"| {k} | {v} |" for k, v in counts["dropped"].items()],
-        "",
-        f"PII policy: **{cfg.pii}**; replaced: {counts['redacted'] or 'none'} (`redactions.jsonl` lists every "
-        "replacement, never the value).",
-        "",
-        f"Split: seed {seed}; shares train {cfg.split.train:g}, val {cfg.split.val:g}, test {cfg.split.test:g}; "
-        "the pairs of one prompt (exact or near-same) are kept in one split.",
-    ]
-    return "\n".join(lines) + "\n"
+@dataclass
+class _Parent:
+    """A parent preference dataset: its rows by split, and the split of each of its prompts."""
+
+    dataset_hash: str | None = None
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {s: [] for s in SPLITS})
+    splits: dict[str, str] = field(default_factory=dict)  # prompt key -> the parent's split
+
+
+def _pair_drops(
+    pairs: list[dict[str, Any]],
+    groups: PromptGroups,
+    cfg: DataConfig,
+    against: str | Path | None,
+    parent: str | Path | None,
+) -> tuple[dict[int, str], _Parent]:
+    """Why each dropped pair goes: copies, conflicts, a prompt of the test split at `against`, and (with a parent)
+    a pair the parent has or whose prompt is in its test split."""
+    drop: dict[int, str] = {}
+    if cfg.dedup != "off":
+        for g in groups.identical:
+            for i in g[1:]:
+                drop.setdefault(i, "exact_duplicate")
+    if cfg.conflicts != "keep":
+        for g in groups.conflicts:
+            for i in g:
+                drop[i] = "conflict"
+    if against is not None:
+        held = test_prompts(against)
+        for i, p in enumerate(pairs):
+            if prompt_key(p["prompt"]) in held:
+                drop[i] = "leakage"
+    base = _Parent()
+    if parent is None:
+        return drop, base
+    manifest, base.rows = read_prepared(parent, what="--parent ")
+    if any("messages" in r for s in SPLITS for r in base.rows[s]):
+        raise DataError(
+            f"--parent {parent} holds conversations, not preference pairs",
+            hint="pass the previous preference dataset; to keep an SFT test split out, use --against",
+        )
+    base.dataset_hash = str(manifest.get("dataset_hash", ""))
+    full_keys = set()
+    for split_name in SPLITS:
+        for r in base.rows[split_name]:
+            base.splits[prompt_key(r["prompt"])] = split_name
+            full_keys.add((_key(r["prompt"]), _key(r["chosen"]), _key(r["rejected"])))
+    for i, p in enumerate(pairs):
+        if (_key(p["prompt"]), _key(p["chosen"]), _key(p["rejected"])) in full_keys:
+            drop[i] = "in_parent"
+        elif base.splits.get(prompt_key(p["prompt"])) == "test":
+            drop[i] = "leakage"
+    unique_ids(pairs, {str(r.get("meta", {}).get("id")) for s in SPLITS for r in base.rows[s]})
+    return drop, base
+
+
+def _assign(
+    pairs: list[dict[str, Any]],
+    drop: dict[int, str],
+    groups: PromptGroups,
+    base: _Parent,
+    cfg: DataConfig,
+    seed: int,
+    with_parent: bool,
+) -> dict[str, list[int]]:
+    """The new pairs of each split. The pairs of one prompt go together; with a parent, a group whose prompt the
+    parent has joins its split, and the others go to train and val (the parent's test split is frozen)."""
+    forced: dict[str, list[int]] = {s: [] for s in SPLITS}
+    free: list[int] = []
+    kept_set = {i for i in range(len(pairs)) if i not in drop}
+    grouped = {i for g in groups.together for i in g}
+    for g in [*groups.together, *([i] for i in range(len(pairs)) if i not in grouped)]:
+        members = [i for i in g if i in kept_set]
+        if not members:
+            continue
+        home = next((base.splits[k] for i in members if (k := prompt_key(pairs[i]["prompt"])) in base.splits), None)
+        if home is not None:
+            forced[home] += members
+        else:
+            free += members
+    free.sort()
+    index = {i: n for n, i in enumerate(free)}
+    together = [[index[i] for i in g if i in index] for g in groups.together]
+    shares = {"train": cfg.split.train, "val": cfg.split.val, "test": cfg.split.test}
+    if with_parent:
+        rest = shares["train"] + shares["val"]
+        shares = {"train": shares["train"] / rest, "val": shares["val"] / rest, "test": 0.0} if rest else {"train": 1.0}
+    assignment = split_groups(
+        [pairs[i] for i in free],
+        [g for g in together if len(g) > 1],
+        shares,
+        seed,
+        min_test=cfg.split.min_test if not with_parent else None,
+    )
+    return {s: sorted([free[n] for n in assignment[s]] + forced[s]) for s in SPLITS}
 
 
 def prepare_preferences(
@@ -365,59 +366,20 @@ def prepare_preferences(
     loaded = load_preferences(paths)
     pairs = loaded.records
     if not pairs:
-        raise _no_valid_example(loaded.findings, list(loaded.formats) or [str(p) for p in paths])
+        raise no_valid_example(loaded.findings, list(loaded.formats) or [str(p) for p in paths])
     invalid = len({(f.file, f.lines[0]) for f in loaded.findings if f.lines})
     groups = prompt_groups(pairs, cfg.near_dup_threshold)
-    drop: dict[int, str] = {}
-    if cfg.dedup != "off":
-        for g in groups.identical:
-            for i in g[1:]:
-                drop.setdefault(i, "exact_duplicate")
-    if cfg.conflicts != "keep":
-        for g in groups.conflicts:
-            for i in g:
-                drop[i] = "conflict"
-    if against is not None:
-        held = test_prompts(against)
-        for i, p in enumerate(pairs):
-            if prompt_key(p["prompt"]) in held:
-                drop[i] = "leakage"
-    base_splits: dict[str, str] = {}  # prompt key -> the parent's split
-    base_rows: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
-    parent_hash = None
-    if parent is not None:
-        manifest, base_rows = read_prepared(parent, what="--parent ")
-        if any("messages" in r for s in SPLITS for r in base_rows[s]):
-            raise DataError(
-                f"--parent {parent} holds conversations, not preference pairs",
-                hint="pass the previous preference dataset; to keep an SFT test split out, use --against",
-            )
-        parent_hash = str(manifest.get("dataset_hash", ""))
-        full_keys = set()
-        for split_name in SPLITS:
-            for r in base_rows[split_name]:
-                base_splits[prompt_key(r["prompt"])] = split_name
-                full_keys.add((_key(r["prompt"]), _key(r["chosen"]), _key(r["rejected"])))
-        taken = {str(r.get("meta", {}).get("id")) for s in SPLITS for r in base_rows[s]}
-        for i, p in enumerate(pairs):
-            if (_key(p["prompt"]), _key(p["chosen"]), _key(p["rejected"])) in full_keys:
-                drop[i] = "in_parent"
-            elif base_splits.get(prompt_key(p["prompt"])) == "test":
-                drop[i] = "leakage"
-            rid, n = p["meta"]["id"], 1  # ids stay unique across versions
-            while p["meta"]["id"] in taken:
-                n += 1
-                p["meta"]["id"] = f"{rid}~{n}"
-            taken.add(p["meta"]["id"])
+    drop, base = _pair_drops(pairs, groups, cfg, against, parent)
     warnings: list[str] = []
-    key_path = Path(pii_key_file) if pii_key_file else out_dir.with_name(out_dir.name + ".pii-key")
-    key, new_key = _load_key(key_path, out_dir) if cfg.pii == "pseudonymize" else (None, False)
+    key = PiiKey(Path(pii_key_file) if pii_key_file else out_dir.with_name(out_dir.name + ".pii-key"))
+    if cfg.pii == "pseudonymize":
+        key.key, key.new = load_key(key.path, out_dir)
     kept = [i for i in range(len(pairs)) if i not in drop]
     log: list[dict[str, Any]] = []
     pii_counts: Counter[str] = Counter()
     if cfg.pii != "off" and kept:
         views = [all_texts(pairs[i]) for i in kept]  # the message dicts are the pairs': redaction edits them
-        log, pii_counts, recurring = _redact(views, cfg, key)
+        log, pii_counts, recurring = redact(views, cfg, key.key)
         for i, v in zip(kept, views, strict=True):
             pairs[i]["meta"] = v["meta"]
         if recurring:
@@ -431,41 +393,12 @@ def prepare_preferences(
         warnings.append(
             "pairs over train.max_seq_len are dropped, never truncated (data.too_long: truncate is for SFT)"
         )
-    kept = [i for i in range(len(pairs)) if i not in drop]
-    if not kept:
+    if len(drop) == len(pairs):
         raise DataError(
             "every pair was dropped", hint="loosen the dedup or conflicts options, or raise train.max_seq_len"
         )
-    # The pairs of one prompt go together; with a parent, a group whose prompt the parent has joins its split.
-    forced: dict[str, list[int]] = {s: [] for s in SPLITS}
-    free: list[int] = []
-    kept_set = set(kept)
-    grouped = {i for g in groups.together for i in g}
-    for g in [*groups.together, *([i] for i in range(len(pairs)) if i not in grouped)]:
-        members = [i for i in g if i in kept_set]
-        if not members:
-            continue
-        home = next((base_splits[k] for i in members if (k := prompt_key(pairs[i]["prompt"])) in base_splits), None)
-        if home is not None:
-            forced[home] += members
-        else:
-            free += members
-    free.sort()
-    index = {i: n for n, i in enumerate(free)}
-    together = [[index[i] for i in g if i in index] for g in groups.together]
-    shares = {"train": cfg.split.train, "val": cfg.split.val, "test": cfg.split.test}
-    if parent is not None:  # the parent's test split is frozen: new pairs go to train and val
-        rest = shares["train"] + shares["val"]
-        shares = {"train": shares["train"] / rest, "val": shares["val"] / rest, "test": 0.0} if rest else {"train": 1.0}
-    assignment = split_groups(
-        [pairs[i] for i in free],
-        [g for g in together if len(g) > 1],
-        shares,
-        seed,
-        min_test=cfg.split.min_test if parent is None else None,
-    )
-    new_rows = {s: sorted([free[n] for n in assignment[s]] + forced[s]) for s in SPLITS}
-    rows = {s: [*base_rows[s], *[_output_pair(pairs[i]) for i in new_rows[s]]] for s in SPLITS}
+    new_rows = _assign(pairs, drop, groups, base, cfg, seed, parent is not None)
+    rows = {s: [*base.rows[s], *[_output_pair(pairs[i]) for i in new_rows[s]]] for s in SPLITS}
     dropped = Counter(drop.values())
     counts: dict[str, Any] = {
         "kind": "preference",
@@ -476,7 +409,7 @@ def prepare_preferences(
         "redacted": dict(sorted(pii_counts.items())),
     }
     if parent is not None:
-        counts["parent"] = {"dataset_hash": parent_hash, **{s: len(base_rows[s]) for s in SPLITS}}
+        counts["parent"] = {"dataset_hash": base.dataset_hash, **{s: len(base.rows[s]) for s in SPLITS}}
         counts["new"] = {s: len(new_rows[s]) for s in SPLITS}
     options = {
         **cfg.model_dump(mode="json", exclude={"paths", "pii_name_sample", "embedding_sample", "columns", "format"}),
@@ -486,41 +419,25 @@ def prepare_preferences(
         "tokenizer": counter.method,
         "pii_allow": sorted(cfg.pii_allow),
         **({"against": str(against)} if against is not None else {}),
-        **({"parent_dataset_hash": parent_hash} if parent is not None else {}),
+        **({"parent_dataset_hash": base.dataset_hash} if parent is not None else {}),
     }
     sources = [{"file": Path(p).name, "format": f, "sha256": sha256_file(p)} for p, f in loaded.formats.items()]
-    saved_key = False
-    try:
-        with atomic_dir(out_dir, overwrite=overwrite, inputs=list(paths)) as tmp:
-            blobs = {}
-            for s in SPLITS:
-                write_jsonl(tmp / f"{s}.jsonl", rows[s])
-                blobs[f"{s}.jsonl"] = (tmp / f"{s}.jsonl").read_bytes()
-            digest = dataset_hash(blobs, options)
-            write_jsonl(tmp / "redactions.jsonl", log)
-            (tmp / "README.md").write_text(_card(counts, cfg, seed, digest, sources), encoding="utf-8")
-            write_manifest(
-                tmp,
-                stage="data",
-                config=options,
-                inputs=list(paths),
-                counts=counts,
-                extra={
-                    "dataset_hash": digest,
-                    "kind": "preference",
-                    "sources": sources,
-                    "warnings": warnings,
-                    **({"parent": {"path": str(parent), "dataset_hash": parent_hash}} if parent is not None else {}),
-                },
-            )
-            if new_key:
-                assert key is not None
-                _save_key(key_path, key)
-                saved_key = True
-    except BaseException:
-        if saved_key:
-            key_path.unlink(missing_ok=True)
-        raise
+    extra = {
+        "kind": "preference",
+        "sources": sources,
+        "warnings": warnings,
+        **({"parent": {"path": str(parent), "dataset_hash": base.dataset_hash}} if parent is not None else {}),
+    }
+    digest = write_dataset(
+        out_dir,
+        rows,
+        options=options,
+        log=log,
+        card=lambda digest: pair_card(counts, cfg, seed, digest, sources),
+        manifest={"inputs": list(paths), "counts": counts, "extra": extra},
+        pii_key=key,
+        overwrite=overwrite,
+    )
     return PrepareResult(out_dir=out_dir, counts=counts, dataset_hash=digest, warnings=warnings)
 
 
