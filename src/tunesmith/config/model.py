@@ -6,8 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from tunesmith.config.base import NamedModel, Section
-from tunesmith.models.named import NAMED_MODELS
+from tunesmith.config.base import NAMED_MODELS, NamedModel, Section
 
 
 class TinyModelConfig(Section):

