@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test lint clean
+.PHONY: install demo test lint format static check clean
 
 install: $(STAMP)
 
@@ -26,8 +26,21 @@ demo: install
 test: install
 	$(BIN)/python -m pytest -q
 
+# The static checks CI runs before the tests: formatting, lint (with the function-size limits), the type checker,
+# and the layering contracts (stages depend only downward, no import cycles).
 lint: install
+	$(BIN)/ruff format --check src tests benchmarks examples
 	$(BIN)/ruff check src tests benchmarks examples
+
+static: lint
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+check: static test
+
+format: install
+	$(BIN)/ruff format src tests benchmarks examples
+	$(BIN)/ruff check --fix src tests benchmarks examples
 
 clean:
 	rm -rf $(VENV) tunesmith-quickstart .pytest_cache
