@@ -1,7 +1,8 @@
 """tunesmith: fine-tune LLMs on your own data, and prove it paid off.
 
 Importing the package turns off the telemetry of our dependencies before any of them is imported: data never
-leaves the machine unless the user configures a vendor backend.
+leaves the machine unless the user configures a vendor backend or a tracker. The trackers (wandb, MLflow) are set
+per run from train.report_to (train/lifecycle.py), not here.
 """
 
 import os as _os
@@ -11,9 +12,6 @@ for _name, _value in {
     "HF_HUB_DISABLE_TELEMETRY": "1",
     "HF_HUB_DISABLE_IMPLICIT_TOKEN": "1",
     "DO_NOT_TRACK": "1",
-    "DISABLE_MLFLOW_INTEGRATION": "TRUE",
-    "WANDB_DISABLED": "true",
-    "WANDB_MODE": "disabled",
     "ANONYMIZED_TELEMETRY": "False",
     "GRADIO_ANALYTICS_ENABLED": "False",
     "TOKENIZERS_PARALLELISM": "false",

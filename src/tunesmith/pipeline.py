@@ -15,9 +15,10 @@ from rich.console import Console
 from tunesmith.config import Config, load_config
 from tunesmith.data.stage import ensure_dataset, run_check, run_prepare
 from tunesmith.errors import ConfigError, DataError
+from tunesmith.train.recipe import run_train
 from tunesmith.train.runs import require_training_run
 
-__all__ = ["ensure_dataset", "require_training_run", "run_check", "run_prepare"]
+__all__ = ["ensure_dataset", "require_training_run", "run_check", "run_prepare", "run_train"]
 
 STAGES = ("check", "prepare", "train", "eval")
 
@@ -37,30 +38,6 @@ def select_stages(only: str | None = None, start: str | None = None) -> list[str
     if only:
         return [only]
     return list(STAGES[STAGES.index(start) :]) if start else list(STAGES)
-
-
-def run_train(cfg: Config, console: Console, resume: bool | None = None, yes: bool = False) -> Any:
-    """Train as train.backend says: locally (TRL), or as a vendor job (`yes` confirms the upload).
-
-    The stage functions prepare a missing dataset themselves (ensure_dataset)."""
-    from tunesmith.train.recipe import train
-
-    if cfg.train.backend != "local":
-        from tunesmith.train.vendor import train_vendor
-
-        vendor = train_vendor(cfg, console=console, confirm=yes, resume=resume)
-        console.print(
-            f"[bold]train[/]: {vendor.backend} job {vendor.job_id}, model {vendor.model_id}"
-            + (f", train loss {vendor.train_loss:.4f}" if vendor.train_loss is not None else "")
-        )
-        return vendor
-    result = train(cfg, console=console, resume=resume)
-    console.print(
-        f"[bold]train[/]: {cfg.train.method}, train loss {result.train_loss:.4f}"
-        + (f", val loss {result.eval_loss:.4f}" if result.eval_loss is not None else "")
-        + f", {result.tokens_per_second:,.0f} tokens/s"
-    )
-    return result
 
 
 def run_eval(cfg: Config, console: Console, gates: list[str] | None = None) -> Any:

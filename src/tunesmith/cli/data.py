@@ -158,6 +158,29 @@ def _entities(value: str | None) -> list[str] | None:
     return [e.strip() for e in value.split(",") if e.strip()] if value else None
 
 
+def _shared(
+    format: str | None,
+    pii_entities: str | None,
+    pii_allow: list[str] | None,
+    keep_recurring_names: bool | None,
+    near_dup_threshold: float | None,
+    columns: str | None,
+    test_paths: list[Path] | None,
+    val_paths: list[Path] | None,
+) -> dict[str, Any]:
+    """The data options that check and prepare both take, as data-section keys."""
+    return {
+        "format": format,
+        "pii_entities": _entities(pii_entities),
+        "pii_allow": pii_allow,
+        "keep_recurring_names": keep_recurring_names,
+        "near_dup_threshold": near_dup_threshold,
+        "columns": _columns(columns),
+        "test_paths": _files(test_paths),
+        "val_paths": _files(val_paths),
+    }
+
+
 def _lines(lines: list[int]) -> str:
     shown = ", ".join(map(str, lines[:SHOWN_LINES]))
     return shown + (f", … (+{len(lines) - SHOWN_LINES})" if len(lines) > SHOWN_LINES else "")
@@ -202,6 +225,38 @@ def render_check(report: Any) -> None:
     )
 
 
+def render_prepare(result: Any, out: Path, *, as_json: bool) -> None:
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "out_dir": str(result.out_dir),
+                    "dataset_hash": result.dataset_hash,
+                    "counts": result.counts,
+                    "warnings": result.warnings,
+                }
+            )
+        )
+        return
+    c = result.counts
+    dropped = ", ".join(f"{k} {v}" for k, v in c["dropped"].items()) or "nothing"
+    console.print(
+        f"wrote {out}: train {c['train']}, val {c['val']}, test {c['test']} (from {c['input']} lines; "
+        f"dropped {dropped})"
+    )
+    if "parent" in c:
+        n = c["new"]
+        console.print(
+            f"parent {c['parent']['dataset_hash'][:12]} kept (test frozen at {c['parent']['test']}); "
+            f"new examples: train {n['train']}, val {n['val']}"
+        )
+    if c["redacted"]:
+        console.print("PII replaced: " + ", ".join(f"{k} {v}" for k, v in c["redacted"].items()))
+    for w in result.warnings:
+        console.print(f"[yellow]warning:[/] {w}")
+    console.print(f"dataset hash {result.dataset_hash}")
+
+
 @app.command()
 def check(
     files: Files,
@@ -239,16 +294,11 @@ def check(
     cfg = _data_config(
         "check",
         overrides,
-        format=format,
-        pii_entities=_entities(pii_entities),
-        pii_allow=pii_allow,
-        near_dup_threshold=near_dup_threshold,
-        keep_recurring_names=keep_recurring_names,
         pii_name_sample=pii_name_sample,
         embedding_sample=embedding_sample,
-        columns=_columns(columns),
-        test_paths=_files(test_paths),
-        val_paths=_files(val_paths),
+        **_shared(
+            format, pii_entities, pii_allow, keep_recurring_names, near_dup_threshold, columns, test_paths, val_paths
+        ),
     )
     result = check_files(
         files,
@@ -324,19 +374,14 @@ def prepare(
     cfg = _data_config(
         "prepare",
         overrides,
-        format=format,
         too_long=too_long,
         pii=pii,
-        pii_entities=_entities(pii_entities),
-        pii_allow=pii_allow,
-        keep_recurring_names=keep_recurring_names,
         dedup=dedup,
-        near_dup_threshold=near_dup_threshold,
         conflicts=conflicts,
-        columns=_columns(columns),
         split=_shares(split),
-        test_paths=_files(test_paths),
-        val_paths=_files(val_paths),
+        **_shared(
+            format, pii_entities, pii_allow, keep_recurring_names, near_dup_threshold, columns, test_paths, val_paths
+        ),
     )
     result = prepare_dataset(
         files,
@@ -350,35 +395,7 @@ def prepare(
         against=against,
         overwrite=overwrite,
     )
-    if as_json:
-        typer.echo(
-            json.dumps(
-                {
-                    "out_dir": str(result.out_dir),
-                    "dataset_hash": result.dataset_hash,
-                    "counts": result.counts,
-                    "warnings": result.warnings,
-                }
-            )
-        )
-        return
-    c = result.counts
-    dropped = ", ".join(f"{k} {v}" for k, v in c["dropped"].items()) or "nothing"
-    console.print(
-        f"wrote {out}: train {c['train']}, val {c['val']}, test {c['test']} (from {c['input']} lines; "
-        f"dropped {dropped})"
-    )
-    if "parent" in c:
-        n = c["new"]
-        console.print(
-            f"parent {c['parent']['dataset_hash'][:12]} kept (test frozen at {c['parent']['test']}); "
-            f"new examples: train {n['train']}, val {n['val']}"
-        )
-    if c["redacted"]:
-        console.print("PII replaced: " + ", ".join(f"{k} {v}" for k, v in c["redacted"].items()))
-    for w in result.warnings:
-        console.print(f"[yellow]warning:[/] {w}")
-    console.print(f"dataset hash {result.dataset_hash}")
+    render_prepare(result, out, as_json=as_json)
 
 
 @app.command()

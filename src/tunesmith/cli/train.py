@@ -12,8 +12,11 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
+from tunesmith.cli.data import _key as config_option
 from tunesmith.cli.pipeline import SetOption, YesOption
-from tunesmith.config import load_config
+from tunesmith.config import TrainConfig, load_config
+from tunesmith.errors import ConfigError
+from tunesmith.train.masking import LabelReport
 
 console = Console()
 
@@ -34,6 +37,12 @@ app = typer.Typer(
 )
 
 
+# Made from the train section's fields: their help and choices, and None for "the section's value".
+MethodOpt = Annotated[str | None, config_option("method", "--method", section=TrainConfig)]
+EpochsOpt = Annotated[float | None, config_option("epochs", "--epochs", section=TrainConfig)]
+LearningRateOpt = Annotated[float | None, config_option("learning_rate", "--learning-rate", section=TrainConfig)]
+
+
 def cancel(
     run_dir: Annotated[Path, typer.Argument(help="The run directory of a vendor job (artifacts/train).")],
 ) -> None:
@@ -52,9 +61,9 @@ def cancel(
 
 def train(
     config: Annotated[Path, typer.Argument(help="Path of tunesmith.yaml.")],
-    method: Annotated[str | None, typer.Option(help="lora, dora, qlora or full (train.method).")] = None,
-    epochs: Annotated[float | None, typer.Option(help="Epochs (train.epochs).")] = None,
-    learning_rate: Annotated[float | None, typer.Option(help="Peak learning rate (train.learning_rate).")] = None,
+    method: MethodOpt = None,
+    epochs: EpochsOpt = None,
+    learning_rate: LearningRateOpt = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the estimate and the label report, then stop.")
     ] = False,
@@ -83,73 +92,64 @@ def train(
     flags = {"method": method, "epochs": epochs, "learning_rate": learning_rate}
     sets = [f"train.{k}={v}" for k, v in flags.items() if v is not None] + list(overrides or [])
     cfg = load_config(config, sets)
-    if cfg.train.backend != "local":
-        if dry_run or num_processes > 1:
-            from tunesmith.errors import ConfigError
-
-            raise ConfigError(
-                f"--dry-run and --num-processes are for local training, not train.backend: {cfg.train.backend}",
-                hint="a vendor run prints its token and cost estimate before it asks to upload",
-            )
-        from tunesmith.pipeline import run_train
-
-        run_train(cfg, console, resume=resume, yes=yes)
-        return
+    if cfg.train.backend != "local" and (dry_run or num_processes > 1):
+        raise ConfigError(
+            f"--dry-run and --num-processes are for local training, not train.backend: {cfg.train.backend}",
+            hint="a vendor run prints its token and cost estimate before it asks to upload",
+        )
     if num_processes > 1:
-        from tunesmith.pipeline import ensure_dataset
+        from tunesmith.data.stage import ensure_dataset
 
         ensure_dataset(cfg)  # here, once, rather than racing in every process
-        # accelerate is the launcher: --multi_gpu also starts real gloo DDP on CPU (--cpu would start one process).
-        cmd = [
-            sys.executable,
-            "-m",
-            "accelerate.commands.launch",
-            "--multi_gpu",
-            "--num_processes",
-            str(num_processes),
-            "-m",
-            "tunesmith.train",
-            str(config),
-            *[a for s in sets for a in ("--set", s)],
-        ]
-        if resume is not None:
-            cmd.append("--resume" if resume else "--no-resume")
-        raise typer.Exit(subprocess.call(cmd))
-    if dry_run and cfg.train.objective == "dpo":
-        from tunesmith.train.dpo import plan
-
-        with console.status("tokenizing the pairs and checking what will be trained..."):
-            dpo_plan = plan(cfg)
-        render_labels(dpo_plan.labels)
-        table = Table(title=f"estimate: dpo ({cfg.train.method}) on {dpo_plan.base}", show_header=False)
-        for k, v in dpo_plan.rows():
-            table.add_row(k, v)
-        console.print(table)
-        return
+        raise typer.Exit(subprocess.call(_launch(config, sets, num_processes, resume)))
     if dry_run:
-        from tunesmith.train.estimate import estimate
-        from tunesmith.train.recipe import prepare
+        from tunesmith.train.recipe import dry_run as measure
 
-        with console.status("tokenizing, checking labels and measuring a few training steps..."):
-            prepared = prepare(cfg)
-            est = estimate(cfg, prepared)
-        render_labels(prepared.labels)
-        table = Table(title=f"estimate: {cfg.train.method} on {prepared.base}", show_header=False)
-        for k, v in est.rows():
+        with console.status(DRY_RUN_STATUS[cfg.train.objective]):
+            found = measure(cfg)
+        render_labels(found.labels)
+        table = Table(title=found.title, show_header=False)
+        for k, v in found.rows:
             table.add_row(k, v)
         console.print(table)
-        console.print(f"packing {prepared.packing_reason}")
+        if found.note:
+            console.print(found.note)
         return
-    from tunesmith.pipeline import run_train
+    from tunesmith.train.recipe import run_train
 
-    run_train(cfg, console, resume=resume)
+    run_train(cfg, console, resume=resume, yes=yes)
+
+
+DRY_RUN_STATUS = {
+    "sft": "tokenizing, checking labels and measuring a few training steps...",
+    "dpo": "tokenizing the pairs and checking what will be trained...",
+}
+
+
+def _launch(config: Path, sets: list[str], num_processes: int, resume: bool | None) -> list[str]:
+    """accelerate is the launcher: --multi_gpu also starts real gloo DDP on CPU (--cpu would start one process)."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        str(num_processes),
+        "-m",
+        "tunesmith.train",
+        str(config),
+        *[a for s in sets for a in ("--set", s)],
+    ]
+    if resume is not None:
+        cmd.append("--resume" if resume else "--no-resume")
+    return cmd
 
 
 app.command("start")(train)
 app.command("cancel")(cancel)
 
 
-def render_labels(labels) -> None:  # noqa: ANN001 - a LabelReport
+def render_labels(labels: LabelReport) -> None:
     table = Table(title="what will be trained")
     table.add_column("role")
     table.add_column("tokens", justify="right")

@@ -16,17 +16,15 @@ base model's own confident invention, generated once and stored).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 import random
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tunesmith.artifacts import write_bytes_atomic
 from tunesmith.errors import DataError
 
 REFUSAL_TAGS = ("refusal", "out_of_scope")
@@ -351,26 +349,9 @@ def append_records(out: str | Path, records: Sequence[dict[str, Any]]) -> Augmen
         body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in new).encode("utf-8")
         if raw and not raw.endswith(b"\n"):
             raw += b"\n"
-        mode = out.stat().st_mode & 0o777 if out.exists() else 0o666 & ~_umask()
-        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(raw + body)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, mode)
-            os.replace(tmp, out)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        # An existing file keeps its permissions; a new one gets the umask's.
+        write_bytes_atomic(out, raw + body, mode=out.stat().st_mode & 0o777 if out.exists() else None)
     return AugmentResult(out=out, added=len(new), duplicates=duplicates, total=count + len(new), records=new)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -334,6 +334,20 @@ def _assign(
     return {s: sorted([free[n] for n in assignment[s]] + forced[s]) for s in SPLITS}
 
 
+def _redact_pairs(
+    pairs: list[dict[str, Any]], kept: list[int], cfg: DataConfig, key: PiiKey, warnings: list[str]
+) -> tuple[list[dict[str, Any]], Counter[str]]:
+    if cfg.pii == "off" or not kept:
+        return [], Counter()
+    views = [all_texts(pairs[i]) for i in kept]  # the message dicts are the pairs': redaction edits them
+    log, pii_counts, recurring = redact(views, cfg, key.key)
+    for i, v in zip(kept, views, strict=True):
+        pairs[i]["meta"] = v["meta"]
+    if recurring:
+        warnings.append(f"kept {len(recurring)} PERSON value(s) as names of the deployer: {', '.join(recurring)}")
+    return log, pii_counts
+
+
 def prepare_preferences(
     paths: Sequence[str | Path],
     out_dir: str | Path,
@@ -375,15 +389,7 @@ def prepare_preferences(
     if cfg.pii == "pseudonymize":
         key.key, key.new = load_key(key.path, out_dir)
     kept = [i for i in range(len(pairs)) if i not in drop]
-    log: list[dict[str, Any]] = []
-    pii_counts: Counter[str] = Counter()
-    if cfg.pii != "off" and kept:
-        views = [all_texts(pairs[i]) for i in kept]  # the message dicts are the pairs': redaction edits them
-        log, pii_counts, recurring = redact(views, cfg, key.key)
-        for i, v in zip(kept, views, strict=True):
-            pairs[i]["meta"] = v["meta"]
-        if recurring:
-            warnings.append(f"kept {len(recurring)} PERSON value(s) as names of the deployer: {', '.join(recurring)}")
+    log, pii_counts = _redact_pairs(pairs, kept, cfg, key, warnings)
     counter = stats.TokenCounter(tokenizer)
     for side in SIDES:
         for i, t in zip(kept, counter.records([conversation(pairs[i], side) for i in kept]), strict=True):

@@ -274,6 +274,34 @@ def _counts(
     return counts
 
 
+def _options(
+    cfg: DataConfig, held: HeldOut, max_seq_len: int, seed: int, tokenizer: str, base: Parent | None
+) -> dict[str, Any]:
+    """What the dataset hash covers besides the rows: every setting that changes them."""
+    return {
+        **cfg.model_dump(
+            mode="json", exclude={"paths", "test_paths", "val_paths", "pii_name_sample", "embedding_sample"}
+        ),
+        # By name, as the sources: a dataset's hash must not depend on where its inputs lay.
+        **{f"{s}_files": [p.name for p in files] for s, files in held.files.items()},
+        "max_seq_len": max_seq_len,
+        "seed": seed,
+        "tokenizer": tokenizer,
+        "pii_allow": sorted(cfg.pii_allow),
+        "columns": dict(sorted(cfg.columns.items())),
+        **({"parent_dataset_hash": base.dataset_hash} if base is not None else {}),
+    }
+
+
+def _held_out_warning(duplicates: list[dict[str, Any]]) -> str:
+    shown = ", ".join(f"{f['source']['file']}:{f['source']['line']}" for f in duplicates[:10])
+    more = f" and {len(duplicates) - 10} more" if len(duplicates) > 10 else ""
+    return (
+        f"dropped {len(duplicates)} example(s) that duplicate or nearly duplicate an example of "
+        f"data.test_paths or data.val_paths ({shown}{more}); the manifest's held_out_duplicates lists them"
+    )
+
+
 def prepare_dataset(
     paths: Sequence[str | Path],
     out_dir: str | Path,
@@ -313,18 +341,9 @@ def prepare_dataset(
     held_paths = [p for f in held_files.values() for p in f]
     hint = "prepare the pairs with --against DATASET to keep a test split's prompts out"
     if data_kind(paths, cfg, held_paths, hint=hint) == "preference":
-        return prepare_preferences(
-            paths,
-            out_dir,
-            cfg,
-            max_seq_len=max_seq_len,
-            seed=seed,
-            tokenizer=tokenizer,
-            pii_key_file=pii_key_file,
-            against=against,
-            parent=parent,
-            overwrite=overwrite,
-        )
+        options: dict[str, Any] = {"max_seq_len": max_seq_len, "seed": seed, "tokenizer": tokenizer}
+        options |= {"pii_key_file": pii_key_file, "against": against, "parent": parent, "overwrite": overwrite}
+        return prepare_preferences(paths, out_dir, cfg, **options)
     if against is not None:
         raise DataError("--against applies to preference pairs", hint="use --parent to add conversations")
     out_dir = Path(out_dir)
@@ -348,12 +367,7 @@ def prepare_dataset(
     plan = _Plan(*_drops(records, base, cfg), warnings)
     held_out_duplicates = drop_held_out_twins(held, records, plan.drop, cfg)
     if held_out_duplicates:
-        shown = ", ".join(f"{f['source']['file']}:{f['source']['line']}" for f in held_out_duplicates[:10])
-        more = f" and {len(held_out_duplicates) - 10} more" if len(held_out_duplicates) > 10 else ""
-        warnings.append(
-            f"dropped {len(held_out_duplicates)} example(s) that duplicate or nearly duplicate an example of "
-            f"data.test_paths or data.val_paths ({shown}{more}); the manifest's held_out_duplicates lists them"
-        )
+        warnings.append(_held_out_warning(held_out_duplicates))
     key = PiiKey(Path(pii_key_file) if pii_key_file else out_dir.with_name(out_dir.name + ".pii-key"))
     if cfg.pii == "pseudonymize":
         key.key, key.new = load_key(key.path, out_dir)
@@ -364,19 +378,7 @@ def prepare_dataset(
     truncated = _fit_lengths(records, kept, held, plan, cfg, max_seq_len, counter)
     rows, assignment, shares = _split(records, plan, held, base, cfg, seed)
     counts = _counts(loaded.lines_read, records, invalid, plan, truncated, held, rows, pii_counts, base, assignment)
-    options = {
-        **cfg.model_dump(
-            mode="json", exclude={"paths", "test_paths", "val_paths", "pii_name_sample", "embedding_sample"}
-        ),
-        # By name, as the sources: a dataset's hash must not depend on where its inputs lay.
-        **{f"{s}_files": [p.name for p in files] for s, files in held.files.items()},
-        "max_seq_len": max_seq_len,
-        "seed": seed,
-        "tokenizer": counter.method,
-        "pii_allow": sorted(cfg.pii_allow),
-        "columns": dict(sorted(cfg.columns.items())),
-        **({"parent_dataset_hash": base.dataset_hash} if base is not None else {}),
-    }
+    options = _options(cfg, held, max_seq_len, seed, counter.method, base)
     sources, splits = _sources(loaded.formats, held, base, shares)
     held_names = {s: [p.name for p in files] for s, files in held.files.items()}
     extra = {

@@ -1,6 +1,7 @@
 """`python -m tunesmith.train CONFIG [options]`: the form `accelerate launch` and `torchrun` start once per process.
 
-It calls the training API (`tunesmith.pipeline.run_train`, the function `tunesmith train CONFIG` calls), not the CLI.
+It calls the training API (`tunesmith.train.recipe.run_train`, the function `tunesmith train CONFIG` calls), not
+the CLI.
 The options are those of `tunesmith train` that make sense in a launched process: --method, --epochs,
 --learning-rate, --set KEY=VALUE (repeatable), --resume/--no-resume and --yes; --dry-run and --num-processes stay
 with `tunesmith train`. A user's mistake prints `error:` and `hint:` on stderr and exits 2, as the CLI does; only
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
 
     from tunesmith.config import load_config
-    from tunesmith.pipeline import run_train
+    from tunesmith.train.recipe import run_train
 
     args = parse_args(argv)
     err = Console(stderr=True, highlight=False)

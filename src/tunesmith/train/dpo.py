@@ -14,34 +14,32 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-
-from tunesmith.artifacts import read_jsonl, sha256_file, write_manifest
+from tunesmith.artifacts import read_jsonl, sha256_file
 from tunesmith.config import Config
+from tunesmith.data.stage import ensure_dataset
 from tunesmith.data.stats import default_epochs
 from tunesmith.errors import DataError, ModelError
 from tunesmith.models.chat import end_of_turn_ids
 from tunesmith.models.loading import ensure_base_model, generation_eos, load_model, load_tokenizer
-from tunesmith.data.stage import ensure_dataset
 from tunesmith.train.estimate import RunSize, estimate_writer
+from tunesmith.train.lifecycle import (
+    LocalRun,
+    TrainResult,
+    best_eval_loss,
+    dataset_link,
+    finish_local_run,
+    read_metrics,
+    resolved_config,
+    run_speed,
+)
+from tunesmith.train.loop import loop_callbacks, planned_steps, train_dtype, trainer_arguments
 from tunesmith.train.lora import peft_lora_config
 from tunesmith.train.masking import LabelError, LabelReport
 from tunesmith.train.progress import RichProgress
-from tunesmith.train.recipe import (
-    NoFinalCheckpoint,
-    TrainResult,
-    _dataset_link,
-    _run_state,
-    planned_steps,
-    trainer_arguments,
-    trim_metrics,
-)
 
 # DPO moves a model with much smaller steps than SFT (TRL's default is 1e-6 for full fine-tuning).
 DEFAULT_LR = {"full": 1e-6, "lora": 5e-5}
@@ -195,60 +193,121 @@ def _init_from(cfg: Config) -> tuple[Path | None, dict[str, Any] | None]:
     return run, json.loads(manifest.read_text(encoding="utf-8"))
 
 
-def train_dpo(
-    cfg: Config,
-    *,
-    dataset_dir: Path | None = None,
-    out_dir: Path | None = None,
-    resume: bool | None = None,
-    console: Console | None = None,
-    callbacks: list[Any] | None = None,
-) -> DpoTrainResult:
-    """Train as `cfg.train` says with `objective: dpo`; `resume=None` resumes an interrupted run in `out_dir`."""
+def require_dpo_method(cfg: Config) -> None:
+    """DPO trains LoRA or the full model; checked before a run directory is touched."""
+    if cfg.train.method not in ("lora", "full"):
+        raise ModelError(
+            f"train.objective dpo supports method lora or full, not {cfg.train.method}", hint="set train.method"
+        )
+
+
+def train_dpo(cfg: Config, run: LocalRun, callbacks: list[Any]) -> DpoTrainResult:
+    """Train `run` as `cfg.train` says with `objective: dpo` (recipe.train starts or resumes the run)."""
     import torch
-    from accelerate import PartialState
-    from transformers import EarlyStoppingCallback, PrinterCallback, set_seed
-    from trl import DPOConfig, DPOTrainer
-
-    state = PartialState(cpu=not torch.cuda.is_available())
-    main = state.is_main_process
-    console = console or Console(quiet=not main)
-    tc = cfg.train
-    out_dir = Path(out_dir or cfg.stage_dir("train"))
-    if dataset_dir is None:
-        with state.main_process_first():  # one process prepares a missing dataset, the others then find it
-            dataset_dir = ensure_dataset(cfg)
-    started = datetime.now(UTC)
-    set_seed(cfg.project.seed)
-
-    # --- setup
-    cuda = torch.cuda.is_available()
-    if tc.method not in ("lora", "full"):
-        raise ModelError(f"train.objective dpo supports method lora or full, not {tc.method}", hint="set train.method")
-    checkpoint = _run_state(out_dir, resume)
-    if main:
-        if checkpoint is None and out_dir.exists():
-            shutil.rmtree(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-    state.wait_for_everyone()
-    if checkpoint:
-        console.print(f"resuming from [bold]{checkpoint}[/]")
 
     # --- data
-    train_path, val_path = dataset_dir / "train.jsonl", dataset_dir / "val.jsonl"
+    tc = cfg.train
+    cuda = torch.cuda.is_available()
+    train_path, val_path = run.dataset_dir / "train.jsonl", run.dataset_dir / "val.jsonl"
     if not train_path.exists():
         raise DataError(
-            f"no prepared dataset at {dataset_dir}", hint="run `tunesmith data prepare pairs.jsonl --out DIR` first"
+            f"no prepared dataset at {run.dataset_dir}",
+            hint="run `tunesmith data prepare pairs.jsonl --out DIR` first",
         )
     train_rows = read_pairs(train_path)
     val_rows = read_pairs(val_path) if val_path.exists() else []
-    has_val = bool(val_rows)
 
     # --- model: the base, or the SFT run's model; an SFT adapter is trained on (and copied as the reference)
     init_run, init_manifest = _init_from(cfg)
+    base, model, tokenizer, peft_config = _policy(cfg, init_run, train_dtype(cuda))
+    eot_ids = end_of_turn_ids(tokenizer, generation_eos(model))
+    epochs = tc.epochs or default_epochs(len(train_rows))
+    learning_rate = tc.learning_rate or DEFAULT_LR["full" if tc.method == "full" else "lora"]
+
+    # --- loop
+    progress = RichProgress(run.console, run.metrics_path, 0, enabled=run.main)
+    trainer = _dpo_trainer(
+        cfg,
+        run.out_dir,
+        (model, tokenizer, peft_config),
+        (train_rows, val_rows),
+        epochs=epochs,
+        learning_rate=learning_rate,
+        cuda=cuda,
+        callbacks=[progress, *loop_callbacks(tc, bool(val_rows)), *callbacks],
+    )
+    # Before the first step: refuse completions that would never learn to stop.
+    labels = pair_labels(trainer.train_dataset, eot_ids, tc.max_seq_len)
+    progress.tokens_per_epoch = labels.tokens
+    steps = planned_steps(tc, len(train_rows), epochs, run.world_size)
+    if run.main and run.checkpoint is None:  # as for SFT: timed over the run's first steps; a resumed run keeps its own
+        trainer.add_callback(estimate_writer(cfg, RunSize(labels.tokens, epochs, steps, cuda), run.out_dir))
+    output = trainer.train(resume_from_checkpoint=run.checkpoint)
+
+    # --- save: the weights into a temporary sibling, renamed into place, then the manifest last
+    name = "adapter" if peft_config is not None or init_run is not None and (init_run / "adapter").is_dir() else "model"
+    if name == "adapter":
+        trainer.model.save_pretrained(str(run.staging(name)), selected_adapters=["default"])
+    else:
+        trainer.save_model(str(run.staging(name)))
+    # Held-out pairs: reward accuracy and margin on test.jsonl (never trained on), for the run's report.
+    test_path = run.dataset_dir / "test.jsonl"
+    test_rows = read_pairs(test_path) if test_path.exists() else []
+    test_metrics = trainer.evaluate(_as_dataset(test_rows), metric_key_prefix="test") if test_rows else {}
+    train_seconds, tokens_per_second = run_speed(output, labels.tokens, epochs)
+    result = _result(run, name, labels, output, tokens_per_second, trainer.state.best_model_checkpoint, test_metrics)
+    finish_local_run(
+        run,
+        result,
+        tokenizer=tokenizer,
+        train_seconds=train_seconds,
+        config=resolved_config(cfg, epochs=epochs, learning_rate=learning_rate),
+        inputs=[train_path, val_path] if val_rows else [train_path],
+        counts={
+            "train_pairs": len(train_rows),
+            "val_pairs": len(val_rows),
+            "epochs": epochs,
+            "steps": output.global_step,
+            "planned_steps": steps,
+            "train_loss": output.training_loss,
+            "eval_loss": result.eval_loss,
+            "reward_accuracy": result.reward_accuracy,
+            "reward_margin": result.reward_margin,
+            "eval_reward_accuracy": result.eval_reward_accuracy,
+            "eval_reward_margin": result.eval_reward_margin,
+            "test_pairs": len(test_rows),
+            "test_reward_accuracy": result.test_reward_accuracy,
+            "test_reward_margin": result.test_reward_margin,
+        },
+        extra={
+            "base_model": {"id": cfg.model.base, "resolved": base, "revision": cfg.model.revision},
+            "dataset": dataset_link(run.dataset_dir),
+            "init_from": _init_link(init_run, init_manifest),
+            "labels": labels.to_json(),
+            "method": tc.method,
+            "objective": "dpo",
+            "dpo": tc.dpo.model_dump(mode="json"),
+        },
+    )
+    return result
+
+
+def _init_link(init_run: Path | None, init_manifest: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The SFT run a DPO run started from, so the registry can link dataset -> SFT run -> DPO run."""
+    if init_run is None:
+        return None
+    return {
+        "path": str(init_run),
+        "manifest_sha256": sha256_file(init_run / "manifest.json"),
+        "dataset": (init_manifest or {}).get("dataset"),
+    }
+
+
+def _policy(cfg: Config, init_run: Path | None, dtype: Any) -> tuple[str, Any, Any, Any]:
+    """The base it resolves to, the model to train, its tokenizer and the LoRA config (None when the model already
+    carries the SFT run's adapter, or for full fine-tuning)."""
+    tc = cfg.train
     base = ensure_base_model(cfg)
-    dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32
-    peft_config = None
     if init_run is not None and (init_run / "model").is_dir():
         base = str(init_run / "model")  # a full SFT model is the new base
     model = load_model(base, revision=None if init_run else cfg.model.revision, dtype=dtype)
@@ -258,17 +317,31 @@ def train_dpo(
             raise ModelError("train.init_from is a LoRA run: continue it with train.method lora")
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, str(init_run / "adapter"), is_trainable=True)
-    elif tc.method == "lora":
-        peft_config = peft_lora_config(tc.lora, model)
-    eot_ids = end_of_turn_ids(tokenizer, generation_eos(model))
-    epochs = tc.epochs or default_epochs(len(train_rows))
-    learning_rate = tc.learning_rate or DEFAULT_LR["full" if tc.method == "full" else "lora"]
+        return base, PeftModel.from_pretrained(model, str(init_run / "adapter"), is_trainable=True), tokenizer, None
+    return base, model, tokenizer, peft_lora_config(tc.lora, model) if tc.method == "lora" else None
 
-    # --- loop
-    metrics_path = out_dir / "metrics.jsonl"
-    if main and checkpoint:
-        trim_metrics(metrics_path, checkpoint)
+
+def _dpo_trainer(
+    cfg: Config,
+    out_dir: Path,
+    policy: tuple[Any, Any, Any],
+    splits: tuple[list[dict[str, Any]], list[dict[str, Any]]],
+    *,
+    epochs: float,
+    learning_rate: float,
+    cuda: bool,
+    callbacks: list[Any],
+) -> Any:
+    """TRL's DPOTrainer over the (model, tokenizer, LoRA config) and the (train, val) pairs, with the arguments SFT
+    uses too and train.dpo's loss."""
+    import torch
+    from transformers import PrinterCallback
+    from trl import DPOConfig, DPOTrainer
+
+    tc = cfg.train
+    model, tokenizer, peft_config = policy
+    train_rows, val_rows = splits
+    has_val = bool(val_rows)
     args = DPOConfig(
         **trainer_arguments(
             cfg,
@@ -277,7 +350,7 @@ def train_dpo(
             learning_rate=learning_rate,
             has_val=has_val,
             cuda=cuda,
-            bf16=dtype == torch.bfloat16,
+            bf16=train_dtype(cuda) == torch.bfloat16,
         ),
         beta=tc.dpo.beta,
         loss_type=[tc.dpo.loss_type, "sft"] if tc.dpo.sft_weight else [tc.dpo.loss_type],
@@ -285,8 +358,6 @@ def train_dpo(
         label_smoothing=tc.dpo.label_smoothing,
         precompute_ref_log_probs=tc.dpo.reference == "precomputed",
     )
-    progress = RichProgress(console, metrics_path, 0, enabled=main)
-    extra = [EarlyStoppingCallback(tc.early_stopping_patience)] if tc.early_stopping_patience and has_val else []
     trainer = DPOTrainer(
         model=model,
         args=args,
@@ -294,46 +365,35 @@ def train_dpo(
         eval_dataset=_as_dataset(val_rows) if has_val else None,
         processing_class=tokenizer,
         peft_config=peft_config,
-        callbacks=[progress, NoFinalCheckpoint(), *extra, *(callbacks or [])],
+        callbacks=callbacks,
     )
     trainer.remove_callback(PrinterCallback)
-    # Before the first step: refuse completions that would never learn to stop.
-    labels = pair_labels(trainer.train_dataset, eot_ids, tc.max_seq_len)
-    progress.tokens_per_epoch = labels.tokens
-    steps = planned_steps(tc, len(train_rows), epochs, state.num_processes)
-    if main and checkpoint is None:  # as for SFT: timed over the run's first steps; a resumed run keeps its own
-        trainer.add_callback(estimate_writer(cfg, RunSize(labels.tokens, epochs, steps, cuda), out_dir))
-    output = trainer.train(resume_from_checkpoint=checkpoint)
+    return trainer
 
-    # --- save: the weights into a temporary sibling, renamed into place, then the manifest last
-    name = "adapter" if peft_config is not None or init_run is not None and (init_run / "adapter").is_dir() else "model"
-    tmp = out_dir / f".{name}.tmp"
-    if name == "adapter":
-        trainer.model.save_pretrained(str(tmp), selected_adapters=["default"])
-    else:
-        trainer.save_model(str(tmp))
-    # Held-out pairs: reward accuracy and margin on test.jsonl (never trained on), for the run's report.
-    test_path = dataset_dir / "test.jsonl"
-    test_rows = read_pairs(test_path) if test_path.exists() else []
-    test_metrics = trainer.evaluate(_as_dataset(test_rows), metric_key_prefix="test") if test_rows else {}
-    metrics = read_jsonl(metrics_path) if metrics_path.exists() else []
+
+def _result(
+    run: LocalRun,
+    name: str,
+    labels: LabelReport,
+    output: Any,
+    tokens_per_second: float,
+    best: str | None,
+    test_metrics: dict[str, Any],
+) -> DpoTrainResult:
+    metrics = read_metrics(run.metrics_path)
     train_logs = [m for m in metrics if "rewards/accuracies" in m]
     # TRL names the reward metrics of any evaluation eval_*: the test line is the one with test_loss.
     eval_logs = [m for m in metrics if "eval_rewards/accuracies" in m and "test_loss" not in m]
-    eval_loss = min((m["eval_loss"] for m in metrics if "eval_loss" in m), default=None)
-    train_seconds = output.metrics.get("train_runtime", 0.0)
-    tokens_per_second = labels.tokens * epochs / train_seconds if train_seconds else 0.0
-    best = trainer.state.best_model_checkpoint
-    result = DpoTrainResult(
-        out_dir=out_dir,
-        model_dir=out_dir / name,
+    return DpoTrainResult(
+        out_dir=run.out_dir,
+        model_dir=run.out_dir / name,
         metrics=metrics,
         labels=labels,
         train_loss=output.training_loss,
-        eval_loss=eval_loss,
+        eval_loss=best_eval_loss(metrics),
         tokens_per_second=tokens_per_second,
         best_checkpoint=best,
-        world_size=state.num_processes,
+        world_size=run.world_size,
         reward_accuracy=train_logs[-1]["rewards/accuracies"] if train_logs else None,
         reward_margin=train_logs[-1]["rewards/margins"] if train_logs else None,
         eval_reward_accuracy=eval_logs[-1]["eval_rewards/accuracies"] if eval_logs else None,
@@ -341,57 +401,3 @@ def train_dpo(
         test_reward_accuracy=test_metrics.get("eval_rewards/accuracies"),
         test_reward_margin=test_metrics.get("eval_rewards/margins"),
     )
-    if main:
-        tokenizer.save_pretrained(str(tmp))
-        if (out_dir / name).exists():
-            shutil.rmtree(out_dir / name)
-        os.replace(tmp, out_dir / name)
-        resolved = {
-            **cfg.to_dict(),
-            "train": {**tc.model_dump(mode="json"), "epochs": epochs, "learning_rate": learning_rate},
-        }
-        write_manifest(
-            out_dir,
-            stage="train",
-            config=resolved,
-            inputs=[train_path, val_path] if has_val else [train_path],
-            counts={
-                "train_pairs": len(train_rows),
-                "val_pairs": len(val_rows),
-                "epochs": epochs,
-                "steps": output.global_step,
-                "planned_steps": steps,
-                "train_loss": output.training_loss,
-                "eval_loss": eval_loss,
-                "reward_accuracy": result.reward_accuracy,
-                "reward_margin": result.reward_margin,
-                "eval_reward_accuracy": result.eval_reward_accuracy,
-                "eval_reward_margin": result.eval_reward_margin,
-                "test_pairs": len(test_rows),
-                "test_reward_accuracy": result.test_reward_accuracy,
-                "test_reward_margin": result.test_reward_margin,
-                "tokens_per_second": round(tokens_per_second, 1),
-                "train_seconds": round(train_seconds, 2),
-                "world_size": state.num_processes,
-            },
-            started_at=started,
-            extra={
-                "base_model": {"id": cfg.model.base, "resolved": base, "revision": cfg.model.revision},
-                "dataset": _dataset_link(dataset_dir),
-                "init_from": {
-                    "path": str(init_run),
-                    "manifest_sha256": sha256_file(init_run / "manifest.json"),
-                    "dataset": (init_manifest or {}).get("dataset"),
-                }
-                if init_run is not None
-                else None,
-                "labels": labels.to_json(),
-                "method": tc.method,
-                "objective": "dpo",
-                "dpo": tc.dpo.model_dump(mode="json"),
-                "best_checkpoint": best,
-                "resumed_from": checkpoint,
-            },
-        )
-    state.wait_for_everyone()
-    return result

@@ -31,6 +31,7 @@ from transformers import TrainerCallback
 
 from tunesmith.artifacts import write_json_atomic
 from tunesmith.config import Config
+from tunesmith.train.sft import Prepared, sft_trainer
 
 WARMUP_STEPS, DISCARDED = 5, 2  # the first steps are slow (allocations, kernel selection, autograd set-up)
 ESTIMATE_FILE = "estimate.json"
@@ -80,8 +81,7 @@ class RunSize:
     cuda: bool
 
     @classmethod
-    def of(cls, prepared: Any) -> RunSize:
-        """From train.recipe.Prepared."""
+    def of(cls, prepared: Prepared) -> RunSize:
         return cls(prepared.labels.tokens, prepared.epochs, prepared.steps, prepared.cuda)
 
 
@@ -146,11 +146,9 @@ def extrapolate(cfg: Config, size: RunSize, model: Any, seconds_per_step: float,
     )
 
 
-def estimate(cfg: Config, prepared: Any) -> Estimate:
-    """The dry run: the first steps of the run's own trainer (recipe.sft_trainer) on `prepared`, in a temporary
+def estimate(cfg: Config, prepared: Prepared) -> Estimate:
+    """The dry run: the first steps of the run's own trainer (sft.sft_trainer) on `prepared`, in a temporary
     directory, then stop. The model is trained for those steps and must not be trained on afterwards."""
-    from tunesmith.train.recipe import sft_trainer  # recipe imports this module for StepTimer
-
     found: list[Estimate] = []
     with tempfile.TemporaryDirectory(prefix="tunesmith-estimate-") as tmp:
         timer = StepTimer(cfg, RunSize.of(prepared), found.append, stop=True)

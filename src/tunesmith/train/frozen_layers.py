@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from tunesmith.models.loading import text_config
-from tunesmith.train.lm_loss import prefix_once
+from tunesmith.train.prefix import prefix_once
 
 # Bytes of kept hidden states, at most: 1 GiB is 460k tokens of SmolLM2 (576 floats a token), 65k of a 4,096-wide
 # 7B model. Rows beyond it are computed in full each epoch.

@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from tunesmith.models.loading import text_config
+from tunesmith.train.prefix import prefix_once
 
 if TYPE_CHECKING:
     from tunesmith.train.frozen_layers import FrozenLayerCache
@@ -181,18 +181,3 @@ def _with_shared_prefix(model: Any, inputs: dict[str, Any], prefix: int, capture
 
     causal = model.get_base_model() if hasattr(model, "get_base_model") else model
     return prefix_once(run, causal, ids.size(0))
-
-
-def prefix_once(run: Callable[[bool, dict[str, Any]], torch.Tensor], owner: Any, rows: int) -> torch.Tensor:
-    """Hidden states of every row from two calls: `run(True, cache)` computes the shared prefix for one row,
-    `run(False, cache)` the rest of every row from that row's keys and values, repeated. `owner` is the module
-    whose forward takes the cache (the causal LM, or the decoder itself)."""
-    from transformers import DynamicCache
-
-    cache = DynamicCache(config=text_config(owner.config))
-    # transformers 5.24 renamed past_key_values to cache (the old name warns, and goes in 5.40).
-    name = "cache" if "cache" in inspect.signature(type(owner).forward).parameters else "past_key_values"
-    kw = {name: cache, "use_cache": True}
-    head = run(True, kw)
-    cache.batch_repeat_interleave(rows)  # differentiable: the rows' gradients sum into the one prefix
-    return torch.cat([head.expand(rows, -1, -1), run(False, kw)], dim=1)

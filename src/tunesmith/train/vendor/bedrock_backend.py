@@ -22,7 +22,7 @@ from typing import Any
 
 from tunesmith.config import VendorConfig
 from tunesmith.errors import ConfigError, ModelError
-from tunesmith.train.vendor import Snapshot
+from tunesmith.train.vendor.jobs import Snapshot
 
 STATUS = {
     "InProgress": "running",

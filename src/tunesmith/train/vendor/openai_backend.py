@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tunesmith.errors import ConfigError, ModelError
-from tunesmith.train.vendor import Snapshot
+from tunesmith.train.vendor.jobs import Snapshot
 
 EVENTS_PAGE = 100
 MAX_RETRIES = 5
