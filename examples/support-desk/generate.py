@@ -32,6 +32,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from random import Random
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE / "data" / "support.jsonl"
@@ -104,7 +105,7 @@ SYSTEM = (
 # question did not mention. Each follow-up is (user text, intent whose answer
 # replies to it, extra slots).
 # --------------------------------------------------------------------------
-INTENTS: dict[str, dict] = {
+INTENTS: dict[str, dict[str, Any]] = {
     "order_status": {
         "phrasings": [
             "Where is my order {order}?",
@@ -970,9 +971,9 @@ class Conv:
     turns: list[tuple[str, str]]  # (user, assistant) pairs
     tags: list[str]
     system: bool = True
-    plant: dict = field(default_factory=dict)  # internal bookkeeping, never written
+    plant: dict[str, Any] = field(default_factory=dict)  # internal bookkeeping, never written
 
-    def messages(self) -> list[dict]:
+    def messages(self) -> list[dict[str, str]]:
         out = [{"role": "system", "content": SYSTEM}] if self.system else []
         for user, assistant in self.turns:
             out.append({"role": "user", "content": user})
@@ -987,11 +988,13 @@ def _slot_names(template: str) -> list[str]:
     return [name for _, name, _, _ in string.Formatter().parse(template) if name]
 
 
-def render_answer(template: str, slots: dict, defaults: dict | None = None, facts: dict | None = None) -> str:
+def render_answer(
+    template: str, slots: dict[str, Any], defaults: dict[str, Any] | None = None, facts: dict[str, Any] | None = None
+) -> str:
     """Fill an answer template: drop [[optional]] segments whose slots the question did not give."""
     facts = FACTS if facts is None else facts
 
-    def keep(m: re.Match) -> str:
+    def keep(m: re.Match[str]) -> str:
         seg = m.group(1)
         return seg if all(n in slots or n in facts for n in _slot_names(seg)) else ""
 
@@ -1008,7 +1011,7 @@ def _chars(text: str, n: int = 5) -> set[str]:
     return {t[i : i + n] for i in range(max(1, len(t) - n + 1))}
 
 
-def _jaccard(a: set, b: set) -> float:
+def _jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
 
 
@@ -1016,7 +1019,7 @@ class Similarity:
     """Keeps the accepted user questions and tells whether a new one is too close to any of them."""
 
     def __init__(self) -> None:
-        self.seen: list[tuple[set, set]] = []
+        self.seen: list[tuple[set[str], set[str]]] = []
 
     def max_sim(self, text: str) -> tuple[float, float]:
         w, c = _words(text), _chars(text)
@@ -1061,7 +1064,7 @@ class Slots:
                 self.used.add(number)
                 return number
 
-    def fill(self, template: str, pools: dict, given: dict | None = None) -> dict:
+    def fill(self, template: str, pools: dict[str, Any], given: dict[str, Any] | None = None) -> dict[str, Any]:
         slots = dict(given or {})
         for name in _slot_names(template):
             if name in slots:
@@ -1073,7 +1076,7 @@ class Slots:
         return slots
 
 
-def answer_for(rng: Random, intent: str, slots: dict, facts: dict | None = None) -> str:
+def answer_for(rng: Random, intent: str, slots: dict[str, Any], facts: dict[str, Any] | None = None) -> str:
     spec = INTENTS[intent]
     template = rng.choice(spec["answers"])
     return render_answer(template, slots, spec.get("defaults"), facts)
@@ -1217,7 +1220,7 @@ def self_check(convs: list[Conv]) -> None:
 # --------------------------------------------------------------------------
 # Writing
 # --------------------------------------------------------------------------
-def to_records(convs: list[Conv]) -> list[dict]:
+def to_records(convs: list[Conv]) -> list[dict[str, Any]]:
     return [
         {"messages": c.messages(), "meta": {"id": f"sd-{i:04d}", "tags": list(c.tags)}}
         for i, c in enumerate(convs, start=1)
@@ -1242,10 +1245,16 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def planted_lines(convs: list[Conv]) -> dict:
+def planted_lines(convs: list[Conv]) -> dict[str, Any]:
     """1-based line numbers of every planted problem."""
     line = {id(c): i for i, c in enumerate(convs, start=1)}
-    out: dict = {"exact_duplicates": [], "near_duplicates": [], "conflict": {}, "pii": [], "missing_system": []}
+    out: dict[str, Any] = {
+        "exact_duplicates": [],
+        "near_duplicates": [],
+        "conflict": {},
+        "pii": [],
+        "missing_system": [],
+    }
     for k in range(3):
         orig = next(c for c in convs if c.plant.get("dup") == k and c.plant["dup_role"] == "original")
         copy = next(c for c in convs if c.plant.get("dup") == k and c.plant["dup_role"] == "copy")

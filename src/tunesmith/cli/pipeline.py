@@ -31,7 +31,9 @@ def _cell(stats: ArmResult, metric: str) -> str:
     if value is None:
         return "-"
     if metric in ("abstention", "over_refusal"):
-        k, n = stats.count(metric)
+        counts = stats.count(metric)
+        assert counts is not None  # the metric has a value, so it has counts
+        k, n = counts
         return f"{value:.2f} ({k}/{n})"
     return f"{value:.3f}"
 

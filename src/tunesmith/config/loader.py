@@ -51,14 +51,14 @@ class BoundedLoader(yaml.SafeLoader):
                 raise _Refused(
                     f"more than {MAX_ALIASES} YAML aliases (*name)",
                     "a tunesmith.yaml needs few anchors; write the values out",
-                    self.peek_event().start_mark.line + 1,
+                    self.peek_event().start_mark.line + 1,  # type: ignore[no-untyped-call]
                 )
         self._depth += 1
         if self._depth > MAX_DEPTH:
             raise _Refused(
                 f"values nested more than {MAX_DEPTH} levels deep",
                 "a tunesmith.yaml is a few levels deep",
-                self.peek_event().start_mark.line + 1,
+                self.peek_event().start_mark.line + 1,  # type: ignore[no-untyped-call]
             )
         try:
             return super().compose_node(parent, index)

@@ -9,7 +9,7 @@ turn ends.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from tunesmith.records import TOOL_ROLES, has_tool_call
 
@@ -88,8 +88,11 @@ def render(
     """The text the chat template makes of `messages` (with the assistant's generation prompt when asked)."""
     if not messages:
         return ""
-    return tokenizer.apply_chat_template(
-        template_messages(messages), tools=tools, tokenize=False, add_generation_prompt=add_generation_prompt
+    return cast(
+        str,
+        tokenizer.apply_chat_template(
+            template_messages(messages), tools=tools, tokenize=False, add_generation_prompt=add_generation_prompt
+        ),
     )
 
 

@@ -75,6 +75,6 @@ def generate(
             end = completion_length(row, eos_ids)
             text = tokenizer.decode(row[:end], skip_special_tokens=True).strip()
             out[i] = Prediction(text, lengths[i], end, latency_ms)
-        if progress is not None:
+        if progress is not None and task is not None:
             progress.advance(task, len(idx))
     return out  # type: ignore[return-value]

@@ -59,7 +59,8 @@ def import_gguf(gguf_file: str | Path, out: str | Path, *, overwrite: bool = Fal
         raise ModelError(f"{out} exists and was not written by tunesmith", hint="choose another --out")
     started = datetime.now(UTC)
     verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # the dequantisation progress bar and GGUF notices, once per import
+    # the dequantisation progress bar and GGUF notices, once per import
+    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(src.parent), gguf_file=src.name)
         loaded = AutoModelForCausalLM.from_pretrained(str(src.parent), gguf_file=src.name, dtype=torch.float32)

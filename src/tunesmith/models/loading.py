@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from tunesmith.config import Config
 from tunesmith.errors import ModelError
@@ -97,10 +97,13 @@ def saved_generation_eos(base: str | Path, revision: str | None = None) -> int |
     from transformers import AutoConfig, GenerationConfig
 
     try:
-        return GenerationConfig.from_pretrained(base, revision=revision).eos_token_id
+        # revision=None means the repo's default branch (not always "main"); transformers annotates it `str`.
+        config = GenerationConfig.from_pretrained(base, revision=revision)  # type: ignore[arg-type]
+        return cast("int | list[int] | None", config.eos_token_id)
     except (OSError, ValueError):
         pass
     try:
-        return GenerationConfig.from_model_config(AutoConfig.from_pretrained(base, revision=revision)).eos_token_id
+        config = GenerationConfig.from_model_config(AutoConfig.from_pretrained(base, revision=revision))
+        return cast("int | list[int] | None", config.eos_token_id)
     except (OSError, ValueError):
         return None

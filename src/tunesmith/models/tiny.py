@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypedDict
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -52,8 +52,19 @@ CHAT_TEMPLATE = (
 
 Size = Literal["xs", "s", "m"]
 
+
+class _Dims(TypedDict):
+    """The dimensions a size preset sets in the LlamaConfig."""
+
+    hidden_size: int
+    intermediate_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    num_key_value_heads: int
+
+
 # xs: unit tests (a training step takes milliseconds); s: the quickstart demo; m: benchmarks.
-SIZES: dict[str, dict[str, int]] = {
+SIZES: dict[str, _Dims] = {
     "xs": {
         "hidden_size": 64,
         "intermediate_size": 192,
@@ -106,8 +117,8 @@ def build_tiny_model(out_dir: str | Path, *, seed: int = 0, size: Size = "xs") -
         # base has a large output head; this scale stands in for that. The head is untied: scaling tied embeddings
         # instead makes the random model predict its own input token (initial loss 18.8).
         with torch.no_grad():
-            model.get_output_embeddings().weight.mul_(OUTPUT_HEAD_SCALE)
-    model.generation_config = GenerationConfig(
+            model.get_output_embeddings().weight.mul_(OUTPUT_HEAD_SCALE)  # type: ignore[no-untyped-call]
+    model.generation_config = GenerationConfig(  # type: ignore[no-untyped-call]
         eos_token_id=[IM_END_ID, ENDOFTEXT_ID],
         pad_token_id=PAD_ID,
         do_sample=False,
@@ -148,17 +159,18 @@ def _replace_dir(src: Path, dst: Path) -> None:
 def _quiet_progress() -> Iterator[None]:
     """Hide the "Writing model shards" bar for a file that takes milliseconds to write, then restore it."""
     was_enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     try:
         yield
     finally:
         if was_enabled:
-            hf_logging.enable_progress_bar()
+            hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
 
 
 def tiny_config(size: Size) -> LlamaConfig:
     """The model config for a size preset, so callers can count parameters without building anything."""
-    return LlamaConfig(
+    # attn_implementation is taken by PreTrainedConfig's **kwargs, which LlamaConfig's signature leaves out.
+    return LlamaConfig(  # type: ignore[call-arg]
         vocab_size=VOCAB_SIZE,
         max_position_embeddings=MAX_LENGTH,
         rms_norm_eps=1e-6,
@@ -193,7 +205,7 @@ def build_tokenizer() -> TokenizersBackend:
 
     # TokenizersBackend is transformers 5's name for PreTrainedTokenizerFast (an alias of it); it is what
     # AutoTokenizer loads back for a byte-level tokenizer.json.
-    tokenizer = TokenizersBackend(
+    tokenizer = TokenizersBackend(  # type: ignore[no-untyped-call]
         tokenizer_object=bpe,
         bos_token=None,
         eos_token=IM_END,

@@ -175,7 +175,8 @@ def to_preference(obj: Any, fmt: str, *, file: str, line: int) -> tuple[dict[str
     base: dict[str, Any] = {"meta": meta}
     if isinstance(obj.get("tags"), list):
         base["tags"] = obj["tags"]
-    tools = obj.get("input") if fmt == "openai_dpo" and isinstance(obj.get("input"), dict) else obj
+    inp = obj.get("input")
+    tools: dict[str, Any] = inp if fmt == "openai_dpo" and isinstance(inp, dict) else obj
     for key in TOOL_RECORD_KEYS:
         if tools.get(key) is not None:
             base[key] = tools[key]
