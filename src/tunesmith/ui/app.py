@@ -10,20 +10,22 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from tunesmith.config import Config
 from tunesmith.errors import TunesmithError
+from tunesmith.monitor.run import parse_since
 from tunesmith.registry import Registry
 from tunesmith.ui import loaders, svg
-from tunesmith.ui.traffic import TrafficStore
+from tunesmith.ui.traffic import Traffic, TrafficStore
 
 HERE = Path(__file__).parent
 PAGES = [
@@ -57,6 +59,22 @@ def _when(v: Any) -> str:
     return "–" if v is None else str(v)
 
 
+@dataclass
+class _Site:
+    """What every page reads: the project, its registry and its traffic, and the templates that render them."""
+
+    cfg: Config
+    reg: Registry
+    store: TrafficStore
+    env: Environment
+
+    def page(self, request: Request, template: str, **ctx: Any) -> HTMLResponse:
+        html = self.env.get_template(template).render(
+            request=request, pages=PAGES, path=request.url.path, project=self.cfg.project.name, **ctx
+        )
+        return HTMLResponse(html)
+
+
 def create_app(cfg: Config) -> FastAPI:
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
@@ -64,63 +82,72 @@ def create_app(cfg: Config) -> FastAPI:
     )
     env.filters["num"] = _num
     env.filters["when"] = _when
-    reg = Registry(cfg)
-    store = TrafficStore(cfg.monitor.database_url, cfg.root)
+    site = _Site(cfg, Registry(cfg), TrafficStore(cfg.monitor.database_url, cfg.root), env)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        store.close()
+        site.store.close()
 
     app = FastAPI(title="tunesmith ui", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    for router in (_overview(site), _datasets(site), _runs(site), _evals(site), _traffic(site)):
+        app.include_router(router)
+    return app
 
-    def page(request: Request, template: str, **ctx: Any) -> HTMLResponse:
-        html = env.get_template(template).render(
-            request=request, pages=PAGES, path=request.url.path, project=cfg.project.name, **ctx
-        )
-        return HTMLResponse(html)
 
-    @app.get("/", response_class=HTMLResponse)
+def _overview(site: _Site) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/", response_class=HTMLResponse)
     def overview(request: Request) -> HTMLResponse:
-        runs = loaders.runs(reg)
+        runs = loaders.runs(site.reg)
         served = next((r for r in runs if r.served), None)
-        served_eval = served.info.evaluation if served else None
-        newest = max(runs, key=lambda r: r.info.created_at or "", default=None)
-        previous = served if served is not None and newest is not None and served.id != newest.id else None
-        if previous is None and len(runs) >= 2:
-            previous = sorted(runs, key=lambda r: r.info.created_at or "")[-2]
-        changed = None
-        if newest is not None and previous is not None and previous.id != newest.id:
-            data = None
-            dsets = {d.hash: d for d in loaders.datasets(reg)}
-            a, b = dsets.get(previous.info.dataset_hash or ""), dsets.get(newest.info.dataset_hash or "")
-            if a is not None and b is not None and a.hash != b.hash:
-                data = loaders.dataset_diff(a, b)
-            changed = {
-                "from": previous,
-                "to": newest,
-                "config": loaders.config_diff(previous.train_config, newest.train_config),
-                "data": data,
-            }
-        return page(
+        return site.page(
             request,
             "overview.html",
-            lineage=loaders.lineage(reg),
+            lineage=loaders.lineage(site.reg),
             served=served,
-            served_eval=served_eval,
-            pointer=loaders.served_pointer(reg),
-            datasets=loaders.datasets(reg),
-            changed=changed,
+            served_eval=served.info.evaluation if served else None,
+            pointer=loaders.served_pointer(site.reg),
+            datasets=loaders.datasets(site.reg),
+            changed=_what_changed(site.reg, runs, served),
         )
 
-    @app.get("/datasets", response_class=HTMLResponse)
+    return router
+
+
+def _what_changed(reg: Registry, runs: list[loaders.RunView], served: loaders.RunView | None) -> dict[str, Any] | None:
+    """The newest run against the served one (or the one before it): how their config and data differ."""
+    newest = max(runs, key=lambda r: r.info.created_at or "", default=None)
+    previous = served if served is not None and newest is not None and served.id != newest.id else None
+    if previous is None and len(runs) >= 2:
+        previous = sorted(runs, key=lambda r: r.info.created_at or "")[-2]
+    if newest is None or previous is None or previous.id == newest.id:
+        return None
+    data = None
+    dsets = {d.hash: d for d in loaders.datasets(reg)}
+    a, b = dsets.get(previous.info.dataset_hash or ""), dsets.get(newest.info.dataset_hash or "")
+    if a is not None and b is not None and a.hash != b.hash:
+        data = loaders.dataset_diff(a, b)
+    return {
+        "from": previous,
+        "to": newest,
+        "config": loaders.config_diff(previous.train_config, newest.train_config),
+        "data": data,
+    }
+
+
+def _datasets(site: _Site) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/datasets", response_class=HTMLResponse)
     def datasets(
         request: Request, a: str | None = None, b: str | None = None, split: str = "train", q: str = ""
     ) -> HTMLResponse:
-        views = loaders.datasets(reg)
+        views = loaders.datasets(site.reg)
         by_hash = {d.short: d for d in views}
-        report, groups = loaders.findings(cfg)
+        report, groups = loaders.findings(site.cfg)
         current = next((d for d in views if d.label == "current"), views[0] if views else None)
         previews = loaders.prepared_by_source(current.info.path) if current else {}
         diff = None
@@ -132,7 +159,7 @@ def create_app(cfg: Config) -> FastAPI:
         if split not in loaders.SPLITS:
             raise HTTPException(400, f"split must be one of {', '.join(loaders.SPLITS)}")
         n_match, rows = loaders.examples(current.info.path, split, q) if current else (0, [])
-        return page(
+        return site.page(
             request,
             "datasets.html",
             views=views,
@@ -149,106 +176,140 @@ def create_app(cfg: Config) -> FastAPI:
             current=current,
         )
 
-    @app.get("/runs", response_class=HTMLResponse)
+    return router
+
+
+def _runs(site: _Site) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/runs", response_class=HTMLResponse)
     def runs(request: Request, a: str | None = None, b: str | None = None) -> HTMLResponse:
-        views = loaders.runs(reg)
+        views = loaders.runs(site.reg)
         by_id = {r.id: r for r in views}
         for ref in (a, b):
             if ref is not None and ref not in by_id:
                 raise HTTPException(404, f"no run {ref}")
-        plots = {
-            r.id: {
-                "loss": svg.line_chart(
-                    f"loss of run {r.id}",
-                    {"train": r.curve("loss"), "val": r.curve("eval_loss")},
-                    xlabel="step",
-                    ylabel="loss",
-                ),
-                "lr": svg.line_chart(
-                    f"learning rate of run {r.id}", {"lr": r.curve("learning_rate")}, xlabel="step", ylabel="lr"
-                ),
-            }
-            for r in views
-        }
+        plots = {r.id: _run_plots(r) for r in views}
         pair = None
         if len(views) >= 2:
             ra = by_id[a] if a else views[0]
             rb = by_id[b] if b else next(r for r in views if r.id != ra.id)
-            pair = {
-                "a": ra,
-                "b": rb,
-                "config": loaders.config_diff(ra.train_config, rb.train_config),
-                "loss": svg.line_chart(
-                    "loss, both runs",
-                    {
-                        f"{ra.id} train": ra.curve("loss"),
-                        f"{ra.id} val": ra.curve("eval_loss"),
-                        f"{rb.id} train": rb.curve("loss"),
-                        f"{rb.id} val": rb.curve("eval_loss"),
-                    },
-                    xlabel="step",
-                    ylabel="loss",
-                ),
-            }
-        return page(request, "runs.html", runs=views, plots=plots, pair=pair, check=loaders.check_estimate(cfg))
+            pair = _run_pair(ra, rb)
+        return site.page(
+            request, "runs.html", runs=views, plots=plots, pair=pair, check=loaders.check_estimate(site.cfg)
+        )
 
-    @app.get("/evals", response_class=HTMLResponse)
+    return router
+
+
+def _run_plots(r: loaders.RunView) -> dict[str, str]:
+    return {
+        "loss": svg.line_chart(
+            f"loss of run {r.id}",
+            {"train": r.curve("loss"), "val": r.curve("eval_loss")},
+            xlabel="step",
+            ylabel="loss",
+        ),
+        "lr": svg.line_chart(
+            f"learning rate of run {r.id}", {"lr": r.curve("learning_rate")}, xlabel="step", ylabel="lr"
+        ),
+    }
+
+
+def _run_pair(ra: loaders.RunView, rb: loaders.RunView) -> dict[str, Any]:
+    """Two runs side by side: their config diff and both loss curves on one chart."""
+    return {
+        "a": ra,
+        "b": rb,
+        "config": loaders.config_diff(ra.train_config, rb.train_config),
+        "loss": svg.line_chart(
+            "loss, both runs",
+            {
+                f"{ra.id} train": ra.curve("loss"),
+                f"{ra.id} val": ra.curve("eval_loss"),
+                f"{rb.id} train": rb.curve("loss"),
+                f"{rb.id} val": rb.curve("eval_loss"),
+            },
+            xlabel="step",
+            ylabel="loss",
+        ),
+    }
+
+
+def _evals(site: _Site) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/evals", response_class=HTMLResponse)
     def evals(request: Request) -> HTMLResponse:
-        views = loaders.evaluations(reg)
-        plots = {}
-        for ev in views:
-            points = []
-            for name, arm in ev.results.arms.items():
-                if arm.tokens is None or arm.latency_ms is None:
-                    continue
-                cost = "" if arm.cost_per_1k_requests is None else f", ${arm.cost_per_1k_requests:.4f} per 1k requests"
-                points.append(
-                    (
-                        name,
-                        arm.tokens.per_request,
-                        arm.latency_ms.p50,
-                        f"{name}: {arm.tokens.per_request:.0f} tokens/request, p50 {arm.latency_ms.p50:.0f} ms{cost}",
-                    )
-                )
-            plots[ev.id] = svg.scatter(
-                "tokens per request against latency", points, xlabel="tokens per request", ylabel="p50 latency (ms)"
-            )
-        return page(request, "evals.html", evals=views, plots=plots)
+        views = loaders.evaluations(site.reg)
+        return site.page(request, "evals.html", evals=views, plots={ev.id: _cost_scatter(ev) for ev in views})
 
-    @app.get("/evals/{ref}/report.html")
+    @router.get("/evals/{ref}/report.html")
     def report(ref: str) -> FileResponse:
         """The report.html of a listed evaluation (looked up by id, never used as a path)."""
-        ev = next((e for e in loaders.evaluations(reg) if e.id == ref), None)
+        ev = next((e for e in loaders.evaluations(site.reg) if e.id == ref), None)
         if ev is None or not (ev.path / "report.html").is_file():
             raise HTTPException(404, f"no report for evaluation {ref}")
         return FileResponse(ev.path / "report.html", media_type="text/html")
 
-    from tunesmith.monitor.run import parse_since  # imported once, not on the first traffic page
+    return router
 
-    @app.get("/traffic", response_class=HTMLResponse)
+
+def _cost_scatter(ev: loaders.EvalView) -> str:
+    """Each arm's tokens per request against its latency: what its quality costs."""
+    points = []
+    for name, arm in ev.results.arms.items():
+        if arm.tokens is None or arm.latency_ms is None:
+            continue
+        cost = "" if arm.cost_per_1k_requests is None else f", ${arm.cost_per_1k_requests:.4f} per 1k requests"
+        points.append(
+            (
+                name,
+                arm.tokens.per_request,
+                arm.latency_ms.p50,
+                f"{name}: {arm.tokens.per_request:.0f} tokens/request, p50 {arm.latency_ms.p50:.0f} ms{cost}",
+            )
+        )
+    return svg.scatter(
+        "tokens per request against latency", points, xlabel="tokens per request", ylabel="p50 latency (ms)"
+    )
+
+
+def _traffic(site: _Site) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/traffic", response_class=HTMLResponse)
     def traffic(request: Request, since: str | None = None) -> HTMLResponse:
-
-        window = since if since is not None else cfg.monitor.since
+        window = since if since is not None else site.cfg.monitor.since
         try:
             start = None if window == "all" else parse_since(window)
         except TunesmithError as e:
             raise HTTPException(400, e.message) from None
-        t = store.summary(start)
-        plots = {
-            "requests": svg.bars(f"requests per {t.bucket}", [(k, n) for k, n, _ in t.buckets], ylabel="requests"),
-            "latency": svg.line_chart(
-                f"mean latency per {t.bucket}",
-                {"mean latency": [(float(i), lat) for i, (_, _, lat) in enumerate(t.buckets)]},
-                xlabel=f"{t.bucket} (index)",
-                ylabel="ms",
-            ),
-            "ratings": svg.bars("feedback ratings", [(_num(k, 1), n) for k, n in t.ratings], ylabel="count"),
-        }
-        return page(
-            request, "traffic.html", t=t, window=window, plots=plots, drift=loaders.drift(cfg), monitor=cfg.monitor
+        t = site.store.summary(start)
+        return site.page(
+            request,
+            "traffic.html",
+            t=t,
+            window=window,
+            plots=_traffic_plots(t),
+            drift=loaders.drift(site.cfg),
+            monitor=site.cfg.monitor,
         )
 
-    return app
+    return router
+
+
+def _traffic_plots(t: Traffic) -> dict[str, str]:
+    return {
+        "requests": svg.bars(f"requests per {t.bucket}", [(k, n) for k, n, _ in t.buckets], ylabel="requests"),
+        "latency": svg.line_chart(
+            f"mean latency per {t.bucket}",
+            {"mean latency": [(float(i), lat) for i, (_, _, lat) in enumerate(t.buckets)]},
+            xlabel=f"{t.bucket} (index)",
+            ylabel="ms",
+        ),
+        "ratings": svg.bars("feedback ratings", [(_num(k, 1), n) for k, n in t.ratings], ylabel="count"),
+    }
 
 
 def serve_ui(cfg: Config, host: str | None = None, port: int | None = None) -> None:
