@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from tunesmith.errors import DataError
+from tunesmith.models.embedding import embed
 
 RRF_K = 60  # the constant of reciprocal rank fusion (Cormack et al., 2009): damps the weight of the top ranks
 
@@ -21,8 +22,6 @@ class HybridRetriever:
     def __init__(self, texts: list[str]) -> None:
         import bm25s
 
-        from tunesmith.evals.metrics import embed
-
         if not texts:
             raise DataError("nothing to retrieve from", hint="check the training split or eval.rag_documents")
         self.texts = texts
@@ -32,8 +31,6 @@ class HybridRetriever:
 
     def search(self, queries: list[str], k: int) -> list[list[int]]:
         import bm25s
-
-        from tunesmith.evals.metrics import embed
 
         k = min(k, len(self.texts))
         depth = min(len(self.texts), max(4 * k, 20))  # rank deeper than k, so fusion can promote a runner-up
