@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from tunesmith.config import Config
 from tunesmith.evals.cases import TestCase
@@ -45,7 +46,7 @@ def last_user(messages: list[dict[str, str]]) -> str:
     return next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
 
 
-def training_pairs(train_rows: list[dict]) -> list[Pair]:
+def training_pairs(train_rows: list[dict[str, Any]]) -> list[Pair]:
     """(last user turn, assistant reply) of every training conversation with an assistant turn."""
     pairs = []
     for row in train_rows:
@@ -118,7 +119,7 @@ def pair_passages(pairs: list[Pair]) -> list[str]:
     return [f"Q: {p.question}\nA: {p.answer}" for p in pairs]
 
 
-def retrieval_arm(train_rows: list[dict], cases: list[TestCase]) -> list[Prediction]:
+def retrieval_arm(train_rows: list[dict[str, Any]], cases: list[TestCase]) -> list[Prediction]:
     """The floor a fine-tune must clear: the stored answer of the training question nearest each test prompt."""
     import bm25s
 
@@ -140,7 +141,7 @@ def retrieval_arm(train_rows: list[dict], cases: list[TestCase]) -> list[Predict
 
 
 def arm_conversations(
-    cfg: Config, cases: list[TestCase], train_rows: list[dict]
+    cfg: Config, cases: list[TestCase], train_rows: list[dict[str, Any]]
 ) -> dict[str, list[list[dict[str, str]]]]:
     """The prompt of every generating arm: the test conversation itself, or it with shots or passages added."""
     ec = cfg.eval
@@ -166,6 +167,7 @@ def arm_conversations(
             passages = load_documents(cfg.path(ec.rag_documents), ec.rag_chunk_words)
             retriever = HybridRetriever(passages)
         else:
+            assert questions is not None  # needs_index: rag over the training pairs searches their questions
             passages, retriever = pair_passages(pairs), questions
         with_passages = rag_conversations(plain, passages, retriever, ec.rag_k)
         convs["rag"] = convs["fine_tuned_rag"] = with_passages

@@ -134,9 +134,10 @@ def _cost_cells(arm: ArmResult) -> str:
     # tokens, batched latency, one request alone, throughput, cost
     cells: list[str | None] = [None, None, None, None, None if cost is None else f"{cost:,.4g}"]
     if tokens:
-        cells[0] = f"{tokens.per_request:,.0f} ({tokens.prompt_mean:,.0f} + {tokens.completion_mean:,.0f})"
+        tokens_cell = f"{tokens.per_request:,.0f} ({tokens.prompt_mean:,.0f} + {tokens.completion_mean:,.0f})"
         if tokens.extra_prompt_mean is not None:
-            cells[0] += f", {tokens.extra_prompt_mean:+,.0f} prompt vs plain"
+            tokens_cell += f", {tokens.extra_prompt_mean:+,.0f} prompt vs plain"
+        cells[0] = tokens_cell
     if latency:
         cells[1] = f"{latency.p50:,.0f} / {latency.p95:,.0f} ms"
     if single:

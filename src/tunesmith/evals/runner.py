@@ -222,8 +222,8 @@ class _Models:
 
 def _plan_models(cfg: Config, train_dir: Path) -> _Models:
     ec = cfg.eval
-    base_arms = [a for a in ec.arms if a in BASE_MODEL_ARMS]
-    ft_arms = [a for a in ec.arms if a in FINE_TUNED_ARMS]
+    base_arms: list[str] = [a for a in ec.arms if a in BASE_MODEL_ARMS]
+    ft_arms: list[str] = [a for a in ec.arms if a in FINE_TUNED_ARMS]
     sft_run = _sft_run(cfg) if "sft" in ec.arms else None
     # A vendor backend: the base-model arms call the vendor's base model, the fine-tuned arms the vendor's
     # fine-tune, both through the endpoint client.
@@ -256,7 +256,7 @@ def _generate_all(
     models: _Models,
     train_dir: Path,
     cases: list[TestCase],
-    train_rows: list[dict],
+    train_rows: list[dict[str, Any]],
     convs: dict[str, list[list[dict[str, str]]]],
     console: Console,
 ) -> _Generated:
@@ -267,7 +267,9 @@ def _generate_all(
     with Progress(*columns, console=console) as progress:
         if "retrieval" in ec.arms:
             out.runs["retrieval"] = _timed(lambda: retrieval_arm(train_rows, cases))
-        endpoints = {"endpoint": ec.endpoint} if "endpoint" in ec.arms else {}
+        endpoints: dict[str, EndpointConfig] = {}
+        if "endpoint" in ec.arms and ec.endpoint is not None:  # _check_config made sure it is set
+            endpoints["endpoint"] = ec.endpoint
         if models.vendor is not None:
             vendor = models.vendor
             endpoints |= {a: vendor["base" if a in BASE_MODEL_ARMS else "fine_tuned"] for a in models.all_arms()}
@@ -294,6 +296,8 @@ def _generate_local(
     """The base group, then the fine-tuned group, then the SFT run; each model is dropped before the next loads."""
     from tunesmith.evals.forgetting import general_text, perplexity
 
+    if models.base is None:  # only model-free arms
+        return
     groups: list[tuple[list[str], str | None, Callable[[], Any]]] = []
     if models.base_arms or models.check_forgetting:
         groups.append((models.base_arms, "base", partial(load_model, models.base, revision=cfg.model.revision)))

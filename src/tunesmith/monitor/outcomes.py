@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from tunesmith.config import MonitorConfig
-from tunesmith.evals.metrics import is_refusal
 from tunesmith.monitor.signal import Signal
+from tunesmith.refusals import is_refusal
 from tunesmith.serve.log import LoggedRequest
 
 

@@ -106,17 +106,18 @@ class _BodyLimit:
     def __init__(self, app: Any, limit: int) -> None:
         self.app, self.limit = app, limit
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
-            return await self.app(scope, receive, send)
+            await self.app(scope, receive, send)
+            return
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             return await self._reject(scope, receive, send)
         seen = 0
 
-        async def counting_receive() -> dict:
+        async def counting_receive() -> dict[str, Any]:
             nonlocal seen
-            message = await receive()
+            message: dict[str, Any] = await receive()
             seen += len(message.get("body", b""))
             if seen > self.limit:
                 raise APIError(413, f"request body over {self.limit} bytes", code="body_too_large")
@@ -124,7 +125,7 @@ class _BodyLimit:
 
         await self.app(scope, counting_receive, send)
 
-    async def _reject(self, scope: dict, receive: Any, send: Any) -> None:
+    async def _reject(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         response = _error(413, f"request body over {self.limit} bytes", "invalid_request_error", code="body_too_large")
         await response(scope, receive, send)
 
