@@ -15,8 +15,9 @@ import pytest
 from tunesmith.config import DataConfig
 from tunesmith.data import dedup, stats
 from tunesmith.data.check import check_files
+from tunesmith.data.conversation_prep import truncate as _truncate
 from tunesmith.data.export import export_dataset, openai_format_errors
-from tunesmith.data.prepare import _truncate, prepare_dataset
+from tunesmith.data.prepare import prepare_dataset
 from tunesmith.models.chat import end_of_turn_ids, record_tools, render_ids
 from tunesmith.train.masking import IGNORE_INDEX, tokenize_conversation
 

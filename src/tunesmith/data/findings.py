@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tunesmith.config import DataConfig
-from tunesmith.data import dedup, pii
+from tunesmith.data import dedup, pii, stats
 from tunesmith.records import Finding, LoadResult
 
 
@@ -194,6 +194,19 @@ def pii_findings(records: Sequence[dict[str, Any]], cfg: DataConfig, *, name_sam
         )
     kept = sorted(names.forms.get(v, v) for v in recurring)
     return PiiScan(findings, dict(count), kept, frequent)
+
+
+@dataclass
+class Measured:
+    """What a check found and measured, from which each kind of data reports its statistics."""
+
+    loaded: LoadResult
+    found: list[Finding]
+    tokens: Any  # the kind's token counts (`DataKind.count_tokens`)
+    counter: stats.TokenCounter
+    max_seq_len: int
+    scan: PiiScan | None  # None: the scan was skipped
+    measures: dict[str, Any]  # the kind's own, from `DataKind.dataset_findings`
 
 
 def too_long(record: dict[str, Any], message: str) -> Finding:

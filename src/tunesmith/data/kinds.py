@@ -1,4 +1,10 @@
-"""Which kind of data a set of files holds, decided once for check and prepare.
+"""Which kind of data a set of files holds, and what check and prepare need to know about each kind.
+
+Check (`data.check`) and prepare (`data.prepare`) exist once; a kind supplies only what differs: how its files
+load (through the records format registry), how its items group for dedup and leak-free splits, which texts the
+PII scan reads and redaction edits, how its tokens count, its own findings and statistics, and the shape of what
+prepare writes (rows, counts, options, manifest and card). A new kind implements `DataKind` and is named in
+`kind_for`.
 
 The formats vote in the record layer (`records.kind_of`); here the data section has its say: a forced
 `data.format` is a conversation format, and data.test_paths / data.val_paths hold conversations only.
@@ -6,12 +12,53 @@ The formats vote in the record layer (`records.kind_of`); here the data section 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, Protocol
 
 from tunesmith.config import DataConfig
+from tunesmith.data.conversations import Conversations
+from tunesmith.data.findings import Measured, PiiScan
+from tunesmith.data.preference import PreferencePairs
+from tunesmith.data.stats import TokenCounter
+from tunesmith.data.store import PiiKey
 from tunesmith.errors import DataError
-from tunesmith.records import RecordKind, kind_of
+from tunesmith.records import Finding, LoadResult, RecordKind, kind_of
+
+Items = list[dict[str, Any]]
+
+
+class DataKind(Protocol):
+    """One run of check or prepare over one kind of data. An instance lives for one run: prepare's steps are
+    called in order, and a step may keep what it learns for the ones after it."""
+
+    name: RecordKind
+    warnings: list[str]  # prepare's warnings, in the order they arose
+
+    # check
+    def load_all(self, paths: Sequence[str | Path]) -> LoadResult: ...
+    def count_tokens(self, counter: TokenCounter, items: Items) -> Any: ...
+    def too_long(self, items: Items, tokens: Any, max_seq_len: int) -> list[Finding]: ...
+    def group_findings(self, items: Items) -> list[Finding]: ...
+    def pii_views(self, items: Items) -> Items: ...
+    def pii_notes(self, items: Items, scan: PiiScan) -> list[str]: ...
+    def dataset_findings(self, items: Items, *, diversity: bool) -> tuple[list[Finding], dict[str, Any]]: ...
+    def check_stats(self, m: Measured) -> dict[str, Any]: ...
+
+    # prepare
+    def inputs(self, paths: Sequence[str | Path]) -> list[str | Path]: ...
+    def load_inputs(self, paths: Sequence[str | Path]) -> LoadResult: ...
+    def plan_drops(self, items: Items) -> dict[int, str]: ...
+    def redact(self, items: Items, kept: list[int], key: PiiKey) -> tuple[Items, Counter[str]]: ...
+    def fit_lengths(self, items: Items, kept: list[int], counter: TokenCounter, max_seq_len: int) -> None: ...
+    def split(self, items: Items, seed: int) -> dict[str, Items]: ...
+    def counts(self, loaded: LoadResult, rows: dict[str, Items], pii_counts: Counter[str]) -> dict[str, Any]: ...
+    def options(self, max_seq_len: int, seed: int, tokenizer: str) -> dict[str, Any]: ...
+    def extra(self, formats: dict[str, str]) -> dict[str, Any]: ...
+    def card(
+        self, counts: dict[str, Any], max_seq_len: int, seed: int, digest: str, sources: Items, pii_counts: Counter[str]
+    ) -> str: ...
 
 
 def data_kind(paths: Sequence[str | Path], cfg: DataConfig, held: Sequence[str | Path], *, hint: str) -> RecordKind:
@@ -21,3 +68,18 @@ def data_kind(paths: Sequence[str | Path], cfg: DataConfig, held: Sequence[str |
     if held:
         raise DataError("data.test_paths and data.val_paths are for conversations, not preference pairs", hint=hint)
     return "preference"
+
+
+def kind_for(
+    paths: Sequence[str | Path],
+    cfg: DataConfig,
+    *,
+    hint: str,
+    against: str | Path | None = None,
+    parent: str | Path | None = None,
+) -> DataKind:
+    """The kind of `paths` for one run; `against` (a test split to keep out) applies to preference pairs."""
+    held = [p for files in cfg.held_out().values() for p in files]
+    if data_kind(paths, cfg, held, hint=hint) == "preference":
+        return PreferencePairs(cfg, against=against, parent=parent)
+    return Conversations(cfg, parent=parent)

@@ -1,4 +1,4 @@
-"""Preference pairs: loading, checking and preparing (DESIGN.md, "Preference record").
+"""Preference pairs as a data kind (`data.kinds.DataKind`; DESIGN.md, "Preference record").
 
 A preference pair is `{"prompt": [messages], "chosen": [messages], "rejected": [messages], "meta": {...}}`, the
 message lists in the canonical form of records.py. Three formats load into it, detected per file:
@@ -22,29 +22,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tunesmith.artifacts import check_output, sha256_file
-from tunesmith.config import DataConfig, TrainConfig, default_of
+from tunesmith.artifacts import sha256_file
+from tunesmith.config import DataConfig
 from tunesmith.data import findings, pii, stats
 from tunesmith.data.card import pair_card
-from tunesmith.data.findings import CheckReport, group_finding, pii_findings
+from tunesmith.data.findings import Measured, PiiScan, group_finding
 from tunesmith.data.pair_keys import PromptGroups, all_texts, conversation, prompt_groups, prompt_key, test_prompts
-from tunesmith.data.redact import load_key, redact
+from tunesmith.data.redact import redact
 from tunesmith.data.split import SPLITS, split_groups
-from tunesmith.data.store import PiiKey, PrepareResult, no_valid_example, read_prepared, unique_ids, write_dataset
+from tunesmith.data.store import PiiKey, read_prepared, unique_ids
 from tunesmith.errors import DataError
 from tunesmith.records import (
     TOOL_RECORD_KEYS,
     Finding,
     LoadResult,
+    RecordKind,
     kind_of,
     load_preferences,
     parse_transcript,
 )
 from tunesmith.records import messages_key as _key
 
-__all__ = ["is_preference_data", "load_preferences", "parse_transcript", "check_preferences", "prepare_preferences"]
+__all__ = ["PreferencePairs", "is_preference_data", "load_preferences", "parse_transcript"]
 
 SIDES = ("chosen", "rejected")
+Tokens = dict[str, list[dict[str, int]]]  # per side, per pair: by role and in total
 
 
 def _too_long(pairs: list[dict[str, Any]], tokens: dict[str, list[dict[str, int]]], max_seq_len: int) -> list[Finding]:
@@ -180,52 +182,6 @@ def _pair_stats(
     }
 
 
-def check_preferences(
-    loaded: LoadResult,
-    cfg: DataConfig | None = None,
-    *,
-    max_seq_len: int | None = None,
-    tokenizer: Any = None,
-    pii_scan: bool = True,
-    test: str | Path | None = None,
-) -> CheckReport:
-    """Every finding of preference data: the loader's, too long, duplicates and conflicts of the prompt, PII, and
-    leakage (a pair whose prompt is in the test split at `test`, a prepared dataset or a test.jsonl), with the
-    settings of the data section (`cfg`; its defaults if None) and the sequence length (train.max_seq_len; its
-    default if None)."""
-    cfg = cfg or DataConfig()
-    max_seq_len = default_of(TrainConfig, "max_seq_len") if max_seq_len is None else max_seq_len
-    pairs = loaded.records
-    found = list(loaded.findings)
-    notes: list[str] = []
-    counter = stats.TokenCounter(tokenizer)
-    tokens = {side: counter.records([conversation(p, side) for p in pairs]) for side in SIDES}
-    found += _too_long(pairs, tokens, max_seq_len)
-    found += _group_findings(pairs, prompt_groups(pairs, cfg.near_dup_threshold), cfg.near_dup_threshold)
-    if test is not None:
-        found += _leakage(pairs, test)
-    pii_counts: dict[str, int] = {}
-    if pii_scan and pairs:
-        scan = pii_findings([all_texts(p) for p in pairs], cfg, name_sample=cfg.pii_name_sample or None)
-        found += scan.findings
-        pii_counts = scan.counts
-        if pii.names_warning():
-            notes.append(pii.names_warning())
-    n = len(pairs)
-    if n < stats.FEW_EXAMPLES:
-        found.append(
-            Finding(
-                "too_few_examples",
-                "warning",
-                [],
-                f"only {n} pairs: DPO moves a model with a few hundred pairs; aim for at least {stats.FEW_EXAMPLES}",
-            )
-        )
-    findings.sort_findings(found)
-    report_stats = _pair_stats(loaded, found, tokens, counter, max_seq_len, pii_counts if pii_scan else None, cfg)
-    return findings.report(loaded, n, report_stats, found, notes)
-
-
 # ----------------------------------------------------------------------------------------------------------------
 # Prepare
 
@@ -348,105 +304,144 @@ def _redact_pairs(
     return log, pii_counts
 
 
-def prepare_preferences(
-    paths: Sequence[str | Path],
-    out_dir: str | Path,
-    cfg: DataConfig,
-    *,
-    max_seq_len: int | None = None,
-    seed: int = 0,
-    tokenizer: Any = None,
-    pii_key_file: str | Path | None = None,
-    against: str | Path | None = None,
-    parent: str | Path | None = None,
-    overwrite: bool = False,
-) -> PrepareResult:
-    """Write train/val/test.jsonl of pairs, manifest.json, README.md and redactions.jsonl into `out_dir`, atomically.
-
-    Copies of a pair are dropped (one kept) unless `cfg.dedup` is off; contradicting pairs per `cfg.conflicts`
-    (keep keeps them, otherwise both go); pairs over `max_seq_len` (train.max_seq_len; its default if None) on
-    either side are dropped; personal data is redacted as in SFT data, with the audit log; `against` (a prepared
-    dataset or a test.jsonl) drops the pairs whose prompt is in that test split (`leakage`). The pairs of one
-    prompt never straddle splits.
-
-    With `parent` (a preference dataset written by an earlier prepare), the new version holds every parent pair
-    unchanged and in its split (its test split is frozen); a new pair identical to a parent pair is dropped
-    (`in_parent`), one whose prompt is in the parent's test split too (`leakage`), one whose prompt the parent
-    has in train or val joins that split, and the others go to train and val in their proportion.
-    """
-    out_dir = Path(out_dir)
-    max_seq_len = default_of(TrainConfig, "max_seq_len") if max_seq_len is None else max_seq_len
-    check_output(out_dir, overwrite=overwrite, inputs=list(paths))
-    loaded = load_preferences(paths)
-    pairs = loaded.records
-    if not pairs:
-        raise no_valid_example(loaded.findings, list(loaded.formats) or [str(p) for p in paths])
-    invalid = len({(f.file, f.lines[0]) for f in loaded.findings if f.lines})
-    groups = prompt_groups(pairs, cfg.near_dup_threshold)
-    drop, base = _pair_drops(pairs, groups, cfg, against, parent)
-    warnings: list[str] = []
-    key = PiiKey(Path(pii_key_file) if pii_key_file else out_dir.with_name(out_dir.name + ".pii-key"))
-    if cfg.pii == "pseudonymize":
-        key.key, key.new = load_key(key.path, out_dir)
-    kept = [i for i in range(len(pairs)) if i not in drop]
-    log, pii_counts = _redact_pairs(pairs, kept, cfg, key, warnings)
-    counter = stats.TokenCounter(tokenizer)
-    for side in SIDES:
-        for i, t in zip(kept, counter.records([conversation(pairs[i], side) for i in kept]), strict=True):
-            if t["total"] > max_seq_len:
-                drop[i] = "too_long"  # a pair is not truncated: cutting one side would change what it prefers
-    if cfg.too_long == "truncate" and "too_long" in drop.values():
-        warnings.append(
-            "pairs over train.max_seq_len are dropped, never truncated (data.too_long: truncate is for SFT)"
-        )
-    if len(drop) == len(pairs):
-        raise DataError(
-            "every pair was dropped", hint="loosen the dedup or conflicts options, or raise train.max_seq_len"
-        )
-    new_rows = _assign(pairs, drop, groups, base, cfg, seed, parent is not None)
-    rows = {s: [*base.rows[s], *[_output_pair(pairs[i]) for i in new_rows[s]]] for s in SPLITS}
-    dropped = Counter(drop.values())
-    counts: dict[str, Any] = {
-        "kind": "preference",
-        "input": loaded.lines_read,
-        "valid": len(pairs),
-        "dropped": {k: v for k, v in {"invalid": invalid, **dict(sorted(dropped.items()))}.items() if v},
-        **{s: len(rows[s]) for s in SPLITS},
-        "redacted": dict(sorted(pii_counts.items())),
-    }
-    if parent is not None:
-        counts["parent"] = {"dataset_hash": base.dataset_hash, **{s: len(base.rows[s]) for s in SPLITS}}
-        counts["new"] = {s: len(new_rows[s]) for s in SPLITS}
-    options = {
-        **cfg.model_dump(mode="json", exclude={"paths", "pii_name_sample", "embedding_sample", "columns", "format"}),
-        "kind": "preference",
-        "max_seq_len": max_seq_len,
-        "seed": seed,
-        "tokenizer": counter.method,
-        "pii_allow": sorted(cfg.pii_allow),
-        **({"against": str(against)} if against is not None else {}),
-        **({"parent_dataset_hash": base.dataset_hash} if parent is not None else {}),
-    }
-    sources = [{"file": Path(p).name, "format": f, "sha256": sha256_file(p)} for p, f in loaded.formats.items()]
-    extra = {
-        "kind": "preference",
-        "sources": sources,
-        "warnings": warnings,
-        **({"parent": {"path": str(parent), "dataset_hash": base.dataset_hash}} if parent is not None else {}),
-    }
-    digest = write_dataset(
-        out_dir,
-        rows,
-        options=options,
-        log=log,
-        card=lambda digest: pair_card(counts, cfg, seed, digest, sources),
-        manifest={"inputs": list(paths), "counts": counts, "extra": extra},
-        pii_key=key,
-        overwrite=overwrite,
-    )
-    return PrepareResult(out_dir=out_dir, counts=counts, dataset_hash=digest, warnings=warnings)
-
-
 def is_preference_data(paths: Sequence[str | Path]) -> bool:
     """Whether the files hold preference pairs rather than conversations (records.kind_of)."""
     return kind_of(paths) == "preference"
+
+
+class PreferencePairs:
+    """One run of check or prepare over preference pairs, grouped by their prompt; `against` is a test split (a
+    prepared dataset or a test.jsonl) whose prompts the pairs must not hold, `parent` an earlier preference
+    dataset. Prepare's steps keep what they learn (the groups, the parent) for the steps after them."""
+
+    name: RecordKind = "preference"
+
+    def __init__(
+        self, cfg: DataConfig, *, against: str | Path | None = None, parent: str | Path | None = None
+    ) -> None:
+        self.cfg = cfg
+        self.against = against
+        self.parent = parent
+        self.warnings: list[str] = []
+        self.groups = PromptGroups([], [], [], [])
+        self.drop: dict[int, str] = {}
+        self.base = _Parent()
+        self.new_rows: dict[str, list[int]] = {}
+
+    # -- check
+
+    def load_all(self, paths: Sequence[str | Path]) -> LoadResult:
+        return load_preferences(paths)
+
+    def count_tokens(self, counter: stats.TokenCounter, pairs: list[dict[str, Any]]) -> Tokens:
+        return {side: counter.records([conversation(p, side) for p in pairs]) for side in SIDES}
+
+    def too_long(self, pairs: list[dict[str, Any]], tokens: Tokens, max_seq_len: int) -> list[Finding]:
+        return _too_long(pairs, tokens, max_seq_len)
+
+    def group_findings(self, pairs: list[dict[str, Any]]) -> list[Finding]:
+        threshold = self.cfg.near_dup_threshold
+        found = _group_findings(pairs, prompt_groups(pairs, threshold), threshold)
+        return found + (_leakage(pairs, self.against) if self.against is not None else [])
+
+    def pii_views(self, pairs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [all_texts(p) for p in pairs]
+
+    def pii_notes(self, pairs: list[dict[str, Any]], scan: PiiScan) -> list[str]:
+        names = pii.names_warning()
+        return [names] if names else []
+
+    def dataset_findings(self, pairs: list[dict[str, Any]], *, diversity: bool) -> tuple[list[Finding], dict[str, Any]]:
+        n = len(pairs)
+        if n >= stats.FEW_EXAMPLES:
+            return [], {}
+        message = f"only {n} pairs: DPO moves a model with a few hundred pairs; aim for at least {stats.FEW_EXAMPLES}"
+        return [Finding("too_few_examples", "warning", [], message)], {}
+
+    def check_stats(self, m: Measured) -> dict[str, Any]:
+        pii_counts = m.scan.counts if m.scan is not None else None
+        return _pair_stats(m.loaded, m.found, m.tokens, m.counter, m.max_seq_len, pii_counts, self.cfg)
+
+    # -- prepare: copies, conflicts and leaks are dropped; a pair over the length is dropped, never truncated.
+
+    def inputs(self, paths: Sequence[str | Path]) -> list[str | Path]:
+        return list(paths)
+
+    def load_inputs(self, paths: Sequence[str | Path]) -> LoadResult:
+        return load_preferences(paths)
+
+    def plan_drops(self, pairs: list[dict[str, Any]]) -> dict[int, str]:
+        self.groups = prompt_groups(pairs, self.cfg.near_dup_threshold)
+        self.drop, self.base = _pair_drops(pairs, self.groups, self.cfg, self.against, self.parent)
+        return self.drop
+
+    def redact(
+        self, pairs: list[dict[str, Any]], kept: list[int], key: PiiKey
+    ) -> tuple[list[dict[str, Any]], Counter[str]]:
+        return _redact_pairs(pairs, kept, self.cfg, key, self.warnings)
+
+    def fit_lengths(
+        self, pairs: list[dict[str, Any]], kept: list[int], counter: stats.TokenCounter, max_seq_len: int
+    ) -> None:
+        for side in SIDES:
+            for i, t in zip(kept, counter.records([conversation(pairs[i], side) for i in kept]), strict=True):
+                if t["total"] > max_seq_len:
+                    self.drop[i] = "too_long"  # a pair is not truncated: cutting one side would change what it prefers
+        if self.cfg.too_long == "truncate" and "too_long" in self.drop.values():
+            self.warnings.append(
+                "pairs over train.max_seq_len are dropped, never truncated (data.too_long: truncate is for SFT)"
+            )
+
+    def split(self, pairs: list[dict[str, Any]], seed: int) -> dict[str, list[dict[str, Any]]]:
+        if len(self.drop) == len(pairs):
+            raise DataError(
+                "every pair was dropped", hint="loosen the dedup or conflicts options, or raise train.max_seq_len"
+            )
+        self.new_rows = _assign(pairs, self.drop, self.groups, self.base, self.cfg, seed, self.parent is not None)
+        return {s: [*self.base.rows[s], *[_output_pair(pairs[i]) for i in self.new_rows[s]]] for s in SPLITS}
+
+    def counts(
+        self, loaded: LoadResult, rows: dict[str, list[dict[str, Any]]], pii_counts: Counter[str]
+    ) -> dict[str, Any]:
+        invalid = len({(f.file, f.lines[0]) for f in loaded.findings if f.lines})
+        dropped = Counter(self.drop.values())
+        counts: dict[str, Any] = {
+            "kind": "preference",
+            "input": loaded.lines_read,
+            "valid": len(loaded.records),
+            "dropped": {k: v for k, v in {"invalid": invalid, **dict(sorted(dropped.items()))}.items() if v},
+            **{s: len(rows[s]) for s in SPLITS},
+            "redacted": dict(sorted(pii_counts.items())),
+        }
+        if self.parent is not None:
+            counts["parent"] = {"dataset_hash": self.base.dataset_hash, **{s: len(self.base.rows[s]) for s in SPLITS}}
+            counts["new"] = {s: len(self.new_rows[s]) for s in SPLITS}
+        return counts
+
+    def options(self, max_seq_len: int, seed: int, tokenizer: str) -> dict[str, Any]:
+        excluded = {"paths", "pii_name_sample", "embedding_sample", "columns", "format"}
+        return {
+            **self.cfg.model_dump(mode="json", exclude=excluded),
+            "kind": "preference",
+            "max_seq_len": max_seq_len,
+            "seed": seed,
+            "tokenizer": tokenizer,
+            "pii_allow": sorted(self.cfg.pii_allow),
+            **({"against": str(self.against)} if self.against is not None else {}),
+            **({"parent_dataset_hash": self.base.dataset_hash} if self.parent is not None else {}),
+        }
+
+    def extra(self, formats: dict[str, str]) -> dict[str, Any]:
+        parent = self.parent
+        return {
+            "kind": "preference",
+            "sources": [{"file": Path(p).name, "format": f, "sha256": sha256_file(p)} for p, f in formats.items()],
+            "warnings": self.warnings,
+            **({"parent": {"path": str(parent), "dataset_hash": self.base.dataset_hash}} if parent is not None else {}),
+        }
+
+    def card(
+        self, counts: dict[str, Any], max_seq_len: int, seed: int, digest: str, sources: list[dict[str, Any]],
+        pii_counts: Counter[str],
+    ) -> str:
+        return pair_card(counts, self.cfg, seed, digest, sources)
