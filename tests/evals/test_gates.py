@@ -48,3 +48,16 @@ def test_bad_gates_are_usage_errors():
         check_gate("rag.rougeL >= 0.1", RESULTS)
     with pytest.raises(ConfigError, match="no metric 'bleu'"):
         check_gate("base.bleu >= 0.1", RESULTS)
+
+
+def test_a_bad_cli_gate_stops_the_evaluation_before_any_work(tmp_path):
+    """`tunesmith eval --gate` is parsed first: here no dataset exists, and the gate's error is what the user sees,
+    not a preparation or an evaluation that would be lost to the typo at the end."""
+    from tunesmith.config import load_config
+    from tunesmith.evals.runner import evaluate
+
+    (tmp_path / "tunesmith.yaml").write_text("data: {paths: [missing.jsonl]}\n", encoding="utf-8")
+    cfg = load_config(tmp_path / "tunesmith.yaml")
+    with pytest.raises(ConfigError, match="cannot parse gate"):
+        evaluate(cfg, gates=["fine_tuned.rougeL >> 0.3"])
+    assert not (tmp_path / "artifacts").exists()

@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from tunesmith.artifacts import atomic_dir, read_jsonl, sha256_file, write_json_atomic, write_manifest
 from tunesmith.config import Config, EndpointConfig, EvalConfig, PriceConfig
+from tunesmith.config.gates import parse_gate
 from tunesmith.data.stage import ensure_dataset
 from tunesmith.errors import ConfigError, DataError
 from tunesmith.evals import metrics as M
@@ -134,24 +135,6 @@ def _efficiency(preds: list[Prediction], wall_s: float, price: PriceConfig | Non
     if price is not None:
         eff["cost_per_1k_requests"] = cost_per_1k_requests(price, prompt_mean, completion_mean, rps)
     return eff
-
-
-def _check_config(ec: EvalConfig) -> None:
-    if ec.reference_arm not in ec.arms:
-        raise DataError(
-            f"eval.reference_arm '{ec.reference_arm}' is not one of eval.arms {ec.arms}",
-            hint="add it to eval.arms or choose another reference arm",
-        )
-    if "endpoint" in ec.arms and ec.endpoint is None:
-        raise ConfigError(
-            "the endpoint arm needs eval.endpoint",
-            hint="set eval.endpoint: {base_url: http://HOST/v1, model: NAME, api_key_env: MY_API_KEY}",
-        )
-    unknown = [arm for arm in ec.prices if arm not in ec.arms]
-    if unknown:
-        raise ConfigError(f"eval.prices names arm(s) {unknown} that are not in eval.arms {ec.arms}")
-    if ec.judge is not None and ec.judge.arm not in ec.arms:
-        raise ConfigError(f"eval.judge.arm '{ec.judge.arm}' is not one of eval.arms {ec.arms}")
 
 
 @dataclass
@@ -268,7 +251,7 @@ def _generate_all(
         if "retrieval" in ec.arms:
             out.runs["retrieval"] = _timed(lambda: retrieval_arm(train_rows, cases))
         endpoints: dict[str, EndpointConfig] = {}
-        if "endpoint" in ec.arms and ec.endpoint is not None:  # _check_config made sure it is set
+        if "endpoint" in ec.arms and ec.endpoint is not None:  # the config's load-time rule made sure it is set
             endpoints["endpoint"] = ec.endpoint
         if models.vendor is not None:
             vendor = models.vendor
@@ -391,7 +374,8 @@ def evaluate(
     train_dir = train_dir or cfg.stage_dir("train")
     out_dir = out_dir or cfg.stage_dir("eval")
     started = datetime.now(UTC)
-    _check_config(ec)
+    for gate in gates or []:
+        parse_gate(gate)  # a typo in --gate stops here, before any arm generates (eval.gates are checked at load)
     if cfg.train.backend == "local" and any(a in FINE_TUNED_ARMS for a in ec.arms):
         require_training_run(train_dir)  # before any work (a vendor run is checked by eval_endpoints)
     dataset_dir = dataset_dir or ensure_dataset(cfg)
