@@ -5,18 +5,18 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from tunesmith.artifacts import sha256_file
 from tunesmith.config import DataConfig
 from tunesmith.data import dedup, pii, stats
 from tunesmith.data.redact import redact
 from tunesmith.data.sources import HeldOut, Parent
 from tunesmith.data.split import SPLITS, split_groups
-from tunesmith.data.store import PiiKey, unique_ids
+from tunesmith.data.store import PiiKey, input_sources, output_row, unique_ids
 from tunesmith.errors import DataError
-from tunesmith.records import TOOL_RECORD_KEYS, has_tool_call
+from tunesmith.records import has_tool_call
+
+ROW = ("messages",)  # what a written example holds besides its tools and meta
 
 # Why an example is left out, in the order the counts and the dataset card list them.
 DROP_REASONS = (
@@ -88,15 +88,6 @@ def truncate(record: dict[str, Any], counter: stats.TokenCounter, max_len: int) 
             return False
         last["content"] = " ".join(words[:keep])
     return counter.records([record])[0]["total"] <= max_len
-
-
-def _output_record(r: dict[str, Any]) -> dict[str, Any]:
-    meta = dict(r["meta"])
-    # The file name only: a dataset's hash must not depend on where its inputs lay.
-    meta["source"] = {"file": Path(meta["source"]["file"]).name, "line": meta["source"]["line"]}
-    # The tool definitions travel with their conversation (message-level tool keys are in the messages).
-    tools = {k: r[k] for k in TOOL_RECORD_KEYS if k in r}
-    return {"messages": r["messages"], **tools, "meta": meta}
 
 
 @dataclass
@@ -208,8 +199,8 @@ def split(
         for r, s in zip(base.records, base.splits, strict=True):
             rows[s].append(r)
     for s in SPLITS:
-        rows[s] += [_output_record(records[kept[n]]) for n in assignment[s]]
-        rows[s] += [_output_record(r) for r in held.records(s)]  # in file order, none left out
+        rows[s] += [output_row(records[kept[n]], ROW) for n in assignment[s]]
+        rows[s] += [output_row(r, ROW) for r in held.records(s)]  # in file order, none left out
     return rows, assignment, shares
 
 
@@ -218,11 +209,8 @@ def sources(formats: dict[str, str], held: HeldOut, base: Parent | None, shares:
 ]:
     """The manifest's sources (the inputs, then the held-out files) and where each split came from: its own files
     (data.test_paths, data.val_paths), or a share of data.paths (and, in a new version, the parent's)."""
-    sources = [{"file": Path(p).name, "format": f, "sha256": sha256_file(p)} for p, f in formats.items()]
-    held_sources = {
-        s: [{"file": Path(p).name, "format": f, "sha256": sha256_file(p), "split": s} for p, f in h.formats.items()]
-        for s, h in held.loaded.items()
-    }
+    sources = input_sources(formats)
+    held_sources = {s: [{**src, "split": s} for src in input_sources(h.formats)] for s, h in held.loaded.items()}
     sources += [src for s in SPLITS for src in held_sources.get(s, [])]
     splits: dict[str, dict[str, Any]] = {}
     for s in SPLITS:

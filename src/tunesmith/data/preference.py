@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tunesmith.artifacts import sha256_file
 from tunesmith.config import DataConfig
 from tunesmith.data import findings, pii, stats
 from tunesmith.data.card import pair_card
@@ -30,10 +29,9 @@ from tunesmith.data.findings import Measured, PiiScan, group_finding
 from tunesmith.data.pair_keys import PromptGroups, all_texts, conversation, prompt_groups, prompt_key, test_prompts
 from tunesmith.data.redact import redact
 from tunesmith.data.split import SPLITS, split_groups
-from tunesmith.data.store import PiiKey, read_prepared, unique_ids
+from tunesmith.data.store import PiiKey, input_sources, output_row, read_prepared, unique_ids
 from tunesmith.errors import DataError
 from tunesmith.records import (
-    TOOL_RECORD_KEYS,
     Finding,
     LoadResult,
     RecordKind,
@@ -46,6 +44,7 @@ from tunesmith.records import messages_key as _key
 __all__ = ["PreferencePairs", "is_preference_data", "load_preferences", "parse_transcript"]
 
 SIDES = ("chosen", "rejected")
+ROW = ("prompt", *SIDES)  # what a written pair holds besides its tools and meta
 Tokens = dict[str, list[dict[str, int]]]  # per side, per pair: by role and in total
 
 
@@ -184,13 +183,6 @@ def _pair_stats(
 
 # ----------------------------------------------------------------------------------------------------------------
 # Prepare
-
-
-def _output_pair(p: dict[str, Any]) -> dict[str, Any]:
-    meta = dict(p["meta"])
-    meta["source"] = {"file": Path(meta["source"]["file"]).name, "line": meta["source"]["line"]}
-    tools = {k: p[k] for k in TOOL_RECORD_KEYS if k in p}
-    return {"prompt": p["prompt"], "chosen": p["chosen"], "rejected": p["rejected"], **tools, "meta": meta}
 
 
 @dataclass
@@ -398,7 +390,7 @@ class PreferencePairs:
                 "every pair was dropped", hint="loosen the dedup or conflicts options, or raise train.max_seq_len"
             )
         self.new_rows = _assign(pairs, self.drop, self.groups, self.base, self.cfg, seed, self.parent is not None)
-        return {s: [*self.base.rows[s], *[_output_pair(pairs[i]) for i in self.new_rows[s]]] for s in SPLITS}
+        return {s: [*self.base.rows[s], *[output_row(pairs[i], ROW) for i in self.new_rows[s]]] for s in SPLITS}
 
     def counts(
         self, loaded: LoadResult, rows: dict[str, list[dict[str, Any]]], pii_counts: Counter[str]
@@ -435,7 +427,7 @@ class PreferencePairs:
         parent = self.parent
         return {
             "kind": "preference",
-            "sources": [{"file": Path(p).name, "format": f, "sha256": sha256_file(p)} for p, f in formats.items()],
+            "sources": input_sources(formats),
             "warnings": self.warnings,
             **({"parent": {"path": str(parent), "dataset_hash": self.base.dataset_hash}} if parent is not None else {}),
         }

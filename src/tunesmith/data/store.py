@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tunesmith.artifacts import atomic_dir, read_jsonl, write_jsonl, write_manifest
+from tunesmith.artifacts import atomic_dir, read_jsonl, sha256_file, write_jsonl, write_manifest
 from tunesmith.data.redact import save_key
 from tunesmith.data.split import SPLITS
 from tunesmith.errors import DataError
+from tunesmith.records import TOOL_RECORD_KEYS
 
 
 @dataclass
@@ -26,6 +27,20 @@ class PrepareResult:
     counts: dict[str, Any]
     dataset_hash: str
     warnings: list[str] = field(default_factory=list)
+
+
+def output_row(item: dict[str, Any], body: Sequence[str]) -> dict[str, Any]:
+    """`item` as a dataset row: its `body` keys, the tool definitions that travel with it, and its meta naming the
+    source file by name only, since a dataset's hash must not depend on where its inputs lay."""
+    meta = dict(item["meta"])
+    meta["source"] = {"file": Path(meta["source"]["file"]).name, "line": meta["source"]["line"]}
+    tools = {k: item[k] for k in TOOL_RECORD_KEYS if k in item}
+    return {**{k: item[k] for k in body}, **tools, "meta": meta}
+
+
+def input_sources(formats: dict[str, str]) -> list[dict[str, Any]]:
+    """The manifest's entry for each file read: its name (not its path, as in the rows), format and sha256."""
+    return [{"file": Path(p).name, "format": f, "sha256": sha256_file(p)} for p, f in formats.items()]
 
 
 def read_prepared(path: str | Path, *, what: str = "") -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
