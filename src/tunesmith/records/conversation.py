@@ -175,6 +175,36 @@ def text_slots(record: dict[str, Any]) -> Iterator[tuple[int, str, dict[str, Any
             yield i, "function_call.arguments", fc, "arguments"
 
 
+def _message(m: dict[str, Any], i: int, *, file: str, line: int) -> tuple[dict[str, Any], list[Finding]]:
+    """Message `i` in canonical form, and what is wrong with it."""
+    findings: list[Finding] = []
+    role = m.get("role")
+    if role not in ROLES and role not in TOOL_ROLES:
+        what = "has no role" if role is None else f"has role {str(role)[:40]!r}"
+        expected = "/".join(ROLES + TOOL_ROLES)
+        findings.append(error("unrecognized_role", line, f"message {i} {what} (expected {expected})", file))
+    calls = role == "assistant" and ("tool_calls" in m or "function_call" in m)
+    if calls:
+        problem = _tool_call_problem(m, i)
+        if problem:
+            findings.append(error("invalid_tool_call", line, problem, file))
+    content = _text(m.get("content"))
+    if content is None and calls and m.get("content") is None:
+        content = ""  # a tool call needs no text; the canonical record keeps content a string
+    elif content is None:
+        what = "has no content" if m.get("content") is None else "has content that is not text"
+        findings.append(error("missing_content", line, f"message {i} {what}", file))
+    elif not content.strip() and not calls:
+        findings.append(error("empty_content", line, f"message {i} ({role}) is empty", file))
+    msg: dict[str, Any] = {"role": role, "content": content}
+    if role == "assistant" and "weight" in m:
+        msg["weight"] = m["weight"]
+    for key in TOOL_MESSAGE_KEYS:
+        if key in m and m[key] is not None and (role in TOOL_ROLES or role == "assistant"):
+            msg[key] = m[key]
+    return msg, findings
+
+
 def to_record(obj: Any, fmt: str, *, file: str, line: int) -> tuple[dict[str, Any] | None, list[Finding]]:
     """Convert one parsed object; return the canonical record (None when it has an error) and its findings."""
     if not isinstance(obj, dict):
@@ -190,30 +220,8 @@ def to_record(obj: Any, fmt: str, *, file: str, line: int) -> tuple[dict[str, An
         if not isinstance(m, dict):
             findings.append(error("missing_content", line, f"message {i} is not an object", file))
             continue
-        role = m.get("role")
-        if role not in ROLES and role not in TOOL_ROLES:
-            what = "has no role" if role is None else f"has role {str(role)[:40]!r}"
-            expected = "/".join(ROLES + TOOL_ROLES)
-            findings.append(error("unrecognized_role", line, f"message {i} {what} (expected {expected})", file))
-        calls = role == "assistant" and ("tool_calls" in m or "function_call" in m)
-        if calls:
-            problem = _tool_call_problem(m, i)
-            if problem:
-                findings.append(error("invalid_tool_call", line, problem, file))
-        content = _text(m.get("content"))
-        if content is None and calls and m.get("content") is None:
-            content = ""  # a tool call needs no text; the canonical record keeps content a string
-        elif content is None:
-            what = "has no content" if m.get("content") is None else "has content that is not text"
-            findings.append(error("missing_content", line, f"message {i} {what}", file))
-        elif not content.strip() and not calls:
-            findings.append(error("empty_content", line, f"message {i} ({role}) is empty", file))
-        msg: dict[str, Any] = {"role": role, "content": content}
-        if role == "assistant" and "weight" in m:
-            msg["weight"] = m["weight"]
-        for key in TOOL_MESSAGE_KEYS:
-            if key in m and m[key] is not None and (role in TOOL_ROLES or role == "assistant"):
-                msg[key] = m[key]
+        msg, problems = _message(m, i, file=file, line=line)
+        findings += problems
         messages.append(msg)
     roles = [m["role"] for m in messages]
     if findings:

@@ -141,6 +141,31 @@ def _split_hh(chosen: Any, rejected: Any, *, file: str, line: int) -> tuple[list
     return pc, [c[-1]], [r[-1]], findings
 
 
+def _sides_as_records(
+    base: dict[str, Any],
+    prompt: list[Any],
+    chosen: list[Any],
+    rejected: list[Any],
+    *,
+    file: str,
+    line: int,
+) -> tuple[dict[str, dict[str, Any]], list[Finding]]:
+    """Each side with its prompt is a conversation: the same rules as SFT data (roles, order, content)."""
+    converted: dict[str, dict[str, Any]] = {}
+    findings: list[Finding] = []
+    seen: set[tuple[str, str]] = set()
+    for name, side in (("chosen", chosen), ("rejected", rejected)):
+        record, problems = to_record({**base, "messages": [*prompt, *side]}, "messages", file=file, line=line)
+        for f in problems:
+            if (f.kind, f.message) not in seen:
+                seen.add((f.kind, f.message))
+                f.message = f"{name} side: {f.message}"
+                findings.append(f)
+        if record is not None:
+            converted[name] = record
+    return converted, findings
+
+
 def to_preference(obj: Any, fmt: str, *, file: str, line: int) -> tuple[dict[str, Any] | None, list[Finding]]:
     """Convert one parsed object into a canonical pair; None when it has an error, and its findings."""
     if not isinstance(obj, dict):
@@ -180,18 +205,7 @@ def to_preference(obj: Any, fmt: str, *, file: str, line: int) -> tuple[dict[str
     for key in TOOL_RECORD_KEYS:
         if tools.get(key) is not None:
             base[key] = tools[key]
-    # Each side with its prompt is a conversation: the same rules as SFT data (roles, order, content).
-    converted: dict[str, dict[str, Any]] = {}
-    seen: set[tuple[str, str]] = set()
-    for name, side in (("chosen", chosen), ("rejected", rejected)):
-        record, problems = to_record({**base, "messages": [*prompt, *side]}, "messages", file=file, line=line)
-        for f in problems:
-            if (f.kind, f.message) not in seen:
-                seen.add((f.kind, f.message))
-                f.message = f"{name} side: {f.message}"
-                findings.append(f)
-        if record is not None:
-            converted[name] = record
+    converted, findings = _sides_as_records(base, prompt, chosen, rejected, file=file, line=line)
     if findings:
         return None, findings
     n = len(prompt)
