@@ -10,6 +10,14 @@ from tunesmith.data import pii
 from tunesmith.data.split import SPLITS
 
 
+def _source_table(sources: list[dict[str, Any]]) -> list[str]:
+    return [
+        "| file | format | sha256 |",
+        "|---|---|---|",
+        *[f"| {s['file']} | {s['format']} | `{s['sha256'][:16]}` |" for s in sources],
+    ]
+
+
 def card(
     counts: dict[str, Any],
     cfg: DataConfig,
@@ -48,9 +56,7 @@ def card(
         ),
         "## Sources",
         "",
-        "| file | format | sha256 |",
-        "|---|---|---|",
-        *[f"| {s['file']} | {s['format']} | `{s['sha256'][:16]}` |" for s in sources],
+        *_source_table(sources),
         "",
         "## What was removed, and why",
         "",
@@ -123,9 +129,7 @@ def pair_card(counts: dict[str, Any], cfg: DataConfig, seed: int, digest: str, s
         "",
         f"Read {counts['input']} lines; {counts['valid']} were valid pairs.",
         "",
-        "| file | format | sha256 |",
-        "|---|---|---|",
-        *[f"| {s['file']} | {s['format']} | `{s['sha256'][:16]}` |" for s in sources],
+        *_source_table(sources),
         "",
         "## What was removed, and why",
         "",
