@@ -18,6 +18,45 @@ def _source_table(sources: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+def _removals(counts: dict[str, Any], cfg: DataConfig, max_seq_len: int) -> list[str]:
+    """The rows of the removals table, each reason with the setting that decided it, then the truncations."""
+    reasons = {
+        "invalid": "invalid lines (see `tunesmith data check`)",
+        "exact_duplicate": "exact duplicates (one kept per group)",
+        "near_duplicate": f"near duplicates (prompt MinHash Jaccard >= {cfg.near_dup_threshold:g}; one kept)",
+        "conflict": f"conflicting answers (policy: {cfg.conflicts}; a tie keeps neither)",
+        "too_long": f"over {max_seq_len} tokens, train.max_seq_len (policy: {cfg.too_long})",
+        "in_parent": "duplicates, near duplicates or conflicts of a parent example (the parent's is kept)",
+        "in_test_paths": "duplicates, near duplicates or conflicts of an example of data.test_paths (held out)",
+        "in_val_paths": "duplicates, near duplicates or conflicts of an example of data.val_paths (held out)",
+    }
+    lines = [f"| {reasons[k]} | {v} |" for k, v in counts["dropped"].items()]
+    if counts.get("truncated"):
+        lines.append(f"\n{counts['truncated']} example(s) were truncated to {max_seq_len} tokens.")
+    return lines
+
+
+def _personal_data(cfg: DataConfig, pii_counts: Counter[str]) -> list[str]:
+    if cfg.pii == "off":
+        return ["PII policy: **off**. Personal data was not looked for; the data may contain some."]
+    entities = ", ".join(cfg.pii_entities or pii.DEFAULT_ENTITIES)
+    how = (
+        "replaced by typed placeholders such as `<PERSON>`"
+        if cfg.pii == "redact"
+        else "replaced by consistent pseudonyms such as `<PERSON_1>`, keyed with a key kept outside this directory"
+    )
+    return [
+        f"PII policy: **{cfg.pii}**. Presidio looked for {entities}; values found were {how}.",
+        "",
+        "| entity | replaced |",
+        "|---|---|",
+        *[f"| {k} | {v} |" for k, v in sorted(pii_counts.items())],
+        "",
+        "`redactions.jsonl` lists every replacement (example, message, span, entity, detector, score), "
+        "never the value.",
+    ]
+
+
 def card(
     counts: dict[str, Any],
     cfg: DataConfig,
@@ -63,39 +102,8 @@ def card(
         "| reason | examples |",
         "|---|---|",
     ]
-    reasons = {
-        "invalid": "invalid lines (see `tunesmith data check`)",
-        "exact_duplicate": "exact duplicates (one kept per group)",
-        "near_duplicate": f"near duplicates (prompt MinHash Jaccard >= {cfg.near_dup_threshold:g}; one kept)",
-        "conflict": f"conflicting answers (policy: {cfg.conflicts}; a tie keeps neither)",
-        "too_long": f"over {max_seq_len} tokens, train.max_seq_len (policy: {cfg.too_long})",
-        "in_parent": "duplicates, near duplicates or conflicts of a parent example (the parent's is kept)",
-        "in_test_paths": "duplicates, near duplicates or conflicts of an example of data.test_paths (held out)",
-        "in_val_paths": "duplicates, near duplicates or conflicts of an example of data.val_paths (held out)",
-    }
-    lines += [f"| {reasons[k]} | {v} |" for k, v in counts["dropped"].items()]
-    if counts.get("truncated"):
-        lines.append(f"\n{counts['truncated']} example(s) were truncated to {max_seq_len} tokens.")
-    lines += ["", "## Personal data", ""]
-    if cfg.pii == "off":
-        lines.append("PII policy: **off**. Personal data was not looked for; the data may contain some.")
-    else:
-        entities = ", ".join(cfg.pii_entities or pii.DEFAULT_ENTITIES)
-        how = (
-            "replaced by typed placeholders such as `<PERSON>`"
-            if cfg.pii == "redact"
-            else "replaced by consistent pseudonyms such as `<PERSON_1>`, keyed with a key kept outside this directory"
-        )
-        lines += [
-            f"PII policy: **{cfg.pii}**. Presidio looked for {entities}; values found were {how}.",
-            "",
-            "| entity | replaced |",
-            "|---|---|",
-            *[f"| {k} | {v} |" for k, v in sorted(pii_counts.items())],
-            "",
-            "`redactions.jsonl` lists every replacement (example, message, span, entity, detector, score), "
-            "never the value.",
-        ]
+    lines += _removals(counts, cfg, max_seq_len)
+    lines += ["", "## Personal data", "", *_personal_data(cfg, pii_counts)]
     lines += [
         "",
         "## Split",

@@ -145,6 +145,39 @@ CONVERTERS = {"openai": _openai, "bedrock": _bedrock, "vertex": _vertex}
 KEEPS_TOOLS = frozenset({"openai"})
 
 
+def _conversations(rows_in: list[tuple[int, Any]], src: Path) -> list[dict[str, Any]]:
+    """The rows of a prepared split as conversations; the first row that is not one stops the export."""
+    records = []
+    for n, r in rows_in:
+        messages = r.get("messages") if isinstance(r, dict) else None
+        if not isinstance(messages, list) or not all(
+            isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages
+        ):
+            raise DataError(
+                "not a prepared record: it needs a list of messages, each with a role",
+                hint="pass a directory made by `tunesmith data prepare`, or prepare it again",
+                file=src,
+                line=n,
+            )
+        records.append(r)
+    return records
+
+
+def _problem(r: dict[str, Any], to: str) -> tuple[str | None, bool]:
+    """Why `to` would reject or mangle `r` (None: it would not), and whether the reason is its tool calling."""
+    problem = role_order_problem([m["role"] for m in r["messages"]], [has_tool_call(m) for m in r["messages"]])
+    if problem is None and to not in KEEPS_TOOLS and uses_tools(r):
+        return (
+            f"uses tool calling (tool calls, tool results or tool definitions), which the {to} export does not "
+            "convert; export it --to openai"
+        ), True
+    if to == "bedrock" and problem is None:
+        text = " ".join(m["content"] for m in r["messages"] if m["role"] != "assistant")
+        hit = next((w for w in NOVA_RESERVED if w in text), None)
+        problem = f"contains the reserved keyword {hit!r}" if hit else None
+    return problem, False
+
+
 def export_dataset(
     dataset_dir: str | Path,
     to: str,
@@ -172,19 +205,7 @@ def export_dataset(
                 hint="export pairs with --to openai, or export a dataset of conversations",
             )
         return export_openai_dpo(rows_in, src, dataset_dir, out, tokenizer=tokenizer, overwrite=overwrite)
-    records = []
-    for n, r in rows_in:
-        messages = r.get("messages") if isinstance(r, dict) else None
-        if not isinstance(messages, list) or not all(
-            isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages
-        ):
-            raise DataError(
-                "not a prepared record: it needs a list of messages, each with a role",
-                hint="pass a directory made by `tunesmith data prepare`, or prepare it again",
-                file=src,
-                line=n,
-            )
-        records.append(r)
+    records = _conversations(rows_in, src)
     if Path(out).exists() and not overwrite:
         write_file_checked(out, [], overwrite=False, inputs=[dataset_dir])  # refuses now, before the work
     limits = LIMITS[to]
@@ -194,17 +215,9 @@ def export_dataset(
     tool_dropped: list[str] = []
     for r, t in zip(records, counter.records(records), strict=True):
         rid = str(r.get("meta", {}).get("id", "?"))
-        problem = role_order_problem([m["role"] for m in r["messages"]], [has_tool_call(m) for m in r["messages"]])
-        if problem is None and to not in KEEPS_TOOLS and uses_tools(r):
-            problem = (
-                f"uses tool calling (tool calls, tool results or tool definitions), which the {to} export does not "
-                "convert; export it --to openai"
-            )
+        problem, tools = _problem(r, to)
+        if tools:
             tool_dropped.append(rid)
-        if to == "bedrock" and problem is None:
-            text = " ".join(m["content"] for m in r["messages"] if m["role"] != "assistant")
-            hit = next((w for w in NOVA_RESERVED if w in text), None)
-            problem = f"contains the reserved keyword {hit!r}" if hit else None
         if problem:
             result.dropped.append({"id": rid, "reason": problem})
             continue
