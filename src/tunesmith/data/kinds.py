@@ -37,25 +37,56 @@ class DataKind(Protocol):
     warnings: list[str]  # prepare's warnings, in the order they arose
 
     # check
-    def load_all(self, paths: Sequence[str | Path]) -> LoadResult: ...
-    def count_tokens(self, counter: TokenCounter, items: Items) -> Any: ...
+    def load_all(self, paths: Sequence[str | Path]) -> LoadResult:
+        """Every file a check reads (conversations: with data.test_paths and data.val_paths)."""
+
+    def count_tokens(self, counter: TokenCounter, items: Items) -> Any:
+        """The kind's token counts (pairs train on two sequences each): what too_long and the statistics read."""
+
     def too_long(self, items: Items, tokens: Any, max_seq_len: int) -> list[Finding]: ...
-    def group_findings(self, items: Items) -> list[Finding]: ...
-    def pii_views(self, items: Items) -> Items: ...
+
+    def group_findings(self, items: Items) -> list[Finding]:
+        """Duplicates, conflicts and leaks, by the kind's grouping key (conversations: the user turns; pairs: the
+        prompt), the key prepare dedups and splits by."""
+
+    def pii_views(self, items: Items) -> Items:
+        """Each item as one record of every message it holds; the message dicts are the item's, so redacting the
+        views redacts the items."""
+
     def pii_notes(self, items: Items, scan: PiiScan) -> list[str]: ...
-    def dataset_findings(self, items: Items, *, diversity: bool) -> tuple[list[Finding], dict[str, Any]]: ...
+
+    def dataset_findings(self, items: Items, *, diversity: bool) -> tuple[list[Finding], dict[str, Any]]:
+        """The warnings about the data as a whole, and what was measured for them (for `check_stats`)."""
+
     def check_stats(self, m: Measured) -> dict[str, Any]: ...
 
-    # prepare
-    def inputs(self, paths: Sequence[str | Path]) -> list[str | Path]: ...
+    # prepare, in this order
+    def inputs(self, paths: Sequence[str | Path]) -> list[str | Path]:
+        """The files prepare reads, which it must never replace."""
+
     def load_inputs(self, paths: Sequence[str | Path]) -> LoadResult: ...
-    def plan_drops(self, items: Items) -> dict[int, str]: ...
-    def redact(self, items: Items, kept: list[int], key: PiiKey) -> tuple[Items, Counter[str]]: ...
-    def fit_lengths(self, items: Items, kept: list[int], counter: TokenCounter, max_seq_len: int) -> None: ...
-    def split(self, items: Items, seed: int) -> dict[str, Items]: ...
+
+    def plan_drops(self, items: Items) -> dict[int, str]:
+        """Why each dropped item goes (copies, conflicts, leaks, a parent's), decided on the raw text; the same dict
+        then takes the length drops."""
+
+    def redact(self, items: Items, kept: list[int], key: PiiKey) -> tuple[Items, Counter[str]]:
+        """Redact the kept items in place; the audit log and the counts by entity."""
+
+    def fit_lengths(self, items: Items, kept: list[int], counter: TokenCounter, max_seq_len: int) -> None:
+        """Truncate or drop what is over the sequence length, measured on the redacted text."""
+
+    def split(self, items: Items, seed: int) -> dict[str, Items]:
+        """The rows of each split, as written; a group never straddles splits."""
+
     def counts(self, loaded: LoadResult, rows: dict[str, Items], pii_counts: Counter[str]) -> dict[str, Any]: ...
-    def options(self, max_seq_len: int, seed: int, tokenizer: str) -> dict[str, Any]: ...
-    def extra(self, formats: dict[str, str]) -> dict[str, Any]: ...
+
+    def options(self, max_seq_len: int, seed: int, tokenizer: str) -> dict[str, Any]:
+        """What the dataset hash covers besides the rows: every setting that changes them."""
+
+    def extra(self, formats: dict[str, str]) -> dict[str, Any]:
+        """The manifest's kind-specific part; its `sources` go on the card too."""
+
     def card(
         self, counts: dict[str, Any], max_seq_len: int, seed: int, digest: str, sources: Items, pii_counts: Counter[str]
     ) -> str: ...
