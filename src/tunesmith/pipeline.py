@@ -6,6 +6,7 @@ Each stage reads only what earlier stages wrote to disk, so `--only train` and `
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,7 @@ def run_pipeline(
     console = console or Console()
     stages = select_stages(only, start)
     result = PipelineResult(stages)
-    runners = {
+    runners: dict[str, Callable[[Config, Console], Any]] = {
         "check": run_check,
         "prepare": run_prepare,
         "train": lambda c, con: run_train(c, con, yes=yes),

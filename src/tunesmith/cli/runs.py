@@ -88,13 +88,18 @@ def compare(
     table.add_column("")
     table.add_column(a.run_id)
     table.add_column(b.run_id)
-    rows = [("method", a.method, b.method), ("dataset", a.dataset_hash, b.dataset_hash)]
+    rows: list[tuple[str, object, object]] = [
+        ("method", a.method, b.method),
+        ("dataset", a.dataset_hash, b.dataset_hash),
+    ]
     for key in ("train_examples", "epochs", "train_loss", "eval_loss"):
         rows.append((key, a.counts.get(key), b.counts.get(key)))
     for arm in sorted(
         {*(a.evaluation.metrics if a.evaluation else {}), *(b.evaluation.metrics if b.evaluation else {})}
     ):
-        metric = (a.evaluation or b.evaluation).headline_metric
+        evaluation = a.evaluation or b.evaluation
+        assert evaluation is not None  # an arm to list means one of the runs has an evaluation
+        metric = evaluation.headline_metric
         rows.append(
             (
                 f"{arm}.{metric}",

@@ -25,7 +25,7 @@ class CommandOrConfig(TyperGroup):
     Otherwise the group's own options may follow CONFIG (`monitor CONFIG --since 7d`), as in any command.
     """
 
-    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]  # typer's Context narrows its vendored click's
         if args and args[0] in self.commands:
             super().parse_args(ctx, [])
             ctx._protected_args, ctx.args = args[:1], args[1:]

@@ -24,7 +24,7 @@ console = Console()
 class _TrainGroup(TyperGroup):
     """`tunesmith train CONFIG` trains (the `start` command); `tunesmith train cancel RUN_DIR` is a subcommand."""
 
-    def parse_args(self, ctx, args):  # noqa: ANN001, ANN201 - click's signature
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]  # typer's Context narrows its vendored click's
         if args and args[0] not in self.commands:  # `train --help` too: the training command's help
             args = ["start", *args]
         return super().parse_args(ctx, args)

@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from tunesmith.evals.arms import last_user
-from tunesmith.evals.runner import load_test_cases
+from tunesmith.evals.cases import load_test_cases
 
 
 def export_lm_eval(test_path: Path, out_dir: Path, *, task: str, max_gen_toks: int = 256) -> Path:

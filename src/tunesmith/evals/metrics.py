@@ -20,7 +20,7 @@ from tunesmith.refusals import APOSTROPHES, REFUSAL_PATTERNS, is_refusal  # noqa
 
 if TYPE_CHECKING:
     from rouge_score.rouge_scorer import RougeScorer
-    from sacrebleu.metrics import CHRF
+    from sacrebleu.metrics.chrf import CHRF
 
 _ARTICLES = re.compile(r"\b(?:a|an|the)\b")
 
@@ -108,14 +108,14 @@ def rouge_l(pred: str, ref: str) -> float:
 
 @functools.lru_cache(maxsize=1)
 def _chrf() -> CHRF:
-    from sacrebleu.metrics import CHRF
+    from sacrebleu.metrics.chrf import CHRF
 
     return CHRF()
 
 
 def chrf(pred: str, ref: str) -> float:
     """Sentence chrF on a 0..1 scale (sacrebleu reports 0..100), to sit beside the other metrics."""
-    return _chrf().sentence_score(pred, [ref]).score / 100.0
+    return float(_chrf().sentence_score(pred, [ref]).score) / 100.0
 
 
 def semantic_similarity(preds: list[str], refs: list[str], *, batch_size: int = 64) -> list[float]:

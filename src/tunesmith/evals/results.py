@@ -130,7 +130,7 @@ class Slice(BaseModel):
 
     @model_serializer(mode="wrap")
     def _arms_then_n(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data = handler(self)
+        data: dict[str, Any] = handler(self)
         if "n" in data:
             data["n"] = data.pop("n")  # as stats.slices writes it: the arms' means, then the count
         return data

@@ -108,7 +108,7 @@ def aggregate(
     """
     if reference_arm not in arms:
         raise ValueError(f"reference arm {reference_arm!r} is not among the arms {list(arms)}")
-    bootstrap = {"n_resamples": n_resamples, "confidence": confidence, "seed": seed}
+    bootstrap: dict[str, Any] = {"n_resamples": n_resamples, "confidence": confidence, "seed": seed}
     ref_scores = _scores_by_metric(examples, reference_arm)
     stats: dict[str, dict[str, Any]] = {}
     for arm in arms:

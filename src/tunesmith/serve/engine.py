@@ -32,7 +32,7 @@ class Sampling:
     stop: tuple[str, ...] = ()
     seed: int | None = None
 
-    def key(self) -> tuple:
+    def key(self) -> tuple[int, float, float, int, tuple[str, ...]]:
         return (self.max_tokens, self.temperature, self.top_p, self.n, self.stop)
 
 
@@ -41,6 +41,9 @@ class Choice:
     text: str
     finish_reason: str  # "stop" (end of turn or a stop string) or "length"
     completion_tokens: int
+
+
+_Delta = str | Choice | BaseException  # what a stream's queue carries: text pieces, then the Choice (or the error)
 
 
 @dataclass
@@ -55,10 +58,10 @@ class _Job:
     model: str
     text: str
     sampling: Sampling
-    future: Future = field(default_factory=Future)
-    deltas: queue.Queue | None = None  # streaming: text pieces, then a Choice
+    future: Future[Generation] = field(default_factory=Future)
+    deltas: queue.Queue[_Delta] | None = None  # streaming: text pieces, then a Choice
 
-    def batch_key(self) -> tuple | None:
+    def batch_key(self) -> tuple[str, tuple[int, float, float, int, tuple[str, ...]]] | None:
         if self.deltas is not None or self.sampling.seed is not None:
             return None  # alone: a seed fixes the random stream of one request, a stream has its own streamer
         return (self.model, self.sampling.key())
@@ -72,7 +75,7 @@ def _cut_at_stop(text: str, stop: tuple[str, ...]) -> tuple[str, bool]:
 class _StreamBridge:
     """A transformers streamer that decodes new tokens and hands text deltas to the HTTP response."""
 
-    def __init__(self, tokenizer: Any, eos_ids: set[int], stop: tuple[str, ...], out: queue.Queue) -> None:
+    def __init__(self, tokenizer: Any, eos_ids: set[int], stop: tuple[str, ...], out: queue.Queue[_Delta]) -> None:
         self.tokenizer, self.eos_ids, self.stop, self.out = tokenizer, eos_ids, stop, out
         self.ids: list[int] = []
         self.sent = 0
@@ -167,10 +170,10 @@ class Engine:
 
     def stream(self, model: str, text: str, sampling: Sampling) -> Iterator[str | Choice]:
         """Text deltas as they are generated, then the final Choice."""
-        job = _Job(model, text, sampling, deltas=queue.Queue())
-        self._jobs.put(job)
+        deltas: queue.Queue[_Delta] = queue.Queue()
+        self._jobs.put(_Job(model, text, sampling, deltas=deltas))
         while True:
-            item = job.deltas.get()
+            item = deltas.get()
             if isinstance(item, BaseException):
                 raise item
             yield item

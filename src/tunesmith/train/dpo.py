@@ -143,9 +143,10 @@ def _tokenize_pair(tokenizer: Any, row: dict[str, Any]) -> dict[str, list[int]]:
     """TRL's tokenization of a conversational pair: the completion starts where prompt and prompt + answer part."""
 
     def ids(messages: list[dict[str, Any]], generation: bool = False) -> list[int]:
-        return tokenizer.apply_chat_template(
+        out: list[int] = tokenizer.apply_chat_template(
             messages, tokenize=True, add_generation_prompt=generation, return_dict=True
         )["input_ids"]
+        return out
 
     prompt = ids(row["prompt"], generation=True)
     chosen, rejected = ids(row["prompt"] + row["chosen"]), ids(row["prompt"] + row["rejected"])
@@ -336,7 +337,7 @@ def _dpo_trainer(
     uses too and train.dpo's loss."""
     import torch
     from transformers import PrinterCallback
-    from trl import DPOConfig, DPOTrainer
+    from trl import DPOConfig, DPOTrainer  # type: ignore[attr-defined]  # trl re-exports its trainers lazily, without __all__
 
     tc = cfg.train
     model, tokenizer, peft_config = policy

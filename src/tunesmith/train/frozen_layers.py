@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -82,7 +82,8 @@ class FrozenLayerCache:
             yield
             return
         seen: list[torch.Tensor] = []
-        hook = self.decoder.layers[self.depth].register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+        layers = cast(torch.nn.ModuleList, self.decoder.layers)  # for_model checked it is one
+        hook = layers[self.depth].register_forward_pre_hook(lambda module, args: seen.append(args[0]))
         try:
             yield
         finally:
@@ -106,19 +107,21 @@ class FrozenLayerCache:
 
         def run(first: bool, cache: dict[str, Any]) -> torch.Tensor:
             part = (hidden[:1, :prefix], mask[:1, :prefix]) if first else (hidden[:, prefix:], mask)
-            return decoder(inputs_embeds=part[0], attention_mask=part[1], **cache).last_hidden_state
+            out = decoder(inputs_embeds=part[0], attention_mask=part[1], **cache)
+            return cast(torch.Tensor, out.last_hidden_state)
 
         with self._upper_only():
             if not prefix:
-                return decoder(inputs_embeds=hidden, attention_mask=mask, use_cache=False).last_hidden_state
+                out = decoder(inputs_embeds=hidden, attention_mask=mask, use_cache=False)
+                return cast(torch.Tensor, out.last_hidden_state)
             return prefix_once(run, decoder, hidden.size(0))
 
     @contextlib.contextmanager
     def _upper_only(self) -> Iterator[None]:
         """The decoder with its upper layers only, numbered from 0 for the KV cache (whose first layer gives the
         cached length to the mask and the positions)."""
-        layers = self.decoder.layers
-        upper = list(layers)[self.depth :]
+        layers = cast(torch.nn.ModuleList, self.decoder.layers)  # for_model checked it is one
+        upper: list[Any] = list(layers)[self.depth :]  # the model's decoder layers, each with a self_attn
         for i, layer in enumerate(upper):
             layer.self_attn.layer_idx = i
         self.decoder.layers = torch.nn.ModuleList(upper)

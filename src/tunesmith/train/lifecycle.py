@@ -99,7 +99,7 @@ def last_checkpoint(out_dir: Path, resume: bool | None) -> str | None:
 
     checkpoints = out_dir / "checkpoints"
     complete = (out_dir / "manifest.json").exists()
-    last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+    last: str | None = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None  # type: ignore[no-untyped-call]
     if resume is False or complete or last is None:
         if resume and last is None and not complete:
             raise DataError(f"--resume: no checkpoint in {checkpoints}", hint="start the run without --resume")

@@ -93,7 +93,7 @@ def labelled_loss(
     """
     prefix = shared_prefix(model, inputs) if share_prefix else 0
     kept = frozen.lookup(inputs) if frozen is not None else None
-    if kept is not None:  # every row seen before: only the layers above the frozen ones run
+    if frozen is not None and kept is not None:  # every row seen before: only the layers above the frozen ones run
         states = frozen.upper_states(kept, inputs["attention_mask"], prefix)
     else:
         captured: list[torch.Tensor] = []
@@ -119,7 +119,7 @@ def labelled_loss(
     else:
         from trl.kernels import ChunkedLogProbFunction
 
-        log_probs, _, _, _, is_top1 = ChunkedLogProbFunction.apply(
+        log_probs, _, _, _, is_top1 = ChunkedLogProbFunction.apply(  # type: ignore[no-untyped-call]
             hidden, head.weight, head.bias, targets, 1.0, VOCAB_CHUNK, None, 1.0, ("is_top1",)
         )
         total, correct = -log_probs.sum(), is_top1.sum()
@@ -148,7 +148,7 @@ def shared_prefix(model: Any, inputs: dict[str, Any]) -> int:
     same = (ids == ids[:1]).all(dim=0) & mask.bool().all(dim=0)
     prefix = int(same.int().cumprod(dim=0).sum())
     # The last position must stay in the second call: it is the one the rows' own tokens attend from onwards.
-    prefix = min(prefix, ids.size(1) - 1)
+    prefix = min(prefix, int(ids.size(1)) - 1)
     if prefix < PREFIX_MIN or not _deterministic(model):
         return 0
     return prefix

@@ -37,8 +37,8 @@ class TokenizedExample:
     input_ids: list[int]
     labels: list[int]
     # Tokens per role, and how many of them carry loss.
-    role_tokens: Counter = field(default_factory=Counter)
-    role_trained: Counter = field(default_factory=Counter)
+    role_tokens: Counter[str] = field(default_factory=Counter)
+    role_trained: Counter[str] = field(default_factory=Counter)
     # Whether each trained assistant turn ends with an end-of-turn token.
     turns_ending_in_eot: int = 0
     trained_turns: int = 0
@@ -62,7 +62,7 @@ def pad_right(examples: list[TokenizedExample], pad_id: int) -> dict[str, Any]:
 
 def message_spans(
     tokenizer: Any, messages: list[dict[str, Any]], *, where: str = "", tools: list[dict[str, Any]] | None = None
-) -> tuple[str, list[tuple]]:
+) -> tuple[str, list[tuple[str, int, int, int, int]]]:
     """Render `messages` and return the text with one (role, start, end, trained_start, trained_end) per message.
 
     Consecutive tool results are located as one block (the span of the block is given to its last message, the
@@ -70,7 +70,7 @@ def message_spans(
     inside the run is not a prefix of the whole. Raises LabelError when the template is not prefix-preserving.
     """
     full = render(tokenizer, messages, tools=tools)
-    spans: list[tuple] = []
+    spans: list[tuple[str, int, int, int, int]] = []
     previous = 0
     for i, message in enumerate(messages):
         if message["role"] in TOOL_ROLES and i + 1 < len(messages) and messages[i + 1]["role"] in TOOL_ROLES:

@@ -50,14 +50,14 @@ class RichProgress(TrainerCallback):
         tps = ((state.epoch or 0.0) - self.start_epoch) * self.tokens_per_epoch / max(elapsed, 1e-9)
         self.progress.update(self.task, completed=state.global_step, tps=f"{tps:,.0f}", refresh=True)
 
-    def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kw: Any) -> None:
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
         if not self.enabled:
             return
         logs = logs or {}
         record = {"step": state.global_step, "epoch": round(state.epoch or 0, 4), **logs}
         with open(self.metrics_path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
-        fields = {}
+        fields: dict[str, Any] = {}
         if "loss" in logs:
             fields["loss"] = f"{logs['loss']:.4f}"
         if "learning_rate" in logs:

@@ -15,7 +15,7 @@ import contextlib
 from typing import Any
 
 from accelerate.utils import DistributedType
-from trl import SFTTrainer
+from trl import SFTTrainer  # type: ignore[attr-defined]  # trl re-exports its trainers lazily, without __all__
 
 from tunesmith.train import microbatch
 from tunesmith.train.frozen_layers import FrozenLayerCache
@@ -41,7 +41,7 @@ class TunesmithSFTTrainer(SFTTrainer):
         split = self.micro_batch_tokens and num_items_in_batch is not None
         parts = microbatch.split_batch(inputs, self.micro_batch_tokens) if split else [inputs]
         if len(parts) == 1:
-            return super().training_step(model, inputs, num_items_in_batch)
+            return super().training_step(model, inputs, num_items_in_batch)  # type: ignore[no-untyped-call]
         total = None
         for k, part in enumerate(parts):
             # Under DDP only the last part's backward all-reduces; the others accumulate locally (nested no_sync
@@ -49,7 +49,7 @@ class TunesmithSFTTrainer(SFTTrainer):
             last = k == len(parts) - 1
             sync = contextlib.nullcontext() if last else self.accelerator.no_sync(model)
             with sync:
-                loss = super().training_step(model, part, num_items_in_batch)
+                loss = super().training_step(model, part, num_items_in_batch)  # type: ignore[no-untyped-call]
             total = loss if total is None else total + loss
         return total
 
@@ -58,18 +58,20 @@ class TunesmithSFTTrainer(SFTTrainer):
     ) -> Any:
         parts = None if return_outputs else self._labelled_loss_parts(model, inputs)
         if parts is None:
-            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)  # type: ignore[no-untyped-call]
         result = labelled_loss(
             model, *parts, inputs, num_items_in_batch, share_prefix=self.shared_prefix, frozen=self._frozen_cache(parts)
         )
         if result is None:  # the decoder cut its hidden states to the kept logits: TRL's path from now on
             self.labelled_positions_only = False
-            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)  # type: ignore[no-untyped-call]
         loss, count, correct = result
         # As TRL: num_items_in_batch counts every rank's tokens, and DDP averages the gradients across ranks.
         if self.args.average_tokens_across_devices and num_items_in_batch is not None:
             loss = loss * self.accelerator.num_processes
         # TRL's statistics, less the entropy: the token accuracy, and the running count of trained tokens.
+        # Trainer.__init__ sets it; None only with model_init, which tunesmith never passes.
+        assert self.model is not None
         mode = "train" if self.model.training else "eval"
         count = self.accelerator.gather_for_metrics(count).sum()
         correct = self.accelerator.gather_for_metrics(correct).sum()
@@ -97,7 +99,7 @@ class TunesmithSFTTrainer(SFTTrainer):
             and self.args.device.type == "cpu"
             and self.compute_loss_func is None
             and self.label_smoother is None
-            and self.args.loss_type == "nll"
+            and self.args.loss_type == "nll"  # type: ignore[attr-defined]  # args is an SFTConfig
             and not self.aux_loss_enabled
             and self.accelerator.distributed_type in (DistributedType.NO, DistributedType.MULTI_CPU)
             and "labels" in inputs

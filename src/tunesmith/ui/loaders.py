@@ -11,7 +11,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from tunesmith.config import Config
 from tunesmith.errors import DataError
@@ -25,9 +25,10 @@ PREVIEW_ROWS = 20
 
 def _json(path: Path) -> dict[str, Any] | None:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return data
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
@@ -163,11 +164,11 @@ class RunView:
 
     @property
     def counts(self) -> dict[str, Any]:
-        return self.manifest.get("counts", {})
+        return cast("dict[str, Any]", self.manifest.get("counts", {}))
 
     @property
     def train_config(self) -> dict[str, Any]:
-        return (self.manifest.get("config") or {}).get("train", {})
+        return cast("dict[str, Any]", (self.manifest.get("config") or {}).get("train", {}))
 
     def curve(self, key: str) -> list[tuple[float, float]]:
         return [

@@ -84,8 +84,8 @@ class TrafficStore:
             t.total = c.scalar(select(func.count()).select_from(r).where(*window)) or 0  # index-only
             if t.total == 0:
                 return t
-            first, last = c.execute(select(func.min(r.created_at), func.max(r.created_at)).where(*window)).one()
-            first, last = _aware(first), _aware(last)
+            lo, hi = c.execute(select(func.min(r.created_at), func.max(r.created_at)).where(*window)).one()
+            first, last = _aware(lo), _aware(hi)
             if since is not None and t.total > 0.2 * t.all_time:
                 # A window that holds most of the log: a plain scan beats a walk along the created_at index
                 # (3-4x on SQLite); an expression on the column keeps the planner off the index.

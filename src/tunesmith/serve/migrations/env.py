@@ -14,7 +14,9 @@ if connection is not None:
     with context.begin_transaction():
         context.run_migrations()
 else:
-    with create_engine(config.get_main_option("sqlalchemy.url")).connect() as conn:
+    url = config.get_main_option("sqlalchemy.url")
+    assert url is not None, "the alembic config sets sqlalchemy.url when no connection is handed over"
+    with create_engine(url).connect() as conn:
         context.configure(connection=conn, target_metadata=Base.metadata, render_as_batch=True)
         with context.begin_transaction():
             context.run_migrations()

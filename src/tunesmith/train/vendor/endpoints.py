@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from tunesmith.config import Config, EndpointConfig
 from tunesmith.errors import ConfigError, DataError
@@ -25,6 +26,7 @@ def vendor_model_id(train_dir: Path) -> tuple[str, str] | None:
 def eval_endpoints(cfg: Config, train_dir: Path, *, need_fine_tuned: bool) -> dict[str, EndpointConfig]:
     """The endpoint configs of the `base` (the vendor's base model) and `fine_tuned` (the vendor fine-tune) arms."""
     vc = cfg.train.vendor
+    key_env: str | None
     if cfg.train.backend == "openai":
         base_url = vc.eval_base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
         key_env = vc.eval_api_key_env or "OPENAI_API_KEY"
@@ -44,7 +46,7 @@ def eval_endpoints(cfg: Config, train_dir: Path, *, need_fine_tuned: bool) -> di
             hint="run the train stage first (tunesmith run tunesmith.yaml --only train --yes)",
         )
     ec = cfg.eval
-    common = {"base_url": base_url, "api_key_env": key_env}
+    common: dict[str, Any] = {"base_url": base_url, "api_key_env": key_env}
     if ec.endpoint is not None:
         common |= {"timeout_s": ec.endpoint.timeout_s, "concurrency": ec.endpoint.concurrency}
     out = {"base": EndpointConfig(model=cfg.model.base, **common)}

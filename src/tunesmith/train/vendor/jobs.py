@@ -74,9 +74,10 @@ def read_state(out_dir: Path) -> dict[str, Any] | None:
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         raise DataError(f"{path} is not readable JSON", hint="restore it, or remove the run directory") from None
+    return state
 
 
 def write_state(out_dir: Path, state: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ with the key.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from tunesmith.errors import ConfigError, ModelError
 from tunesmith.train.vendor.jobs import Snapshot
@@ -83,7 +83,7 @@ class OpenAIBackend:
     def upload(self, path: Path, *, run_key: str) -> str:
         with open(path, "rb") as f:
             uploaded = self._call(f"upload {path.name}", self.client.files.create, file=f, purpose="fine-tune")
-        return uploaded.id
+        return cast(str, uploaded.id)
 
     def create_job(
         self,
@@ -108,7 +108,7 @@ class OpenAIBackend:
         if suffix:
             kwargs["suffix"] = suffix
         job = self._call("create the fine-tuning job", self.client.fine_tuning.jobs.create, **kwargs)
-        return job.id
+        return cast(str, job.id)
 
     def poll(self, job_id: str, seen: set[str]) -> Snapshot:
         job = self._call("read the job", self.client.fine_tuning.jobs.retrieve, job_id)
@@ -140,7 +140,7 @@ class OpenAIBackend:
         )
 
     def cancel(self, job_id: str) -> str:
-        return self._call("cancel the job", self.client.fine_tuning.jobs.cancel, job_id).status
+        return cast(str, self._call("cancel the job", self.client.fine_tuning.jobs.cancel, job_id).status)
 
     def checkpoints(self, job_id: str) -> list[dict[str, Any]]:
         page = self._call("list checkpoints", self.client.fine_tuning.jobs.checkpoints.list, job_id)

@@ -216,10 +216,10 @@ def _preflight_pairs(cfg: Config, dataset_dir: Path, upload_dir: Path, tokenizer
             tokens = sum(t["total"] for t in counter.records(sides))
     _refuse_pii(cfg, dataset_dir, files)
     epochs = billed_epochs(cfg, examples["train"])
-    price, row = training_price(cfg.train.backend, cfg.model.base)
+    price, price_row = training_price(cfg.train.backend, cfg.model.base)
     billed = tokens * epochs
     cost = billed / 1e6 * price if price is not None else None
-    return Preflight(files, examples, tokens, epochs, billed, price, row, cost, counter.method, [])
+    return Preflight(files, examples, tokens, epochs, billed, price, price_row, cost, counter.method, [])
 
 
 def _refuse_pii(cfg: Config, dataset_dir: Path, files: dict[str, Path]) -> None:
@@ -284,7 +284,6 @@ def estimate_json(pre: Preflight, backend: str) -> dict[str, Any]:
 
 def print_estimate(cfg: Config, pre: Preflight, console: Console) -> None:
     from rich.table import Table
-
 
     table = Table(title=f"{cfg.train.backend} fine-tuning of {cfg.model.base}: estimate", show_header=False)
     for k, v in pre.rows():
