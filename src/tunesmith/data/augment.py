@@ -106,7 +106,9 @@ def to_pair(record: dict[str, Any], rejected: str, *, rejected_source: str | Non
     return {"prompt": prompt, "chosen": chosen, "rejected": bad, "meta": meta}
 
 
-def _pair_key(prompt: Sequence[dict[str, Any]], chosen: Sequence[dict[str, Any]], rejected: Sequence[dict[str, Any]]):
+def _pair_key(
+    prompt: Sequence[dict[str, Any]], chosen: Sequence[dict[str, Any]], rejected: Sequence[dict[str, Any]]
+) -> str:
     return "\x1e".join(_conversation_key(m) for m in (prompt, chosen, rejected))
 
 
@@ -279,10 +281,10 @@ def negative_records(path: str | Path, *, system: str | None = None, pairs: bool
     records = []
     for number, line in _read_lines(path):
         obj = _json_line(path, number, line)
-        fields = {}
+        fields: dict[str, str] = {}
         for key in ("prompt", "answer", *(("rejected",) if pairs else ())):
-            fields[key] = _text(obj.get(key))
-            if fields[key] is None:
+            value = _text(obj.get(key))
+            if value is None:
                 raise DataError(
                     f'this line has no "{key}" (a non-empty string)',
                     file=path,
@@ -290,6 +292,7 @@ def negative_records(path: str | Path, *, system: str | None = None, pairs: bool
                     hint='write {"prompt": "the disallowed request", "answer": "the policy answer"} per line'
                     + (', and "rejected": the answer to avoid, for --pairs' if pairs else ""),
                 )
+            fields[key] = value
         line_system = obj.get("system")
         if line_system is not None and _text(line_system) is None:
             raise DataError('"system" must be a non-empty string', file=path, line=number)
@@ -306,12 +309,12 @@ def negative_records(path: str | Path, *, system: str | None = None, pairs: bool
 # Appending
 
 
-def _existing_keys(out: Path) -> tuple[bytes, set[str], int]:
+def _existing_keys(out: Path) -> tuple[bytes, set[str | None], int]:
     """The file's bytes, the conversation keys already in it, and how many records it holds."""
     if not out.exists():
         return b"", set(), 0
     raw = out.read_bytes()
-    keys: set[str] = set()
+    keys: set[str | None] = set()
     count = 0
     for number, line in enumerate(raw.decode("utf-8-sig", errors="replace").split("\n"), 1):
         if not line.strip():
@@ -450,14 +453,15 @@ def add_negatives(
 def read_rejected(path: str | Path) -> dict[int, str]:
     """The "rejected" answer of each JSONL line of a questions file that has one, by line."""
     path = Path(path)
-    out = {}
+    out: dict[int, str] = {}
     for number, line in _read_lines(path):
         if line.lstrip().startswith("{"):
             value = _json_line(path, number, line).get("rejected")
             if value is not None:
-                if _text(value) is None:
+                text = _text(value)
+                if text is None:
                     raise DataError('"rejected" must be a non-empty string', file=path, line=number)
-                out[number] = _text(value)
+                out[number] = text
     return out
 
 

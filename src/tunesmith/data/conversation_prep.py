@@ -61,7 +61,6 @@ def _resolve_conflicts_and_dups(
     return drop, uf.groups()
 
 
-
 def _turns(messages: list[dict[str, Any]]) -> list[int]:
     """Where each user turn starts. A turn runs to the next user message: the user's question and the whole
     assistant step that answers it (tool calls, their results and the answer), which is never cut apart."""
@@ -143,7 +142,12 @@ def redact_kept(
 
 
 def fit_lengths(
-    records: list[dict[str, Any]], kept: list[int], held: HeldOut, plan: Plan, cfg: DataConfig, max_seq_len: int,
+    records: list[dict[str, Any]],
+    kept: list[int],
+    held: HeldOut,
+    plan: Plan,
+    cfg: DataConfig,
+    max_seq_len: int,
     counter: stats.TokenCounter,
 ) -> int:
     """Truncate or drop what is over `max_seq_len` (data.too_long); held-out examples are only warned about."""
@@ -204,9 +208,9 @@ def split(
     return rows, assignment, shares
 
 
-def sources(formats: dict[str, str], held: HeldOut, base: Parent | None, shares: dict[str, float]) -> tuple[
-    list[dict[str, Any]], dict[str, dict[str, Any]]
-]:
+def sources(
+    formats: dict[str, str], held: HeldOut, base: Parent | None, shares: dict[str, float]
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     """The manifest's sources (the inputs, then the held-out files) and where each split came from: its own files
     (data.test_paths, data.val_paths), or a share of data.paths (and, in a new version, the parent's)."""
     sources = input_sources(formats)
@@ -225,8 +229,15 @@ def sources(formats: dict[str, str], held: HeldOut, base: Parent | None, shares:
 
 
 def counts(
-    lines_read: int, records: list[dict[str, Any]], invalid: int, plan: Plan, truncated: int, held: HeldOut,
-    rows: dict[str, list[dict[str, Any]]], pii_counts: Counter[str], base: Parent | None,
+    lines_read: int,
+    records: list[dict[str, Any]],
+    invalid: int,
+    plan: Plan,
+    truncated: int,
+    held: HeldOut,
+    rows: dict[str, list[dict[str, Any]]],
+    pii_counts: Counter[str],
+    base: Parent | None,
     assignment: dict[str, list[int]],
 ) -> dict[str, Any]:
     dropped = Counter(plan.drop.values())

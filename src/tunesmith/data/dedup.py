@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tunesmith.records import normalize
+from tunesmith.records import normalize as normalize  # dedup.normalize is the data package's name for it
 
 NUM_PERM = 128
 SHINGLE = 3
@@ -92,7 +92,7 @@ def prompt_text(record: dict[str, Any]) -> str:
     return normalize(" ".join(parts))
 
 
-def tool_signature(record: dict[str, Any]) -> tuple:
+def tool_signature(record: dict[str, Any]) -> tuple[Any, ...]:
     """The tool steps of a conversation: each call (name, arguments) and each tool result, normalised; () without
     tools. Near-same prompts with different signatures are not near duplicates, and not conflicts either: a
     different call is a different example, and a different tool result explains a different answer."""

@@ -62,7 +62,7 @@ class PromptGroups:
 
 
 def prompt_groups(pairs: Sequence[dict[str, Any]], threshold: float) -> PromptGroups:
-    full: dict[tuple, list[int]] = {}
+    full: dict[tuple[Any, ...], list[int]] = {}
     by_prompt: dict[str, list[int]] = {}
     for i, p in enumerate(pairs):
         full.setdefault((_key(p["prompt"]), _key(p["chosen"]), _key(p["rejected"])), []).append(i)
@@ -88,5 +88,3 @@ def prompt_groups(pairs: Sequence[dict[str, Any]], threshold: float) -> PromptGr
         for i in g[1:]:
             uf.union(g[0], i)
     return PromptGroups(identical, same, near, conflicts, uf.groups())
-
-

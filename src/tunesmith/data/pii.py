@@ -90,7 +90,7 @@ class Span:
 
 
 @functools.lru_cache(maxsize=1)
-def analyzer():  # -> tuple[presidio_analyzer.AnalyzerEngine, str | None]
+def analyzer() -> tuple[Any, str | None]:  # (presidio_analyzer.AnalyzerEngine, a warning)
     """The Presidio analyzer, built offline once per process, and a warning when names are not covered."""
     # tldextract (used by the email recognizer) would download the public suffix list on a cold cache, and log a
     # traceback offline; no URLs makes it use the snapshot it ships. Set these before it is first imported.
@@ -103,22 +103,23 @@ def analyzer():  # -> tuple[presidio_analyzer.AnalyzerEngine, str | None]
     if importlib.util.find_spec(SPACY_MODEL) is None:
         from presidio_analyzer.nlp_engine import NoOpNlpEngine
 
-        return AnalyzerEngine(nlp_engine=NoOpNlpEngine(), supported_languages=["en"]), NO_NAMES_WARNING
+        no_names = NoOpNlpEngine()  # type: ignore[call-arg]  # its `models` argument is optional at run time
+        return AnalyzerEngine(nlp_engine=no_names, supported_languages=["en"]), NO_NAMES_WARNING
     provider = NlpEngineProvider(
         nlp_configuration={"nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": SPACY_MODEL}]}
     )
     engine = provider.create_engine()
-    _lighten(engine.nlp["en"])
+    _lighten(engine.nlp["en"])  # type: ignore[attr-defined]  # a SpacyNlpEngine, which has .nlp
     return AnalyzerEngine(nlp_engine=engine, supported_languages=["en"]), None
 
 
-def _lower_lemma(doc):  # a spaCy pipeline component
+def _lower_lemma(doc: Any) -> Any:  # a spaCy pipeline component
     for token in doc:
         token.lemma_ = token.lower_
     return doc
 
 
-def _lighten(nlp) -> None:
+def _lighten(nlp: Any) -> None:
     """Keep what Presidio uses: tokens, entities (names) and lemmas (its context words, such as "phone" before a
     number). The dependency parse is not used at all, and the tagger + rule lemmatizer cost a third of the time on
     short chat messages: lowercase words stand in for lemmas, which matches Presidio's context words ("phone",
@@ -204,7 +205,7 @@ def phone_like(value: str) -> bool:
 
 
 def _analyze(
-    engine, texts: list[str], entities: list[str], score_threshold: float, allow: Sequence[str]
+    engine: Any, texts: list[str], entities: list[str], score_threshold: float, allow: Sequence[str]
 ) -> list[list[Span]]:
     if not texts or not entities:
         return [[] for _ in texts]
@@ -222,7 +223,7 @@ def _analyze(
 
 
 def _analyze_batch(
-    engine, texts: list[str], entities: list[str], score_threshold: float, allow: Sequence[str]
+    engine: Any, texts: list[str], entities: list[str], score_threshold: float, allow: Sequence[str]
 ) -> list[list[Span]]:
     from presidio_analyzer import BatchAnalyzerEngine
 
@@ -379,7 +380,8 @@ def without(texts: Sequence[str], spans: Sequence[Sequence[Span]], values: set[s
 
 
 def names_warning() -> str | None:
-    return analyzer()[1]
+    warning: str | None = analyzer()[1]
+    return warning
 
 
 def splice(text: str, spans: Sequence[Span], replacement: Callable[[Span, str], str]) -> str:

@@ -308,9 +308,7 @@ class PreferencePairs:
 
     name: RecordKind = "preference"
 
-    def __init__(
-        self, cfg: DataConfig, *, against: str | Path | None = None, parent: str | Path | None = None
-    ) -> None:
+    def __init__(self, cfg: DataConfig, *, against: str | Path | None = None, parent: str | Path | None = None) -> None:
         self.cfg = cfg
         self.against = against
         self.parent = parent
@@ -433,7 +431,12 @@ class PreferencePairs:
         }
 
     def card(
-        self, counts: dict[str, Any], max_seq_len: int, seed: int, digest: str, sources: list[dict[str, Any]],
+        self,
+        counts: dict[str, Any],
+        max_seq_len: int,
+        seed: int,
+        digest: str,
+        sources: list[dict[str, Any]],
         pii_counts: Counter[str],
     ) -> str:
         return pair_card(counts, self.cfg, seed, digest, sources)

@@ -24,8 +24,15 @@ __all__ = ["PrepareResult", "prepare_dataset", "read_prepared"]
 
 
 def _prepare(
-    kind: DataKind, paths: Sequence[str | Path], out_dir: Path, cfg: DataConfig, key: PiiKey, max_seq_len: int,
-    seed: int, tokenizer: Any, overwrite: bool,
+    kind: DataKind,
+    paths: Sequence[str | Path],
+    out_dir: Path,
+    cfg: DataConfig,
+    key: PiiKey,
+    max_seq_len: int,
+    seed: int,
+    tokenizer: Any,
+    overwrite: bool,
 ) -> PrepareResult:
     """Prepare `paths`, items of `kind`, into `out_dir` (see `prepare_dataset`), pseudonymising with `key`."""
     # Fail before the work: a --parent is the version being replaced, but the data files must survive.

@@ -35,7 +35,6 @@ class Parent:
         return top
 
 
-
 def load_parent(path: str | Path) -> Parent:
     manifest, rows = read_prepared(path, what="--parent ")
     records = [r for s in SPLITS for r in rows[s]]
@@ -103,4 +102,3 @@ def drop_held_out_twins(
                     }
                 )
     return sorted(found, key=lambda f: (f["source"]["file"], f["source"]["line"]))
-

@@ -57,7 +57,6 @@ def read_prepared(path: str | Path, *, what: str = "") -> tuple[dict[str, Any], 
     return manifest, rows
 
 
-
 def no_valid_example(findings: Sequence[Any], files: list[str]) -> DataError:
     """A bare "no valid example to prepare" left the user to guess which file and why: name the files, and point at
     the first bad line with its cause (the loader's findings are at file:line)."""
@@ -70,7 +69,6 @@ def no_valid_example(findings: Sequence[Any], files: list[str]) -> DataError:
         file=first.file if first is not None else (files[0] if len(files) == 1 else None),
         line=first.lines[0] if first is not None else None,
     )
-
 
 
 def dataset_hash(files: dict[str, bytes], options: dict[str, Any]) -> str:
