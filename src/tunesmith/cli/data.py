@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from tunesmith.config import DataConfig, TrainConfig, literal_choices, nearest
+from tunesmith.cli.options import choice, config_option
+from tunesmith.config import DataConfig, TrainConfig
 from tunesmith.errors import EXIT_FINDINGS, ConfigError, ModelError
 
 app = typer.Typer(help="Check, prepare, compare and export datasets.", no_args_is_help=True)
@@ -19,48 +20,22 @@ console = Console(highlight=False)
 SHOWN_LINES = 8
 
 
-def _choice(*values: str):
-    """An option callback: an unknown value is a usage error (exit 2) that lists the valid ones."""
-
-    def check(value: str | None) -> str | None:
-        if value is not None and value not in values:
-            close = nearest(value, values)
-            guess = f"; did you mean {close!r}?" if close else ""
-            raise typer.BadParameter(f"{value!r} is not one of: {', '.join(values)}{guess}")
-        return value
-
-    return check
-
-
-def _key(name: str, *flags: str, section: type[BaseModel] = DataConfig, shown: Any = None, **extra: Any) -> Any:
-    """The typer option of a key of the data section, made from its pydantic field: the help is the field's
-    description, a closed set of names is checked against its Literal, and the default is None, which means "the
-    section's value", so that no default is declared twice. `shown` renders the default for the help."""
-    field = section.model_fields[name]
-    key = f"{'train' if section is TrainConfig else 'data'}.{name}"
-    choices = literal_choices(field.annotation)
-    default = field.get_default(call_default_factory=True)
-    shown = "unset" if default is None else shown(default) if shown else json.dumps(default)
-    if choices:
-        extra.setdefault("callback", _choice(*choices))
-        extra.setdefault("metavar", "|".join(choices))
-    return typer.Option(*flags, help=f"{field.description} ({key}; default {shown})", show_default=False, **extra)
-
-
 Files = Annotated[list[Path], typer.Argument(help="JSONL, JSON, CSV or Parquet files.", show_default=False)]
-FormatOpt = Annotated[str | None, _key("format", "--format")]
+FormatOpt = Annotated[str | None, config_option("format", "--format")]
 ColumnsOpt = Annotated[
     str | None,
-    _key("columns", "--columns", metavar="FIELD=COLUMN,..."),  # e.g. prompt=question,completion=answer
+    config_option("columns", "--columns", metavar="FIELD=COLUMN,..."),  # e.g. prompt=question,completion=answer
 ]
-KeepNamesOpt = Annotated[bool | None, _key("keep_recurring_names", "--keep-recurring-names/--no-keep-recurring-names")]
+KeepNamesOpt = Annotated[
+    bool | None, config_option("keep_recurring_names", "--keep-recurring-names/--no-keep-recurring-names")
+]
 ModelOpt = Annotated[str | None, typer.Option("--model", help="Tokenizer (Hub id or path) for exact token counts.")]
-EntitiesOpt = Annotated[str | None, _key("pii_entities", "--pii-entities", metavar="ENTITY,...")]
-AllowOpt = Annotated[list[str] | None, _key("pii_allow", "--pii-allow", metavar="VALUE")]  # repeatable
-MaxSeqLenOpt = Annotated[int | None, _key("max_seq_len", "--max-seq-len", section=TrainConfig)]
-NearDupOpt = Annotated[float | None, _key("near_dup_threshold", "--near-dup-threshold")]
-TestFilesOpt = Annotated[list[Path] | None, _key("test_paths", "--test-file", metavar="FILE")]  # repeatable
-ValFilesOpt = Annotated[list[Path] | None, _key("val_paths", "--val-file", metavar="FILE")]
+EntitiesOpt = Annotated[str | None, config_option("pii_entities", "--pii-entities", metavar="ENTITY,...")]
+AllowOpt = Annotated[list[str] | None, config_option("pii_allow", "--pii-allow", metavar="VALUE")]  # repeatable
+MaxSeqLenOpt = Annotated[int | None, config_option("max_seq_len", "--max-seq-len", section=TrainConfig)]
+NearDupOpt = Annotated[float | None, config_option("near_dup_threshold", "--near-dup-threshold")]
+TestFilesOpt = Annotated[list[Path] | None, config_option("test_paths", "--test-file", metavar="FILE")]  # repeatable
+ValFilesOpt = Annotated[list[Path] | None, config_option("val_paths", "--val-file", metavar="FILE")]
 DataSetOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -269,8 +244,8 @@ def check(
     no_pii: Annotated[bool, typer.Option("--no-pii", help="Skip the PII scan.")] = False,
     no_embeddings: Annotated[bool, typer.Option("--no-embeddings", help="Skip the embedding spread.")] = False,
     keep_recurring_names: KeepNamesOpt = None,
-    pii_name_sample: Annotated[int | None, _key("pii_name_sample", "--pii-name-sample")] = None,
-    embedding_sample: Annotated[int | None, _key("embedding_sample", "--embedding-sample")] = None,
+    pii_name_sample: Annotated[int | None, config_option("pii_name_sample", "--pii-name-sample")] = None,
+    embedding_sample: Annotated[int | None, config_option("embedding_sample", "--embedding-sample")] = None,
     columns: ColumnsOpt = None,
     test_paths: TestFilesOpt = None,
     val_paths: ValFilesOpt = None,
@@ -328,17 +303,17 @@ def prepare(
     format: FormatOpt = None,
     model: ModelOpt = None,
     max_seq_len: MaxSeqLenOpt = None,
-    too_long: Annotated[str | None, _key("too_long", "--too-long")] = None,
-    pii: Annotated[str | None, _key("pii", "--pii")] = None,
+    too_long: Annotated[str | None, config_option("too_long", "--too-long")] = None,
+    pii: Annotated[str | None, config_option("pii", "--pii")] = None,
     pii_entities: EntitiesOpt = None,
     pii_allow: AllowOpt = None,
     pii_key_file: Annotated[
         Path | None, typer.Option("--pii-key-file", help="HMAC key for pseudonyms, outside --out (created if absent).")
     ] = None,
     keep_recurring_names: KeepNamesOpt = None,
-    dedup: Annotated[str | None, _key("dedup", "--dedup")] = None,
+    dedup: Annotated[str | None, config_option("dedup", "--dedup")] = None,
     near_dup_threshold: NearDupOpt = None,
-    conflicts: Annotated[str | None, _key("conflicts", "--conflicts")] = None,
+    conflicts: Annotated[str | None, config_option("conflicts", "--conflicts")] = None,
     columns: ColumnsOpt = None,
     parent: Annotated[
         Path | None,
@@ -349,7 +324,9 @@ def prepare(
     against: AgainstOpt = None,
     split: Annotated[
         str | None,
-        _key("split", "--split", metavar="TRAIN,VAL,TEST", shown=lambda d: f"{d.train:g},{d.val:g},{d.test:g}"),
+        config_option(
+            "split", "--split", metavar="TRAIN,VAL,TEST", shown=lambda d: f"{d.train:g},{d.val:g},{d.test:g}"
+        ),
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="The seed of the split (project.seed; default 0).")] = None,
     overrides: DataSetOpt = None,
@@ -436,7 +413,7 @@ def diff(
 def export(
     dataset: Annotated[Path, typer.Argument(help="A prepared dataset directory.")],
     to: Annotated[
-        str, typer.Option("--to", help="openai | bedrock | vertex", callback=_choice("openai", "bedrock", "vertex"))
+        str, typer.Option("--to", help="openai | bedrock | vertex", callback=choice("openai", "bedrock", "vertex"))
     ],
     out: Annotated[Path, typer.Option("--out", help="Output JSONL file.")],
     split: Annotated[str, typer.Option("--split", help="Which split to export.")] = "train",

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
-from tunesmith.cli.data import _key as config_option
+from tunesmith.cli.options import config_option
 from tunesmith.cli.pipeline import SetOption, YesOption
 from tunesmith.config import TrainConfig, load_config
 from tunesmith.errors import ConfigError
