@@ -60,8 +60,6 @@ class Conversation(TypedDict):
     parallel_tool_calls: NotRequired[bool]
 
 
-
-
 def _text(value: Any) -> str | None:
     """Message content as text: a string, or OpenAI's list of text parts."""
     if isinstance(value, str):
@@ -290,4 +288,3 @@ def as_conversation(row: dict[str, Any]) -> dict[str, Any]:
     if "messages" in row or not isinstance(row.get("prompt"), list) or not isinstance(row.get("chosen"), list):
         return row
     return {"messages": [*row["prompt"], *row["chosen"]], "meta": row.get("meta", {})}
-

@@ -27,7 +27,6 @@ MAX_LINE_BYTES = 16 * 1024 * 1024
 MAX_FIELD_BYTES = 64 * 1024 * 1024
 
 
-
 @dataclass
 class Finding:
     """One problem in the data, at every line where it occurs (DESIGN.md, "Findings")."""

@@ -151,8 +151,7 @@ def _recorded_job(out_dir: Path, state: dict[str, Any] | None, request: dict[str
     if not complete:
         raise ConfigError(
             f"{out_dir} follows {state['backend']} job {state['job_id']}, started for another dataset or config",
-            hint=f"let it finish, or cancel it (tunesmith train cancel {out_dir}); --no-resume starts "
-            "another paid job",
+            hint=f"let it finish, or cancel it (tunesmith train cancel {out_dir}); --no-resume starts another paid job",
         )
     return "new"
 
