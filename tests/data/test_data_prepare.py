@@ -100,7 +100,8 @@ def _grouped_corpus(path: Path, groups: int = 40) -> None:
 def test_near_duplicate_groups_never_straddle_splits(tmp_path):
     src = tmp_path / "grouped.jsonl"
     _grouped_corpus(src)
-    cfg = DataConfig(pii="off", dedup="off", split={"train": 0.6, "val": 0.2, "test": 0.2})
+    # refusals off: this is about groups and splits; coverage would add refusals to train.
+    cfg = DataConfig(pii="off", dedup="off", refusals="off", split={"train": 0.6, "val": 0.2, "test": 0.2})
     result = prepare_dataset([src], tmp_path / "ds", cfg, seed=3)
     where = {}
     for split in ("train", "val", "test"):

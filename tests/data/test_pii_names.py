@@ -55,7 +55,9 @@ def _project(path: Path, n: int = 60) -> Path:
 def test_company_name_in_every_system_prompt_is_kept_and_a_person_is_redacted(tmp_path):
     src = _project(tmp_path / "hr.jsonl")
     out = tmp_path / "ds"
-    prepare_dataset([src], out, DataConfig(pii="redact", split={"train": 0.8, "val": 0.1, "test": 0.1}))
+    # refusals off: the 60 examples are the point here, not the refusals coverage would add.
+    cfg = DataConfig(pii="redact", refusals="off", split={"train": 0.8, "val": 0.1, "test": 0.1})
+    prepare_dataset([src], out, cfg)
     rows = [json.loads(line) for name in ("train", "val", "test") for line in (out / f"{name}.jsonl").open()]
     assert len(rows) == 60
     assert all(r["messages"][0]["content"] == SYSTEM for r in rows)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from tunesmith.data.augment import AugmentResult
 
 console = Console(highlight=False)
 
@@ -17,7 +20,7 @@ PairsOpt = Annotated[
 ]
 
 
-def _report(result, what: str, pairs: bool = False) -> None:
+def _report(result: AugmentResult, what: str, pairs: bool = False) -> None:
     dup = f", {result.duplicates} already there" if result.duplicates else ""
     kind = "pair(s)" if pairs else "conversation(s)"
     console.print(f"added [bold]{result.added}[/] {what} {kind} to {result.out}{dup}; {result.total} in all")
@@ -46,6 +49,15 @@ def add_refusals(
     contact: Annotated[
         str | None, typer.Option("--contact", help="Who can help, in the default answer (or {contact}).")
     ] = None,
+    near_domain: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--near-domain",
+            help="With --generate: write questions next to the domain of these data files (the same topics at "
+            "another organisation, neighbouring departments, facts the data never states), answered with the "
+            "project's own system prompt and refusal.",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for --generate.")] = 0,
     pairs: PairsOpt = False,
     rejected_from: Annotated[
@@ -61,9 +73,26 @@ def add_refusals(
     Examples:
       tunesmith data add-refusals --questions out_of_scope.txt --contact support@acme.test --out data/refusals.jsonl
       tunesmith data add-refusals --generate 40 --seed 1 --system "You are Juno." --out data/refusals.jsonl
+      tunesmith data add-refusals --generate 30 --near-domain data/support.jsonl --out data/refusals.jsonl
       tunesmith data add-refusals --questions q.jsonl --answer "Sorry, I only help with orders." --out data/x.jsonl
       tunesmith data add-refusals --generate 40 --pairs --rejected-from models/base --out data/refusal_pairs.jsonl
     """
+    if near_domain:
+        from tunesmith.data.near_domain import add_near_domain_refusals
+        from tunesmith.errors import DataError
+
+        if generate is None or questions is not None or templates is not None or topics is not None or pairs:
+            raise DataError(
+                "--near-domain writes its own questions from your data: use it with --generate N alone",
+                hint="tunesmith data add-refusals --generate 30 --near-domain data/train.jsonl --out refusals.jsonl",
+            )
+        _report(
+            add_near_domain_refusals(
+                out, near_domain, generate, seed=seed, system=system, answer=answer, contact=contact
+            ),
+            "near-domain refusal",
+        )
+        return
     from tunesmith.data.augment import add_refusals as run
 
     topic_list = topics.split(",") if topics else None

@@ -314,6 +314,7 @@ def prepare(
     dedup: Annotated[str | None, config_option("dedup", "--dedup")] = None,
     near_dup_threshold: NearDupOpt = None,
     conflicts: Annotated[str | None, config_option("conflicts", "--conflicts")] = None,
+    refusals: Annotated[str | None, config_option("refusals", "--refusals")] = None,
     columns: ColumnsOpt = None,
     parent: Annotated[
         Path | None,
@@ -355,6 +356,7 @@ def prepare(
         pii=pii,
         dedup=dedup,
         conflicts=conflicts,
+        refusals=refusals,
         split=_shares(split),
         **_shared(
             format, pii_entities, pii_allow, keep_recurring_names, near_dup_threshold, columns, test_paths, val_paths

@@ -78,6 +78,12 @@ class DataConfig(Section):
         description="Same prompt, different answers: keep the majority answer, drop all, or keep all.",
     )
     split: SplitConfig = Field(default_factory=SplitConfig, description="train/val/test shares.")
+    refusals: Literal["auto", "off"] = Field(
+        "auto",
+        description="auto: when the data has too few refusals for its topics (the check's refusal_coverage), "
+        "prepare adds the missing near-domain out-of-scope questions with the project's own refusal, to train only, "
+        "tagged generated (the dataset card lists them); off: train on the data as it is.",
+    )
     pii_name_sample: int | None = Field(
         5_000,
         ge=0,

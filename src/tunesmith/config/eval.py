@@ -47,7 +47,9 @@ class JudgeConfig(EndpointConfig):
 
 class EvalConfig(Section):
     arms: list[Arm] = Field(
-        default_factory=lambda: list[Arm](["base", "retrieval", "fine_tuned"]),
+        # Every alternative a user would try instead of fine-tuning: the model as it is, an engineered prompt,
+        # the nearest training answer (no model) and RAG; the proof users come for is in the default table.
+        default_factory=lambda: list[Arm](["base", "prompted", "retrieval", "rag", "fine_tuned"]),
         description=f"The systems compared: {', '.join(ARMS)}.",
     )
     reference_arm: Arm = Field("base", description="Deltas and CIs are computed against this arm.")

@@ -38,7 +38,12 @@ class DpoConfig(Section):
 class LoraConfig(Section):
     r: int = Field(16, gt=0, description="LoRA rank.")
     alpha: int = Field(32, gt=0, description="LoRA alpha (scale = alpha / r).")
-    dropout: float = Field(0.05, ge=0, lt=1, description="LoRA dropout.")
+    dropout: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="LoRA dropout; 0 keeps the shared-prefix and frozen-layer levers exact, which dropout turns off.",
+    )
     target_modules: str | list[str] = Field(
         "all-linear", description="Modules that get adapters; all-linear covers every projection layer."
     )
@@ -96,7 +101,10 @@ class TrainConfig(Section):
         None, gt=0, description="Passes over train.jsonl; chosen from dataset size if unset (OpenAI's rule)."
     )
     learning_rate: float | None = Field(
-        None, gt=0, description="Peak learning rate; 2e-4 for LoRA/DoRA/QLoRA, 2e-5 for full if unset."
+        None,
+        gt=0,
+        description="Peak learning rate; if unset, by the base model's size: for LoRA/DoRA/QLoRA 2e-4 at 7B "
+        "parameters, rising as the model shrinks to 2e-3 at 135M (and at most that); a tenth of it for full.",
     )
     batch_size: int = Field(8, gt=0, description="Examples per device per step.")
     grad_accum: int = Field(1, gt=0, description="Gradient accumulation steps.")

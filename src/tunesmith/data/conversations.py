@@ -13,6 +13,7 @@ from tunesmith.config import DataConfig
 from tunesmith.data import conversation_prep as prep
 from tunesmith.data import findings, pii, stats
 from tunesmith.data.card import card
+from tunesmith.data.coverage import coverage_finding, top_up
 from tunesmith.data.findings import Measured, PiiScan, duplicate_findings, group_finding, held_out_findings
 from tunesmith.data.sources import HeldOut, Parent, drop_held_out_twins, load_held_out, load_parent
 from tunesmith.data.store import PiiKey
@@ -162,6 +163,7 @@ class Conversations:
         self.truncated = 0
         self.assignment: dict[str, list[int]] = {}
         self.shares: dict[str, float] = {}
+        self.generated: list[dict[str, Any]] = []  # prepare's near-domain refusals (data.refusals: auto)
 
     # -- check: the held-out files are checked beside the inputs, not for duplicates among themselves.
 
@@ -204,7 +206,12 @@ class Conversations:
         refusals = [i for i, r in enumerate(records) if stats.is_refusal(r)]
         div = stats.diversity(records, embeddings=diversity, sample=self.cfg.embedding_sample) if records else {}
         measures = {"with_system": with_system, "refusals": refusals, "diversity": div}
-        return _dataset_findings(records, with_system, refusals, div), measures
+        found = _dataset_findings(records, with_system, refusals, div)
+        # Coverage is about what trains: the held-out files (data.test_paths, val_paths) are left out.
+        trains = [i for i, s in enumerate(self._split_of(records)) if s is None]
+        position = {i: n for n, i in enumerate(trains)}
+        coverage = coverage_finding([records[i] for i in trains], [position[i] for i in refusals if i in position])
+        return found + ([coverage] if coverage else []), measures
 
     def check_stats(self, m: Measured) -> dict[str, Any]:
         scan = m.scan
@@ -258,6 +265,15 @@ class Conversations:
 
     def split(self, records: list[dict[str, Any]], seed: int) -> dict[str, list[dict[str, Any]]]:
         rows, self.assignment, self.shares = prep.split(records, self.plan, self.held, self.base, self.cfg, seed)
+        if self.cfg.refusals == "auto" and self.base is None:
+            self.generated = top_up(rows, [], self.cfg.near_dup_threshold, seed)
+            if self.generated:
+                rows["train"] += self.generated  # canonical already; their source is the generator, not a file
+                self.warnings.append(
+                    f"added {len(self.generated)} near-domain out-of-scope questions with the data's own refusal to "
+                    "train (too few refusals for its topics: data.refusals: auto; set it to off to train on the "
+                    "data as it is, or write them as a file to review with `tunesmith data add-refusals --near-domain`)"
+                )
         return rows
 
     def counts(
@@ -265,8 +281,16 @@ class Conversations:
     ) -> dict[str, Any]:
         invalid = len({(f.file, f.lines[0]) for f in loaded.findings})
         return prep.counts(
-            loaded.lines_read, loaded.records, invalid, self.plan, self.truncated, self.held, rows, pii_counts,
-            self.base, self.assignment,
+            loaded.lines_read,
+            loaded.records,
+            invalid,
+            self.plan,
+            self.truncated,
+            self.held,
+            rows,
+            pii_counts,
+            self.base,
+            self.assignment,
         )
 
     def options(self, max_seq_len: int, seed: int, tokenizer: str) -> dict[str, Any]:
@@ -284,7 +308,12 @@ class Conversations:
         }
 
     def card(
-        self, counts: dict[str, Any], max_seq_len: int, seed: int, digest: str, sources: list[dict[str, Any]],
+        self,
+        counts: dict[str, Any],
+        max_seq_len: int,
+        seed: int,
+        digest: str,
+        sources: list[dict[str, Any]],
         pii_counts: Counter[str],
     ) -> str:
         held_names = {s: [p.name for p in files] for s, files in self.held.files.items()}

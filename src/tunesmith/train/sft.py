@@ -30,7 +30,6 @@ from tunesmith.train.masking import (
     tokenize_conversation,
 )
 
-
 # LoRA's field default, 2e-4, is tuned on 7-8B models; a small model needs larger steps: on SmolLM2-135M, 2e-4
 # barely moved the model (an HR-policy project's val loss 1.64 against 0.047 with the example's 2e-3, issue 24;
 # docs/training.md). The rate falls with the size as a power law through those two points, and stays between them.
