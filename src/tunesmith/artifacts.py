@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import shutil
 import sys
@@ -85,8 +86,29 @@ def write_text_atomic(path: str | Path, text: str) -> None:
     write_bytes_atomic(path, text.encode("utf-8"))
 
 
+def finite(obj: Any) -> Any:
+    """`obj` with every NaN, Infinity and -Infinity replaced by None, the null that JSON has.
+
+    A figure can be undefined (a mean over a failed metric, a perplexity that overflowed); Python's json would write
+    it as a bare `NaN` or `Infinity`, which no strict JSON reader accepts. The readers of results.json read the null
+    back as NaN (evals/results.py)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite(v) for v in obj]
+    return obj
+
+
+def dumps(obj: Any, **options: Any) -> str:
+    """Strict JSON, as every file tunesmith writes holds it: undefined numbers become null (`finite`), and
+    allow_nan=False makes one that slipped through (a numpy float a `default` turned back) an error, not a file."""
+    return json.dumps(finite(obj), allow_nan=False, ensure_ascii=False, **options)
+
+
 def write_json_atomic(path: str | Path, obj: Any) -> None:
-    write_text_atomic(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
+    write_text_atomic(path, dumps(obj, indent=2, default=str) + "\n")
 
 
 def write_manifest(
@@ -290,6 +312,8 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
 
 
 def write_jsonl(path: str | Path, rows: Sequence[dict[str, Any]]) -> None:
+    """One strict JSON object a line (`dumps`): a dataset or a log that any JSON reader, and a vendor's upload,
+    accepts."""
     with open(path, "w", encoding="utf-8") as f:
         for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            f.write(dumps(row) + "\n")

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tunesmith.artifacts import write_bytes_atomic
+from tunesmith.artifacts import dumps, write_bytes_atomic
 from tunesmith.errors import DataError
 
 REFUSAL_TAGS = ("refusal", "out_of_scope")
@@ -349,7 +349,7 @@ def append_records(out: str | Path, records: Sequence[dict[str, Any]]) -> Augmen
     duplicates = len(records) - len(new)
     if new:
         out.parent.mkdir(parents=True, exist_ok=True)
-        body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in new).encode("utf-8")
+        body = "".join(dumps(r) + "\n" for r in new).encode("utf-8")
         if raw and not raw.endswith(b"\n"):
             raw += b"\n"
         # An existing file keeps its permissions; a new one gets the umask's.

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tunesmith.artifacts import iter_jsonl, write_file_checked
+from tunesmith.artifacts import dumps, iter_jsonl, write_file_checked
 from tunesmith.data import stats
 from tunesmith.errors import DataError
 from tunesmith.models.chat import uses_tools
@@ -260,7 +260,7 @@ def _write(
         result.errors.append(f"{len(rows)} {unit}; {to} needs at least {limits.min_examples}")
     elif len(rows) < limits.recommended:
         result.warnings.append(f"{len(rows)} {unit}; {to} recommends starting with {limits.recommended}")
-    write_file_checked(out, (json.dumps(row, ensure_ascii=False) + "\n" for row in rows), **checked)
+    write_file_checked(out, (dumps(row) + "\n" for row in rows), **checked)
     result.written = len(rows)
 
 

@@ -6,12 +6,12 @@ renders the question, and scores exact match against the reference answer.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import yaml
 
+from tunesmith.artifacts import dumps
 from tunesmith.evals.arms import last_user
 from tunesmith.evals.cases import load_test_cases
 
@@ -36,7 +36,7 @@ def export_lm_eval(test_path: Path, out_dir: Path, *, task: str, max_gen_toks: i
                 "messages": case.prompt,
                 "answer": case.reference,
             }
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            f.write(dumps(row) + "\n")
     spec = {
         "task": task,
         "dataset_path": "json",

@@ -9,23 +9,49 @@ Optional parts (a reference arm's `delta`, an arm's `cost_per_1k_requests` when 
 `judge`...) are absent from the file, not null, when they do not apply. `to_json()` therefore dumps only the fields
 that were set, so a file read and written again keeps exactly its keys. Set an optional part by assigning it, not
 by mutating a default in place.
+
+A figure that is undefined (NaN, or an infinite perplexity) is null in the file, which is strict JSON, and NaN
+again when read (`Number`).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, ValidationError, model_serializer
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    WithJsonSchema,
+    model_serializer,
+)
 
 from tunesmith.errors import DataError
 
 SCHEMA_PATH = Path("docs") / "results.schema.json"
 
-Interval = tuple[float, float]  # a bootstrap confidence interval, [low, high]
+
+def _null_is_nan(value: Any) -> Any:
+    """results.json holds an undefined figure as null (strict JSON has no NaN: `artifacts.finite`); read back, it
+    is NaN again, so every reader keeps the float it had before the file was written."""
+    return math.nan if value is None else value
+
+
+# A figure that may be undefined: a float in memory, null in the file (NaN and the infinities alike).
+Number = Annotated[
+    float,
+    BeforeValidator(_null_is_nan),
+    WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "null"}], "description": "null: undefined (NaN)"}),
+]
+Interval = tuple[Number, Number]  # a bootstrap confidence interval, [low, high]
 Verdict = Literal["arm", "reference", "tie"]
 
 
@@ -38,13 +64,13 @@ class _Strict(BaseModel):
 class Delta(_Strict):
     """A paired difference of means (this arm minus the other) over the examples both have, with its interval."""
 
-    value: float
+    value: Number
     ci: Interval
 
 
 class Tokens(_Strict):
-    prompt_mean: float
-    completion_mean: float
+    prompt_mean: Number
+    completion_mean: Number
     extra_prompt_mean: float | None = Field(
         None, description="prompted, rag and fine_tuned_rag: prompt tokens added by shots or passages"
     )
@@ -57,24 +83,24 @@ class Tokens(_Strict):
 class Latency(_Strict):
     """Per-request latency within the batched run, in milliseconds."""
 
-    p50: float
-    p95: float
+    p50: Number
+    p95: Number
 
 
 class SingleRequest(_Strict):
     """The first `eval.latency_sample` prompts sent one at a time: what one user waits, apart from batching."""
 
     n: int
-    p50_ms: float
-    max_ms: float
-    first_token_p50_ms: float
-    tokens_per_s: float
+    p50_ms: Number
+    max_ms: Number
+    first_token_p50_ms: Number
+    tokens_per_s: Number
 
 
 class ArmResult(_Strict):
     """One arm: per metric its mean, interval and number of examples; deltas; what it costs."""
 
-    metrics: dict[str, float]
+    metrics: dict[str, Number]
     ci: dict[str, Interval]
     n: dict[str, int] = Field(description="examples each metric is averaged over (abstention: those to decline)")
     delta: dict[str, Delta] | None = Field(None, description="against the reference arm; absent on the reference")
@@ -98,7 +124,7 @@ class ArmResult(_Strict):
 
 class ArmAnswer(_Strict):
     prediction: str
-    metrics: dict[str, float]
+    metrics: dict[str, Number]
 
 
 class JudgeVerdict(_Strict):
@@ -121,7 +147,7 @@ class Slice(BaseModel):
     """One tag: how many examples carry it, and each arm's metric means over them (the other keys are arm names)."""
 
     model_config = ConfigDict(extra="allow")
-    __pydantic_extra__: dict[str, dict[str, float]] = Field(init=False)
+    __pydantic_extra__: dict[str, dict[str, Number]] = Field(init=False)
 
     n: int
 
@@ -162,10 +188,10 @@ class Lineage(BaseModel):
 class Forgetting(_Strict):
     """General-text perplexity of base and fine-tune; `flagged` when `rise` exceeds `max_rise`."""
 
-    base_perplexity: float
-    fine_tuned_perplexity: float
-    rise: float
-    max_rise: float
+    base_perplexity: Number
+    fine_tuned_perplexity: Number
+    rise: Number
+    max_rise: Number
     flagged: bool
 
 
@@ -201,8 +227,8 @@ class JudgeSummary(_Strict):
 class GateResult(_Strict):
     gate: str
     passed: bool
-    left: float
-    right: float
+    left: Number
+    right: Number
 
     def describe(self) -> str:
         verdict = "passed" if self.passed else "FAILED"

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from tunesmith.errors import DataError
 from tunesmith.records.conversation import FORMATS, to_record
 from tunesmith.records.pairs import to_preference
-from tunesmith.records.reading import Finding, LoadResult, read_items
+from tunesmith.records.reading import Finding, LoadResult, invalid_number, read_items
 
 RecordKind = Literal["conversation", "preference"]
 # How many objects are looked at to detect a file's format.
@@ -141,8 +141,11 @@ def _load(
             # in the file's.
             own = (detect_format(obj, kind) or fmt) if kind == "preference" else fmt
             record, findings = _BY_NAME[own].convert(obj, file=str(path), line=line)
-            result.findings.extend(findings)
-            if record is not None:
+            # What a record keeps (meta, tools, weights) is written as JSON later: a NaN in it is an error here,
+            # at its line, rather than a file that strict readers reject.
+            bad = invalid_number(record, line, str(path)) if record is not None else None
+            result.findings.extend([*findings, bad] if bad is not None else findings)
+            if record is not None and bad is None:
                 result.records.append(record)
     return result
 

@@ -12,6 +12,7 @@ import csv
 import datetime as _dt
 import decimal
 import json
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -147,6 +148,43 @@ def _bad_text(obj: Any, _depth: int = 0) -> str | None:
             if why:
                 return why
     return None
+
+
+def non_finite(obj: Any, where: str = "") -> tuple[str, float] | None:
+    """The first number JSON cannot hold (NaN, Infinity, -Infinity) and where it is (`meta.score`), or None.
+
+    Python's json reads the bare `NaN` and `Infinity` that pandas and numpy write; strict readers (the OpenAI upload,
+    most JSON libraries) reject a file that holds one, so a record that carries one is not written as it is."""
+    if isinstance(obj, float):
+        return (where or "the value", obj) if not math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        items: Any = obj.items()
+    elif isinstance(obj, (list, tuple)):
+        items = enumerate(obj)
+    else:
+        return None
+    for key, value in items:
+        found = non_finite(value, f"{where}[{key}]" if isinstance(key, int) else f"{where}.{key}" if where else key)
+        if found:
+            return found
+    return None
+
+
+def invalid_number(record: dict[str, Any], line: int, file: str) -> Finding | None:
+    """The `invalid_number` error of a converted record that holds NaN or Infinity (in `meta`, its tools or a
+    message's weight), at its line; None when every number is finite."""
+    found = non_finite(record)
+    if found is None:
+        return None
+    where, value = found
+    spelled = "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+    return error(
+        "invalid_number",
+        line,
+        f"{where} is {spelled}: JSON has no NaN or Infinity, and strict readers (the OpenAI upload) reject it; "
+        "write null, or the value as a string",
+        file,
+    )
 
 
 def _parse_line(line: str, number: int, file: str) -> Any:
