@@ -121,9 +121,10 @@ def drops(
 
 def redact_kept(
     records: list[dict[str, Any]], kept: list[int], held: HeldOut, base: Parent | None, cfg: DataConfig, key: PiiKey
-) -> tuple[list[dict[str, Any]], Counter[str], list[str]]:
+) -> tuple[list[dict[str, Any]], Counter[str], list[str], list[str]]:
+    """The audit log, the counts by entity, the warnings, and the PERSON values kept as the deployer's names."""
     if cfg.pii == "off":
-        return [], Counter(), []
+        return [], Counter(), [], []
     log, pii_counts, recurring = redact(  # the held-out examples with the rest: one sweep, one numbering
         [records[i] for i in kept] + held.all(),
         cfg,
@@ -138,7 +139,7 @@ def redact_kept(
         )
     if names := pii.names_warning():
         warnings.append(names)
-    return log, pii_counts, warnings
+    return log, pii_counts, warnings, recurring
 
 
 def fit_lengths(

@@ -15,6 +15,7 @@ from tunesmith.data import findings, pii, stats
 from tunesmith.data.card import card
 from tunesmith.data.coverage import coverage_finding, top_up
 from tunesmith.data.findings import Measured, PiiScan, duplicate_findings, group_finding, held_out_findings
+from tunesmith.data.redact import decision
 from tunesmith.data.sources import HeldOut, Parent, drop_held_out_twins, load_held_out, load_parent
 from tunesmith.data.store import PiiKey
 from tunesmith.records import Finding, LoadResult, RecordKind, load_records
@@ -156,6 +157,7 @@ class Conversations:
         self.held_files = {s: [Path(p) for p in files] for s, files in self.held_paths.items()}
         self.parent = parent
         self.warnings: list[str] = []
+        self.pii_kept: list[str] = []  # PERSON values redaction kept as the deployer's names (manifest `pii`)
         self.base: Parent | None = None
         self.held = HeldOut({}, {})
         self.plan = prep.Plan({}, [], self.warnings)
@@ -254,7 +256,9 @@ class Conversations:
     def redact(
         self, records: list[dict[str, Any]], kept: list[int], key: PiiKey
     ) -> tuple[list[dict[str, Any]], Counter[str]]:
-        log, pii_counts, pii_warnings = prep.redact_kept(records, kept, self.held, self.base, self.cfg, key)
+        log, pii_counts, pii_warnings, self.pii_kept = prep.redact_kept(
+            records, kept, self.held, self.base, self.cfg, key
+        )
         self.warnings += pii_warnings
         return log, pii_counts
 
@@ -304,6 +308,7 @@ class Conversations:
             "splits": splits,
             **({"held_out_duplicates": self.held_out_duplicates} if self.held.loaded else {}),
             "warnings": self.warnings,
+            "pii": decision(self.cfg, self.pii_kept),
             **({"parent": {"path": str(base.path), "dataset_hash": base.dataset_hash}} if base is not None else {}),
         }
 

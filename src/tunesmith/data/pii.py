@@ -317,6 +317,8 @@ def _analyze_batch(
         batch_size=BATCH_SIZE,
         n_process=processes(len(texts)),
     )
+    # Presidio's allow list is exact; a value is allowed however it is cased or spaced, as the sweep matches it.
+    allowed = {normalize_value(a) for a in allow}
     out = []
     for text, res in zip(texts, results, strict=True):
         spans = [
@@ -328,6 +330,7 @@ def _analyze_batch(
                 (r.recognition_metadata or {}).get("recognizer_name", "presidio"),
             )
             for r in res
+            if normalize_value(text[r.start : r.end]) not in allowed
             # spaCy's small model tags order ids such as "LH-21502" as PERSON; names have no digits.
             if not (r.entity_type == "PERSON" and not_a_name(text[r.start : r.end]))
             and not (

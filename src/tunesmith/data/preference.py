@@ -27,7 +27,7 @@ from tunesmith.data import findings, pii, stats
 from tunesmith.data.card import pair_card
 from tunesmith.data.findings import Measured, PiiScan, group_finding
 from tunesmith.data.pair_keys import PromptGroups, all_texts, conversation, prompt_groups, prompt_key, test_prompts
-from tunesmith.data.redact import redact
+from tunesmith.data.redact import decision, redact
 from tunesmith.data.split import SPLITS, split_groups
 from tunesmith.data.store import PiiKey, input_sources, output_row, read_prepared, unique_ids
 from tunesmith.errors import DataError
@@ -283,7 +283,12 @@ def _assign(
 
 
 def _redact_pairs(
-    pairs: list[dict[str, Any]], kept: list[int], cfg: DataConfig, key: PiiKey, warnings: list[str]
+    pairs: list[dict[str, Any]],
+    kept: list[int],
+    cfg: DataConfig,
+    key: PiiKey,
+    warnings: list[str],
+    kept_names: list[str],
 ) -> tuple[list[dict[str, Any]], Counter[str]]:
     if cfg.pii == "off" or not kept:
         return [], Counter()
@@ -293,6 +298,7 @@ def _redact_pairs(
         pairs[i]["meta"] = v["meta"]
     if recurring:
         warnings.append(f"kept {len(recurring)} PERSON value(s) as names of the deployer: {', '.join(recurring)}")
+        kept_names += recurring
     return log, pii_counts
 
 
@@ -313,6 +319,7 @@ class PreferencePairs:
         self.against = against
         self.parent = parent
         self.warnings: list[str] = []
+        self.pii_kept: list[str] = []  # PERSON values redaction kept as the deployer's names (manifest `pii`)
         self.groups = PromptGroups([], [], [], [])
         self.drop: dict[int, str] = {}
         self.base = _Parent()
@@ -368,7 +375,7 @@ class PreferencePairs:
     def redact(
         self, pairs: list[dict[str, Any]], kept: list[int], key: PiiKey
     ) -> tuple[list[dict[str, Any]], Counter[str]]:
-        return _redact_pairs(pairs, kept, self.cfg, key, self.warnings)
+        return _redact_pairs(pairs, kept, self.cfg, key, self.warnings, self.pii_kept)
 
     def fit_lengths(
         self, pairs: list[dict[str, Any]], kept: list[int], counter: stats.TokenCounter, max_seq_len: int
@@ -427,6 +434,7 @@ class PreferencePairs:
             "kind": "preference",
             "sources": input_sources(formats),
             "warnings": self.warnings,
+            "pii": decision(self.cfg, self.pii_kept),
             **({"parent": {"path": str(parent), "dataset_hash": self.base.dataset_hash}} if parent is not None else {}),
         }
 

@@ -175,6 +175,19 @@ def redact(
     return log, counts, sorted(names_found.forms.get(v, v) for v in recurring)
 
 
+def decision(cfg: DataConfig, kept_names: list[str]) -> dict[str, Any]:
+    """What prepare decided is personal data, for the manifest's `pii`: the policy, the entities, the values allowed
+    and the PERSON values it kept as the deployer's names (counted over all the data). A later gate (the vendor
+    upload) applies this decision to the split it sends instead of re-deciding on that subset, where a name kept
+    for recurring in 10 examples overall recurs in 8 and would be counted as a customer's."""
+    return {
+        "policy": cfg.pii,
+        "entities": list(cfg.pii_entities or pii.DEFAULT_ENTITIES),
+        "allow": sorted(cfg.pii_allow),
+        "kept_names": sorted(kept_names),
+    }
+
+
 def _assert_no_raw(records: list[dict[str, Any]], raw_values: list[str]) -> None:
     """The promise of the PII policy, checked on what will be written rather than trusted. A value counts as
     present as a whole word, as the sweep replaces it ("Lumen" in "lumenhome.example" is not the name)."""

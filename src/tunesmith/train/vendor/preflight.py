@@ -14,7 +14,7 @@ from typing import Any
 from rich.console import Console
 
 from tunesmith.artifacts import read_jsonl
-from tunesmith.config import Config
+from tunesmith.config import Config, DataConfig
 from tunesmith.data.stats import TokenCounter, default_epochs
 from tunesmith.errors import ConfigError, DataError, TunesmithError
 from tunesmith.train.lifecycle import dataset_link
@@ -222,8 +222,22 @@ def _preflight_pairs(cfg: Config, dataset_dir: Path, upload_dir: Path, tokenizer
     return Preflight(files, examples, tokens, epochs, billed, price, price_row, cost, counter.method, [])
 
 
+def recorded_decision(data: DataConfig, dataset_dir: Path) -> DataConfig:
+    """The data settings under which prepare's decision holds: the values it allowed and the PERSON values it kept
+    as the deployer's names (counted over all the data, recorded in the manifest's `pii`) are allowed, and nothing
+    is re-decided on the split sent, where a kept name recurs less and would count as a customer's. A dataset that
+    records no redaction (pii off, or written before the decision was recorded) is judged as `data check` does."""
+    manifest = dataset_dir / "manifest.json"
+    recorded = json.loads(manifest.read_text()).get("pii") if manifest.exists() else None
+    if not isinstance(recorded, dict) or recorded.get("policy") not in ("redact", "pseudonymize"):
+        return data
+    allow = sorted({*data.pii_allow, *recorded.get("allow", []), *recorded.get("kept_names", [])})
+    return data.model_copy(update={"pii_allow": allow, "keep_recurring_names": False})
+
+
 def _refuse_pii(cfg: Config, dataset_dir: Path, files: dict[str, Path]) -> None:
-    """Run the analyzer on what is about to leave the machine, as `data check` does; refuse on any finding."""
+    """Run the analyzer on what is about to leave the machine with prepare's recorded decision of what is
+    personal data (`recorded_decision`); refuse on any finding, such as a real name left in the data."""
     from tunesmith.data.check import pii_findings
 
     if cfg.train.vendor.allow_pii:
@@ -235,7 +249,7 @@ def _refuse_pii(cfg: Config, dataset_dir: Path, files: dict[str, Path]) -> None:
             if "messages" not in row:  # a preference pair: every side is sent
                 row = {"messages": [*row["prompt"], *row["chosen"], *row["rejected"]]}
             records.append({**row, "meta": meta})
-    scan = pii_findings(records, cfg.data)
+    scan = pii_findings(records, recorded_decision(cfg.data, dataset_dir))
     found = [f for f in scan.findings if f.kind == "pii"]
     if found:
         summary = ", ".join(f"{n} {entity}" for entity, n in sorted(scan.counts.items()))
