@@ -137,14 +137,13 @@ def coverage_finding(records: Sequence[dict[str, Any]], refusals: Sequence[int])
 def top_up(
     rows: dict[str, list[dict[str, Any]]], held_out: Sequence[dict[str, Any]], threshold: float, seed: int
 ) -> list[dict[str, Any]]:
-    """The near-domain refusals that bring the prepared rows to the coverage target, written from the train
-    split alone (so no test question is rephrased into train); none is a near duplicate of a test or val
-    example (`held_out` and the splits). [] when the coverage is met."""
-    pool = [r for split in rows.values() for r in split]
-    refusals = [i for i, r in enumerate(pool) if is_refusal(r)]
-    if len(pool) < MIN_EXAMPLES:
+    """The near-domain refusals that bring the train split to the coverage target, written from it alone (so no
+    test question is rephrased into train); none is a near duplicate of a test or val example (`held_out` and the
+    splits). [] when the coverage is met."""
+    train = rows["train"]
+    if len(train) < MIN_EXAMPLES:
         return []
-    missing = refusal_coverage(pool, refusals).missing
+    missing = refusal_coverage(train, [i for i, r in enumerate(train) if is_refusal(r)]).missing
     if not missing:
         return []
     # Twice as many candidates as needed: those too close to a held-out question are dropped below.
