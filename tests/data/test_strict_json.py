@@ -5,19 +5,31 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tunesmith.artifacts import write_json_atomic, write_jsonl, write_manifest
+from tunesmith.artifacts import read_jsonl, write_json_atomic, write_jsonl, write_manifest
 from tunesmith.config import DataConfig
 from tunesmith.data.check import check_files
 from tunesmith.data.prepare import prepare_dataset
+from tunesmith.data.split import SPLITS
 
 ARMS = ["base", "fine_tuned"]
-BARE = re.compile(r"\b(NaN|-?Infinity)\b")
+
+
+def _refuse(constant: str) -> None:
+    raise AssertionError(f"a bare {constant}: not JSON")
+
+
+def assert_strict(path: Path) -> None:
+    """Every value of a .json or .jsonl file parses as JSON with no NaN or Infinity (what strict readers accept)."""
+    text = path.read_text(encoding="utf-8")
+    chunks = text.splitlines() if path.suffix == ".jsonl" else [text]
+    for chunk in chunks:
+        if chunk.strip():
+            json.loads(chunk, parse_constant=_refuse)
 
 
 TOPICS = [
@@ -54,18 +66,21 @@ def test_a_bare_nan_in_meta_is_a_finding_at_its_line(tmp_path: Path, literal: st
     f = found[0]
     assert (f.severity, f.file, f.lines) == ("error", str(path), [2])
     assert f"meta.score is {spelled}" in f.message and "null" in f.message
-    assert report.examples == 2  # the line is not loaded, like any other line that is not valid JSON data
+    assert report.examples == 3  # the example loads, with the value as null: the file is wrong, the example usable
+    assert report.stats["counts"]["invalid_lines"] == 0
 
 
-def test_prepare_leaves_the_line_out_and_writes_strict_json(tmp_path: Path) -> None:
+def test_prepare_writes_the_value_as_null_and_says_so(tmp_path: Path) -> None:
     path = tmp_path / "data.jsonl"
     lines = [_example(i, '{"score": NaN}' if i == 4 else '{"score": 0.5}') for i in range(12)]
     path.write_text("".join(lines), encoding="utf-8")
     result = prepare_dataset([path], tmp_path / "ds", DataConfig(pii="off", refusals="off"))
-    assert result.counts["dropped"]["invalid"] == 1 and result.counts["valid"] == 11
-    for written in (tmp_path / "ds").iterdir():
-        text = written.read_text(encoding="utf-8")
-        assert not BARE.search(text), written.name
+    assert result.counts["valid"] == 12 and "invalid" not in result.counts["dropped"]
+    assert any("1 example(s) held NaN or Infinity" in w and "data.jsonl:5" in w for w in result.warnings)
+    rows = [r for s in SPLITS for r in read_jsonl(tmp_path / "ds" / f"{s}.jsonl")]
+    assert {r["meta"]["source"]["line"]: r["meta"]["score"] for r in rows}[5] is None
+    for written in (tmp_path / "ds").glob("*.json*"):
+        assert_strict(written)
 
 
 def test_writers_turn_nan_into_null(tmp_path: Path) -> None:
@@ -75,8 +90,7 @@ def test_writers_turn_nan_into_null(tmp_path: Path) -> None:
     (tmp_path / "out").mkdir()
     write_manifest(tmp_path / "out", stage="data", counts={"mean": nan}, extra={"dataset_hash": "x"})
     for name in ("results.json", "rows.jsonl", "out/manifest.json"):
-        text = (tmp_path / name).read_text(encoding="utf-8")
-        assert not BARE.search(text), name
+        assert_strict(tmp_path / name)
     assert json.loads((tmp_path / "results.json").read_text()) == {
         "metrics": {"rougeL": None},
         "ci": [None, None],
@@ -125,8 +139,7 @@ def test_results_json_with_an_undefined_metric_is_strict_and_reads_back(tmp_path
     arm.ci["rougeL"] = (float("nan"), float("inf"))
     results.gates[0].left = float("nan")
     write_json_atomic(tmp_path / "results.json", results.to_json())
-    text = (tmp_path / "results.json").read_text(encoding="utf-8")
-    assert not BARE.search(text)
+    assert_strict(tmp_path / "results.json")
     back = read_results(tmp_path)
     assert math.isnan(back.arms["fine_tuned"].metrics["rougeL"])
     assert all(math.isnan(x) for x in back.arms["fine_tuned"].ci["rougeL"])

@@ -315,6 +315,7 @@ def prepare(
     near_dup_threshold: NearDupOpt = None,
     conflicts: Annotated[str | None, config_option("conflicts", "--conflicts")] = None,
     refusals: Annotated[str | None, config_option("refusals", "--refusals")] = None,
+    duplicate_ids: Annotated[str | None, config_option("duplicate_ids", "--duplicate-ids")] = None,
     columns: ColumnsOpt = None,
     parent: Annotated[
         Path | None,
@@ -357,6 +358,7 @@ def prepare(
         dedup=dedup,
         conflicts=conflicts,
         refusals=refusals,
+        duplicate_ids=duplicate_ids,
         split=_shares(split),
         **_shared(
             format, pii_entities, pii_allow, keep_recurring_names, near_dup_threshold, columns, test_paths, val_paths

@@ -84,6 +84,11 @@ class DataConfig(Section):
         "prepare adds the missing near-domain out-of-scope questions with the project's own refusal, to train only, "
         "tagged generated (the dataset card lists them); off: train on the data as it is.",
     )
+    duplicate_ids: Literal["rename", "refuse"] = Field(
+        "rename",
+        description="Examples that share a meta.id (the check's duplicate_id): rename keeps the first in file order "
+        "and gives the others id~2, id~3...; refuse stops prepare until each example has its own id.",
+    )
     pii_name_sample: int | None = Field(
         5_000,
         ge=0,

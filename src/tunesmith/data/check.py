@@ -1,8 +1,8 @@
 """`data check`: every finding in the input, with statistics, before anything is trained.
 
-Loading reports the structural errors; this module adds length, groups (duplicates, conflicts, leaks), personal
-data and the dataset-level guidance, in that order for every kind of data, and asks the kind (`data.kinds`) for
-what differs. It never stops at the first problem, and it changes nothing.
+Loading reports the structural errors; this module adds length, groups (duplicates, conflicts, leaks), shared ids,
+personal data and the dataset-level guidance, in that order for every kind of data, and asks the kind (`data.kinds`)
+for what differs. It never stops at the first problem, and it changes nothing.
 """
 
 from __future__ import annotations
@@ -37,12 +37,13 @@ def check_loaded(
     parts off (`--no-embeddings`, `--no-pii`)."""
     max_seq_len = default_of(TrainConfig, "max_seq_len") if max_seq_len is None else max_seq_len
     items = loaded.records
-    found = list(loaded.findings)
+    found = [*loaded.findings, *loaded.repaired]
     notes: list[str] = []
     counter = stats.TokenCounter(tokenizer)
     tokens = kind.count_tokens(counter, items)
     found += kind.too_long(items, tokens, max_seq_len)
     found += kind.group_findings(items)
+    found += findings.duplicate_id_findings(items, cfg)
     scan = PiiScan([], {}, [], []) if pii_scan else None
     if pii_scan and items:
         scan = pii_findings(kind.pii_views(items), cfg, name_sample=cfg.pii_name_sample or None)

@@ -11,6 +11,7 @@ from typing import Any
 
 from tunesmith.config import DataConfig
 from tunesmith.data import dedup, pii, stats
+from tunesmith.data.store import id_groups
 from tunesmith.records import Finding, LoadResult
 
 
@@ -137,6 +138,36 @@ def held_out_findings(
             )
         )
     return findings
+
+
+def duplicate_id_findings(records: Sequence[dict[str, Any]], cfg: DataConfig) -> list[Finding]:
+    """One `duplicate_id` per `meta.id` that several examples hold, with every line (and file, across files).
+
+    Lineage, review decisions and per-example results key on the id, so two examples that share one are mixed up
+    downstream. A warning when prepare renames them (data.duplicate_ids: rename); an error when it would refuse,
+    that is when two of them come from data.paths (a held-out file's copy is renamed either way, as it always was)."""
+    held = {str(p) for files in cfg.held_out().values() for p in files}
+    found = []
+    for g in id_groups(records):
+        rid = records[g[0]]["meta"]["id"]
+        inputs = sum(records[i]["meta"]["source"]["file"] not in held for i in g)
+        refuse = cfg.duplicate_ids == "refuse" and inputs > 1
+        then = (
+            "prepare refuses until each has its own id (data.duplicate_ids: refuse)"
+            if refuse
+            else f"prepare keeps it on the first and renames the others {rid}~2, ~3... (data.duplicate_ids: rename)"
+        )
+        finding = group_finding(
+            "duplicate_id",
+            records,
+            g,
+            f"{len(g)} examples share meta.id {rid!r}: lineage, review decisions and per-example results would mix "
+            f"them up; {then}",
+            id=rid,
+        )
+        finding.severity = "error" if refuse else "warning"
+        found.append(finding)
+    return found
 
 
 @dataclass

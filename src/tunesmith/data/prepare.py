@@ -17,7 +17,16 @@ from tunesmith.config import DataConfig, TrainConfig, default_of
 from tunesmith.data import stats
 from tunesmith.data.kinds import DataKind, kind_for
 from tunesmith.data.redact import load_key
-from tunesmith.data.store import PiiKey, PrepareResult, no_valid_example, read_prepared, write_dataset
+from tunesmith.data.store import (
+    PiiKey,
+    PrepareResult,
+    no_valid_example,
+    read_prepared,
+    repaired_warning,
+    settle_ids,
+    tokenizer_identity,
+    write_dataset,
+)
 from tunesmith.errors import DataError
 
 __all__ = ["PrepareResult", "prepare_dataset", "read_prepared"]
@@ -41,6 +50,8 @@ def _prepare(
     items = loaded.records
     if not items:
         raise no_valid_example(loaded.findings, list(loaded.formats) or [str(p) for p in paths])
+    settle_ids(items, cfg.duplicate_ids)  # before anything keys on the ids
+    kind.warnings += repaired_warning(loaded.repaired)
     drop = kind.plan_drops(items)
     if cfg.pii == "pseudonymize":
         key.key, key.new = load_key(key.path, out_dir)
@@ -54,7 +65,7 @@ def _prepare(
     digest = write_dataset(
         out_dir,
         rows,
-        options=kind.options(max_seq_len, seed, counter.method),
+        options=kind.options(max_seq_len, seed, tokenizer_identity(tokenizer, counter.method)),
         log=log,
         card=lambda digest: kind.card(counts, max_seq_len, seed, digest, extra["sources"], pii_counts),
         manifest={"inputs": kind.inputs(paths), "counts": counts, "extra": extra},

@@ -71,6 +71,32 @@ def no_valid_example(findings: Sequence[Any], files: list[str]) -> DataError:
     )
 
 
+def tokenizer_identity(tokenizer: Any, method: str) -> str:
+    """What the dataset hash knows of the tokenizer that measured the lengths: its content, never where it lay.
+
+    The token counter's `method` names the tokenizer by its path, and the quickstart, `tunesmith run` and `data
+    prepare --model` load the same tokenizer from different paths: hashed as such, one dataset had several hashes.
+    Its rules (the tokenizer.json of a fast tokenizer, else its vocabulary), special tokens and chat template are
+    what change the lengths, so they are what is hashed; `method` stays as it is when counts are approximate."""
+    if tokenizer is None:
+        return method
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        rules = json.loads(backend.to_str())
+        rules.pop("padding", None)  # set by whoever loaded it for batching, not a property of the tokens
+        rules.pop("truncation", None)
+    else:
+        rules = sorted(tokenizer.get_vocab().items())
+    content = {
+        "rules": rules,
+        "special": getattr(tokenizer, "all_special_tokens", []),
+        "chat_template": getattr(tokenizer, "chat_template", None),
+    }
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+    how = "chat template" if content["chat_template"] else "content + 4 per message"
+    return f"tokenizer sha256:{digest[:16]} ({how})"
+
+
 def dataset_hash(files: dict[str, bytes], options: dict[str, Any]) -> str:
     h = hashlib.sha256(json.dumps(options, sort_keys=True).encode())
     for name in sorted(files):
@@ -81,13 +107,65 @@ def dataset_hash(files: dict[str, bytes], options: dict[str, Any]) -> str:
 
 def unique_ids(records: Iterable[dict[str, Any]], taken: set[str]) -> None:
     """Give each record an id none of `taken` has (`~2`, `~3`...), in place: `data diff` matches examples by id,
-    across versions and across the files of one version."""
+    across versions and across the files of one version. Ids compare as text, as `data diff` keys them (7 and "7"
+    are one id there)."""
+    seen = {str(t) for t in taken}
     for r in records:
         rid, n = r["meta"]["id"], 1
-        while r["meta"]["id"] in taken:
+        while str(r["meta"]["id"]) in seen:
             n += 1
             r["meta"]["id"] = f"{rid}~{n}"
-        taken.add(r["meta"]["id"])
+        seen.add(str(r["meta"]["id"]))
+
+
+def id_groups(records: Sequence[dict[str, Any]]) -> list[list[int]]:
+    """The positions of the records that share a `meta.id` (as text), one list per shared id, in record order: what
+    the check's `duplicate_id` reports and `data.duplicate_ids` settles."""
+    where: dict[str, list[int]] = {}
+    for i, r in enumerate(records):
+        where.setdefault(str(r["meta"]["id"]), []).append(i)
+    return [g for g in where.values() if len(g) > 1]
+
+
+def repaired_warning(repaired: Sequence[Any]) -> list[str]:
+    """The dataset's warning about the loader's repairs (`LoadResult.repaired`: numbers JSON cannot hold, written
+    as null), so that the card and the manifest say that some values are not what the files held."""
+    if not repaired:
+        return []
+    first = repaired[0]
+    return [
+        f"{len(repaired)} example(s) held NaN or Infinity, which JSON cannot hold (the check's invalid_number; first "
+        f"at {Path(first.file).name}:{first.lines[0]}): written as null"
+    ]
+
+
+def _place(record: dict[str, Any]) -> str:
+    return f"{Path(record['meta']['source']['file']).name}:{record['meta']['source']['line']}"
+
+
+def settle_ids(records: list[dict[str, Any]], how: str) -> None:
+    """Make the loaded examples' ids unique before anything keys on them (`data.duplicate_ids`), or refuse.
+
+    Lineage, review decisions, `data diff` and per-example results key on `meta.id`: two examples with one id would
+    be mixed up downstream, silently. `rename` keeps the id on the first example in file order and renames the
+    others `id~2`, `id~3`... (the rows keep their source file and line); `refuse` stops with the places, so that
+    the user fixes the ids at the source."""
+    groups = id_groups(records)
+    if not groups:
+        return
+    if how == "rename":
+        unique_ids(records, set())
+        return
+    first = [records[i] for i in groups[0]]
+    more = f"; {len(groups) - 1} more id(s) are shared (`tunesmith data check` lists them)" if len(groups) > 1 else ""
+    raise DataError(
+        f"meta.id {first[0]['meta']['id']!r} is held by {len(first)} examples "
+        f"({', '.join(_place(r) for r in first)}){more}",
+        hint="give each example its own meta.id, or set data.duplicate_ids: rename (--duplicate-ids rename) to "
+        "keep it on the first and rename the others id~2, id~3",
+        file=first[1]["meta"]["source"]["file"],
+        line=first[1]["meta"]["source"]["line"],
+    )
 
 
 @dataclass

@@ -141,11 +141,12 @@ def _load(
             # in the file's.
             own = (detect_format(obj, kind) or fmt) if kind == "preference" else fmt
             record, findings = _BY_NAME[own].convert(obj, file=str(path), line=line)
-            # What a record keeps (meta, tools, weights) is written as JSON later: a NaN in it is an error here,
-            # at its line, rather than a file that strict readers reject.
-            bad = invalid_number(record, line, str(path)) if record is not None else None
-            result.findings.extend([*findings, bad] if bad is not None else findings)
-            if record is not None and bad is None:
+            result.findings.extend(findings)
+            if record is not None:
+                # What a record keeps (meta, tools, weights) is written as JSON later: a NaN in it is an error at
+                # its line, and null in the record, rather than a file that strict readers reject.
+                record, bad = invalid_number(record, line, str(path))
+                result.repaired.extend([bad] if bad is not None else [])
                 result.records.append(record)
     return result
 

@@ -66,6 +66,9 @@ class LoadResult:
     findings: list[Finding]
     formats: dict[str, str]  # path -> detected (or forced) format
     lines_read: int = 0  # non-blank lines or rows, valid or not
+    # Errors in records that were loaded all the same, repaired (a NaN in meta is null): the file is wrong and the
+    # check says so, but the example is usable, so these are not invalid lines.
+    repaired: list[Finding] = field(default_factory=list)
 
 
 def error(kind: str, line: int, message: str, file: str) -> Finding:
@@ -170,19 +173,23 @@ def non_finite(obj: Any, where: str = "") -> tuple[str, float] | None:
     return None
 
 
-def invalid_number(record: dict[str, Any], line: int, file: str) -> Finding | None:
-    """The `invalid_number` error of a converted record that holds NaN or Infinity (in `meta`, its tools or a
-    message's weight), at its line; None when every number is finite."""
+def invalid_number(record: dict[str, Any], line: int, file: str) -> tuple[dict[str, Any], Finding | None]:
+    """A converted record with every NaN and Infinity (in `meta`, its tools, a message's weight) made null, and the
+    `invalid_number` error at its line; the record as it is and None when every number is finite.
+
+    Null is what such a value means (a score nobody computed), and the example is worth keeping; the error still
+    says the source file is not JSON, so that it is fixed where it was exported."""
     found = non_finite(record)
     if found is None:
-        return None
+        return record, None
     where, value = found
     spelled = "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
-    return error(
+    nulled = json.loads(json.dumps(record), parse_constant=lambda _: None)  # NaN, Infinity, -Infinity -> None
+    return nulled, error(
         "invalid_number",
         line,
-        f"{where} is {spelled}: JSON has no NaN or Infinity, and strict readers (the OpenAI upload) reject it; "
-        "write null, or the value as a string",
+        f"{where} is {spelled}: JSON has no NaN or Infinity, and strict readers (the OpenAI upload) reject the "
+        "file; prepare writes it as null. Write null, or the value as a string, where the file is exported",
         file,
     )
 
