@@ -119,3 +119,13 @@ def end_of_turn_ids(tokenizer: Any, model_eos: int | list[int] | None = None) ->
     elif model_eos:
         ids.update(model_eos)
     return ids
+
+
+def ready_for_chat(tokenizer: Any, missing_template: Exception) -> None:
+    """Pad with the end-of-sequence token when the tokenizer has none (batched generation and training need a
+    pad token), and raise `missing_template` when it has no chat template: tunesmith trains chat models, and
+    without the template the roles and the end of turn would be lost."""
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if not getattr(tokenizer, "chat_template", None):
+        raise missing_template

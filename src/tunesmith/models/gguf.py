@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tunesmith.artifacts import atomic_dir, sha256_file, write_manifest
 from tunesmith.errors import ModelError
+from tunesmith.models.chat import ready_for_chat
 
 
 def gguf_architecture(path: Path) -> str:
@@ -76,13 +77,13 @@ def import_gguf(gguf_file: str | Path, out: str | Path, *, overwrite: bool = Fal
     fresh.load_state_dict(loaded.state_dict(), assign=True, strict=True)
     fresh.tie_weights()
     fresh.generation_config = loaded.generation_config
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    if not getattr(tokenizer, "chat_template", None):
-        raise ModelError(
+    ready_for_chat(
+        tokenizer,
+        ModelError(
             f"{src.name} has no chat template in its metadata",
             hint="tunesmith trains chat models; use an instruct GGUF (its tokenizer.chat_template field)",
-        )
+        ),
+    )
     with atomic_dir(out) as tmp:
         fresh.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)

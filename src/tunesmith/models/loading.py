@@ -8,6 +8,7 @@ from typing import Any, cast
 
 from tunesmith.config import Config
 from tunesmith.errors import ModelError
+from tunesmith.models.chat import ready_for_chat
 
 
 def resolve_base(cfg: Config) -> str:
@@ -59,13 +60,13 @@ def load_tokenizer(base: str, *, revision: str | None = None) -> Any:
         tok = AutoTokenizer.from_pretrained(base, revision=revision)
     except (OSError, ValueError) as e:
         raise _load_error(base, e) from None
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
-    if not getattr(tok, "chat_template", None):
-        raise ModelError(
+    ready_for_chat(
+        tok,
+        ModelError(
             f"the tokenizer of '{base}' has no chat template",
             hint="use an instruction-tuned model, or a tokenizer that ships a chat_template",
-        )
+        ),
+    )
     return tok
 
 
