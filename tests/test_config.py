@@ -159,6 +159,7 @@ NOT_COPIES = {
     ("serve/engine.py", "batch_size"): "the engine's batch (serve.batch_size), not train.batch_size",
     ("registry.py", "backend"): "a run recorded before vendor backends existed was trained locally",
     ("manifests.py", "backend"): "a train manifest written before vendor backends existed was trained locally",
+    ("data/pii.py", "LOCAL_PHONE_SCORE"): "Presidio's base score of a context-less local number, not a warm-up ratio",
 }
 
 

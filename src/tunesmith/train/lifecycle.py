@@ -28,7 +28,7 @@ from typing import Any
 
 from rich.console import Console
 
-from tunesmith.artifacts import read_jsonl, replace_dir, sha256_file, write_manifest
+from tunesmith.artifacts import dumps, read_jsonl, replace_dir, sha256_file, write_manifest
 from tunesmith.config import Config
 from tunesmith.data.stage import ensure_dataset
 from tunesmith.errors import DataError
@@ -111,7 +111,7 @@ def trim_metrics(metrics_path: Path, checkpoint: str | Path) -> None:
     """Drop the log lines written after the checkpoint a run resumes from, so no step is logged twice."""
     resumed_step = int(Path(checkpoint).name.split("-")[-1])
     kept = [m for m in read_metrics(metrics_path) if m.get("step", 0) <= resumed_step]
-    metrics_path.write_text("".join(json.dumps(m) + "\n" for m in kept))
+    metrics_path.write_text("".join(dumps(m) + "\n" for m in kept))
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,8 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from transformers import TrainerCallback
+
+from tunesmith.artifacts import dumps
 
 
 class RichProgress(TrainerCallback):
@@ -56,7 +57,7 @@ class RichProgress(TrainerCallback):
         logs = logs or {}
         record = {"step": state.global_step, "epoch": round(state.epoch or 0, 4), **logs}
         with open(self.metrics_path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+            f.write(dumps(record) + "\n")  # a NaN loss is written as null: strict JSON
         fields: dict[str, Any] = {}
         if "loss" in logs:
             fields["loss"] = f"{logs['loss']:.4f}"

@@ -21,7 +21,6 @@ Credentials stay in the SDKs' environment (OPENAI_API_KEY, the AWS chain): nothi
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from collections.abc import Callable
@@ -31,7 +30,7 @@ from typing import Any
 
 from rich.console import Console
 
-from tunesmith.artifacts import check_output, read_jsonl, replace_dir, write_manifest
+from tunesmith.artifacts import check_output, dumps, read_jsonl, replace_dir, write_manifest
 from tunesmith.config import Config, TrainConfig, VendorConfig
 from tunesmith.data.stage import ensure_dataset
 from tunesmith.errors import ConfigError, DataError, TunesmithError
@@ -319,7 +318,7 @@ def _follow(
             _show_event(console, event)
         if lines:
             with open(metrics_path, "a", encoding="utf-8") as f:
-                f.writelines(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+                f.writelines(dumps(line) + "\n" for line in lines)
         if snap.status in TERMINAL:
             break
         try:

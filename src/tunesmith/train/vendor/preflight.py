@@ -13,7 +13,7 @@ from typing import Any
 
 from rich.console import Console
 
-from tunesmith.artifacts import read_jsonl
+from tunesmith.artifacts import dumps, read_jsonl
 from tunesmith.config import Config, DataConfig
 from tunesmith.data.stats import TokenCounter, default_epochs
 from tunesmith.errors import ConfigError, DataError, TunesmithError
@@ -209,7 +209,7 @@ def _preflight_pairs(cfg: Config, dataset_dir: Path, upload_dir: Path, tokenizer
                 file=src,
             )
         out = upload_dir / f"{split}.jsonl"
-        out.write_text("".join(json.dumps(_openai_dpo(r), ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        out.write_text("".join(dumps(_openai_dpo(r)) + "\n" for r in rows), encoding="utf-8")
         files[split], examples[split] = out, len(rows)
         if split == "train":  # each pair trains the prompt with both answers
             sides = [{"messages": [*r["prompt"], *r[side]]} for r in rows for side in ("chosen", "rejected")]
