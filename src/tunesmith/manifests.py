@@ -65,8 +65,14 @@ class VendorLink(_Open):
     job_id: str | None = None
 
 
+class LabelCounts(_Open):
+    tokens: float | None = None  # tokens that carry loss, per epoch
+
+
 class TrainManifest(Manifest):
     method: str | None = None
+    labels: LabelCounts | None = None
+    best_checkpoint: str | None = None
     backend: str = "local"
     base_model: BaseModelLink = BaseModelLink()
     dataset: DatasetLink = DatasetLink()

@@ -16,6 +16,7 @@ from typing import Any, cast
 from tunesmith.config import Config
 from tunesmith.errors import DataError
 from tunesmith.evals.results import EvalResults, read_results
+from tunesmith.manifests import TrainManifest, read_manifest
 from tunesmith.registry import DatasetInfo, Registry, RunInfo
 from tunesmith.train.estimate import ESTIMATE_FILE
 
@@ -52,7 +53,6 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
 class DatasetView:
     info: DatasetInfo
     label: str  # "current" or "served <run id>"
-    manifest: dict[str, Any]
     card: str  # README.md, shown as text
 
     @property
@@ -77,7 +77,6 @@ def datasets(reg: Registry) -> list[DatasetView]:
                 label=f"served run {where}"
                 if where in served
                 else ("current" if info.path == cfg.stage_dir("dataset") else str(info.path)),
-                manifest=_json(info.path / "manifest.json") or {},
                 card=card.read_text(encoding="utf-8") if card.is_file() else "",
             )
         )
@@ -152,7 +151,7 @@ def dataset_diff(a: DatasetView, b: DatasetView) -> dict[str, Any] | None:
 @dataclass
 class RunView:
     info: RunInfo
-    manifest: dict[str, Any]
+    manifest: TrainManifest
     metrics: list[dict[str, Any]]
     checkpoints: list[str]
     estimate: dict[str, Any] | None
@@ -164,11 +163,11 @@ class RunView:
 
     @property
     def counts(self) -> dict[str, Any]:
-        return cast("dict[str, Any]", self.manifest.get("counts", {}))
+        return self.manifest.counts
 
     @property
     def train_config(self) -> dict[str, Any]:
-        return cast("dict[str, Any]", (self.manifest.get("config") or {}).get("train", {}))
+        return cast("dict[str, Any]", self.manifest.config.get("train", {}))
 
     def curve(self, key: str) -> list[tuple[float, float]]:
         return [
@@ -180,7 +179,8 @@ class RunView:
     @property
     def tokens_trained(self) -> float | None:
         """Tokens the run went through: tokens per epoch (the label report) times epochs."""
-        tokens, epochs = (self.manifest.get("labels") or {}).get("tokens"), self.counts.get("epochs")
+        tokens = self.manifest.labels.tokens if self.manifest.labels else None
+        epochs = self.counts.get("epochs")
         return float(tokens) * float(epochs) if tokens is not None and epochs is not None else None
 
     def timing(self, check: dict[str, Any] | None = None) -> list[tuple[str, Any, Any, int]]:
@@ -200,7 +200,7 @@ class RunView:
 
     @property
     def best_step(self) -> int | None:
-        best = self.manifest.get("best_checkpoint")
+        best = self.manifest.best_checkpoint
         if not best:
             return None
         try:
@@ -213,7 +213,7 @@ def _run_view(info: RunInfo, served_id: str | None) -> RunView:
     ckpt = info.path / "checkpoints"
     return RunView(
         info=info,
-        manifest=_json(info.path / "manifest.json") or {},
+        manifest=read_manifest(info.path, TrainManifest) or TrainManifest(stage="train"),
         metrics=_jsonl(info.path / "metrics.jsonl"),
         checkpoints=sorted(
             (p.name for p in ckpt.iterdir() if p.is_dir()),
