@@ -270,7 +270,8 @@ class Conversations:
     def split(self, records: list[dict[str, Any]], seed: int) -> dict[str, list[dict[str, Any]]]:
         rows, self.assignment, self.shares = prep.split(records, self.plan, self.held, self.base, self.cfg, seed)
         if self.cfg.refusals == "auto" and self.base is None:
-            self.generated = top_up(rows, [], self.cfg.near_dup_threshold, seed)
+            kept = [r for i, r in enumerate(records) if i not in self.plan.drop]
+            self.generated = top_up(kept, rows, self.cfg.near_dup_threshold, seed)
             if self.generated:
                 rows["train"] += self.generated  # canonical already; their source is the generator, not a file
                 self.warnings.append(

@@ -135,20 +135,20 @@ def coverage_finding(records: Sequence[dict[str, Any]], refusals: Sequence[int])
 
 
 def top_up(
-    rows: dict[str, list[dict[str, Any]]], held_out: Sequence[dict[str, Any]], threshold: float, seed: int
+    inputs: Sequence[dict[str, Any]], rows: dict[str, list[dict[str, Any]]], threshold: float, seed: int
 ) -> list[dict[str, Any]]:
-    """The near-domain refusals that bring the train split to the coverage target, written from it alone (so no
-    test question is rephrased into train); none is a near duplicate of a test or val example (`held_out` and the
-    splits). [] when the coverage is met."""
-    train = rows["train"]
-    if len(train) < MIN_EXAMPLES:
+    """The near-domain refusals that bring `inputs` (the examples of data.paths that prepare kept, before the
+    split: what `data check`'s refusal_coverage counts, so both name the same number) to the coverage target.
+    They are written from the train split alone, so no test question is rephrased into train, and none is a near
+    duplicate of a val or test example. [] when the coverage is met."""
+    if len(inputs) < MIN_EXAMPLES:
         return []
-    missing = refusal_coverage(train, [i for i, r in enumerate(train) if is_refusal(r)]).missing
+    missing = refusal_coverage(inputs, [i for i, r in enumerate(inputs) if is_refusal(r)]).missing
     if not missing:
         return []
     # Twice as many candidates as needed: those too close to a held-out question are dropped below.
     questions = near_domain_questions(rows["train"], 2 * missing, seed=seed)
-    others = [dedup.user_text(r) for r in [*rows["val"], *rows["test"], *held_out]]
+    others = [dedup.user_text(r) for r in [*rows["val"], *rows["test"]]]
     twins = {i for g in dedup.near_groups([*questions, *others], threshold) if len(g) > 1 for i in g}
     kept = [q for i, q in enumerate(questions) if i not in twins][:missing]
     return near_domain_refusals(
