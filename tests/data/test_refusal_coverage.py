@@ -97,7 +97,7 @@ def test_near_domain_questions_sit_next_to_the_domain_and_repeat_no_question():
     existing = {r["messages"][1]["content"] for r in rows}
     assert not existing & set(questions)
     assert any("Harbourview Credit Union" in q for q in questions)  # facts the data never states
-    assert any("previous employer" in q or "other job" in q or "another company" in q for q in questions)
+    assert any("competitor" in q or "another country" in q or "legal advice" in q for q in questions)  # neighbours
 
 
 def test_add_refusals_near_domain_writes_tagged_refusals_in_the_projects_voice(tmp_path):

@@ -43,12 +43,6 @@ _STOP = frozenset(
 )
 _GENERIC_NAMES = frozenset({"You", "Be", "Use", "Only", "If", "Do", "The", "Your", "When", "For", "Please", "Hi"})
 
-# The same topics at another organisation: the question stays, the organisation changes.
-ELSEWHERE = (
-    "{q} I mean at my previous employer, not at {org}.",
-    "My friend is with another company, not {org}: {q_lower}",
-    "Asking for my other job (not {org}): {q_lower}",
-)
 # Neighbouring departments and personal advice, around the project's own topic words.
 NEIGHBOURS = (
     "Can you give me legal advice about {topic}? I'm thinking of suing.",
@@ -166,11 +160,6 @@ def project_voice(records: Sequence[dict[str, Any]]) -> Voice:
     return Voice(system=system, organisation=organisation_name(records, system), refusal=_house_refusal(refusals))
 
 
-def _sentence(question: str) -> str:
-    question = question.strip()
-    return question if question[-1:] in "?.!" else question + "?"
-
-
 def _too_close(question: str, existing: list[set[str]], limit: float = 0.6) -> bool:
     words = _words(question)
     return any(len(words & e) / max(1, len(words | e)) >= limit for e in existing)
@@ -181,45 +170,24 @@ def near_domain_questions(records: Sequence[dict[str, Any]], n: int, *, seed: in
     rng = random.Random(seed)
     voice = project_voice(records)
     org = voice.organisation
-    # A question about another organisation must not name this one's products: refusing "is the Lumen Doorbell
-    # safe to unplug?" would teach the model to refuse its own domain.
-    own_names = {w for name, c in _names_in_answers(records).items() if c >= 3 for w in name.split()} | set(org.split())
-    in_scope = [
-        q
-        for r in records
-        if (q := _user(r))
-        and not is_refusal(_answer(r) or "")
-        and not (set(_NAME.findall(q)) & own_names)
-        and not any(w in own_names for w in q.split())
-    ]
     topics = topic_words(records, org) or ["this"]
-    # (questions, whether to drop those too close to an existing question): the questions about another
-    # organisation repeat an existing question on purpose, so only the other two kinds are checked.
-    candidates: list[tuple[list[str], bool]] = [
-        (
-            [
-                t.format(q=_sentence(q), q_lower=_sentence(q[0].lower() + q[1:]), org=org)
-                for t in ELSEWHERE
-                for q in rng.sample(in_scope, min(len(in_scope), 12))
-            ],
-            False,
-        ),
-        (
-            [t.format(topic=topic, org=org) for t in NEIGHBOURS for topic in rng.sample(topics, min(6, len(topics)))],
-            True,
-        ),
-        ([t.format(org=org) for t in UNSTATED], True),
+    # Never an in-scope question reworded ("... I mean at my previous employer"): on the credit-union example,
+    # refusals that shared an in-scope question's content taught the model to refuse its own domain (over-refusal
+    # 18 of 52, docs/data.md). Every candidate is checked against the existing questions.
+    candidates: list[list[str]] = [
+        [t.format(topic=topic, org=org) for t in NEIGHBOURS for topic in rng.sample(topics, min(12, len(topics)))],
+        [t.format(org=org) for t in UNSTATED],
     ]
-    for group, _ in candidates:
+    for group in candidates:
         rng.shuffle(group)
     existing = [_words(q) for r in records if (q := _user(r))]
     out: list[str] = []
-    # Round-robin over the three kinds, so a small n still covers each of them.
-    while len(out) < n and any(group for group, _ in candidates):
-        for group, check in candidates:
+    # Round-robin over the kinds, so a small n still covers each of them.
+    while len(out) < n and any(candidates):
+        for group in candidates:
             if group and len(out) < n:
                 question = group.pop()
-                if question not in out and not (check and _too_close(question, existing)):
+                if question not in out and not _too_close(question, existing):
                     out.append(question)
     return out
 
