@@ -120,7 +120,9 @@ def topic_words(records: Sequence[dict[str, Any]], organisation: str, k: int = 2
     org = _words(organisation)
     in_answers = {w for r in records if (a := _answer(r)) for w in _words(a)}
     questions = [q for r in records if (q := _user(r))]
-    counts = Counter(w for w in _nouns(questions) if len(w) > 3 and w not in org and w not in _STOP and w in in_answers)
+    nouns = [w for w in _nouns(questions) if len(w) > 3 and w not in org and w not in _STOP]
+    # Answers that never repeat the users' words (templated ones) leave the filter empty: the nouns alone then.
+    counts = Counter(w for w in nouns if w in in_answers) or Counter(nouns)
     return [w for w, _ in counts.most_common(k)]
 
 
