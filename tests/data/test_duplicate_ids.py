@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.data.topics import TOPICS
 
 from tunesmith.artifacts import read_jsonl
 from tunesmith.cli.main import main
@@ -15,19 +16,6 @@ from tunesmith.data.check import check_files
 from tunesmith.data.prepare import prepare_dataset
 from tunesmith.data.split import SPLITS
 from tunesmith.errors import DataError
-
-TOPICS = [
-    "reset my password",
-    "download last month's invoice",
-    "add a second user to the account",
-    "change the billing address",
-    "export my contacts to a spreadsheet",
-    "turn on two-factor sign-in",
-    "cancel the annual plan",
-    "recover a deleted project",
-    "connect the calendar integration",
-    "lower the notification volume",
-]
 
 
 def _write(path: Path, ids: list[str], start: int = 0) -> Path:

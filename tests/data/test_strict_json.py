@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.data.topics import TOPICS
 
 from tunesmith.artifacts import read_jsonl, write_json_atomic, write_jsonl, write_manifest
 from tunesmith.config import DataConfig
@@ -30,22 +31,6 @@ def assert_strict(path: Path) -> None:
     for chunk in chunks:
         if chunk.strip():
             json.loads(chunk, parse_constant=_refuse)
-
-
-TOPICS = [
-    "reset my password",
-    "download last month's invoice",
-    "add a second user to the account",
-    "change the billing address",
-    "export my contacts to a spreadsheet",
-    "turn on two-factor sign-in",
-    "cancel the annual plan",
-    "recover a deleted project",
-    "connect the calendar integration",
-    "lower the notification volume",
-    "translate the interface into Dutch",
-    "print a shipping label",
-]
 
 
 def _example(i: int, meta: str = "") -> str:
