@@ -144,10 +144,10 @@ def test_aggregate_means_counts_and_deltas(examples: list[dict[str, Any]]) -> No
 
 
 def test_focus_arm_has_paired_deltas_against_every_other_arm(examples: list[dict[str, Any]]) -> None:
-    stats = aggregate(examples, ["base", "ft"], "base", focus_arm="ft")
+    stats = aggregate(examples, ["base", "ft"], "base", focus_arms=["ft"])
     assert set(stats["ft"]["delta_vs"]) == {"base"} and "delta_vs" not in stats["base"]
     assert stats["ft"]["delta_vs"]["base"] == stats["ft"]["delta"]
-    flipped = aggregate(examples, ["base", "ft"], "ft", focus_arm="base")
+    flipped = aggregate(examples, ["base", "ft"], "ft", focus_arms=["base"])
     assert flipped["base"]["delta_vs"]["ft"]["rougeL"]["value"] == pytest.approx(-0.325)
 
 

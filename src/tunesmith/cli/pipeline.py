@@ -12,6 +12,7 @@ from rich.table import Table
 from tunesmith.config import Config, load_config
 from tunesmith.errors import GateFailed
 from tunesmith.evals.results import ArmResult
+from tunesmith.evals.stats import FOCUS_ARMS
 
 console = Console()
 
@@ -59,15 +60,16 @@ def render_summary(cfg: Config, outputs: dict[str, Any]) -> None:
             alone = f"{stats.single_request.p50_ms:.0f}" if stats.single_request else "-"
             table.add_row(arm, *cells, tokens, batched, alone)
         console.print(table)
-        fine_tuned = results.arms.get("fine_tuned")
-        for other, deltas in ((fine_tuned.delta_vs or {}) if fine_tuned else {}).items():
-            d = deltas.get("rougeL")
-            if d:
-                lo, hi = d.ci
-                verdict = "better" if lo > 0 else "worse" if hi < 0 else "no clear difference"
-                console.print(
-                    f"fine_tuned vs {other}: ROUGE-L {d.value:+.3f} (95% CI {lo:+.3f} to {hi:+.3f}): {verdict}"
-                )
+        for focus in FOCUS_ARMS:
+            stats = results.arms.get(focus)
+            for other, deltas in ((stats.delta_vs or {}) if stats else {}).items():
+                d = deltas.get("rougeL")
+                if d and other not in FOCUS_ARMS:
+                    lo, hi = d.ci
+                    verdict = "better" if lo > 0 else "worse" if hi < 0 else "no clear difference"
+                    console.print(
+                        f"{focus} vs {other}: ROUGE-L {d.value:+.3f} (95% CI {lo:+.3f} to {hi:+.3f}): {verdict}"
+                    )
         for gate in evaluation.gates:
             console.print(("[green]" if gate.passed else "[red]") + gate.describe())
     paths = Table(title="artifacts", show_header=False)

@@ -30,7 +30,7 @@ NAMED_MODELS: dict[str, ShippedModel] = {
 
 # Closed sets of names, each declared once. A YAML typo in one (`format: sharegtp`) fails at load with its line and
 # the nearest valid name, instead of later without one.
-Arm = Literal["base", "prompted", "retrieval", "rag", "fine_tuned", "fine_tuned_rag", "sft", "endpoint"]
+Arm = Literal["base", "prompted", "retrieval", "rag", "fine_tuned", "guarded", "fine_tuned_rag", "sft", "endpoint"]
 ARMS: tuple[str, ...] = get_args(Arm)
 NamedModel = Literal[tuple(NAMED_MODELS)]  # type: ignore[valid-type]  # a name of NAMED_MODELS
 

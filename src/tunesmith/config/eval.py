@@ -49,7 +49,8 @@ class EvalConfig(Section):
     arms: list[Arm] = Field(
         # Every alternative a user would try instead of fine-tuning: the model as it is, an engineered prompt,
         # the nearest training answer (no model) and RAG; the proof users come for is in the default table.
-        default_factory=lambda: list[Arm](["base", "prompted", "retrieval", "rag", "fine_tuned"]),
+        # `guarded` costs no generation: it is fine_tuned's answers behind the scope guard.
+        default_factory=lambda: list[Arm](["base", "prompted", "retrieval", "rag", "fine_tuned", "guarded"]),
         description=f"The systems compared: {', '.join(ARMS)}.",
     )
     reference_arm: Arm = Field("base", description="Deltas and CIs are computed against this arm.")
@@ -102,6 +103,13 @@ class EvalConfig(Section):
                 f"eval.reference_arm '{self.reference_arm}' is not one of eval.arms {arms}",
                 hint="add it to eval.arms or choose another reference arm",
                 at=("reference_arm",) if "reference_arm" in self.model_fields_set else ("arms",),
+            )
+        if "guarded" in arms and "fine_tuned" not in arms:
+            raise RuleError(
+                "the guarded arm is the fine_tuned arm's answers behind the scope guard, and eval.arms has no "
+                "fine_tuned",
+                hint="add fine_tuned to eval.arms or remove guarded",
+                at=("arms", arms.index("guarded")),
             )
         if "endpoint" in arms and self.endpoint is None:
             raise RuleError(

@@ -23,6 +23,8 @@ ARM_DESCRIPTIONS = {
     "retrieval": "No model: the answer of the most similar training question (BM25).",
     "rag": "The base model with the top retrieved passages (hybrid BM25 + MiniLM) in the prompt.",
     "fine_tuned": "The fine-tuned model with the same short prompt.",
+    "guarded": "The fine-tuned model behind the scope guard (threshold from validation): questions nearer the "
+    "out-of-scope training questions than the in-scope ones get the house refusal.",
     "fine_tuned_rag": "The fine-tuned model with the top retrieved passages in the prompt.",
     "sft": "The SFT run the preference-tuned run started from (train.init_from), with the same short prompt.",
     "endpoint": "An OpenAI-compatible endpoint (vendor API or self-hosted server).",

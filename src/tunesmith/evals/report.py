@@ -25,7 +25,7 @@ from tunesmith.evals.report_format import (
     metric_label,
     tokens_per_request,
 )
-from tunesmith.evals.report_plots import plots
+from tunesmith.evals.report_plots import guard_plot, plots
 from tunesmith.evals.results import ArmResult, Delta, EvalResults, Example, Slice
 from tunesmith.evals.stats import winner
 
@@ -200,6 +200,17 @@ def _forgetting(results: EvalResults) -> str:
     )
 
 
+def _guard(results: EvalResults) -> str:
+    """The guarded arm's threshold, where it came from, and the trade-off it sits on."""
+    g = results.guard
+    if g is None:
+        return ""
+    body = f'<p id="guard">{esc(g.note)}. On the test split it declined {g.declined} question(s) before the model.</p>'
+    if g.threshold is not None and g.validation_curve:
+        body += guard_plot(g)
+    return "<h2>Scope guard</h2>" + body
+
+
 def _fraction(x: float | None, fmt: str) -> str:
     return "–" if x is None else format(x, fmt)
 
@@ -352,6 +363,7 @@ def render_report(results: EvalResults | Mapping[str, Any], out_path: Path) -> N
         _gates(results),
         "<h2>Plots</h2>" + plots(results),
         _forgetting(results),
+        _guard(results),
         _preference(results),
         _judge(results),
         "<h2>By tag</h2>" + _slices_table(results),
@@ -425,6 +437,8 @@ def render_summary_md(results: EvalResults | Mapping[str, Any]) -> str:
     if forgetting:
         flag = "⚠️ forgetting flagged" if forgetting.flagged else "no forgetting flagged"
         lines += ["", f"- {flag}: general-text perplexity {forgetting.rise:+.1%} vs base."]
+    if results.guard is not None:
+        lines += ["", f"- scope guard (the guarded arm): {results.guard.note}."]
     pref = results.preference
     if pref and pref.test_reward_accuracy is not None:
         lines += [

@@ -12,7 +12,7 @@ import numpy as np
 
 from tunesmith.evals.metrics import METRICS
 from tunesmith.evals.report_format import esc, latency_p50, metric_label, tokens_per_request
-from tunesmith.evals.results import EvalResults
+from tunesmith.evals.results import EvalResults, Guard
 
 _OTHER_BAR_METRICS = 3  # bar chart: the headline metric and this many more
 _COLORS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974")
@@ -102,3 +102,36 @@ def plots(results: EvalResults) -> str:
     if cost:
         images.append(cost)
     return "".join(images)
+
+
+def guard_plot(guard: Guard) -> str:
+    """Abstention against over-refusal as the guard's threshold moves: on validation (the guard alone, where the
+    threshold was picked) and on test (the guarded arm), the picked threshold marked on both."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 4.2), layout="constrained")
+    ax = fig.add_subplot()
+    for k, (label, points) in enumerate(
+        (("validation: guard alone", guard.validation_curve), ("test: guarded arm", guard.test_curve))
+    ):
+        if not points:
+            continue
+        xs, ys = [p.over_refusal for p in points], [p.abstention for p in points]
+        ax.plot(xs, ys, drawstyle="steps-post", color=_COLORS[k], label=label)
+        chosen = min(points, key=lambda p: abs(p.threshold - (guard.threshold or 0.0)))
+        ax.plot([chosen.over_refusal], [chosen.abstention], "o", color=_COLORS[k])
+        ax.annotate(
+            f"{chosen.abstention:.0%} / {chosen.over_refusal:.0%}",
+            (chosen.over_refusal, chosen.abstention),
+            xytext=(8, -12),
+            textcoords="offset points",
+            fontsize="small",
+        )
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("over-refusal (in-scope questions declined)")
+    ax.set_ylabel("abstention (out-of-scope questions declined)")
+    ax.set_title(f"Scope guard: the trade-off over the threshold (picked {guard.threshold:+.3f} on validation)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small", frameon=False, loc="lower right")
+    return _img(fig, "abstention against over-refusal over the scope guard's threshold, on validation and test")

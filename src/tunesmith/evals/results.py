@@ -207,6 +207,27 @@ class Preference(_Strict):
     init_from: str | None = Field(description="the SFT run the DPO run started from; the sft arm, when it ran")
 
 
+class GuardPoint(_Strict):
+    threshold: Number
+    abstention: Number = Field(description="share of the out-of-scope questions declined")
+    over_refusal: Number = Field(description="share of the in-scope questions declined")
+
+
+class Guard(_Strict):
+    """The scope guard of the guarded arm: its threshold, picked on the validation split, and the trade-off curves.
+
+    `validation_curve` is the guard alone on the validation split (where the threshold was picked); `test_curve` is
+    the guarded arm on the test split (the guard or the model's own refusal), shown, never used to pick."""
+
+    threshold: Number | None = Field(description="None when there was nothing to calibrate on: the guard is off")
+    note: str
+    validation_in_scope: int
+    validation_out_of_scope: int
+    declined: int = Field(description="test questions the guard declined before the model's answer was used")
+    validation_curve: list[GuardPoint]
+    test_curve: list[GuardPoint]
+
+
 class JudgeDimension(_Strict):
     n: int
     unparsed: int
@@ -251,6 +272,7 @@ class EvalResults(_Strict):
     forgetting: Forgetting | None = Field(None, description="when a fine-tuned arm ran and eval.forgetting is on")
     judge: JudgeSummary | None = Field(None, description="when eval.judge is set")
     preference: Preference | None = Field(None, description="when the fine-tuned run is a DPO run")
+    guard: Guard | None = Field(None, description="when the guarded arm ran")
     gates: list[GateResult]
 
     @classmethod

@@ -386,6 +386,12 @@ def evaluate(
 
     models = _plan_models(cfg, train_dir)
     gen = _generate_all(cfg, models, train_dir, cases, train_rows, convs, console)
+    guard = None
+    if "guarded" in ec.arms:
+        from tunesmith.evals.guarded import guarded_arm
+
+        answers, wall_s, guard = guarded_arm(dataset_dir, cases, *gen.runs["fine_tuned"])
+        gen.runs["guarded"] = (answers, wall_s)
     examples = _score(ec, cases, gen.runs, console)
     arms = _arm_results(cfg, examples, gen, models.tokenizer, cases)
     judge = _judge(cfg, examples, console)
@@ -412,6 +418,8 @@ def evaluate(
     preference = _preference(train_dir) if models.ft_arms and models.vendor is None else None
     if preference is not None:
         results.preference = preference
+    if guard is not None:
+        results.guard = guard
     results.gates = [check_gate(g, results) for g in [*ec.gates, *(gates or [])]]
     labels = _human_labels_path(cfg)
     inputs = [test_path, dataset_dir / "train.jsonl", *([labels] if labels else [])]

@@ -16,6 +16,7 @@ from numpy.typing import ArrayLike
 
 # Bound on the resample index matrix (resamples x examples) held in memory at once: about 80 MB of int64.
 _MAX_CELLS = 10_000_000
+FOCUS_ARMS = ("fine_tuned", "guarded")  # the arms a user would deploy: each compared with every other arm
 
 
 def _resampled_means(values: np.ndarray, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
@@ -94,11 +95,12 @@ def aggregate(
     seed: int = 0,
     n_resamples: int = 2000,
     confidence: float = 0.95,
-    focus_arm: str | None = "fine_tuned",
+    focus_arms: Sequence[str] = FOCUS_ARMS,
 ) -> dict[str, dict[str, Any]]:
     """Per arm: mean, interval and count of each metric, and the paired delta against the reference arm.
 
-    The focus arm (the fine-tune) also gets `delta_vs`: its paired delta against every other arm, because the
+    The focus arms (the fine-tune, bare and guarded) also get `delta_vs`: the paired delta against every other arm,
+    because the
     question a user asks is "does it beat what I would do instead", and that is prompting or RAG as often as
     the bare base model.
 
@@ -121,7 +123,7 @@ def aggregate(
             arm_stats["n"][metric] = len(values)
         if arm != reference_arm:
             arm_stats["delta"] = _deltas(scores, ref_scores, **bootstrap)
-        if arm == focus_arm:
+        if arm in focus_arms:
             arm_stats["delta_vs"] = {
                 other: _deltas(scores, _scores_by_metric(examples, other), **bootstrap)
                 for other in arms

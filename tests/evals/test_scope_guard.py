@@ -1,0 +1,204 @@
+"""The scope guard and the guarded arm, on a domain of their own (a public library's help desk), not the examples.
+
+The guard is calibrated on the validation split only; these tests pin that, the trade-off curve, the arm that
+reuses the fine-tune's answers, and what serving needs from the evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from tunesmith.config import EvalConfig
+from tunesmith.data.scope_guard import ScopeGuard, curve
+from tunesmith.errors import ConfigError
+from tunesmith.evals.cases import TestCase as Case
+from tunesmith.evals.guarded import guarded_arm, served_guard
+from tunesmith.evals.report import render_report, render_summary_md
+from tunesmith.evals.results import EvalResults
+from tunesmith.evals.stats import aggregate
+from tunesmith.models.generation import Prediction
+
+REFUSAL = "I'm sorry, I can only help with Riverside Library's loans, cards and events."
+IN_SCOPE = [
+    ("How many books can I borrow at once?", "You can borrow up to 12 items on one library card."),
+    ("How long is the loan period for books?", "Books are lent for three weeks and can be renewed twice."),
+    ("Can I renew my loans online?", "Yes: sign in to your account on the catalogue and choose Renew."),
+    ("What are the late fees for overdue books?", "Overdue books cost 20p a day, up to £5 per item."),
+    ("How do I get a library card?", "Bring photo ID and proof of address to any branch; the card is free."),
+    ("Where can I return books after hours?", "Use the book drop by the main entrance; it is open all night."),
+    ("Can I reserve a book that is on loan?", "Yes, reserve it in the catalogue for 50p and we email you."),
+    ("Do you lend e-books?", "Yes, through the Libby app with your library card number and PIN."),
+    ("How do I book a study room?", "Study rooms can be booked online up to a week ahead, two hours a day."),
+    ("Are there children's storytime sessions?", "Storytime runs every Saturday at 10am in the children's area."),
+]
+OUT_OF_SCOPE = [
+    "What is the price of bitcoin today?",
+    "Can you recommend a good car insurance policy?",
+    "Should I take paracetamol or ibuprofen for a headache?",
+    "What will the weather be like this weekend?",
+    "Can you help me write my tax return?",
+]
+VAL = [
+    ("How many items can I take out on my card?", "You can borrow up to 12 items on one library card."),
+    ("What does it cost if I return a book late?", "Overdue books cost 20p a day, up to £5 per item."),
+    ("Is it possible to get e-books from you?", "Yes, through the Libby app with your library card number and PIN."),
+    ("Which stocks should I buy this year?", REFUSAL),
+    ("Is it going to rain tomorrow?", REFUSAL),
+]
+
+
+def _row(question: str, answer: str, tags: list[str] | None = None) -> dict[str, Any]:
+    messages = [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+    return {"messages": messages, "meta": {"tags": tags or []}}
+
+
+TRAIN = [_row(q, a) for q, a in IN_SCOPE] + [_row(q, REFUSAL, ["refusal"]) for q in OUT_OF_SCOPE]
+
+
+@pytest.fixture(scope="module")
+def guard() -> ScopeGuard:
+    return ScopeGuard.from_records(TRAIN)
+
+
+def test_calibration_picks_a_threshold_between_the_validation_classes(guard: ScopeGuard) -> None:
+    calibration = guard.calibrate([_row(q, a) for q, a in VAL])
+    margins = guard.margins([q for q, _ in VAL])
+    in_scope, out = margins[:3], margins[3:]
+    assert out.max() < in_scope.min()  # MiniLM separates this domain's validation questions
+    assert calibration.threshold is not None
+    assert out.max() < calibration.threshold < in_scope.min()
+    assert (calibration.in_scope, calibration.out_of_scope) == (3, 2)
+    assert "validation split (2 out-of-scope, 3 in-scope" in calibration.note
+    assert guard.refusal == REFUSAL  # the data's own refusal, not a template
+
+
+def test_the_guard_declines_new_out_of_scope_questions_and_keeps_paraphrases(guard: ScopeGuard) -> None:
+    threshold = guard.calibrate([_row(q, a) for q, a in VAL]).threshold
+    assert threshold is not None
+    margins = guard.margins(["What's the exchange rate of the euro today?", "Can I renew my books on the website?"])
+    assert margins[0] < threshold < margins[1]
+
+
+def test_without_validation_refusals_the_guard_is_off_and_says_why(guard: ScopeGuard) -> None:
+    calibration = guard.calibrate([_row(q, a) for q, a in VAL[:3]])
+    assert calibration.threshold is None and calibration.curve == []
+    assert "validation split has no out-of-scope question" in calibration.note
+    no_refusals = ScopeGuard.from_records(TRAIN[: len(IN_SCOPE)])
+    assert not no_refusals.usable
+    assert "training split has no refusals" in no_refusals.calibrate([_row(q, a) for q, a in VAL]).note
+
+
+def test_curve_runs_from_the_models_own_refusals_to_declining_everything() -> None:
+    margins = np.array([0.3, 0.1, -0.2, 0.05])
+    out = np.array([False, False, True, True])
+    alone = curve(margins, out)
+    assert (alone[0].abstention, alone[0].over_refusal) == (0.0, 0.0)
+    assert (alone[-1].abstention, alone[-1].over_refusal) == (1.0, 1.0)
+    assert all(a.threshold < b.threshold for a, b in zip(alone, alone[1:], strict=False))
+    model_declined = np.array([True, False, False, False])  # the model over-refuses the first question itself
+    guarded = curve(margins, out, model_declined)
+    assert (guarded[0].abstention, guarded[0].over_refusal) == (0.0, 0.5)
+
+
+def _dataset(tmp_path: Path, val: list[tuple[str, str]]) -> Path:
+    for name, rows in (("train", TRAIN), ("val", [_row(q, a) for q, a in val])):
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return tmp_path
+
+
+CASES = [
+    Case("in-1", ["loans"], [{"role": "user", "content": "How many books may I borrow?"}], IN_SCOPE[0][1]),
+    Case("in-2", ["fees"], [{"role": "user", "content": "What's the fine for a late book?"}], IN_SCOPE[3][1]),
+    Case("oos-1", ["out_of_scope"], [{"role": "user", "content": "What's the price of gold?"}], REFUSAL),
+    Case("oos-2", ["out_of_scope"], [{"role": "user", "content": "Can I borrow 12 books?"}], REFUSAL),
+]
+
+
+def test_guarded_arm_declines_below_the_threshold_and_keeps_the_fine_tunes_other_answers(tmp_path: Path) -> None:
+    fine_tuned = [Prediction(f"answer {i}", 10, 5, 100.0) for i in range(len(CASES))]
+    preds, wall_s, summary = guarded_arm(_dataset(tmp_path, VAL), CASES, fine_tuned, 2.0)
+    assert summary.threshold is not None and summary.declined == 1
+    assert preds[2].text == REFUSAL and (preds[2].prompt_tokens, preds[2].completion_tokens) == (0, 0)
+    assert [p.text for i, p in enumerate(preds) if i != 2] == ["answer 0", "answer 1", "answer 3"]
+    assert all(p.latency_ms >= 100.0 for p in preds) and wall_s >= 2.0  # the guard's time is the arm's
+    # oos-2 looks in scope to the guard (it is a loan question): the test curve shows it, never moves the threshold
+    assert summary.test_curve[-1].abstention == 1.0 and len(summary.validation_curve) == len(VAL) + 1
+
+
+def test_guarded_arm_is_the_fine_tune_itself_when_nothing_calibrates_it(tmp_path: Path) -> None:
+    fine_tuned = [Prediction(f"answer {i}", 10, 5, 100.0) for i in range(len(CASES))]
+    preds, _, summary = guarded_arm(_dataset(tmp_path, VAL[:3]), CASES, fine_tuned, 2.0)
+    assert [p.text for p in preds] == [p.text for p in fine_tuned]
+    assert summary.threshold is None and summary.declined == 0 and summary.test_curve == []
+
+
+def test_the_guarded_arm_needs_the_fine_tuned_arm() -> None:
+    with pytest.raises(ValidationError, match="guarded arm is the fine_tuned arm's answers"):
+        EvalConfig(arms=["base", "guarded"])
+    assert "guarded" in EvalConfig().arms  # a default: it costs no generation
+
+
+def _results_with_guard(tmp_path: Path) -> EvalResults:
+    fine_tuned = [Prediction(REFUSAL if i == 3 else f"answer {i}", 10, 5, 100.0) for i in range(len(CASES))]
+    preds, _, summary = guarded_arm(_dataset(tmp_path, VAL), CASES, fine_tuned, 2.0)
+    examples = [
+        {
+            "id": c.id,
+            "tags": c.tags,
+            "prompt": c.prompt[-1]["content"],
+            "reference": c.reference,
+            "arms": {
+                arm: {"prediction": p.text, "metrics": {"rougeL": float(p.text == c.reference)}}
+                for arm, p in (("fine_tuned", f), ("guarded", g))
+            },
+        }
+        for c, f, g in zip(CASES, fine_tuned, preds, strict=True)
+    ]
+    stats = aggregate(examples, ["fine_tuned", "guarded"], "fine_tuned")
+    return EvalResults.model_validate(
+        {
+            "title": "library",
+            "created_at": "2026-12-07T00:00:00+00:00",
+            "reference_arm": "fine_tuned",
+            "headline_metric": "rougeL",
+            "metrics": ["rougeL"],
+            "arms": {arm: {**s, "description": arm} for arm, s in stats.items()},
+            "slices": {},
+            "examples": examples,
+            "dataset": {"path": "test.jsonl", "sha256": "0" * 64, "n_test": len(CASES)},
+            "lineage": {"dataset_dir": str(tmp_path)},
+            "guard": summary.model_dump(),
+            "gates": [],
+        }
+    )
+
+
+def test_report_shows_the_threshold_its_origin_and_the_curve(tmp_path: Path) -> None:
+    results = _results_with_guard(tmp_path)
+    render_report(results, tmp_path / "report.html")
+    page = (tmp_path / "report.html").read_text()
+    assert "<h2>Scope guard</h2>" in page and "from the validation split" in page
+    assert 'alt="abstention against over-refusal over the scope guard' in page
+    assert "scope guard (the guarded arm): threshold" in render_summary_md(results)
+
+
+def test_serving_takes_the_threshold_of_the_last_evaluation(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no evaluation"):
+        served_guard(tmp_path / "eval")
+    results = _results_with_guard(tmp_path)
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "results.json").write_text(json.dumps(results.to_json()))
+    served = served_guard(tmp_path / "eval")
+    assert served.threshold == results.guard.threshold  # type: ignore[union-attr]
+    assert served.refusal_for("What's the price of gold?") == REFUSAL
+    assert served.refusal_for("How many books may I borrow?") is None
+    off = results.model_copy(update={"guard": results.guard.model_copy(update={"threshold": None})})  # type: ignore[union-attr]
+    (tmp_path / "eval" / "results.json").write_text(json.dumps(off.to_json()))
+    with pytest.raises(ConfigError, match="no calibrated scope guard"):
+        served_guard(tmp_path / "eval")
