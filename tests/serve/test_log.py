@@ -33,3 +33,42 @@ def test_log_window_feedback_and_reopen(tmp_path):
 def test_relative_sqlite_paths_belong_to_the_project(tmp_path):
     assert resolve_url("sqlite:///tunesmith.db", tmp_path) == f"sqlite:///{tmp_path / 'tunesmith.db'}"
     assert resolve_url("postgresql+psycopg://u@h/db", tmp_path) == "postgresql+psycopg://u@h/db"
+
+
+def test_a_log_from_before_the_scope_guard_upgrades_in_place(tmp_path):
+    """A database at migration 0001 (no `guarded` column) keeps its rows, which read as not guarded."""
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    from tunesmith.serve.log import MIGRATIONS
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = sa.create_engine(url)
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.execute(
+            sa.text(
+                "INSERT INTO requests VALUES ('old-1', '2026-01-01 00:00:00', 'chat', 'base', '[]', 'hi', '[\"hello\"]',"
+                " 1, 1, 1.0, 'stop', 0)"
+            )
+        )
+    engine.dispose()
+    log = RequestLog(url, redact=False)
+    log.record(
+        id="new-1",
+        endpoint="chat",
+        model="base",
+        messages=[{"role": "user", "content": "bitcoin?"}],
+        responses=["no"],
+        prompt_tokens=0,
+        completion_tokens=0,
+        latency_ms=1.0,
+        finish_reason="stop",
+        guarded=True,
+    )
+    assert {r.id: r.guarded for r in log.fetch()} == {"old-1": False, "new-1": True}
+    log.close()

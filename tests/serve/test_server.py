@@ -164,3 +164,30 @@ def test_load_concurrent_clients_no_errors_each_logged_once(server):
     assert sorted(logged) == sorted(result.ids)  # every request exactly once
     assert server.log.count() - before == 40
     assert max(server.app_state.engine.batch_sizes) > 1  # concurrent same-adapter requests shared a batch
+
+
+def test_scope_guard_declines_before_the_model_and_the_log_marks_it(client, server):
+    from tunesmith.data.scope_guard import CalibratedGuard, ScopeGuard
+
+    refusal = "Sorry, I can only help with Lumen Home devices."
+    inside = ["how do i reset my thermostat", "my smart plug will not pair", "how do i update the hub firmware"]
+    outside = ["what is the price of bitcoin", "recommend a diet for me", "which car should i buy"]
+    server.app_state.guard = CalibratedGuard(ScopeGuard(inside, outside, refusal), 0.0)
+    try:
+        declined = client.chat.completions.create(
+            model="legal", messages=[{"role": "user", "content": "what is bitcoin worth today"}], max_tokens=12
+        )
+        streamed = client.chat.completions.create(
+            model="legal", messages=[{"role": "user", "content": "what diet should i follow"}], stream=True
+        )
+        text = "".join(c.choices[0].delta.content or "" for c in streamed if c.choices)
+        answered = client.chat.completions.create(model="legal", messages=MESSAGES, max_tokens=4)
+    finally:
+        server.app_state.guard = None
+    assert declined.choices[0].message.content == refusal and text == refusal
+    assert declined.usage.completion_tokens == 0 and declined.choices[0].finish_reason == "stop"
+    assert answered.choices[0].message.content != refusal
+    rows = {row.id: row for row in server.log.fetch()}
+    assert rows[declined.id].guarded and rows[declined.id].responses == [refusal]
+    assert not rows[answered.id].guarded
+    assert sum(row.guarded for row in rows.values()) == 2  # the streamed one too

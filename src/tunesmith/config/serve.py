@@ -19,4 +19,9 @@ class ServeConfig(Section):
     default_max_tokens: int = Field(128, gt=0, description="Completion budget when a request sets no max_tokens.")
     max_n: int = Field(8, gt=0, description="Upper bound of n (choices per request).")
     max_body_bytes: int = Field(1_000_000, gt=0, description="Larger request bodies get a 413.")
+    guard: bool = Field(
+        False,
+        description="Decline chat requests the scope guard finds out of scope, before the model answers, with the "
+        "threshold the last evaluation picked on validation (the guarded arm); the request log marks them.",
+    )
     batch_size: int = Field(8, gt=0, description="Queued requests for the same adapter generated together.")

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tunesmith.config import ServeConfig
+from tunesmith.data.scope_guard import CalibratedGuard
 from tunesmith.serve.engine import Choice, Engine, Generation, Sampling
 from tunesmith.serve.log import RequestLog
 
@@ -98,6 +99,7 @@ class ServeState:
     api_key: str | None = None
     lineage: dict[str, dict[str, Any]] = field(default_factory=dict)  # model name -> lineage for /v1/models
     aliases: dict[str, str] = field(default_factory=dict)  # e.g. "served" -> the promoted run id
+    guard: CalibratedGuard | None = None  # serve.guard: out-of-scope chat requests declined before the model
 
 
 class _BodyLimit:
@@ -242,11 +244,24 @@ class _Call:
 
     def generate(self, state: ServeState, text: str, s: Sampling) -> Generation:
         t0 = time.perf_counter()
-        gen = state.engine.generate(self.model, text, s)
-        self.log(state, gen.prompt_tokens, gen.choices, (time.perf_counter() - t0) * 1000)
+        refusal = self.guarded(state)
+        if refusal is not None:
+            gen = Generation([Choice(refusal, "stop", 0)] * s.n, 0, (time.perf_counter() - t0) * 1000)
+        else:
+            gen = state.engine.generate(self.model, text, s)
+        self.log(state, gen.prompt_tokens, gen.choices, (time.perf_counter() - t0) * 1000, guarded=refusal is not None)
         return gen
 
-    def log(self, state: ServeState, prompt_tokens: int, choices: list[Choice], latency_ms: float) -> None:
+    def guarded(self, state: ServeState) -> str | None:
+        """The house refusal when serve.guard is on and finds the chat's last question out of scope."""
+        if state.guard is None or self.endpoint != "chat":
+            return None
+        question = next((m["content"] for m in reversed(self.messages) if m["role"] == "user"), "")
+        return state.guard.refusal_for(question)
+
+    def log(
+        self, state: ServeState, prompt_tokens: int, choices: list[Choice], latency_ms: float, *, guarded: bool = False
+    ) -> None:
         state.log.record(
             id=self.id,
             endpoint=self.endpoint,
@@ -257,6 +272,7 @@ class _Call:
             completion_tokens=sum(c.completion_tokens for c in choices),
             latency_ms=latency_ms,
             finish_reason=choices[0].finish_reason,
+            guarded=guarded,
         )
 
     def response(self, kind: str, choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
@@ -318,6 +334,13 @@ def _chat_chunks(state: ServeState, call: _Call, text: str, s: Sampling) -> Iter
 
     t0 = time.perf_counter()
     yield chunk({"role": "assistant", "content": ""})
+    refusal = call.guarded(state)
+    if refusal is not None:
+        declined = Choice(refusal, "stop", 0)
+        call.log(state, 0, [declined], (time.perf_counter() - t0) * 1000, guarded=True)
+        yield chunk({"content": refusal})
+        yield chunk({}, "stop", usage=_usage(0, [declined]))
+        return
     for item in state.engine.stream(call.model, text, s):
         if isinstance(item, Choice):
             prompt_tokens = state.engine.count_tokens(text)

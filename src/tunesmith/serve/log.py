@@ -40,6 +40,7 @@ class RequestRow(Base):
     latency_ms: Mapped[float] = mapped_column(Float)
     finish_reason: Mapped[str] = mapped_column(String(16))
     redacted: Mapped[bool] = mapped_column(Boolean)
+    guarded: Mapped[bool] = mapped_column(Boolean, default=False)  # declined by the scope guard, not the model
 
 
 class FeedbackRow(Base):
@@ -65,6 +66,7 @@ class LoggedRequest:
     finish_reason: str
     ratings: list[float]
     corrections: list[str]
+    guarded: bool = False
 
 
 def redact_texts(texts: Sequence[str]) -> list[str]:
@@ -132,6 +134,7 @@ class RequestLog:
         completion_tokens: int,
         latency_ms: float,
         finish_reason: str,
+        guarded: bool = False,
     ) -> None:
         contents = [m.get("content") or "" for m in messages]
         if self.redact:
@@ -156,6 +159,7 @@ class RequestLog:
                     latency_ms=latency_ms,
                     finish_reason=finish_reason,
                     redacted=self.redact,
+                    guarded=guarded,
                 )
             ]
         )
@@ -201,6 +205,7 @@ class RequestLog:
                         finish_reason=r.finish_reason,
                         ratings=[f.rating for f in fb],
                         corrections=[f.correction for f in fb if f.correction],
+                        guarded=r.guarded,
                     )
                 )
             return out

@@ -98,6 +98,11 @@ def build_state(cfg: Config, p: ServePlan, api_key: str | None) -> Any:
     from tunesmith.serve.engine import Engine
     from tunesmith.serve.log import RequestLog, resolve_url
 
+    guard = None  # first: a missing evaluation stops before the model loads
+    if cfg.serve.guard:
+        from tunesmith.evals.guarded import served_guard
+
+        guard = served_guard(cfg.stage_dir("eval"))
     engine = Engine(
         p.base,
         adapters=p.adapters,
@@ -106,7 +111,7 @@ def build_state(cfg: Config, p: ServePlan, api_key: str | None) -> Any:
         revision=cfg.model.revision,
     )
     log = RequestLog(resolve_url(cfg.monitor.database_url, cfg.root), redact=cfg.monitor.redact)
-    return ServeState(engine, log, cfg.serve, api_key, p.lineage, p.aliases)
+    return ServeState(engine, log, cfg.serve, api_key, p.lineage, p.aliases, guard)
 
 
 def serve(
