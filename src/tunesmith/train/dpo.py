@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from tunesmith.data.stats import default_epochs
 from tunesmith.errors import DataError, ModelError
 from tunesmith.models.chat import end_of_turn_ids
 from tunesmith.models.loading import ensure_base_model, generation_eos, load_model, load_tokenizer
-from tunesmith.train.estimate import RunSize, estimate_writer
+from tunesmith.train.estimate import Estimate, RunSize, StepTimer, estimate_writer
 from tunesmith.train.lifecycle import (
     LocalRun,
     TrainResult,
@@ -120,7 +121,8 @@ def pair_labels(dataset: Any, eot_ids: set[int], max_len: int) -> LabelReport:
 
 @dataclass
 class DpoPlan:
-    """What `tunesmith train --dry-run` shows for a DPO run: the label report and the size of the run."""
+    """What `tunesmith train --dry-run` shows for a DPO run: the label report, the size of the run, and the time
+    measured on the first steps of the run's own trainer (as SFT's dry run)."""
 
     base: str
     labels: LabelReport
@@ -128,15 +130,17 @@ class DpoPlan:
     epochs: float
     learning_rate: float
     steps: int
+    estimate: Estimate | None = None
 
     def rows(self) -> list[tuple[str, str]]:
-        return [
+        rows = [
             ("pairs", f"{self.pairs:,}"),
             ("epochs", f"{self.epochs:g}"),
             ("learning rate", f"{self.learning_rate:g}"),
             ("optimizer steps", f"{self.steps:,}"),
             ("tokens per epoch (both sides)", f"{self.labels.tokens:,}"),
         ]
+        return rows + ([r for r in self.estimate.rows() if r[0] != "epochs / optimizer steps"] if self.estimate else [])
 
 
 def _tokenize_pair(tokenizer: Any, row: dict[str, Any]) -> dict[str, list[int]]:
@@ -158,9 +162,12 @@ def _tokenize_pair(tokenizer: Any, row: dict[str, Any]) -> dict[str, list[int]]:
     return {"prompt_ids": prompt[:n], "chosen_ids": chosen[n:], "rejected_ids": rejected[n:]}
 
 
-def plan(cfg: Config, dataset_dir: Path | None = None) -> DpoPlan:
+def plan(cfg: Config, dataset_dir: Path | None = None, *, time_it: bool = True) -> DpoPlan:
     """The dry run: read and tokenize the pairs as TRL will, check every completion ends in a trained end-of-turn
-    token, and size the run; no model weights are trained."""
+    token, size the run, and time its first steps in a throwaway directory (`time_it`); the run's own weights are
+    not touched."""
+    import torch
+
     tc = cfg.train
     dataset_dir = dataset_dir or ensure_dataset(cfg)
     train_path = dataset_dir / "train.jsonl"
@@ -168,16 +175,26 @@ def plan(cfg: Config, dataset_dir: Path | None = None) -> DpoPlan:
         raise DataError(f"no prepared dataset at {dataset_dir}", hint="run `tunesmith data prepare pairs.jsonl` first")
     rows = read_pairs(train_path)
     init_run, _ = _init_from(cfg)
-    base = str(init_run / "model") if init_run is not None and (init_run / "model").is_dir() else ensure_base_model(cfg)
-    tokenizer = load_tokenizer(base, revision=None if init_run else cfg.model.revision)
-    model = load_model(base, revision=None if init_run else cfg.model.revision)
+    cuda = torch.cuda.is_available()
+    base, model, tokenizer, peft_config = _policy(cfg, init_run, train_dtype(cuda))
     labels = pair_labels(
         [_tokenize_pair(tokenizer, r) for r in rows], end_of_turn_ids(tokenizer, generation_eos(model)), tc.max_seq_len
     )
     epochs = tc.epochs or default_epochs(len(rows))
     steps = planned_steps(tc, len(rows), epochs, int(os.environ.get("WORLD_SIZE", "1")))
     lr = tc.learning_rate or DEFAULT_LR["full" if tc.method == "full" else "lora"]
-    return DpoPlan(base, labels, len(rows), epochs, lr, steps)
+    result = DpoPlan(base, labels, len(rows), epochs, lr, steps)
+    if time_it:
+        found: list[Estimate] = []
+        with tempfile.TemporaryDirectory(prefix="tunesmith-estimate-") as tmp:
+            timer = StepTimer(cfg, RunSize(labels.tokens, epochs, steps, cuda), found.append, stop=True)
+            policy = (model, tokenizer, peft_config)
+            trainer = _dpo_trainer(
+                cfg, Path(tmp), policy, (rows, []), epochs=epochs, learning_rate=lr, cuda=cuda, callbacks=[timer]
+            )
+            trainer.train()
+        result.estimate = found[0] if found else None
+    return result
 
 
 def _init_from(cfg: Config) -> tuple[Path | None, dict[str, Any] | None]:
@@ -333,11 +350,13 @@ def _dpo_trainer(
     cuda: bool,
     callbacks: list[Any],
 ) -> Any:
-    """TRL's DPOTrainer over the (model, tokenizer, LoRA config) and the (train, val) pairs, with the arguments SFT
-    uses too and train.dpo's loss."""
+    """tunesmith's DPOTrainer (TRL's, with the CPU levers of dpo_trainer.py) over the (model, tokenizer, LoRA config)
+    and the (train, val) pairs, with the arguments SFT uses too and train.dpo's loss."""
     import torch
     from transformers import PrinterCallback
-    from trl import DPOConfig, DPOTrainer  # type: ignore[attr-defined]  # trl re-exports its trainers lazily, without __all__
+    from trl import DPOConfig  # type: ignore[attr-defined]  # trl re-exports its configs lazily, without __all__
+
+    from tunesmith.train.dpo_trainer import TunesmithDPOTrainer
 
     tc = cfg.train
     model, tokenizer, peft_config = policy
@@ -359,7 +378,10 @@ def _dpo_trainer(
         label_smoothing=tc.dpo.label_smoothing,
         precompute_ref_log_probs=tc.dpo.reference == "precomputed",
     )
-    trainer = DPOTrainer(
+    # On CPU, as for SFT: micro-batches of pairs within max_seq_len padded tokens unless set (dpo_trainer.py).
+    micro = tc.micro_batch_tokens if tc.micro_batch_tokens is not None else (0 if cuda else tc.max_seq_len)
+    trainer = TunesmithDPOTrainer(
+        micro_batch_tokens=micro,
         model=model,
         args=args,
         train_dataset=_as_dataset(train_rows),
