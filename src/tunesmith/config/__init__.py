@@ -7,6 +7,7 @@ for all of it: the sections (a module each), the loader and the reference table 
 
 from tunesmith.config.base import ARMS, Arm, NamedModel, RuleError, Section, default_of
 from tunesmith.config.data import DataConfig, SplitConfig
+from tunesmith.config.docs import DocsConfig
 from tunesmith.config.eval import EndpointConfig, EvalConfig, JudgeConfig, PriceConfig
 from tunesmith.config.fields import literal_choices, nearest
 from tunesmith.config.fields import model_in as _model_in
@@ -46,6 +47,7 @@ __all__ = [
     "BoundedLoader",
     "Config",
     "DataConfig",
+    "DocsConfig",
     "DpoConfig",
     "EndpointConfig",
     "EvalConfig",

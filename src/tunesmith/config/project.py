@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 
 from tunesmith.config.base import RuleError, Section
 from tunesmith.config.data import DataConfig
+from tunesmith.config.docs import DocsConfig
 from tunesmith.config.eval import EvalConfig
 from tunesmith.config.model import ModelConfig
 from tunesmith.config.monitor import MonitorConfig
@@ -33,6 +34,7 @@ class ProjectConfig(Section):
 class Config(Section):
     project: ProjectConfig = Field(default_factory=ProjectConfig)
     data: DataConfig = Field(default_factory=DataConfig)
+    docs: DocsConfig = Field(default_factory=DocsConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
