@@ -316,6 +316,7 @@ def prepare(
     conflicts: Annotated[str | None, config_option("conflicts", "--conflicts")] = None,
     refusals: Annotated[str | None, config_option("refusals", "--refusals")] = None,
     duplicate_ids: Annotated[str | None, config_option("duplicate_ids", "--duplicate-ids")] = None,
+    allow_unreviewed: Annotated[bool | None, config_option("allow_unreviewed", "--allow-unreviewed")] = None,
     columns: ColumnsOpt = None,
     parent: Annotated[
         Path | None,
@@ -359,6 +360,7 @@ def prepare(
         conflicts=conflicts,
         refusals=refusals,
         duplicate_ids=duplicate_ids,
+        allow_unreviewed=allow_unreviewed,
         split=_shares(split),
         **_shared(
             format, pii_entities, pii_allow, keep_recurring_names, near_dup_threshold, columns, test_paths, val_paths

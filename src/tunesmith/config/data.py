@@ -89,6 +89,12 @@ class DataConfig(Section):
         description="Examples that share a meta.id (the check's duplicate_id): rename keeps the first in file order "
         "and gives the others id~2, id~3...; refuse stops prepare until each example has its own id.",
     )
+    allow_unreviewed: bool = Field(
+        False,
+        description="prepare: train on examples tagged needs_review (the model's answers from `monitor "
+        "export-review`, generated drafts) that no person has reviewed; off, prepare refuses them (exit 2) and names "
+        "them. The dataset card records it when on.",
+    )
     pii_name_sample: int | None = Field(
         5_000,
         ge=0,

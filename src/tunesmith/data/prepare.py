@@ -27,6 +27,7 @@ from tunesmith.data.store import (
     tokenizer_identity,
     write_dataset,
 )
+from tunesmith.data.unreviewed import card_section, refuse_unreviewed
 from tunesmith.errors import DataError
 
 __all__ = ["PrepareResult", "prepare_dataset", "read_prepared"]
@@ -50,6 +51,9 @@ def _prepare(
     items = loaded.records
     if not items:
         raise no_valid_example(loaded.findings, list(loaded.formats) or [str(p) for p in paths])
+    unreviewed = refuse_unreviewed(items, cfg.allow_unreviewed)  # a parent's examples were let in when it was made
+    if unreviewed is not None:
+        kind.warnings.append(unreviewed)
     settle_ids(items, cfg.duplicate_ids)  # before anything keys on the ids
     kind.warnings += repaired_warning(loaded.repaired)
     drop = kind.plan_drops(items)
@@ -67,7 +71,9 @@ def _prepare(
         rows,
         options=kind.options(max_seq_len, seed, tokenizer_identity(tokenizer, counter.method)),
         log=log,
-        card=lambda digest: kind.card(counts, max_seq_len, seed, digest, extra["sources"], pii_counts),
+        card=lambda digest: (
+            kind.card(counts, max_seq_len, seed, digest, extra["sources"], pii_counts) + card_section(unreviewed)
+        ),
         manifest={"inputs": kind.inputs(paths), "counts": counts, "extra": extra},
         pii_key=key,
         overwrite=overwrite,
