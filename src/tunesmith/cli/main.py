@@ -55,7 +55,7 @@ def _root(
 
 def _register() -> None:
     # Imported here so that `tunesmith --help` stays fast: each module imports its heavy libraries lazily.
-    from tunesmith.cli import augment, data, evaluate, export, inspect, model, pipeline, runs, serve, train, ui
+    from tunesmith.cli import augment, data, docs, evaluate, export, inspect, model, pipeline, runs, serve, train, ui
 
     app.command("quickstart")(pipeline.quickstart)
     app.command("run")(pipeline.run)
@@ -64,6 +64,7 @@ def _register() -> None:
     data.app.command("inspect")(inspect.inspect)
     data.app.command("add-refusals")(augment.add_refusals)
     data.app.command("add-negatives")(augment.add_negatives)
+    app.add_typer(docs.app, name="docs")
     app.command("export")(export.export)
     app.add_typer(train.app, name="train")
     app.add_typer(evaluate.app, name="eval")

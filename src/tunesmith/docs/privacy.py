@@ -1,0 +1,47 @@
+"""Documents under the data's PII policy (data.pii): the same analyzer, redaction and audit log as `data prepare`.
+
+Each document is redacted on its own, as the dataset is redacted as a whole: a value found anywhere in a document
+is swept from all of its passages, and a PERSON name that recurs across 10 or more of its passages is kept as the
+organisation's or the product's name (data.keep_recurring_names). Redacting per document is what lets a rebuild
+reuse an unchanged file's passages; a value found in one document is therefore not swept from another (list such
+values under data.pii_allow, or they are found in each document where the analyzer sees them). With
+`pseudonymize`, the key is the dataset's (`.tunesmith/pii.key`), and the numbering (<PERSON_1>) is per document.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from tunesmith.config import Config
+from tunesmith.docs.passages import Passage
+
+FIELDS = ("locator", "text")  # the passage's texts that are scanned: a heading can name a person too
+
+
+def redact_passages(
+    passages: list[Passage], cfg: Config, key: bytes | None
+) -> tuple[list[Passage], list[dict[str, Any]]]:
+    """The passages with personal data replaced as data.pii says, and the audit records (no raw values)."""
+    if cfg.data.pii == "off" or not passages:
+        return passages, []
+    from tunesmith.data.redact import redact
+
+    records: list[dict[str, Any]] = [
+        {
+            "messages": [{"role": "user", "content": p.locator}, {"role": "assistant", "content": p.text}],
+            "meta": {"id": p.id},
+        }
+        for p in passages
+    ]
+    log, _, _ = redact(records, cfg.data, key)
+    out = [
+        replace(p, locator=r["messages"][0]["content"], text=r["messages"][1]["content"])
+        for p, r in zip(passages, records, strict=True)
+    ]
+    source = {p.id: p.source for p in passages}
+    audit = []
+    for entry in log:
+        rest = {k: v for k, v in entry.items() if k not in ("id", "message")}
+        audit.append({"id": entry["id"], "source": source[entry["id"]], "field": FIELDS[entry["message"]], **rest})
+    return out, audit
