@@ -3,6 +3,14 @@
     python benchmarks/sft_then_dpo.py                      # ~13 min on 2 cores: SFT, pairs, DPO, both evaluated
     python benchmarks/sft_then_dpo.py --work DIR           # keep the project; a second run reuses its SFT run
     python benchmarks/sft_then_dpo.py --learning-rate 5e-4 --sft-weight 0 --in-scope-pairs 66 --tag dpo-plain
+    python benchmarks/sft_then_dpo.py --throughput --model-dir DIR --pairs 32 --reps 2   # DPO tokens/s, levers on/off
+
+--throughput measures DPO alone (issue 30): N pairs from the example's raw conversations, no generation (an in-scope
+question: its answer chosen, the brand's refusal rejected; an out-of-scope one: the refusal chosen, another
+question's answer rejected), trained as the example's tunesmith.yaml says with train.objective dpo (RPO, lr 5e-5,
+2 epochs, the reference the base with the adapter off), once with tunesmith's DPO levers (train/dpo_trainer.py) and
+once on TRL's own path (`TunesmithDPOTrainer.completion_only = False`, the DPO of before), in rotating order. It
+prints each run's tokens/s (both sides' tokens, prompt counted twice, as the run reports it) and its losses.
 
 1. The quickstart's SFT stage: the example copied into --work, its dataset prepared, LoRA trained as the example's
    tunesmith.yaml says (the run the quickstart evaluates), into artifacts/train-sft.
@@ -77,6 +85,84 @@ def make_pairs(project: Path, seed: int, in_scope_pairs: int) -> tuple[list[dict
     return pairs, {"out_of_scope_pairs": len(oos), "in_scope_pairs": len(sample)}
 
 
+def quick_pairs(n: int, seed: int) -> list[dict]:
+    """N preference pairs from the example's raw conversations, without generating (see --throughput)."""
+    rows = read_jsonl(example_dir() / "data" / "support.jsonl")
+    oos = [r for r in rows if OUT_OF_SCOPE in r["meta"].get("tags", [])]
+    in_scope = [r for r in rows if OUT_OF_SCOPE not in r["meta"].get("tags", [])]
+    refusal = oos[0]["messages"][-1]["content"]
+    rng = random.Random(seed)
+    pairs = []
+    for i, r in enumerate(rng.sample(in_scope, n // 2) + rng.sample(oos, n - n // 2)):
+        if OUT_OF_SCOPE in r["meta"].get("tags", []):
+            bad = in_scope[i % len(in_scope)]["messages"][-1]["content"]
+        else:
+            bad = refusal
+        pairs.append(
+            {
+                "prompt": r["messages"][:-1],
+                "chosen": [r["messages"][-1]],
+                "rejected": [{"role": "assistant", "content": bad}],
+                "meta": {"id": f"pair-{i}"},
+            }
+        )
+    return pairs
+
+
+def throughput(a: argparse.Namespace, console: Console) -> None:
+    """DPO tokens/s with the levers and on TRL's own path, alternating, on the same pairs and config."""
+    from statistics import median
+
+    from tunesmith.train.dpo_trainer import TunesmithDPOTrainer
+
+    work = a.work / "throughput"
+    data = work / "pairs"
+    data.mkdir(parents=True, exist_ok=True)
+    pairs = quick_pairs(a.pairs, 0)
+    (data / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in pairs), encoding="utf-8")
+    overrides = [
+        f"model.base={a.model_dir.resolve()}",
+        "train.objective=dpo",
+        f"train.epochs={a.epochs}",
+        f"train.learning_rate={a.learning_rate}",
+        f"train.dpo.beta={a.beta}",
+        f"train.dpo.sft_weight={a.sft_weight}",
+        "train.logging_steps=1",
+        *a.set,
+    ]
+    cfg = load_config(example_dir() / "tunesmith.yaml", overrides)
+    runs: dict[str, list[dict]] = {"tunesmith": [], "trl": []}
+    for rep in range(a.reps):
+        for arm in ["tunesmith", "trl"] if rep % 2 == 0 else ["trl", "tunesmith"]:
+            TunesmithDPOTrainer.completion_only = arm == "tunesmith"
+            console.rule(f"{arm}, repetition {rep + 1}")
+            t0 = time.perf_counter()
+            result = train(cfg, dataset_dir=data, out_dir=work / f"{arm}-{rep}", resume=False, console=console)
+            losses = [m["loss"] for m in result.metrics if "loss" in m]
+            runs[arm].append(
+                {
+                    "tokens_per_second": result.tokens_per_second,
+                    "wall_s": time.perf_counter() - t0,
+                    "train_loss": result.train_loss,
+                    "losses": losses,
+                }
+            )
+    summary = {
+        arm: {"median_tokens_per_second": median(r["tokens_per_second"] for r in rs), "runs": rs}
+        for arm, rs in runs.items()
+    }
+    ratio = summary["tunesmith"]["median_tokens_per_second"] / summary["trl"]["median_tokens_per_second"]
+    logged = zip(runs["tunesmith"][0]["losses"], runs["trl"][0]["losses"], strict=True)
+    gap = max((abs(x - y) for x, y in logged), default=0.0)
+    figures = {"pairs": len(pairs), "tokens_per_epoch": result.labels.tokens, "config": overrides, **summary}
+    figures.update({"speedup": ratio, "max_logged_loss_difference": gap})
+    a.out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    for arm, f in summary.items():
+        shown = ", ".join(f"{r['tokens_per_second']:.0f}" for r in f["runs"])
+        console.print(f"{arm}: median {f['median_tokens_per_second']:.0f} tokens/s ({shown})")
+    console.print(f"speed-up {ratio:.2f}x; largest difference of a logged loss {gap:.2e}; wrote {a.out}")
+
+
 def counts(results, arm: str, metric: str) -> str:
     values = [e.arms[arm].metrics[metric] for e in results.examples if metric in e.arms[arm].metrics]
     return f"{sum(values):.0f}/{len(values)}" if values else "-"
@@ -97,8 +183,17 @@ def main() -> None:
     )
     p.add_argument("--tag", default="dpo", help="names the run and eval folders: artifacts/train-TAG, eval-TAG")
     p.add_argument("--out", type=Path, default=Path("sft_then_dpo.json"))
+    p.add_argument("--throughput", action="store_true", help="DPO tokens/s only, levers on and off (see above)")
+    p.add_argument("--model-dir", type=Path, help="--throughput: the prepared SmolLM2 (models/smollm2-135m-instruct)")
+    p.add_argument("--pairs", type=int, default=32, help="--throughput: preference pairs")
+    p.add_argument("--reps", type=int, default=2, help="--throughput: runs per arm, in rotating order")
+    p.add_argument("--set", action="append", default=[], help="--throughput: a config override, KEY=VALUE")
     a = p.parse_args()
     console = Console()
+    if a.throughput:
+        if a.model_dir is None:
+            p.error("--throughput needs --model-dir")
+        return throughput(a, console)
     timings: dict[str, float] = {}
 
     console.rule("SFT (the quickstart's run)")
