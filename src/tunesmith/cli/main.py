@@ -71,7 +71,7 @@ def _register() -> None:
     app.add_typer(serve.serve_app, name="serve")
     app.add_typer(serve.monitor_app, name="monitor")
     app.add_typer(runs.app, name="runs")
-    app.command("ui")(ui.ui)
+    app.add_typer(ui.app, name="ui")
 
 
 _register()

@@ -3,14 +3,15 @@
 FastAPI (as `serve` uses) with server-rendered Jinja2 templates, plots as inline SVG built on the server (ui/svg.py)
 and one small script for the test-case filter. Every asset is served by the app itself: no CDN, works offline.
 Autoescaping is on for every template, so text from the data (a training example holding `<script>`) is shown as
-text. The app has no action that changes anything, so it needs no API key; it binds to loopback by default.
+text. Without `--review` the app has no action that changes anything, so it needs no login; it binds to loopback by
+default. `tunesmith ui --review` adds the review pages and their JSON API behind a login (ui/review.py, ui/auth.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,10 @@ from tunesmith.config import Config
 from tunesmith.errors import TunesmithError
 from tunesmith.monitor.run import parse_since
 from tunesmith.registry import Registry
+from tunesmith.review import ReviewStore
 from tunesmith.ui import loaders, svg
+from tunesmith.ui.auth import Sessions, Users, users_path
+from tunesmith.ui.review import REVIEW_PAGES, Review, review_router
 from tunesmith.ui.traffic import Traffic, TrafficStore
 
 HERE = Path(__file__).parent
@@ -67,22 +71,31 @@ class _Site:
     reg: Registry
     store: TrafficStore
     env: Environment
+    pages: list[tuple[str, str]] = field(default_factory=lambda: list(PAGES))
+    review: bool = False  # `tunesmith ui --review`: the review pages and their API, behind a login
 
     def page(self, request: Request, template: str, **ctx: Any) -> HTMLResponse:
         html = self.env.get_template(template).render(
-            request=request, pages=PAGES, path=request.url.path, project=self.cfg.project.name, **ctx
+            request=request,
+            pages=self.pages,
+            path=request.url.path,
+            project=self.cfg.project.name,
+            review_mode=self.review,
+            **ctx,
         )
         return HTMLResponse(html)
 
 
-def create_app(cfg: Config) -> FastAPI:
+def create_app(cfg: Config, *, review: bool = False) -> FastAPI:
+    """The dashboard; with `review`, also the review pages and their JSON API behind a login (ui/review.py)."""
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
     )
     env.filters["num"] = _num
     env.filters["when"] = _when
-    site = _Site(cfg, Registry(cfg), TrafficStore(cfg.monitor.database_url, cfg.root), env)
+    pages = PAGES + (REVIEW_PAGES if review else [])
+    site = _Site(cfg, Registry(cfg), TrafficStore(cfg.monitor.database_url, cfg.root), env, pages, review)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -93,6 +106,9 @@ def create_app(cfg: Config) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for router in (_overview(site), _datasets(site), _runs(site), _evals(site), _traffic(site)):
         app.include_router(router)
+    if review:
+        state = Review(Users(users_path(cfg)), Sessions(cfg.ui.session_hours), ReviewStore(cfg.stage_dir("review")))
+        app.include_router(review_router(state, cfg, site.page))
     return app
 
 
@@ -312,14 +328,14 @@ def _traffic_plots(t: Traffic) -> dict[str, str]:
     }
 
 
-def serve_ui(cfg: Config, host: str | None = None, port: int | None = None) -> None:
+def serve_ui(cfg: Config, host: str | None = None, port: int | None = None, *, review: bool = False) -> None:
     import uvicorn
 
-    uvicorn.run(create_app(cfg), host=host or cfg.ui.host, port=port or cfg.ui.port, log_level="warning")
+    uvicorn.run(create_app(cfg, review=review), host=host or cfg.ui.host, port=port or cfg.ui.port, log_level="warning")
 
 
 @contextmanager
-def running(cfg: Config, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+def running(cfg: Config, host: str = "127.0.0.1", port: int = 0, *, review: bool = False) -> Iterator[str]:
     """The app served by uvicorn in a background thread, for browser tests and screenshots; yields its base URL."""
     import socket
     import threading
@@ -329,7 +345,7 @@ def running(cfg: Config, host: str = "127.0.0.1", port: int = 0) -> Iterator[str
 
     sock = socket.socket()
     sock.bind((host, port))
-    server = uvicorn.Server(uvicorn.Config(create_app(cfg), log_level="warning", lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(create_app(cfg, review=review), log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
