@@ -52,8 +52,8 @@ def test_a_log_from_before_the_scope_guard_upgrades_in_place(tmp_path):
         command.upgrade(cfg, "0001")
         conn.execute(
             sa.text(
-                "INSERT INTO requests VALUES ('old-1', '2026-01-01 00:00:00', 'chat', 'base', '[]', 'hi', '[\"hello\"]',"
-                " 1, 1, 1.0, 'stop', 0)"
+                "INSERT INTO requests VALUES ('old-1', '2026-01-01 00:00:00', 'chat', 'base', '[]', 'hi',"
+                " '[\"hello\"]', 1, 1, 1.0, 'stop', 0)"
             )
         )
     engine.dispose()
