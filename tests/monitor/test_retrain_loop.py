@@ -69,8 +69,16 @@ monitor: {{database_url: "sqlite:///log.db", min_requests: 20, permutations: 100
     assert main(["monitor", "export-review", str(cfg_path), "--out", str(review), "--since", "1d"]) == 0
     assert read_jsonl(review)
 
-    # A person reviewed the file; the new version adds it to the previous version and names it as its parent.
+    # A person reviewed the file (its needs_review tags become reviewed); the new version adds it to the previous
+    # version and names it as its parent.
     from tunesmith.models.loading import load_tokenizer
+
+    reviewed = []
+    for row in read_jsonl(review):
+        tags = row["meta"]["tags"]
+        row["meta"]["tags"] = ["reviewed" if t == "needs_review" else t for t in tags]
+        reviewed.append(json.dumps(row))
+    review.write_text("\n".join(reviewed) + "\n")
 
     result = prepare_dataset(
         [review],
