@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 import typer
 from rich.console import Console
 
+from tunesmith.progress import status
+
 app = typer.Typer(help="Base models: the offline tiny model, GGUF import, named offline models.", no_args_is_help=True)
 console = Console()
 
@@ -49,7 +51,7 @@ def import_(
     """
     from tunesmith.models.gguf import import_gguf
 
-    with console.status(f"importing {gguf_file.name} (dequantising to float32)..."):
+    with status(console, f"importing {gguf_file.name} (dequantising to float32)..."):
         path = import_gguf(gguf_file, out)
     console.print(f"imported {gguf_file.name} into [bold]{path}[/]")
 
@@ -66,6 +68,6 @@ def get(
     """
     from tunesmith.models.named import get_named_model
 
-    with console.status(f"importing {name}..."):
+    with status(console, f"importing {name}..."):
         path = get_named_model(name, out)
     console.print(f"{name} is at [bold]{path}[/]")

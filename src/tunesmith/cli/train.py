@@ -16,6 +16,7 @@ from tunesmith.cli.options import config_option
 from tunesmith.cli.pipeline import SetOption, YesOption
 from tunesmith.config import TrainConfig, load_config
 from tunesmith.errors import ConfigError
+from tunesmith.progress import status
 from tunesmith.train.masking import LabelReport
 
 console = Console()
@@ -105,7 +106,7 @@ def train(
     if dry_run:
         from tunesmith.train.recipe import dry_run as measure
 
-        with console.status(DRY_RUN_STATUS[cfg.train.objective]):
+        with status(console, DRY_RUN_STATUS[cfg.train.objective]):
             found = measure(cfg)
         render_labels(found.labels)
         table = Table(title=found.title, show_header=False)

@@ -16,6 +16,7 @@ from rich.console import Console
 from tunesmith.artifacts import atomic_dir, write_json_atomic, write_manifest
 from tunesmith.config import Config
 from tunesmith.errors import ConfigError
+from tunesmith.progress import status
 
 
 def _data_paths(cfg: Config) -> list[Path]:
@@ -40,7 +41,7 @@ def run_check(cfg: Config, console: Console) -> Any:
     tokenizer = _tokenizer(cfg)
     started = datetime.now(UTC)
     paths = _data_paths(cfg)
-    with console.status("checking the data (format, duplicates, conflicts, PII, statistics)..."):
+    with status(console, "checking the data (format, duplicates, conflicts, PII, statistics)..."):
         report = check_files(paths, cfg.data_section(), max_seq_len=cfg.train.max_seq_len, tokenizer=tokenizer)
     out = cfg.stage_dir("check")
     with atomic_dir(out) as tmp:
@@ -65,7 +66,7 @@ def run_prepare(cfg: Config, console: Console) -> Any:
     from tunesmith.data.prepare import prepare_dataset
 
     tokenizer = _tokenizer(cfg)
-    with console.status("preparing the dataset (redact, dedup, split)..."):
+    with status(console, "preparing the dataset (redact, dedup, split)..."):
         result = prepare_dataset(
             _data_paths(cfg),
             cfg.stage_dir("dataset"),

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tunesmith.artifacts import atomic_dir, read_jsonl, sha256_file, write_json_atomic, write_manifest
 from tunesmith.config import Config, EndpointConfig, EvalConfig, PriceConfig
@@ -54,6 +53,7 @@ from tunesmith.evals.stats import aggregate, slices
 from tunesmith.models.chat import end_of_turn_ids, render
 from tunesmith.models.generation import Prediction, generate
 from tunesmith.models.loading import ensure_base_model, generation_eos, load_model, load_tokenizer
+from tunesmith.progress import Progress, progress
 from tunesmith.records import as_conversation
 from tunesmith.train.runs import require_training_run
 
@@ -150,7 +150,7 @@ def _generate_group(
     arms: list[str],
     convs: dict[str, list[list[dict[str, str]]]],
     ec: EvalConfig,
-    progress: Progress,
+    bars: Progress,
     single: dict[str, SingleRequest],
 ) -> dict[str, tuple[list[Prediction], float]]:
     """Predictions and generation wall time of each arm that runs on this model; `single` gets the one-at-a-time
@@ -179,8 +179,8 @@ def _generate_group(
             max_new_tokens=ec.max_new_tokens,
             batch_size=ec.batch_size,
             eos_ids=eos,
-            progress=progress,
-            label=arm,
+            progress=bars,
+            label=f"eval {arm}",
         )
         out[arm] = (preds, time.perf_counter() - t0)
     return out
@@ -246,8 +246,7 @@ def _generate_all(
     """Every arm's answers, one model in memory at a time: model-free arms first, then each model's group."""
     ec = cfg.eval
     out = _Generated()
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console) as progress:
+    with progress(console) as bars:
         if "retrieval" in ec.arms:
             out.runs["retrieval"] = _timed(lambda: retrieval_arm(train_rows, cases))
         endpoints: dict[str, EndpointConfig] = {}
@@ -264,7 +263,7 @@ def _generate_all(
                     partial(endpoint_predictions, endpoint, convs[arm], max_new_tokens=ec.max_new_tokens)
                 )
         if models.vendor is None:
-            _generate_local(cfg, models, train_dir, convs, progress, out)
+            _generate_local(cfg, models, train_dir, convs, bars, out)
     return out
 
 
@@ -273,7 +272,7 @@ def _generate_local(
     models: _Models,
     train_dir: Path,
     convs: dict[str, list[list[dict[str, str]]]],
-    progress: Progress,
+    bars: Progress,
     out: _Generated,
 ) -> None:
     """The base group, then the fine-tuned group, then the SFT run; each model is dropped before the next loads."""
@@ -290,7 +289,7 @@ def _generate_local(
         groups.append((["sft"], None, partial(_load_fine_tuned, models.base, cfg, models.sft_run)))
     for arms, measured_as, load in groups:
         model = load()
-        out.runs.update(_generate_group(model, models.tokenizer, arms, convs, cfg.eval, progress, out.single))
+        out.runs.update(_generate_group(model, models.tokenizer, arms, convs, cfg.eval, bars, out.single))
         if models.check_forgetting and measured_as is not None:
             out.perplexity[measured_as] = perplexity(model, models.tokenizer, general_text())
         del model

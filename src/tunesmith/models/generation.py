@@ -12,9 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from rich.progress import Progress
-
 from tunesmith.models.chat import render
+from tunesmith.progress import Progress
 
 
 @dataclass
@@ -61,7 +60,7 @@ def generate(
     lengths = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
     order = sorted(range(len(texts)), key=lambda i: lengths[i])
     out: list[Prediction | None] = [None] * len(texts)
-    task = progress.add_task(label, total=len(texts)) if progress else None
+    task = progress.add(label, len(texts), unit="answers") if progress else None
     model.eval()
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
@@ -76,5 +75,5 @@ def generate(
             text = tokenizer.decode(row[:end], skip_special_tokens=True).strip()
             out[i] = Prediction(text, lengths[i], end, latency_ms)
         if progress is not None and task is not None:
-            progress.advance(task, len(idx))
+            progress.update(task, advance=len(idx))
     return out  # type: ignore[return-value]

@@ -1,4 +1,5 @@
-"""A rich progress bar for training, and every log line into metrics.jsonl."""
+"""Training progress (a bar in a terminal, paced lines in a log: tunesmith.progress), and every log line into
+metrics.jsonl."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from transformers import TrainerCallback
 
 from tunesmith.artifacts import dumps
+from tunesmith.progress import progress
 
 
 class RichProgress(TrainerCallback):
@@ -28,28 +29,18 @@ class RichProgress(TrainerCallback):
         if not self.enabled:
             return
         self.start, self.start_epoch = time.perf_counter(), state.epoch or 0.0
-        self.progress = Progress(
-            TextColumn("[bold]train[/]"),
-            BarColumn(),
-            TaskProgressColumn(),
-            TextColumn("loss {task.fields[loss]}  lr {task.fields[lr]}  {task.fields[tps]} tok/s"),
-            TimeRemainingColumn(),
-            console=self.console,
-            # Redrawn at each step and log line, not by rich's 10 Hz thread: a step takes seconds, and on a CPU the
-            # thread preempts the training threads (at every OpenMP barrier, all of them wait for the slowest).
-            auto_refresh=False,
-        )
-        self.task = self.progress.add_task(
-            "train", total=state.max_steps, completed=state.global_step, loss="-", lr="-", tps="-"
-        )
+        self.progress = progress(self.console)
         self.progress.start()
+        self.task = self.progress.add(
+            "train", state.max_steps, done=state.global_step, unit="steps", fields=("loss", "lr", "tok/s")
+        )
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
         if not self.enabled:
             return
         elapsed = time.perf_counter() - self.start
         tps = ((state.epoch or 0.0) - self.start_epoch) * self.tokens_per_epoch / max(elapsed, 1e-9)
-        self.progress.update(self.task, completed=state.global_step, tps=f"{tps:,.0f}", refresh=True)
+        self.progress.update(self.task, done=state.global_step, fields={"tok/s": f"{tps:,.0f}"})
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
         if not self.enabled:
@@ -58,13 +49,13 @@ class RichProgress(TrainerCallback):
         record = {"step": state.global_step, "epoch": round(state.epoch or 0, 4), **logs}
         with open(self.metrics_path, "a", encoding="utf-8") as f:
             f.write(dumps(record) + "\n")  # a NaN loss is written as null: strict JSON
-        fields: dict[str, Any] = {}
+        fields: dict[str, str] = {}
         if "loss" in logs:
             fields["loss"] = f"{logs['loss']:.4f}"
         if "learning_rate" in logs:
             fields["lr"] = f"{logs['learning_rate']:.2e}"
         if fields:
-            self.progress.update(self.task, **fields, refresh=True)
+            self.progress.update(self.task, fields=fields)
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
         if self.enabled:

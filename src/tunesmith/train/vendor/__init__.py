@@ -34,6 +34,7 @@ from tunesmith.artifacts import check_output, dumps, read_jsonl, replace_dir, wr
 from tunesmith.config import Config, TrainConfig, VendorConfig
 from tunesmith.data.stage import ensure_dataset
 from tunesmith.errors import ConfigError, DataError, TunesmithError
+from tunesmith.progress import status
 from tunesmith.train.lifecycle import dataset_link, read_metrics, resolved_config
 from tunesmith.train.vendor.bedrock_backend import BedrockBackend
 from tunesmith.train.vendor.endpoints import eval_endpoints, vendor_model_id
@@ -199,7 +200,7 @@ def _submit(
     }
     write_state(out_dir, state)
     for split, path in pre.files.items():
-        with console.status(f"uploading {path.name} to {cfg.train.backend}..."):
+        with status(console, f"uploading {path.name} to {cfg.train.backend}..."):
             state["files"][split] = backend.upload(path, run_key=run_key)
         write_state(out_dir, state)
     state["job_id"] = backend.create_job(
