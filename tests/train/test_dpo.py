@@ -184,7 +184,7 @@ def test_dpo_run_on_feedback_pairs_is_promoted_only_when_its_gate_passes(tiny_mo
             "prompt": [{"role": "user", "content": "Can I get a refund on the Plug?"}],
             "chosen": [{"role": "assistant", "content": "Yes, within 30 days."}],
             "rejected": [{"role": "assistant", "content": "No refunds, ever."}],
-            "meta": {"id": "chatcmpl-1", "tags": ["needs_review", "low_rating", "correction"]},
+            "meta": {"id": "chatcmpl-1", "tags": ["reviewed", "low_rating", "correction"]},
         }
     )
     pairs = tmp_path / "pairs.jsonl"
