@@ -99,7 +99,9 @@ def quickstart(dest: Path, *, tiny: bool = False, console: Console | None = None
             src,
             dest,
             dirs_exist_ok=True,
-            ignore=shutil.ignore_patterns("__pycache__", "artifacts", "models", "generate.py", "tunesmith*.yaml"),
+            ignore=shutil.ignore_patterns(
+                "__pycache__", "artifacts", "models", "generate.py", "docs_build.py", "tunesmith*.yaml"
+            ),
         )
         shutil.copy(src / ("tunesmith-tiny.yaml" if tiny else "tunesmith.yaml"), dest / "tunesmith.yaml")
         console.print(
