@@ -159,8 +159,8 @@ def test_report_without_costs_or_other_arms(results: dict[str, Any], tmp_path: P
 
 def test_summary_names_the_winner(results: dict[str, Any]) -> None:
     summary = render_summary_md(results)
-    assert "**fine_tuned** wins on rougeL" in summary
-    assert "the interval excludes 0" in summary
+    assert summary.splitlines()[2].startswith("The fine-tune paid off: fine_tuned wins on ROUGE-L against rag")
+    assert "(95% CI +" in summary
     assert "| fine_tuned ★ |" in summary
     assert "| base (reference) |" in summary
     assert "120 held-out examples" in summary
@@ -170,4 +170,4 @@ def test_summary_names_the_winner(results: dict[str, Any]) -> None:
 
 def test_summary_respects_lower_is_better(results: dict[str, Any]) -> None:
     summary = render_summary_md({**results, "headline_metric": "over_refusal"})
-    assert "**fine_tuned** wins on over_refusal" in summary
+    assert "fine_tuned wins on over-refusal against rag" in summary

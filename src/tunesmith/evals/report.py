@@ -8,6 +8,7 @@ text is HTML-escaped, and a Content-Security-Policy forbids scripts and fetches 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from tunesmith.evals.report_format import (
 from tunesmith.evals.report_plots import guard_plot, plots
 from tunesmith.evals.results import ArmResult, Delta, EvalResults, Example, Slice
 from tunesmith.evals.stats import winner
+from tunesmith.evals.verdict import verdict
 
 EXAMPLES_PER_SIDE = 30  # largest gains and largest regressions shown in the example viewer
 PREFERRED_COMPARISON_ARM = "fine_tuned"
@@ -53,6 +55,10 @@ th { background: var(--bg-alt); font-weight: 600; }
 td.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
 tr.reference td:first-child { font-weight: 600; }
 .ci { color: var(--muted); }
+#verdict { font-size: 17px; margin: 12px 0; padding: 8px 12px; border-left: 4px solid var(--line);
+           background: var(--bg-alt); }
+#verdict.paid-off { border-color: var(--good); }
+#verdict.not-paid-off { border-color: var(--bad); }
 .delta { font-size: 13px; white-space: nowrap; }
 .better { color: var(--good); font-weight: 600; }
 .worse { color: var(--bad); font-weight: 600; }
@@ -102,6 +108,21 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
+def _code(text: str) -> str:
+    """Escaped text with its `commands` in <code>."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", esc(text))
+
+
+def _verdict_html(results: EvalResults) -> str:
+    """The first paragraph: the verdict in words, then what to try next."""
+    v = verdict(results)
+    css = "paid-off" if v.paid_off else "not-paid-off" if v.fine_tune and v.alternative else ""
+    advice = "".join(f"<li>{_code(a)}</li>" for a in v.advice)
+    return f'<p id="verdict" class="{css}">{_code(v.text)}</p>' + (
+        f'<ul id="next-steps">{advice}</ul>' if advice else ""
+    )
+
+
 def _header(results: EvalResults) -> str:
     dataset = results.dataset
     meta = [
@@ -111,9 +132,8 @@ def _header(results: EvalResults) -> str:
         f"{esc(dataset.n_test)} test examples)",
     ]
     lineage = "".join(f"<dt>{esc(key)}</dt><dd>{esc(_text(value))}</dd>" for key, value in results.lineage.items())
-    return f'<h1>{esc(results.title)}</h1><p class="meta">{" · ".join(meta)}</p>' + (
-        f'<dl class="lineage">{lineage}</dl>' if lineage else ""
-    )
+    head = f"<h1>{esc(results.title)}</h1>{_verdict_html(results)}"
+    return head + f'<p class="meta">{" · ".join(meta)}</p>' + (f'<dl class="lineage">{lineage}</dl>' if lineage else "")
 
 
 def _metric_cell(arm: ArmResult, metric: str, is_best: bool) -> str:
@@ -388,24 +408,6 @@ def _md(text: str) -> str:
     return text.replace("|", r"\|")
 
 
-def _verdict(results: EvalResults) -> str:
-    arms, reference, headline = results.arms, results.reference_arm, results.headline_metric
-    best = winner(arm_means(arms), headline, lower_is_better(headline))
-    if best is None:
-        return f"No single arm wins on {headline}."
-    if best == reference:
-        return f"**{best}** (the reference) scores best on {headline}: no arm beat it."
-    sentence = f"**{best}** wins on {headline}: {arms[best].metrics[headline]:.3f}"
-    if headline in arms[reference].metrics:
-        sentence += f" against {arms[reference].metrics[headline]:.3f} for {reference}"
-    delta = arm_delta(arms[best], headline)
-    if delta is None:
-        return sentence + "."
-    lo, hi = delta.ci
-    noise = "the interval excludes 0" if not lo <= 0 <= hi else "but the interval includes 0, so it may be noise"
-    return f"{sentence} (Δ {fmt_delta(delta)}; {noise})."
-
-
 def _or_dash(value: float | None, spec: str, unit: str = "") -> str:
     return "—" if value is None else f"{value:{spec}}{unit}"
 
@@ -415,8 +417,9 @@ def render_summary_md(results: EvalResults | Mapping[str, Any]) -> str:
     results = EvalResults.of(results)
     arms, reference, headline = results.arms, results.reference_arm, results.headline_metric
     best = winner(arm_means(arms), headline, lower_is_better(headline))
-    lines = [
-        f"### {results.title}",
+    v = verdict(results)
+    lines = [f"### {results.title}", "", v.text, *([""] + [f"- Next: {a}" for a in v.advice] if v.advice else [])]
+    lines += [
         "",
         f"| Arm | {_md(metric_label(headline))} [CI] | Δ vs {_md(reference)} [CI] | Tokens / request | p50 latency |",
         "|---|---:|---:|---:|---:|",
@@ -427,12 +430,11 @@ def render_summary_md(results: EvalResults | Mapping[str, Any]) -> str:
         delta = arm_delta(arm, headline)
         tokens, p50 = _or_dash(tokens_per_request(arm), ",.0f"), _or_dash(latency_p50(arm), ",.0f", " ms")
         lines.append(f"| {label} | {score} | {fmt_delta(delta) if delta else '—'} | {tokens} | {p50} |")
-    lines += ["", _verdict(results)]
     if results.gates:
         lines.append("")
     for gate in results.gates:
-        verdict = "✅ passed" if gate.passed else "❌ FAILED"
-        lines.append(f"- {verdict}: `{gate.gate}` ({gate.left:.4f} vs {gate.right:.4f})")
+        mark = "✅ passed" if gate.passed else "❌ FAILED"
+        lines.append(f"- {mark}: `{gate.gate}` ({gate.left:.4f} vs {gate.right:.4f})")
     forgetting = results.forgetting
     if forgetting:
         flag = "⚠️ forgetting flagged" if forgetting.flagged else "no forgetting flagged"

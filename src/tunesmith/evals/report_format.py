@@ -28,6 +28,24 @@ def fmt_delta(delta: Delta) -> str:
     return f"{delta.value:+.3f} [{lo:+.3f}, {hi:+.3f}]"
 
 
+# How a metric is named in prose and in the terminal's tables; results.json keeps the keys.
+METRIC_NAMES = {
+    "exact_match": "exact match",
+    "token_f1": "token F1",
+    "rougeL": "ROUGE-L",
+    "chrf": "chrF",
+    "semantic_sim": "semantic sim",
+    "style_match": "style match",
+    "over_refusal": "over-refusal",
+    "policy_compliance": "policy compliance",
+    "blocklist_violation": "blocklist hits",
+}
+
+
+def metric_name(metric: str) -> str:
+    return METRIC_NAMES.get(metric, metric)
+
+
 def metric_label(metric: str) -> str:
     return f"{metric} (lower is better)" if lower_is_better(metric) else metric
 
