@@ -1,13 +1,17 @@
 """The whole loop on the bundled example, with the xs tiny model, offline, under a network guard."""
 
 import json
+import re
 import shutil
+from io import StringIO
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from tunesmith.artifacts import sha256_file
 from tunesmith.cli.main import main
+from tunesmith.cli.summary import render_summary
 from tunesmith.config import load_config
 from tunesmith.pipeline import run_pipeline
 
@@ -33,12 +37,22 @@ def project(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def ran(project):
+def log() -> StringIO:
+    """What the run printed, as `tunesmith quickstart --tiny > log` would have it: an 80-column file."""
+    return StringIO()
+
+
+def log_console(out: StringIO) -> Console:
+    return Console(file=out, width=80, force_terminal=False)
+
+
+@pytest.fixture(scope="module")
+def ran(project, log):
     from tests.conftest import NetworkGuard
 
     cfg = load_config(project / "tunesmith.yaml", FAST)
     with NetworkGuard() as guard:
-        result = run_pipeline(cfg)
+        result = run_pipeline(cfg, console=log_console(log))
     assert guard.attempts == [], f"the pipeline tried to reach the network: {guard.attempts}"
     return cfg, result
 
@@ -91,11 +105,39 @@ def test_eval_compares_the_three_arms_on_the_test_split(ran):
     assert "fine_tuned" in (out / "summary.md").read_text()
 
 
+def test_a_log_file_shows_progress_during_training_and_evaluation(ran, log):
+    """Not a terminal, so no bars: paced lines with done/total while each stage runs, not only at its end."""
+    text = log.getvalue()
+    train = [(int(k), int(n)) for k, n in re.findall(r"^train: (\d+)/(\d+) steps", text, re.M)]
+    assert len(train) >= 4 and train[-1][0] == train[-1][1]
+    assert [k for k, n in train if 0 < k < n]  # lines while it trains
+    assert text.index("train: 0/") < text.index("train: lora")  # before the stage's own last line
+    for arm in ("base", "fine_tuned"):  # the arms that generate
+        answers = re.findall(rf"^eval {arm}: (\d+)/12 answers", text, re.M)
+        assert answers[0] == "0" and answers[-1] == "12"
+    assert text.index("eval fine_tuned: 12/12") < text.index("scoring answers")
+
+
+def test_the_end_summary_reads_whole_in_80_columns(ran):
+    cfg, result = ran
+    out = StringIO()
+    render_summary(cfg, result.outputs, log_console(out))
+    lines = out.getvalue().splitlines()
+    assert lines[1].startswith("The fine-tune ")  # the verdict first
+    assert not [line for line in lines if "…" in line]
+    assert all(len(line) <= 80 for line in lines)
+    assert any(line.split()[:3] == ["arm", "ROUGE-L", "token"] for line in lines)
+    assert any(line.split()[:2] == ["arm", "over-refusal"] for line in lines)  # no test question to decline here
+    assert len(re.findall(r"\d\.\d\d \(\d+/12\)", out.getvalue())) == 3  # each arm's rate with its count, whole
+
+
 def test_only_train_and_a_failing_gate_via_cli(ran, capsys):
     cfg, _ = ran
     yaml_path = str(cfg.root / "tunesmith.yaml")
     before = sha256_file(cfg.stage_dir("dataset") / "train.jsonl")
-    assert main(["run", yaml_path, "--only", "train", *[a for s in FAST for a in ("--set", s)]]) == 0
+    assert main(["run", yaml_path, "--only", "train", "--json", *[a for s in FAST for a in ("--set", s)]]) == 0
+    summary = json.loads(capsys.readouterr().out)  # stdout holds only the JSON; the stage reported on stderr
+    assert summary["stages"] == ["train"] and summary["eval"] is None and "train" in summary["artifacts"]
     assert sha256_file(cfg.stage_dir("dataset") / "train.jsonl") == before  # --only train did not re-prepare
     gate = "fine_tuned.rougeL >= retrieval.rougeL + 0.5"
     code = main(["eval", yaml_path, "--gate", gate, *[a for s in FAST for a in ("--set", s)]])

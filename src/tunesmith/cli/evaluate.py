@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
-from tunesmith.cli.pipeline import SetOption, _fail_on_gates, render_summary
+from tunesmith.cli.pipeline import JsonOption, SetOption, show_summary, stage_console
 from tunesmith.config import load_config
 
 console = Console()
@@ -51,6 +51,7 @@ def eval_command(
         typer.Option("--gate", help='Fail (exit 1) unless it holds: "fine_tuned.rougeL >= base.rougeL + 0.05".'),
     ] = None,
     overrides: SetOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Evaluate every arm on the held-out test split; write results.json, report.html and summary.md.
 
@@ -62,9 +63,8 @@ def eval_command(
     from tunesmith.pipeline import run_eval
 
     cfg = load_config(config, overrides)
-    outputs = {"eval": run_eval(cfg, console, gates=gate)}
-    render_summary(cfg, outputs)
-    _fail_on_gates(outputs)
+    outputs = {"eval": run_eval(cfg, stage_console(as_json) if as_json else console, gates=gate)}
+    show_summary(cfg, outputs, as_json=as_json)
 
 
 @app.command("compare")

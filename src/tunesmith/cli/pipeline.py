@@ -1,4 +1,4 @@
-"""`tunesmith quickstart` and `tunesmith run`."""
+"""`tunesmith quickstart` and `tunesmith run`; the summary they end with is in cli/summary.py."""
 
 from __future__ import annotations
 
@@ -7,12 +7,10 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from tunesmith.cli.summary import render_summary, summary_json
 from tunesmith.config import Config, load_config
 from tunesmith.errors import GateFailed
-from tunesmith.evals.results import ArmResult
-from tunesmith.evals.stats import FOCUS_ARMS
 
 console = Console()
 
@@ -24,62 +22,26 @@ YesOption = Annotated[
     bool,
     typer.Option("--yes", "-y", help="Confirm the upload to a vendor (train.backend: openai or bedrock) in scripts."),
 ]
+JsonOption = Annotated[
+    bool,
+    typer.Option(
+        "--json", help="Print the summary (verdict, every arm's figures, gates, artifacts) as JSON on stdout."
+    ),
+]
 
 
-def _cell(stats: ArmResult, metric: str) -> str:
-    """A metric's mean; the rates of behaviour (abstention, over-refusal) with their counts, k/n."""
-    value = stats.metrics.get(metric)
-    if value is None:
-        return "-"
-    if metric in ("abstention", "over_refusal"):
-        counts = stats.count(metric)
-        assert counts is not None  # the metric has a value, so it has counts
-        k, n = counts
-        return f"{value:.2f} ({k}/{n})"
-    return f"{value:.3f}"
+def show_summary(cfg: Config, outputs: dict[str, Any], *, as_json: bool) -> None:
+    """The summary for people, or with --json the same figures as JSON on stdout; then fail on a failed gate."""
+    if as_json:
+        typer.echo(summary_json(cfg, outputs))
+    else:
+        render_summary(cfg, outputs, console)
+    _fail_on_gates(outputs)
 
 
-def render_summary(cfg: Config, outputs: dict[str, Any]) -> None:
-    """The headline metrics table and the path of every artifact."""
-    evaluation = outputs.get("eval")
-    if evaluation is not None:
-        results = evaluation.results
-        shown = [m for m in ("token_f1", "semantic_sim", "abstention", "over_refusal") if m in results.metrics]
-        table = Table(title=f"{cfg.project.name}: held-out test split (n={results.dataset.n_test})")
-        table.add_column("arm", style="bold", no_wrap=True)
-        table.add_column("ROUGE-L", justify="right")
-        for m in shown:
-            table.add_column(m.replace("_", " "), justify="right")
-        table.add_column("tok/req", justify="right")
-        table.add_column("p50 ms batched", justify="right")
-        table.add_column("p50 ms alone", justify="right")
-        for arm, stats in results.arms.items():
-            cells = [_cell(stats, "rougeL")] + [_cell(stats, m) for m in shown]
-            tokens = f"{stats.tokens.per_request:.0f}" if stats.tokens else "-"
-            batched = f"{stats.latency_ms.p50:.0f}" if stats.latency_ms else "-"
-            alone = f"{stats.single_request.p50_ms:.0f}" if stats.single_request else "-"
-            table.add_row(arm, *cells, tokens, batched, alone)
-        console.print(table)
-        for focus in FOCUS_ARMS:
-            stats = results.arms.get(focus)
-            for other, deltas in ((stats.delta_vs or {}) if stats else {}).items():
-                d = deltas.get("rougeL")
-                if d and other not in FOCUS_ARMS:
-                    lo, hi = d.ci
-                    verdict = "better" if lo > 0 else "worse" if hi < 0 else "no clear difference"
-                    console.print(
-                        f"{focus} vs {other}: ROUGE-L {d.value:+.3f} (95% CI {lo:+.3f} to {hi:+.3f}): {verdict}"
-                    )
-        for gate in evaluation.gates:
-            console.print(("[green]" if gate.passed else "[red]") + gate.describe())
-    paths = Table(title="artifacts", show_header=False)
-    for stage in ("check", "dataset", "train", "eval"):
-        d = cfg.stage_dir(stage)
-        if d.exists():
-            paths.add_row(stage, str(d))
-    if evaluation is not None:
-        paths.add_row("report", str(evaluation.out_dir / "report.html"))
-    console.print(paths)
+def stage_console(as_json: bool) -> Console:
+    """Where the stages report: stdout, or stderr when stdout carries the JSON."""
+    return Console(stderr=True) if as_json else console
 
 
 def _fail_on_gates(outputs: dict[str, Any]) -> None:
@@ -96,6 +58,7 @@ def quickstart(
     tiny: Annotated[
         bool, typer.Option("--tiny", help="Use the random tiny model: a smoke run of the plumbing (~3 min).")
     ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Run the whole loop on the bundled support-desk example, on a real model, offline.
 
@@ -106,12 +69,12 @@ def quickstart(
     Examples:
       tunesmith quickstart
       tunesmith quickstart /tmp/demo --tiny
+      tunesmith quickstart --tiny --json > summary.json
     """
     from tunesmith.pipeline import quickstart as run_quickstart
 
-    cfg, result = run_quickstart(directory, tiny=tiny, console=console)
-    render_summary(cfg, result.outputs)
-    _fail_on_gates(result.outputs)
+    cfg, result = run_quickstart(directory, tiny=tiny, console=stage_console(as_json))
+    show_summary(cfg, result.outputs, as_json=as_json)
 
 
 def run(
@@ -120,6 +83,7 @@ def run(
     start: Annotated[str | None, typer.Option("--from", help="Resume the chain from this stage.")] = None,
     yes: YesOption = False,
     overrides: SetOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Run the configured stages in order: check → prepare → train → eval.
 
@@ -127,10 +91,10 @@ def run(
       tunesmith run tunesmith.yaml
       tunesmith run tunesmith.yaml --only train
       tunesmith run tunesmith.yaml --from eval --set eval.limit=20
+      tunesmith run tunesmith.yaml --json > summary.json
     """
     from tunesmith.pipeline import run_pipeline
 
     cfg = load_config(config, overrides)
-    result = run_pipeline(cfg, only=only, start=start, console=console, yes=yes)
-    render_summary(cfg, result.outputs)
-    _fail_on_gates(result.outputs)
+    result = run_pipeline(cfg, only=only, start=start, console=stage_console(as_json), yes=yes)
+    show_summary(cfg, result.outputs, as_json=as_json)
