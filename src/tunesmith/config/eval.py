@@ -74,12 +74,12 @@ class EvalConfig(Section):
     shot_selection: Literal["random", "similar"] = Field(
         "similar", description="similar: the shots nearest to the question (hybrid retrieval); random: seeded."
     )
-    rag_k: int = Field(3, gt=0, description="Passages retrieved into the prompt of the rag arms.")
-    rag_documents: str | None = Field(
-        None,
-        description="Folder of .txt/.md documents the rag arms retrieve from; training examples if unset.",
+    rag_k: int = Field(
+        3,
+        gt=0,
+        description="Passages retrieved into the prompt of the rag arms (and of serve.rag_models): from the documents "
+        "of docs.paths, else the training answers.",
     )
-    rag_chunk_words: int = Field(200, gt=0, description="Documents are cut into chunks of this many words.")
     endpoint: EndpointConfig | None = Field(None, description="The endpoint arm: an OpenAI-compatible API.")
     prices: dict[Arm, PriceConfig] = Field(
         default_factory=dict, description="Per arm: token or hourly prices, for the cost per 1,000 requests."

@@ -158,6 +158,9 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
 # Keys that moved: the error names the new place instead of the nearest name.
 MOVED_KEYS = {
     ("data", "max_seq_len"): "train.max_seq_len: one sequence length for the data check, prepare and training",
+    ("eval", "rag_documents"): "docs.paths: the rag arms retrieve from the document index (PDF, DOCX, HTML, "
+    "Markdown, text; docs/documents.md)",
+    ("eval", "rag_chunk_words"): "docs.chunk_tokens: passages are cut along headings within a token budget",
 }
 
 

@@ -85,3 +85,14 @@ class Config(Section):
                 "the sft arm runs a local SFT run; it has no vendor endpoint", hint="remove sft from eval.arms", at=at
             )
         return self
+
+    @model_validator(mode="after")
+    def _served_rag_has_documents(self) -> Config:
+        """Serving with retrieval retrieves from the document index: without documents it would fail at startup."""
+        if self.serve.rag_models and not self.docs.paths:
+            raise RuleError(
+                "serve.rag_models answers with passages of the document index, and docs.paths names no documents",
+                hint="set docs.paths to your documents (tunesmith docs index), or empty serve.rag_models",
+                at=("serve", "rag_models"),
+            )
+        return self

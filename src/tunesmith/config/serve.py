@@ -25,3 +25,9 @@ class ServeConfig(Section):
         "threshold the last evaluation picked on validation (the guarded arm); the request log marks them.",
     )
     batch_size: int = Field(8, gt=0, description="Queued requests for the same adapter generated together.")
+    rag_models: list[str] = Field(
+        default_factory=list,
+        description="Served model names (base, served, a run id) whose chat answers retrieve the top eval.rag_k "
+        "passages of the document index (docs.paths) into the system prompt, as the rag arms do; the response's "
+        "`sources` lists them. Needs docs.paths.",
+    )

@@ -9,23 +9,33 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tunesmith.config import Config
 from tunesmith.evals.cases import TestCase
-from tunesmith.evals.retrieval import HybridRetriever, load_documents
+from tunesmith.evals.rag import (
+    RAG_ARMS,
+    Corpus,
+    Retrieved,
+    retrieve,
+    training_corpus,
+    with_passages,
+    with_system,
+)
+from tunesmith.evals.retrieval import HybridRetriever
 from tunesmith.models.generation import Prediction
 
 ARM_DESCRIPTIONS = {
     "base": "The base model with the project's system prompt.",
     "prompted": "The base model with engineered instructions and few-shot examples from train.",
     "retrieval": "No model: the answer of the most similar training question (BM25).",
-    "rag": "The base model with the top retrieved passages (hybrid BM25 + MiniLM) in the prompt.",
+    "rag": "The base model with the top retrieved passages (hybrid BM25 + MiniLM) in the prompt, from the "
+    "documents of docs.paths or else the training answers.",
     "fine_tuned": "The fine-tuned model with the same short prompt.",
     "guarded": "The fine-tuned model behind the scope guard (threshold from validation): questions nearer the "
     "out-of-scope training questions than the in-scope ones get the house refusal.",
-    "fine_tuned_rag": "The fine-tuned model with the top retrieved passages in the prompt.",
+    "fine_tuned_rag": "The fine-tuned model with the same retrieved passages in the prompt.",
     "sft": "The SFT run the preference-tuned run started from (train.init_from), with the same short prompt.",
     "endpoint": "An OpenAI-compatible endpoint (vendor API or self-hosted server).",
 }
@@ -42,6 +52,14 @@ DEFAULT_PROMPT = (
 class Pair:
     question: str
     answer: str
+    id: str = ""  # the record's meta.id, or its line in train.jsonl: a training answer's locator as a source
+
+
+def arm_description(arm: str, rag: Corpus | None = None) -> str:
+    """What the report says an arm is; a rag arm says what it retrieved from ("rag over 23 documents")."""
+    if arm in RAG_ARMS and rag is not None:
+        return f"{ARM_DESCRIPTIONS[arm]} This run: {rag.label}."
+    return ARM_DESCRIPTIONS[arm]
 
 
 def last_user(messages: list[dict[str, str]]) -> str:
@@ -51,19 +69,13 @@ def last_user(messages: list[dict[str, str]]) -> str:
 def training_pairs(train_rows: list[dict[str, Any]]) -> list[Pair]:
     """(last user turn, assistant reply) of every training conversation with an assistant turn."""
     pairs = []
-    for row in train_rows:
+    for n, row in enumerate(train_rows, 1):
         msgs = row["messages"]
         last = max((k for k, m in enumerate(msgs) if m["role"] == "assistant"), default=None)
         if last is not None:
-            pairs.append(Pair(last_user(msgs[:last]), msgs[last]["content"]))
+            pid = str((row.get("meta") or {}).get("id") or f"line {n}")
+            pairs.append(Pair(last_user(msgs[:last]), msgs[last]["content"], pid))
     return pairs
-
-
-def _with_system(messages: list[dict[str, str]], extra: str) -> list[dict[str, str]]:
-    """The conversation with `extra` appended to its system prompt (or as the system prompt if it has none)."""
-    if messages and messages[0]["role"] == "system":
-        return [{"role": "system", "content": f"{messages[0]['content']}\n\n{extra}"}, *messages[1:]]
-    return [{"role": "system", "content": extra}, *messages]
 
 
 def prompted_conversations(
@@ -94,31 +106,18 @@ def prompted_conversations(
         turns = []
         for i in reversed(idx):  # the most similar shot last, nearest to the question
             turns += [{"role": "user", "content": pairs[i].question}, {"role": "assistant", "content": pairs[i].answer}]
-        system_turn, *rest = _with_system(conv, system)
+        system_turn, *rest = with_system(conv, system)
         out.append([system_turn, *turns, *rest])
     return out
 
 
 def rag_conversations(
-    conversations: list[list[dict[str, str]]], passages: list[str], retriever: HybridRetriever, k: int
-) -> list[list[dict[str, str]]]:
-    """The conversation with the top-k passages for its last question appended to the system prompt.
-
-    `retriever` indexes one text per passage (the passage itself, or for training pairs their question).
-    """
-    hits = retriever.search([last_user(c) for c in conversations], k)
-    out = []
-    for conv, idx in zip(conversations, hits, strict=True):
-        context = "\n\n".join(f"[{n}] {passages[i]}" for n, i in enumerate(idx, 1))
-        out.append(
-            _with_system(conv, f"Use these passages if they answer the question; do not invent facts.\n\n{context}")
-        )
-    return out
-
-
-def pair_passages(pairs: list[Pair]) -> list[str]:
-    """Training pairs as retrievable passages: the question and its approved answer."""
-    return [f"Q: {p.question}\nA: {p.answer}" for p in pairs]
+    conversations: list[list[dict[str, str]]], corpus: Corpus, k: int
+) -> tuple[list[list[dict[str, str]]], list[Retrieved]]:
+    """Each conversation with the top-k passages for its last question in its system prompt (evals.rag, as serve
+    does it), and what was retrieved for it, with the time it took."""
+    retrieved = retrieve(corpus.searcher, [last_user(c) for c in conversations], k)
+    return [with_passages(c, r.hits) for c, r in zip(conversations, retrieved, strict=True)], retrieved
 
 
 def retrieval_arm(train_rows: list[dict[str, Any]], cases: list[TestCase]) -> list[Prediction]:
@@ -142,17 +141,29 @@ def retrieval_arm(train_rows: list[dict[str, Any]], cases: list[TestCase]) -> li
     return preds
 
 
+@dataclass
+class ArmPrompts:
+    """The prompt of every generating arm, and for the rag arms what they retrieve from and what they got."""
+
+    convs: dict[str, list[list[dict[str, str]]]]
+    rag: Corpus | None = None
+    retrieved: list[Retrieved] = field(default_factory=list)  # per test case, for rag and fine_tuned_rag alike
+
+
 def arm_conversations(
-    cfg: Config, cases: list[TestCase], train_rows: list[dict[str, Any]]
-) -> dict[str, list[list[dict[str, str]]]]:
-    """The prompt of every generating arm: the test conversation itself, or it with shots or passages added."""
+    cfg: Config, cases: list[TestCase], train_rows: list[dict[str, Any]], *, documents: Corpus | None = None
+) -> ArmPrompts:
+    """The prompt of every generating arm: the test conversation itself, or it with shots or passages added.
+
+    The rag arms retrieve from `documents` (evals.rag.document_corpus: the index of docs.paths) when given, else
+    from the training answers."""
     ec = cfg.eval
     plain = [c.prompt for c in cases]
     convs = {arm: plain for arm in ("base", "fine_tuned", "sft", "endpoint")}
     pairs = training_pairs(train_rows)
     wants_rag = {"rag", "fine_tuned_rag"} & set(ec.arms)
     similar_shots = "prompted" in ec.arms and ec.shots and ec.shot_selection == "similar"
-    needs_index = similar_shots or (wants_rag and not ec.rag_documents)
+    needs_index = similar_shots or (wants_rag and documents is None)
     questions = HybridRetriever([p.question for p in pairs]) if needs_index else None
     if "prompted" in ec.arms:
         convs["prompted"] = prompted_conversations(
@@ -164,13 +175,11 @@ def arm_conversations(
             retriever=questions,
             seed=cfg.project.seed,
         )
-    if wants_rag:
-        if ec.rag_documents:
-            passages = load_documents(cfg.path(ec.rag_documents), ec.rag_chunk_words)
-            retriever = HybridRetriever(passages)
-        else:
-            assert questions is not None  # needs_index: rag over the training pairs searches their questions
-            passages, retriever = pair_passages(pairs), questions
-        with_passages = rag_conversations(plain, passages, retriever, ec.rag_k)
-        convs["rag"] = convs["fine_tuned_rag"] = with_passages
-    return convs
+    if not wants_rag:
+        return ArmPrompts(convs)
+    corpus = documents or training_corpus(
+        [p.id for p in pairs], [p.question for p in pairs], [p.answer for p in pairs], questions
+    )
+    with_hits, retrieved = rag_conversations(plain, corpus, ec.rag_k)
+    convs["rag"] = convs["fine_tuned_rag"] = with_hits
+    return ArmPrompts(convs, corpus, retrieved)

@@ -27,7 +27,7 @@ from tunesmith.evals.report_format import (
     tokens_per_request,
 )
 from tunesmith.evals.report_plots import guard_plot, plots
-from tunesmith.evals.results import ArmResult, Delta, EvalResults, Example, Slice
+from tunesmith.evals.results import ArmAnswer, ArmResult, Delta, EvalResults, Example, Slice
 from tunesmith.evals.stats import winner
 from tunesmith.evals.verdict import verdict
 
@@ -79,6 +79,9 @@ details[open] > summary { border-bottom: 1px solid var(--line); }
        font-size: 12px; }
 dl.defs dt { font-weight: 600; margin-top: 8px; }
 dl.defs dd { margin: 0 0 0 16px; }
+ol.sources { margin: 6px 0 0; padding-left: 22px; font-size: 12px; color: var(--muted); }
+ol.sources cite { font-style: normal; font-weight: 600; }
+ol.sources q { display: block; quotes: none; overflow-wrap: anywhere; max-height: 6em; overflow-y: auto; }
 """
 
 # Defence in depth: even if some text escaped unescaped, the page could run no script and fetch nothing.
@@ -311,6 +314,17 @@ def _slices_table(results: EvalResults) -> str:
     )
 
 
+def _citations(answer: ArmAnswer) -> str:
+    """A rag answer's sources as numbered citations ("source, locator", its score, the passage), as its prompt
+    numbered them; escaped like every other text, since documents are the user's and may hold anything."""
+    if not answer.sources:
+        return ""
+    items = "".join(
+        f"<li><cite>{esc(s.citation)}</cite> · {s.score:.3f}<q>{esc(s.text)}</q></li>" for s in answer.sources
+    )
+    return f'<ol class="sources" title="passages in the prompt">{items}</ol>'
+
+
 def _example_details(example: Example, results: EvalResults, diff: float, gain: float) -> str:
     headline = results.headline_metric
     css = "better" if gain > 0 else "worse"
@@ -322,7 +336,9 @@ def _example_details(example: Example, results: EvalResults, diff: float, gain: 
             continue
         score = result.metrics.get(headline)
         score_text = f" · {headline} {score:.3f}" if score is not None else ""
-        cards.append(f"<div><h4>{esc(name)}{esc(score_text)}</h4><pre>{esc(result.prediction)}</pre></div>")
+        cards.append(
+            f"<div><h4>{esc(name)}{esc(score_text)}</h4><pre>{esc(result.prediction)}</pre>{_citations(result)}</div>"
+        )
     return (
         f'<details><summary><span class="delta {css}">Δ {esc(headline)} {diff:+.3f}</span> '
         f"<code>{esc(example.id)}</code>{tags}</summary>"

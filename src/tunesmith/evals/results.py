@@ -122,9 +122,40 @@ class ArmResult(_Strict):
         return round(self.metrics[metric] * n), n
 
 
+def citation_text(source: str, locator: str) -> str:
+    """How a passage is cited, in the prompt, the report and the dashboard: "source, locator"
+    ("policies/returns.pdf, p. 2"), or the source alone."""
+    return f"{source}, {locator}" if locator else source
+
+
+class Source(_Strict):
+    """A passage a rag answer was given: what its citation shows ("source, locator") and its retrieval score."""
+
+    source: str = Field(description="the file, relative to the project (train.jsonl for a training answer)")
+    locator: str = Field(description="'p. 3' for a PDF page, else the heading path 'A > B'; '' if none")
+    text: str
+    score: float = Field(description="fused retrieval score, higher is better")
+
+    @property
+    def citation(self) -> str:
+        return citation_text(self.source, self.locator)
+
+
 class ArmAnswer(_Strict):
     prediction: str
     metrics: dict[str, Number]
+    sources: list[Source] | None = Field(None, description="rag and fine_tuned_rag: the passages in the prompt")
+
+
+class RagCorpus(_Strict):
+    """What the rag arms retrieved from: the document index of docs.paths, or (without documents) the training
+    answers."""
+
+    over: Literal["documents", "training answers"]
+    label: str = Field(description="as the report says it: 'rag over 23 documents', 'rag over training answers'")
+    documents: int
+    passages: int
+    index_hash: str | None = Field(None, description="the document index's, when over documents")
 
 
 class JudgeVerdict(_Strict):
@@ -273,6 +304,7 @@ class EvalResults(_Strict):
     judge: JudgeSummary | None = Field(None, description="when eval.judge is set")
     preference: Preference | None = Field(None, description="when the fine-tuned run is a DPO run")
     guard: Guard | None = Field(None, description="when the guarded arm ran")
+    rag: RagCorpus | None = Field(None, description="when a rag arm ran: what it retrieved from")
     gates: list[GateResult]
 
     @classmethod

@@ -26,16 +26,18 @@ from tunesmith.data.stage import ensure_dataset
 from tunesmith.errors import ConfigError, DataError
 from tunesmith.evals import metrics as M
 from tunesmith.evals.arms import (
-    ARM_DESCRIPTIONS,
     BASE_MODEL_ARMS,
     FINE_TUNED_ARMS,
+    ArmPrompts,
     arm_conversations,
+    arm_description,
     last_user,
     retrieval_arm,
 )
 from tunesmith.evals.cases import TestCase, load_test_cases
 from tunesmith.evals.gates import GateResult, check_gate
 from tunesmith.evals.generation import single_request_latency
+from tunesmith.evals.rag import RAG_ARMS, add_retrieval_time, document_corpus
 from tunesmith.evals.report import render_report, render_summary_md
 from tunesmith.evals.results import (
     ArmResult,
@@ -46,6 +48,7 @@ from tunesmith.evals.results import (
     Latency,
     Lineage,
     Preference,
+    RagCorpus,
     SingleRequest,
     Tokens,
 )
@@ -296,10 +299,14 @@ def _generate_local(
 
 
 def _score(
-    ec: EvalConfig, cases: list[TestCase], runs: dict[str, tuple[list[Prediction], float]], console: Console
+    ec: EvalConfig,
+    cases: list[TestCase],
+    runs: dict[str, tuple[list[Prediction], float]],
+    console: Console,
+    prompts: ArmPrompts,
 ) -> list[dict[str, Any]]:
-    """Every answer scored against its reference. Plain rows: the statistics and the judge read them; they become
-    Example models in results.json."""
+    """Every answer scored against its reference; a rag answer keeps the passages it was given as its sources.
+    Plain rows: the statistics and the judge read them; they become Example models in results.json."""
     console.print("scoring answers (ROUGE-L, chrF, semantic similarity)...")
     refs = [c.reference for c in cases]
     examples: list[dict[str, Any]] = [
@@ -316,11 +323,19 @@ def _score(
                 **M.policy_flags(pred.text, case.tags, ec.blocklist),
             }
             ex["arms"][arm] = {"prediction": pred.text, "metrics": scores}
+    for rag_arm in (a for a in RAG_ARMS if a in ec.arms):
+        for ex, got in zip(examples, prompts.retrieved, strict=True):
+            ex["arms"][rag_arm]["sources"] = got.sources()
     return examples
 
 
 def _arm_results(
-    cfg: Config, examples: list[dict[str, Any]], gen: _Generated, tokenizer: Any, cases: list[TestCase]
+    cfg: Config,
+    examples: list[dict[str, Any]],
+    gen: _Generated,
+    tokenizer: Any,
+    cases: list[TestCase],
+    prompts: ArmPrompts,
 ) -> dict[str, ArmResult]:
     """Each arm's means, intervals and paired deltas, with what its answers cost."""
     ec = cfg.eval
@@ -334,7 +349,7 @@ def _arm_results(
             cost["tokens"].extra_prompt_mean = cost["tokens"].prompt_mean - plain_prompt
         if arm in gen.single:
             cost["single_request"] = gen.single[arm]
-        arms[arm] = ArmResult(**arm_stats[arm], **cost, description=ARM_DESCRIPTIONS[arm])
+        arms[arm] = ArmResult(**arm_stats[arm], **cost, description=arm_description(arm, prompts.rag))
     return arms
 
 
@@ -381,18 +396,21 @@ def evaluate(
     test_path = dataset_dir / "test.jsonl"
     cases = load_test_cases(test_path, ec.limit)
     train_rows = [as_conversation(r) for r in read_jsonl(dataset_dir / "train.jsonl")]
-    convs = arm_conversations(cfg, cases, train_rows)
+    # The document index before any model loads: a bad docs setup fails here, in seconds.
+    documents = document_corpus(cfg, console) if set(RAG_ARMS) & set(ec.arms) else None
+    prompts = arm_conversations(cfg, cases, train_rows, documents=documents)
 
     models = _plan_models(cfg, train_dir)
-    gen = _generate_all(cfg, models, train_dir, cases, train_rows, convs, console)
+    gen = _generate_all(cfg, models, train_dir, cases, train_rows, prompts.convs, console)
+    add_retrieval_time(gen.runs, prompts.retrieved)
     guard = None
     if "guarded" in ec.arms:
         from tunesmith.evals.guarded import guarded_arm
 
         answers, wall_s, guard = guarded_arm(dataset_dir, cases, *gen.runs["fine_tuned"])
         gen.runs["guarded"] = (answers, wall_s)
-    examples = _score(ec, cases, gen.runs, console)
-    arms = _arm_results(cfg, examples, gen, models.tokenizer, cases)
+    examples = _score(ec, cases, gen.runs, console, prompts)
+    arms = _arm_results(cfg, examples, gen, models.tokenizer, cases, prompts)
     judge = _judge(cfg, examples, console)
     results = EvalResults(
         title=f"{cfg.project.name}: fine-tuned vs baselines",
@@ -419,6 +437,8 @@ def evaluate(
         results.preference = preference
     if guard is not None:
         results.guard = guard
+    if prompts.rag is not None:
+        results.rag = RagCorpus.model_validate(prompts.rag.to_json())
     results.gates = [check_gate(g, results) for g in [*ec.gates, *(gates or [])]]
     labels = _human_labels_path(cfg)
     inputs = [test_path, dataset_dir / "train.jsonl", *([labels] if labels else [])]

@@ -24,7 +24,7 @@ class HybridRetriever:
         import bm25s
 
         if not texts:
-            raise DataError("nothing to retrieve from", hint="check the training split or eval.rag_documents")
+            raise DataError("nothing to retrieve from", hint="check the training split, or the documents of docs.paths")
         if embeddings is not None and len(embeddings) != len(texts):
             raise ValueError(f"{len(embeddings)} embeddings for {len(texts)} texts")
         self.texts = texts
