@@ -72,3 +72,48 @@ def test_a_log_from_before_the_scope_guard_upgrades_in_place(tmp_path):
     )
     assert {r.id: r.guarded for r in log.fetch()} == {"old-1": False, "new-1": True}
     log.close()
+
+
+def test_a_log_from_before_retrieval_upgrades_in_place(tmp_path):
+    """A database at migration 0002 (no `sources` column) keeps its rows, which read as answered without retrieval;
+    a new row keeps which passages its answer was given, without their text (that is in the document index)."""
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    from tunesmith.serve.log import MIGRATIONS
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = sa.create_engine(url)
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0002")
+        conn.execute(
+            sa.text(
+                "INSERT INTO requests VALUES ('old-1', '2026-01-01 00:00:00', 'chat', 'base', '[]', 'hi',"
+                " '[\"hello\"]', 1, 1, 1.0, 'stop', 0, 1)"
+            )
+        )
+    engine.dispose()
+    log = RequestLog(url, redact=False)
+    passage = {"source": "kb/returns.pdf", "locator": "p. 2", "text": "Refunds take 5 days.", "score": 0.032}
+    log.record(
+        id="new-1",
+        endpoint="chat",
+        model="base",
+        messages=[{"role": "user", "content": "refund?"}],
+        responses=["5 days"],
+        prompt_tokens=40,
+        completion_tokens=2,
+        latency_ms=1.0,
+        finish_reason="stop",
+        sources=[passage],
+    )
+    rows = {r.id: r for r in log.fetch()}
+    assert rows["old-1"].sources is None and rows["old-1"].guarded
+    assert rows["new-1"].sources == [{"source": "kb/returns.pdf", "locator": "p. 2", "score": 0.032}]
+    with log.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+    log.close()

@@ -191,3 +191,90 @@ def test_scope_guard_declines_before_the_model_and_the_log_marks_it(client, serv
     assert rows[declined.id].guarded and rows[declined.id].responses == [refusal]
     assert not rows[answered.id].guarded
     assert sum(row.guarded for row in rows.values()) == 2  # the streamed one too
+
+
+@pytest.fixture
+def retrieval(server):
+    """serve.rag_models for the promoted run ("served" is "support"): an index of three passages."""
+    from tunesmith.docs import DocIndex, Passage
+    from tunesmith.docs.passages import retrieval_text
+    from tunesmith.models.embedding import embed
+    from tunesmith.serve.app import Retrieval
+
+    passages = [
+        Passage("a-0", "kb/thermostat.md", "Thermostat > Reset", "Hold the dial for 10 seconds to reset it.", "a"),
+        Passage("b-0", "kb/plugs.pdf", "p. 2", "A smart plug pairs when its light blinks blue.", "b"),
+        Passage("c-0", "kb/hub.html", "Hub > Firmware", "The hub updates its firmware at night.", "c"),
+    ]
+    index = DocIndex(passages, embed([retrieval_text(p) for p in passages]))
+    server.app_state.retrieval = Retrieval(index, frozenset({"support"}), 2)
+    yield server.app_state.retrieval
+    server.app_state.retrieval = None
+
+
+def test_serving_with_retrieval_returns_the_sources_through_the_sdk(client, server, retrieval):
+    r = client.chat.completions.create(model="served", messages=MESSAGES, max_tokens=4, temperature=0)
+    sources = r.model_extra["sources"]  # the extension field, kept by the openai SDK
+    assert len(sources) == 2 and all(set(s) == {"source", "locator", "text", "score"} for s in sources)
+    assert sources[0] == {
+        "source": "kb/thermostat.md",
+        "locator": "Thermostat > Reset",
+        "text": "Hold the dial for 10 seconds to reset it.",
+        "score": pytest.approx(sources[0]["score"]),
+    }
+    assert sources[0]["score"] >= sources[1]["score"] > 0
+    plain = client.chat.completions.create(model="legal", messages=MESSAGES, max_tokens=4, temperature=0)
+    assert "sources" not in plain.model_extra  # legal is not in serve.rag_models
+    alone = client.chat.completions.create(model="base", messages=MESSAGES, max_tokens=4, temperature=0)
+    assert r.usage.prompt_tokens > alone.usage.prompt_tokens + 20  # the passages went into the prompt
+
+    rows = {row.id: row for row in server.log.fetch()}
+    assert rows[r.id].sources == [{k: s[k] for k in ("source", "locator", "score")} for s in sources]
+    assert rows[plain.id].sources is None
+    assert rows[r.id].messages == MESSAGES  # the log keeps what the client sent, not the passages
+
+    models = {m.id: m for m in client.models.list().data}
+    assert models["served"].model_extra["rag"] and models["support"].model_extra["rag"]
+    assert not models["legal"].model_extra["rag"]
+
+
+def test_a_streamed_answer_with_retrieval_sends_its_sources_first(client, server, retrieval):
+    chunks = list(
+        client.chat.completions.create(model="support", messages=MESSAGES, max_tokens=4, temperature=0, stream=True)
+    )
+    first = chunks[0].model_extra["sources"]
+    assert [s["source"] for s in first] == ["kb/thermostat.md", first[1]["source"]]
+    assert all("sources" not in c.model_extra for c in chunks[1:])
+    rows = {row.id: row for row in server.log.fetch()}
+    assert [s["source"] for s in rows[chunks[0].id].sources] == [s["source"] for s in first]
+
+
+def test_a_question_the_guard_declines_retrieves_nothing(client, server, retrieval):
+    from tunesmith.data.scope_guard import CalibratedGuard, ScopeGuard
+
+    refusal = "Sorry, I can only help with Lumen Home devices."
+    inside = ["how do i reset my thermostat", "my smart plug will not pair"]
+    outside = ["what is the price of bitcoin", "which car should i buy"]
+    server.app_state.guard = CalibratedGuard(ScopeGuard(inside, outside, refusal), 0.0)
+    try:
+        r = client.chat.completions.create(
+            model="served", messages=[{"role": "user", "content": "what is bitcoin worth today"}], max_tokens=4
+        )
+    finally:
+        server.app_state.guard = None
+    assert r.choices[0].message.content == refusal and "sources" not in r.model_extra
+    row = {row.id: row for row in server.log.fetch()}[r.id]
+    assert row.guarded and row.sources is None
+
+
+def test_serve_rag_models_must_name_a_served_model(tmp_path):
+    from tunesmith.config import Config, DocsConfig, ServeConfig
+    from tunesmith.errors import ConfigError
+    from tunesmith.serve.server import ServePlan, rag_models
+
+    plan = ServePlan(base="b", adapters={"run1": tmp_path}, aliases={"served": "run1"})
+    cfg = Config(root=tmp_path, docs=DocsConfig(paths=["kb"]), serve=ServeConfig(rag_models=["served", "base"]))
+    assert rag_models(cfg, plan) == {"run1", "base"}
+    cfg = Config(root=tmp_path, docs=DocsConfig(paths=["kb"]), serve=ServeConfig(rag_models=["run2"]))
+    with pytest.raises(ConfigError, match="'run2', which this server does not serve"):
+        rag_models(cfg, plan)

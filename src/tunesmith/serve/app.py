@@ -1,9 +1,12 @@
 """The OpenAI-compatible HTTP API, so applications switch to the fine-tuned model by changing a base URL.
 
 The `model` field chooses the adapter as vLLM does, by a name from the registry (a run id, `base`, or `served`
-for the promoted run): a name is a dictionary key here, never a path. Every error, ours or the framework's, is
-OpenAI's error JSON (`{"error": {"message", "type", "param", "code"}}`), so the official clients raise their usual
-exceptions, and nothing ever answers with a traceback.
+for the promoted run): a name is a dictionary key here, never a path. The names of serve.rag_models answer with
+retrieval: the passages of the document index in the system prompt, as the rag arms had them (evals.rag), and the
+response's top-level `sources` (an extension field the openai SDK keeps in `model_extra`) lists them.
+
+Every error, ours or the framework's, is OpenAI's error JSON (`{"error": {"message", "type", "param", "code"}}`), so
+the official clients raise their usual exceptions, and nothing ever answers with a traceback.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,6 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tunesmith.config import ServeConfig
 from tunesmith.data.scope_guard import CalibratedGuard
+from tunesmith.evals.rag import Retrieved, Searcher, retrieve, with_passages
 from tunesmith.serve.engine import Choice, Engine, Generation, Sampling
 from tunesmith.serve.log import RequestLog
 
@@ -92,6 +97,20 @@ class FeedbackRequest(BaseModel):
 
 
 @dataclass
+class Retrieval:
+    """serve.rag_models: the served names (resolved, as in the engine) that answer with the top `k` passages."""
+
+    searcher: Searcher
+    models: frozenset[str]
+    k: int
+    lock: threading.Lock = field(default_factory=threading.Lock)  # one search at a time: milliseconds each
+
+    def find(self, question: str) -> Retrieved:
+        with self.lock:
+            return retrieve(self.searcher, [question], self.k)[0]
+
+
+@dataclass
 class ServeState:
     engine: Engine
     log: RequestLog
@@ -100,6 +119,7 @@ class ServeState:
     lineage: dict[str, dict[str, Any]] = field(default_factory=dict)  # model name -> lineage for /v1/models
     aliases: dict[str, str] = field(default_factory=dict)  # e.g. "served" -> the promoted run id
     guard: CalibratedGuard | None = None  # serve.guard: out-of-scope chat requests declined before the model
+    retrieval: Retrieval | None = None  # serve.rag_models: the models that answer with passages of the index
 
 
 class _BodyLimit:
@@ -241,27 +261,42 @@ class _Call:
     shown: str  # the name the client asked for, echoed back
     messages: list[dict[str, str]]
     created: int = field(default_factory=lambda: int(time.time()))
+    refusal: str | None = None  # the scope guard's house refusal, when it declined the question
+    retrieved: Retrieved | None = None  # serve.rag_models: the passages put into the prompt
+
+    def prepare(self, state: ServeState) -> list[dict[str, str]]:
+        """The messages the model sees: none when the scope guard declines (and no passages are looked for), the
+        passages in the system prompt when the model answers with retrieval, else the client's own."""
+        self.refusal = self.guarded(state)
+        r = state.retrieval
+        if self.refusal is not None or r is None or self.model not in r.models or self.endpoint != "chat":
+            return self.messages
+        self.retrieved = r.find(self.question())
+        return with_passages(self.messages, self.retrieved.hits)
+
+    def question(self) -> str:
+        return next((m["content"] for m in reversed(self.messages) if m["role"] == "user"), "")
+
+    def elapsed_ms(self, t0: float) -> float:
+        """Since t0, plus the retrieval before it: what the client waited for the answer."""
+        return (time.perf_counter() - t0) * 1000 + (self.retrieved.ms if self.retrieved else 0.0)
 
     def generate(self, state: ServeState, text: str, s: Sampling) -> Generation:
         t0 = time.perf_counter()
-        refusal = self.guarded(state)
-        if refusal is not None:
-            gen = Generation([Choice(refusal, "stop", 0)] * s.n, 0, (time.perf_counter() - t0) * 1000)
+        if self.refusal is not None:
+            gen = Generation([Choice(self.refusal, "stop", 0)] * s.n, 0, (time.perf_counter() - t0) * 1000)
         else:
             gen = state.engine.generate(self.model, text, s)
-        self.log(state, gen.prompt_tokens, gen.choices, (time.perf_counter() - t0) * 1000, guarded=refusal is not None)
+        self.log(state, gen.prompt_tokens, gen.choices, self.elapsed_ms(t0))
         return gen
 
     def guarded(self, state: ServeState) -> str | None:
         """The house refusal when serve.guard is on and finds the chat's last question out of scope."""
         if state.guard is None or self.endpoint != "chat":
             return None
-        question = next((m["content"] for m in reversed(self.messages) if m["role"] == "user"), "")
-        return state.guard.refusal_for(question)
+        return state.guard.refusal_for(self.question())
 
-    def log(
-        self, state: ServeState, prompt_tokens: int, choices: list[Choice], latency_ms: float, *, guarded: bool = False
-    ) -> None:
+    def log(self, state: ServeState, prompt_tokens: int, choices: list[Choice], latency_ms: float) -> None:
         state.log.record(
             id=self.id,
             endpoint=self.endpoint,
@@ -272,16 +307,26 @@ class _Call:
             completion_tokens=sum(c.completion_tokens for c in choices),
             latency_ms=latency_ms,
             finish_reason=choices[0].finish_reason,
-            guarded=guarded,
+            guarded=self.refusal is not None,
+            sources=self.retrieved.sources() if self.retrieved else None,
         )
 
     def response(self, kind: str, choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
         head = {"id": self.id, "object": kind, "created": self.created, "model": self.shown}
         return {**head, "choices": choices, **extra}
 
+    def sources(self) -> dict[str, Any]:
+        """The extension field of an answer given with retrieval: `sources`, top level (one retrieval per request,
+        whatever n), each {source, locator, text, score} as in results.json; nothing otherwise."""
+        return {"sources": self.retrieved.sources()} if self.retrieved is not None else {}
+
 
 def _models(state: ServeState) -> dict[str, Any]:
     created = int(time.time())
+
+    def rag(name: str) -> bool:  # whether its chat answers retrieve passages (serve.rag_models)
+        return state.retrieval is not None and name in state.retrieval.models
+
     data = [
         {
             "id": name,
@@ -289,6 +334,7 @@ def _models(state: ServeState) -> dict[str, Any]:
             "created": created,
             "owned_by": "tunesmith",
             "lineage": state.lineage.get(name, {}),
+            "rag": rag(name),
         }
         for name in state.engine.names
     ]
@@ -300,6 +346,7 @@ def _models(state: ServeState) -> dict[str, Any]:
             "owned_by": "tunesmith",
             "alias_of": target,
             "lineage": state.lineage.get(target, {}),
+            "rag": rag(target),
         }
         for alias, target in state.aliases.items()
     ]
@@ -310,8 +357,8 @@ def _chat(state: ServeState, req: ChatRequest) -> Any:
     name = _resolve(state, req.model)
     s = _sampling(state.settings, req)
     messages = [{"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in req.messages]
-    text = state.engine.render_chat(messages)
     call = _Call(f"chatcmpl-{uuid.uuid4().hex}", "chat", name, req.model, messages)
+    text = state.engine.render_chat(call.prepare(state))
     if req.stream:
         return _sse(_chat_chunks(state, call, text, s))
     gen = call.generate(state, text, s)
@@ -324,7 +371,7 @@ def _chat(state: ServeState, req: ChatRequest) -> Any:
         }
         for i, c in enumerate(gen.choices)
     ]
-    return call.response("chat.completion", choices, usage=_usage(gen.prompt_tokens, gen.choices))
+    return call.response("chat.completion", choices, usage=_usage(gen.prompt_tokens, gen.choices), **call.sources())
 
 
 def _chat_chunks(state: ServeState, call: _Call, text: str, s: Sampling) -> Iterator[dict[str, Any]]:
@@ -333,18 +380,17 @@ def _chat_chunks(state: ServeState, call: _Call, text: str, s: Sampling) -> Iter
         return call.response("chat.completion.chunk", choices, **extra)
 
     t0 = time.perf_counter()
-    yield chunk({"role": "assistant", "content": ""})
-    refusal = call.guarded(state)
-    if refusal is not None:
-        declined = Choice(refusal, "stop", 0)
-        call.log(state, 0, [declined], (time.perf_counter() - t0) * 1000, guarded=True)
-        yield chunk({"content": refusal})
+    yield chunk({"role": "assistant", "content": ""}, **call.sources())  # the sources come first, with the role
+    if call.refusal is not None:
+        declined = Choice(call.refusal, "stop", 0)
+        call.log(state, 0, [declined], call.elapsed_ms(t0))
+        yield chunk({"content": call.refusal})
         yield chunk({}, "stop", usage=_usage(0, [declined]))
         return
     for item in state.engine.stream(call.model, text, s):
         if isinstance(item, Choice):
             prompt_tokens = state.engine.count_tokens(text)
-            call.log(state, prompt_tokens, [item], (time.perf_counter() - t0) * 1000)
+            call.log(state, prompt_tokens, [item], call.elapsed_ms(t0))
             yield chunk({}, item.finish_reason, usage=_usage(prompt_tokens, [item]))
         else:
             yield chunk({"content": item})

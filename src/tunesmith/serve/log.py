@@ -41,6 +41,8 @@ class RequestRow(Base):
     finish_reason: Mapped[str] = mapped_column(String(16))
     redacted: Mapped[bool] = mapped_column(Boolean)
     guarded: Mapped[bool] = mapped_column(Boolean, default=False)  # declined by the scope guard, not the model
+    # JSON list of the passages a serve.rag_models answer was given ({source, locator, score}); null without retrieval
+    sources: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class FeedbackRow(Base):
@@ -67,6 +69,11 @@ class LoggedRequest:
     ratings: list[float]
     corrections: list[str]
     guarded: bool = False
+    sources: list[dict[str, Any]] | None = None  # the passages of an answer given with retrieval
+
+
+def _cited(sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: s[k] for k in ("source", "locator", "score") if k in s} for s in sources]
 
 
 def redact_texts(texts: Sequence[str]) -> list[str]:
@@ -135,7 +142,11 @@ class RequestLog:
         latency_ms: float,
         finish_reason: str,
         guarded: bool = False,
+        sources: list[dict[str, Any]] | None = None,
     ) -> None:
+        """Write one request. Of its `sources`, the log keeps which passage (source, locator) and its score: the
+        passage text is in the document index already, and each request repeating it would grow the log by
+        kilobytes."""
         contents = [m.get("content") or "" for m in messages]
         if self.redact:
             cleaned = redact_texts([*contents, *responses])
@@ -160,6 +171,7 @@ class RequestLog:
                     finish_reason=finish_reason,
                     redacted=self.redact,
                     guarded=guarded,
+                    sources=None if sources is None else json.dumps(_cited(sources), ensure_ascii=False),
                 )
             ]
         )
@@ -206,6 +218,7 @@ class RequestLog:
                         ratings=[f.rating for f in fb],
                         corrections=[f.correction for f in fb if f.correction],
                         guarded=r.guarded,
+                        sources=None if r.sources is None else json.loads(r.sources),
                     )
                 )
             return out

@@ -93,16 +93,49 @@ def run_vllm(p: ServePlan, host: str, port: int, api_key: str | None) -> None:
     os.execvp("vllm", vllm_command(p, host, port, api_key))
 
 
+def rag_models(cfg: Config, p: ServePlan) -> frozenset[str]:
+    """serve.rag_models as the engine names them (`served` is the promoted run's id); a name that is not served is
+    a ConfigError, before anything loads."""
+    from tunesmith.serve.engine import BASE
+
+    served = {BASE, *p.adapters, *p.full_models}
+    out = set()
+    for name in cfg.serve.rag_models:
+        target = p.aliases.get(name, name)
+        if target not in served:
+            raise ConfigError(
+                f"serve.rag_models names '{name}', which this server does not serve",
+                hint=f"served here: {', '.join(sorted(served | set(p.aliases)))} (add a run with --model)",
+            )
+        out.add(target)
+    return frozenset(out)
+
+
+def build_retrieval(cfg: Config, p: ServePlan) -> Any:
+    """The document index for serve.rag_models (built first if docs.paths changed since), warmed with one search so
+    the first request does not wait for the retriever; None without serve.rag_models."""
+    if not cfg.serve.rag_models:
+        return None
+    from tunesmith.docs import ensure_index
+    from tunesmith.serve.app import Retrieval
+
+    models = rag_models(cfg, p)
+    index = ensure_index(cfg)
+    index.search(["warm-up"], 1)
+    return Retrieval(index, models, cfg.eval.rag_k)
+
+
 def build_state(cfg: Config, p: ServePlan, api_key: str | None) -> Any:
     from tunesmith.serve.app import ServeState
     from tunesmith.serve.engine import Engine
     from tunesmith.serve.log import RequestLog, resolve_url
 
-    guard = None  # first: a missing evaluation stops before the model loads
+    guard = None  # first: a missing evaluation or document index stops before the model loads
     if cfg.serve.guard:
         from tunesmith.evals.guarded import served_guard
 
         guard = served_guard(cfg.stage_dir("eval"))
+    retrieval = build_retrieval(cfg, p)
     engine = Engine(
         p.base,
         adapters=p.adapters,
@@ -111,7 +144,7 @@ def build_state(cfg: Config, p: ServePlan, api_key: str | None) -> Any:
         revision=cfg.model.revision,
     )
     log = RequestLog(resolve_url(cfg.monitor.database_url, cfg.root), redact=cfg.monitor.redact)
-    return ServeState(engine, log, cfg.serve, api_key, p.lineage, p.aliases, guard)
+    return ServeState(engine, log, cfg.serve, api_key, p.lineage, p.aliases, guard, retrieval)
 
 
 def serve(
