@@ -159,3 +159,41 @@ def test_monitor_fires_on_new_topics_and_exports_them_redacted(project: Path, ca
 
 def test_monitor_needs_enough_traffic(project: Path):
     assert main(["monitor", str(project / "tunesmith.yaml")]) == 2
+
+
+def test_monitor_counts_the_documents_answers_cited(project: Path, capsys):
+    log = RequestLog(f"sqlite:///{project / 'log.db'}", redact=False)
+    support = [r["messages"][-2]["content"] for r in read_jsonl(example_dir() / "data" / "support.jsonl")[80:105]]
+    cited = [
+        [("kb/returns.pdf", "p. 2"), ("kb/faq.md", "Returns")],
+        [("kb/returns.pdf", "p. 2"), ("kb/returns.pdf", "p. 3")],
+        [("kb/<b>hub</b>.html", "Hub")],
+    ]
+    for n, prompt in enumerate(support):
+        passages = cited[n % 4] if n % 4 < 3 else None  # every fourth answer without retrieval
+        log.record(
+            id=f"chatcmpl-{uuid.uuid4().hex}",
+            endpoint="chat",
+            model="base",
+            messages=[{"role": "user", "content": prompt}],
+            responses=["Sure, here is how."],
+            prompt_tokens=10,
+            completion_tokens=5,
+            latency_ms=1.0,
+            finish_reason="stop",
+            sources=None if passages is None else [{"source": s, "locator": loc, "score": 0.03} for s, loc in passages],
+        )
+    main(["monitor", str(project / "tunesmith.yaml"), "--since", "1d"])
+    out = project / "artifacts" / "monitor"
+    used = json.loads((out / "drift.json").read_text())["sources"]
+    n = {k: sum(1 for i in range(len(support)) if i % 4 == k) for k in range(3)}
+    assert used["requests"] == n[0] + n[1] + n[2]
+    assert used["by_source"] == [
+        {"source": "kb/returns.pdf", "requests": n[0] + n[1], "passages": n[0] + 2 * n[1]},
+        {"source": "kb/faq.md", "requests": n[0], "passages": n[0]},  # 7 of the 25 (0, 4, ... 24)
+        {"source": "kb/<b>hub</b>.html", "requests": n[2], "passages": n[2]},
+    ]
+    html = (out / "drift.html").read_text()
+    assert "<td>kb/&lt;b&gt;hub&lt;/b&gt;.html</td>" in html and "<b>hub</b>" not in html
+    printed = capsys.readouterr().out.replace("\n", " ")
+    assert f"documents used by {used['requests']} answers with retrieval: kb/returns.pdf ({n[0] + n[1]})" in printed

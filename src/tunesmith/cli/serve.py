@@ -127,6 +127,12 @@ def _render(result: dict[str, Any]) -> None:
     )
     for example in d["unseen_examples"][:5]:
         console.print(f"  unseen: {example}", soft_wrap=True)
+    used = result.get("sources") or {}
+    if used.get("requests"):
+        top = ", ".join(f"{u['source']} ({u['requests']})" for u in used["by_source"][:10])
+        console.print(
+            f"documents used by {used['requests']} answers with retrieval: {top}", soft_wrap=True, markup=False
+        )
     console.print("[red]DRIFT[/]" if result["fired"] else "[green]no drift[/]")
 
 

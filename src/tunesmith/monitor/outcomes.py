@@ -63,3 +63,22 @@ def outcomes(rows: list[LoggedRequest], cfg: MonitorConfig) -> Outcomes:
         refusal_fired=bool(rows) and total["refusal_rate"] > cfg.max_refusal_rate,
         rating_fired=cfg.min_mean_rating is not None and mean_rating is not None and mean_rating < cfg.min_mean_rating,
     )
+
+
+def sources_used(rows: list[LoggedRequest]) -> dict[str, Any]:
+    """Which documents the answers given with retrieval (serve.rag_models) cited: per source, the requests that were
+    given one of its passages and how many passages in all, most used first. A document never used is a candidate
+    to drop or rewrite; one used for everything may be the one to keep current."""
+    requests: dict[str, int] = defaultdict(int)
+    passages: dict[str, int] = defaultdict(int)
+    with_sources = [r for r in rows if r.sources]
+    for r in with_sources:
+        for source in {s.get("source", "") for s in r.sources or []}:
+            requests[source] += 1
+        for s in r.sources or []:
+            passages[s.get("source", "")] += 1
+    by_source = [
+        {"source": source, "requests": n, "passages": passages[source]}
+        for source, n in sorted(requests.items(), key=lambda item: (-item[1], item[0]))
+    ]
+    return {"requests": len(with_sources), "by_source": by_source}

@@ -81,6 +81,10 @@ def render_html(result: dict[str, Any], lengths: dict[str, list[int]], path: Pat
     ]
     signals = "".join(f"<tr><td>{a}</td><td>{b}</td><td>{c}</td></tr>" for a, b, c in rows)
     unseen = "".join(f"<li>{e(x)}</li>" for x in d["unseen_examples"]) or "<li>none</li>"
+    used = result.get("sources") or {"requests": 0, "by_source": []}
+    cited = "".join(
+        f"<tr><td>{e(u['source'])}</td><td>{u['requests']}</td><td>{u['passages']}</td></tr>" for u in used["by_source"]
+    )
     body = f"""<!doctype html><html><head><meta charset="utf-8"><title>tunesmith drift</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}td,th{{padding:2px 8px;text-align:left}}
 .fired{{color:#b00}}.ok{{color:#070}}</style></head><body>
@@ -92,6 +96,8 @@ window since {e(result["since"])}: {d["n_traffic"]} prompts vs {d["n_reference"]
 {signals}</table>
 {"".join(_plots(result, lengths))}
 <h2>Unseen-topic examples (most foreign first)</h2><ul>{unseen}</ul>
+<h2>Documents used</h2><p>{used["requests"]} answers given with retrieval (serve.rag_models) in the window.</p>
+<table><tr><th>source</th><th>requests</th><th>passages</th></tr>{cited}</table>
 <h2>Training topics</h2><table><tr><th>topic</th><th>nearest training prompt</th><th>training</th>
 <th>traffic</th></tr>{topics}</table></body></html>"""
     path.write_text(body, encoding="utf-8")

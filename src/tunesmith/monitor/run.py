@@ -73,7 +73,7 @@ def run_monitor(
 ) -> MonitorResult:
     """Write drift.json and drift.html into `artifacts/monitor` (or `out_dir`); `fired` when any threshold fires."""
     from tunesmith.monitor.drift import detect_drift
-    from tunesmith.monitor.outcomes import outcomes
+    from tunesmith.monitor.outcomes import outcomes, sources_used
     from tunesmith.monitor.report import render_html
 
     mc = cfg.monitor
@@ -107,6 +107,7 @@ def run_monitor(
         },
         "drift": drift.to_json(),
         "outcomes": outs.to_json(),
+        "sources": sources_used(rows),  # the documents answers with retrieval cited (serve.rag_models)
         "unseen_request_ids": [
             r.id for r, u in zip([r for r in rows if r.prompt_text.strip()], drift.unseen_mask, strict=True) if u
         ],
