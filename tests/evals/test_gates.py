@@ -61,3 +61,17 @@ def test_a_bad_cli_gate_stops_the_evaluation_before_any_work(tmp_path):
     with pytest.raises(ConfigError, match="cannot parse gate"):
         evaluate(cfg, gates=["fine_tuned.rougeL >> 0.3"])
     assert not (tmp_path / "artifacts").exists()
+
+
+def test_gates_read_an_arms_tokens_and_latency():
+    """The objectives `tunesmith init` writes: a tokens-per-request and a p50 latency ceiling on the fine-tune."""
+    data = RESULTS.to_json()
+    data["arms"]["fine_tuned"] |= {"tokens": {"prompt_mean": 500.0, "completion_mean": 60.0}}
+    data["arms"]["fine_tuned"] |= {"latency_ms": {"p50": 900.0, "p95": 2100.0}}
+    results = EvalResults.model_validate(data)
+    assert check_gate("fine_tuned.tokens_per_request <= 600", results).passed
+    assert not check_gate("fine_tuned.tokens_per_request <= 500", results).passed
+    assert check_gate("fine_tuned.latency_p50_ms <= 1000", results).passed
+    assert not check_gate("fine_tuned.latency_p95_ms <= 2000", results).passed
+    with pytest.raises(ConfigError, match="no metric 'tokens_per_request'"):
+        check_gate("base.tokens_per_request <= 600", results)  # base has no token figures here

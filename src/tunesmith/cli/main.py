@@ -55,10 +55,25 @@ def _root(
 
 def _register() -> None:
     # Imported here so that `tunesmith --help` stays fast: each module imports its heavy libraries lazily.
-    from tunesmith.cli import augment, data, docs, evaluate, export, inspect, model, pipeline, runs, serve, train, ui
+    from tunesmith.cli import (
+        augment,
+        data,
+        docs,
+        evaluate,
+        export,
+        init,
+        inspect,
+        model,
+        pipeline,
+        runs,
+        serve,
+        train,
+        ui,
+    )
 
     app.command("quickstart")(pipeline.quickstart)
     app.command("run")(pipeline.run)
+    app.command("init")(init.init)
     app.add_typer(model.app, name="model")
     app.add_typer(data.app, name="data")
     data.app.command("inspect")(inspect.inspect)

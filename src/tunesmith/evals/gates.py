@@ -1,7 +1,9 @@
 """Quality gates: `fine_tuned.rougeL >= base.rougeL + 0.05`, so that CI pipelines can block a regression.
 
 The config layer parses a gate (tunesmith.config.gates, at load); this module checks a parsed gate against the
-results of an evaluation.
+results of an evaluation. Besides an arm's quality metrics (`rougeL`, `abstention`...), a gate may read what the
+arm costs: `tokens_per_request` (prompt + completion tokens), `latency_p50_ms` and `latency_p95_ms` (per request,
+in the batched run), e.g. `fine_tuned.tokens_per_request <= 800` or `fine_tuned.latency_p50_ms <= 1500`.
 """
 
 from __future__ import annotations
@@ -12,11 +14,22 @@ from typing import Any
 
 from tunesmith.config.gates import MetricRef, parse_gate
 from tunesmith.errors import ConfigError
-from tunesmith.evals.results import EvalResults, GateResult
+from tunesmith.evals.results import ArmResult, EvalResults, GateResult
 
 _OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
 
-__all__ = ["GateResult", "check_gate"]
+__all__ = ["GateResult", "check_gate", "cost_figures"]
+
+
+def cost_figures(arm: ArmResult) -> dict[str, float]:
+    """The cost figures a gate may name, those the arm has."""
+    figures = {}
+    if arm.tokens is not None:
+        figures["tokens_per_request"] = arm.tokens.per_request
+    if arm.latency_ms is not None:
+        figures["latency_p50_ms"] = arm.latency_ms.p50
+        figures["latency_p95_ms"] = arm.latency_ms.p95
+    return figures
 
 
 def _metric(results: EvalResults, ref: MetricRef, gate: str) -> float:
@@ -24,7 +37,7 @@ def _metric(results: EvalResults, ref: MetricRef, gate: str) -> float:
         raise ConfigError(
             f"gate '{gate}': no arm '{ref.arm}'", hint=f"arms in this evaluation: {', '.join(results.arms)}"
         )
-    metrics = results.arms[ref.arm].metrics
+    metrics = {**cost_figures(results.arms[ref.arm]), **results.arms[ref.arm].metrics}
     if ref.metric not in metrics:
         raise ConfigError(f"gate '{gate}': no metric '{ref.metric}'", hint=f"metrics: {', '.join(metrics)}")
     return metrics[ref.metric]

@@ -87,6 +87,16 @@ def kind_of(paths: Sequence[str | Path]) -> RecordKind:
     return "conversation"
 
 
+def file_format(path: str | Path) -> tuple[RecordKind, str]:
+    """The kind and format of one file, detected as the loaders detect them (`tunesmith init` names them before
+    any load): DataError when the file cannot be read or holds no line in a known format."""
+    path = Path(path)
+    items = read_items(path)
+    if sum(_votes(items, "preference").values()) > sum(_votes(items, "conversation").values()):
+        return "preference", _preference_format(path, items)
+    return "conversation", _conversation_format(path, items)
+
+
 def _conversation_format(path: Path, items: list[tuple[int, Any]]) -> str:
     votes = _votes(items, "conversation")
     if votes:
