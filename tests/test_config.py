@@ -160,6 +160,8 @@ NOT_COPIES = {
     ("registry.py", "backend"): "a run recorded before vendor backends existed was trained locally",
     ("manifests.py", "backend"): "a train manifest written before vendor backends existed was trained locally",
     ("data/pii.py", "LOCAL_PHONE_SCORE"): "Presidio's base score of a context-less local number, not a warm-up ratio",
+    ("evals/verdict.py", "ABSTENTION_FLOOR"): "the abstention below which the verdict advises more refusals",
+    ("ui/review.py", "max_length"): "the longest password the login accepts, not a sequence length",
 }
 
 
