@@ -107,6 +107,19 @@ def test_every_arm_is_scored_and_written(evaluated: dict[str, Any], project: Pat
     assert written == evaluated  # the model returned is the file written
 
 
+def test_the_evaluation_writes_its_model_card(evaluated: dict[str, Any], project: Path) -> None:
+    """model_card.md beside results.json, in the manifest's outputs; this fixture's dataset has no manifest, and
+    the card says so rather than inventing counts."""
+    card = (project / "eval" / "model_card.md").read_text(encoding="utf-8")
+    for section in ("## Verdict", "## Intended use", "## Data", "## Personal data", "## Training", "## Evaluation"):
+        assert section in card
+    assert "## Known limits" in card and "## Lineage" in card
+    assert f"> {SYSTEM}" in card and "The figures come from 4 test examples" in card
+    assert "| fine_tuned_rag |" in card and "No dataset manifest" in card
+    manifest = json.loads((project / "eval" / "manifest.json").read_text())
+    assert "model_card.md" in manifest["outputs"]
+
+
 def test_local_arms_measure_one_request_alone(evaluated: dict[str, Any], project: Path) -> None:
     """Per-request latency and time to first token, apart from the batch; not for retrieval or the endpoint."""
     arms = evaluated["arms"]

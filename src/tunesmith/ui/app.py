@@ -20,6 +20,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
 from tunesmith.config import Config
 from tunesmith.errors import TunesmithError
@@ -268,7 +269,24 @@ def _evals(site: _Site) -> APIRouter:
             raise HTTPException(404, f"no report for evaluation {ref}")
         return FileResponse(ev.path / "report.html", media_type="text/html")
 
+    @router.get("/evals/{ref}/model_card", response_class=HTMLResponse)
+    def model_card(request: Request, ref: str) -> HTMLResponse:
+        """The model_card.md of a listed evaluation, rendered with raw HTML off: its text is shown as text."""
+        ev = next((e for e in loaders.evaluations(site.reg) if e.id == ref), None)
+        if ev is None or ev.model_card is None:
+            raise HTTPException(404, f"no model card for evaluation {ref}")
+        text = ev.model_card.read_text(encoding="utf-8", errors="replace")
+        return site.page(request, "model_card.html", ev=ev, card=Markup(_markdown(text)))
+
     return router
+
+
+def _markdown(text: str) -> str:
+    """CommonMark with tables, raw HTML escaped (html off) and unsafe link schemes refused (markdown-it's default)."""
+    from markdown_it import MarkdownIt
+
+    html: str = MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
+    return html
 
 
 def _cost_scatter(ev: loaders.EvalView) -> str:

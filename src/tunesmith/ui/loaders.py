@@ -287,6 +287,12 @@ class EvalView:
         arms = self.results.arms
         return next((a for a in ("fine_tuned", "fine_tuned_rag") if a in arms), None)
 
+    @property
+    def model_card(self) -> Path | None:
+        """The model_card.md `tunesmith eval` wrote beside results.json; None for an evaluation made before cards."""
+        path = self.path / "model_card.md"
+        return path if path.is_file() else None
+
 
 def fine_tune_lost(results: EvalResults) -> set[str]:
     """Examples where the fine-tuned arm scored below some other arm on the headline metric."""
