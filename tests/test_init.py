@@ -3,6 +3,7 @@ and that is never replaced."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -130,3 +131,18 @@ def test_every_gate_init_writes_parses_and_names_a_default_arm():
     written = gates(Objectives(0.1, 500, 900))
     assert len(written) == 6
     assert EvalConfig(gates=written).gates == written  # parsed, every arm in the default eval.arms
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_in_a_terminal_init_asks_for_the_objectives(tmp_path, monkeypatch, capsys):
+    root = _project(tmp_path / "p")
+    monkeypatch.setattr("sys.stdin", _Terminal("0.1\n700\n\n"))  # gain, tokens, latency left blank
+    assert main(["init", str(root)]) == 0
+    cfg = load_config(root / "tunesmith.yaml")
+    assert "fine_tuned.rougeL >= rag.rougeL + 0.1" in cfg.eval.gates
+    assert "fine_tuned.tokens_per_request <= 700" in cfg.eval.gates
+    assert not any("latency" in g for g in cfg.eval.gates)

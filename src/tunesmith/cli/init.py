@@ -64,7 +64,7 @@ def init(
     from tunesmith.init import Objectives, init_project, survey
 
     tests = list(test or [])
-    gain: float | None = 0.05 if min_gain is None else min_gain
+    gain: float | None = Objectives().min_gain if min_gain is None else min_gain
     if not yes and sys.stdin.isatty():
         found = survey(directory, test=tests)
         console.print("data: " + ", ".join(f"{f.path} ({f.format})" for f in found.data))
