@@ -11,16 +11,18 @@ manifests its lineage names, so a card can be written again from an evaluation d
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from tunesmith.artifacts import write_text_atomic
+from tunesmith.artifacts import sha256_file, write_text_atomic
+from tunesmith.errors import DataError
 from tunesmith.evals.report_format import fmt_ci, fmt_delta, metric_name
-from tunesmith.evals.results import ArmResult, EvalResults
+from tunesmith.evals.results import ArmResult, EvalResults, read_results
 from tunesmith.evals.verdict import verdict
-from tunesmith.manifests import DatasetManifest, TrainManifest, read_manifest
+from tunesmith.manifests import DatasetManifest, EvalManifest, TrainManifest, read_manifest
 
 CARD_NAME = "model_card.md"
 BEHAVIOUR = ("abstention", "over_refusal")
@@ -137,13 +139,18 @@ def _training(manifest: TrainManifest | None) -> dict[str, Any] | None:
     }
 
 
+ENGLISH_ONLY = (
+    "Personal data is found by Presidio with an English spaCy model: names, addresses and other "
+    "entities in other languages are missed more often, so read the redactions of non-English data.",
+    "Abstention and over-refusal count an answer as declining when it matches the English refusal phrases of "
+    "tunesmith/refusals.py: a refusal worded otherwise, or in another language, counts as an answer.",
+)
+
+
 def _limits(results: EvalResults, behaviour_n: dict[str, int]) -> list[str]:
     n = results.dataset.n_test
     limits = [
-        "Personal data is found by Presidio with an English spaCy model: names, addresses and other "
-        "entities in other languages are missed more often, so read the redactions of non-English data.",
-        "Abstention and over-refusal count an answer as declining when it matches the English refusal phrases of "
-        "tunesmith/refusals.py: a refusal worded otherwise, or in another language, counts as an answer.",
+        *ENGLISH_ONLY,
         f"The figures come from {n} test examples"
         + (": their 95% CIs are wide, and a small difference may not hold on live traffic." if n < SMALL_TEST else "."),
         "ROUGE-L and the other overlap metrics compare answers with one reference answer each; a correct answer "
@@ -180,6 +187,8 @@ def model_card(results: EvalResults, *, project: str | None = None) -> str:
         "rows": _arm_rows(results, quality),
         "limits": _limits(results, behaviour_n),
         "lineage": lineage.items(),
+        "dataset_dir": lineage.dataset_dir,
+        "train_dir": lineage.train_dir,
     }
     return _env().get_template("model_card.md.j2").render(**context)
 
@@ -189,3 +198,93 @@ def write_model_card(results: EvalResults, out_dir: Path, *, project: str | None
     path = out_dir / CARD_NAME
     write_text_atomic(path, model_card(results, project=project))
     return path
+
+
+# ---- the card that goes with an export (`tunesmith export`) ----------------------------------------------------
+
+
+class ExportCard(NamedTuple):
+    text: str
+    evaluation: Path | None  # the evaluation whose card it is; None: the run was never evaluated, the card says so
+
+
+def _candidates(run_dir: Path) -> list[Path]:
+    """Where an evaluation of the run can be: the run directory's siblings (artifacts/eval beside artifacts/train,
+    or a served snapshot's eval beside its train) and the promoted snapshots' evaluations (artifacts/served/*/eval)."""
+    parent = run_dir.resolve().parent
+    dirs = [d for d in parent.iterdir() if d.is_dir()]
+    served = parent / "served"
+    if served.is_dir():
+        dirs += [s / "eval" for s in served.iterdir() if s.is_dir()]
+    return sorted(d for d in dirs if (d / "results.json").is_file())
+
+
+def latest_evaluation(run_dir: Path) -> tuple[Path, EvalResults] | None:
+    """The newest evaluation whose lineage names this run (its train manifest's sha256, as the registry links them)."""
+    manifest = run_dir / "manifest.json"
+    if not manifest.is_file():
+        return None
+    sha = sha256_file(manifest)
+    found: list[tuple[str, Path, EvalResults]] = []
+    for d in _candidates(run_dir):
+        eval_manifest = read_manifest(d, EvalManifest)
+        if eval_manifest is None or eval_manifest.lineage.train_manifest_sha256 != sha:
+            continue
+        try:
+            results = read_results(d / "results.json")
+        except (DataError, OSError):
+            continue
+        found.append((results.created_at or "", d, results))
+    if not found:
+        return None
+    _, path, results = max(found, key=lambda f: f[0])
+    return path, results
+
+
+def _dataset_dir(run_dir: Path, manifest: TrainManifest | None) -> Path | None:
+    """The prepared dataset the run trained on: among its manifest's inputs, else beside the run, by dataset hash."""
+    wanted = manifest.dataset.dataset_hash if manifest else None
+    if wanted is None:
+        return None
+    inputs = [Path(i.path) for i in manifest.inputs] if manifest else []
+    for d in [*inputs, *(p.parent for p in inputs), *sorted(run_dir.resolve().parent.iterdir())]:
+        found = read_manifest(d, DatasetManifest) if d.is_dir() else None
+        if found is not None and found.dataset_hash == wanted:
+            return d
+    return None
+
+
+def export_card(run_dir: Path, *, kind: str) -> ExportCard:
+    """The card that `tunesmith export` writes beside the model: the card of the run's latest evaluation, or, when
+    no evaluation names the run, one that says so and gives the training settings and the data."""
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
+    found = latest_evaluation(run_dir)
+    if found is not None:
+        path, results = found
+        title, _, rest = model_card(results).partition("\n")
+        note = (
+            f"> Exported with `tunesmith export` ({kind}) on {now} UTC, from training run "
+            f"`{sha256_file(run_dir / 'manifest.json')[:12]}`: the card of its latest evaluation, `{path}`."
+        )
+        return ExportCard(f"{title}\n\n{note}\n{rest}", path)
+    manifest = read_manifest(run_dir, TrainManifest)
+    dataset_dir = _dataset_dir(run_dir, manifest)
+    project = (manifest.config.get("project") or {}).get("name") if manifest else None
+    sha = sha256_file(run_dir / "manifest.json") if (run_dir / "manifest.json").is_file() else "unknown"
+    text = (
+        _env()
+        .get_template("export_card.md.j2")
+        .render(
+            project=project or run_dir.resolve().name,
+            kind=kind,
+            written_at=now,
+            run_id=sha[:12],
+            run_sha=sha,
+            data=_data(read_manifest(dataset_dir, DatasetManifest) if dataset_dir else None),
+            training=_training(manifest),
+            limits=list(ENGLISH_ONLY),
+            dataset_dir=str(dataset_dir) if dataset_dir else None,
+            train_dir=str(run_dir.resolve()),
+        )
+    )
+    return ExportCard(text, None)

@@ -9,12 +9,16 @@ the base:
   is copied as is.
 - `export_adapter`: the adapter files alone, with `base_model_name_or_path` and `revision` in adapter_config.json
   set to the base the run was trained on, so `PeftModel.from_pretrained` (or a server) finds the right base.
+
+Both take `files`: text files written into the export before its manifest (so hashed among its outputs). The CLI
+passes the model card there (evals/model_card.py, `export_card`), which this layer cannot render itself.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -141,12 +145,22 @@ def _run_link(run: Run) -> dict[str, Any]:
     return link
 
 
+def _write_files(directory: Path, files: Mapping[str, str] | None) -> None:
+    for name, text in (files or {}).items():
+        (directory / name).write_text(text, encoding="utf-8")
+
+
 def _files(directory: Path) -> list[str]:
     return sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file())
 
 
 def export_merged(
-    run_dir: str | Path, out: str | Path, *, base: str | None = None, dtype: str = "auto"
+    run_dir: str | Path,
+    out: str | Path,
+    *,
+    base: str | None = None,
+    dtype: str = "auto",
+    files: Mapping[str, str] | None = None,
 ) -> ExportResult:
     """Merge the run's adapter into its base and save a plain transformers model (safetensors) at `out`.
 
@@ -159,6 +173,7 @@ def export_merged(
     if run.model_dir is not None:
         with atomic_dir(out) as tmp:
             shutil.copytree(run.model_dir, tmp, dirs_exist_ok=True)
+            _write_files(tmp, files)
             write_manifest(
                 tmp,
                 stage="export",
@@ -200,6 +215,7 @@ def export_merged(
         leftovers = [name for name in ADAPTER_FILES if (tmp / name).exists()]
         if leftovers:  # a merge that left peft files behind would not be a plain model
             raise ModelError(f"the merged model still has adapter files: {', '.join(leftovers)}")
+        _write_files(tmp, files)
         write_manifest(
             tmp,
             stage="export",
@@ -211,7 +227,9 @@ def export_merged(
     return ExportResult(out, "merged", run, base_path, _files(out))
 
 
-def export_adapter(run_dir: str | Path, out: str | Path, *, base: str | None = None) -> ExportResult:
+def export_adapter(
+    run_dir: str | Path, out: str | Path, *, base: str | None = None, files: Mapping[str, str] | None = None
+) -> ExportResult:
     """Copy the run's adapter to `out` with its base model pinned in adapter_config.json and a manifest.
 
     The base recorded is the Hub id the run used (with its revision), or the absolute path of a local base;
@@ -241,6 +259,7 @@ def export_adapter(run_dir: str | Path, out: str | Path, *, base: str | None = N
         adapter_cfg["base_model_name_or_path"] = base_ref
         adapter_cfg["revision"] = revision
         write_json_atomic(cfg_path, adapter_cfg)
+        _write_files(tmp, files)
         write_manifest(
             tmp,
             stage="export",
