@@ -31,6 +31,7 @@ from tunesmith.config import Config, UiConfig
 from tunesmith.registry import Registry
 from tunesmith.ui.app import _num, create_app, running
 from tunesmith.ui.loaders import fine_tune_lost
+from tunesmith.ui.review import SECURITY_HEADERS
 
 browser = pytest.mark.skipif(bool(missing), reason=f"not installed: {', '.join(missing)}")
 
@@ -89,9 +90,11 @@ def test_each_page_renders_its_tables_and_plots(driver, base_url, load_times, pa
     load_times.setdefault(path, []).append(load(driver, base_url + path))
     assert css(driver, "h1")
     assert len(css(driver, "main table")) >= tables
-    assert len(css(driver, "main svg.plot")) >= plots
-    for svg in css(driver, "main svg.plot"):
-        assert svg.size["width"] > 100 and svg.size["height"] > 50  # laid out, not collapsed
+    images = css(driver, "main img.plot")  # matplotlib PNGs, as in the report; no hand-drawn SVG left
+    assert len(images) >= plots and css(driver, "main svg") == []
+    for img in images:
+        assert img.size["width"] > 100 and img.size["height"] > 50  # laid out, not collapsed
+        assert int(img.get_attribute("naturalWidth")) > 100  # the data: URI decoded into an image
 
 
 @browser
@@ -152,11 +155,12 @@ def test_a_planted_script_shows_as_text(cfg: Config, driver, base_url) -> None:
 def test_runs_side_by_side(cfg: Config, driver, base_url) -> None:
     load(driver, base_url + "/runs")
     assert len(css(driver, "table.runs tr")) == 3
-    series = {p.get_attribute("data-series") for p in css(driver, "#compare polyline.series")}
-    assert len(series) == 4  # train and val of each run
+    (plot,) = css(driver, "#compare img.plot")
+    runs = Registry(cfg).runs()
+    for run in runs:  # train and val of each run, named in the plot's alt text
+        assert f"{run.run_id} train" in plot.get_attribute("alt") and f"{run.run_id} val" in plot.get_attribute("alt")
     diff = " ".join(r.text for r in css(driver, "#compare tr.config-diff"))
     assert "train.learning_rate" in diff and "train.epochs" in diff
-    runs = Registry(cfg).runs()
     best = [json.loads((r.path / "manifest.json").read_text())["best_checkpoint"] for r in runs]
     assert [e.text for e in css(driver, ".best-step")] == [b.rsplit("-", 1)[-1] for b in best]
 
@@ -230,7 +234,8 @@ def test_traffic_page_aggregates_100k_requests(cfg: Config, driver, base_url) ->
         and css(driver, "ul.unseen li")[0].text == "can I pay in <b>bitcoin</b>?"
     )
     assert "export-review" in css(driver, "#review")[0].text
-    assert len(css(driver, ".requests-plot rect.bar")) == 8  # 7 days back from now: 8 calendar days
+    (plot,) = css(driver, ".requests-plot img.plot")
+    assert "requests per day: 8 bars" in plot.get_attribute("alt")  # 7 days back from now: 8 calendar days
 
 
 # ---- without a browser ----------------------------------------------------------------------------------------
@@ -247,7 +252,8 @@ def test_the_app_is_read_only_and_serves_its_own_assets(cfg: Config) -> None:
     for path in ("/", "/datasets", "/runs", "/evals", "/traffic"):
         page = client.get(path)
         assert page.status_code == 200
-        assert re.findall(r'(?:src|href)="(?:[a-z]+:|//)[^"]*', page.text) == []  # every asset from the app: no CDN
+        # Every asset from the app, no CDN: the only other source is a plot's PNG, inlined as a data: URI.
+        assert re.findall(r'(?:src|href)="(?!data:image/png;base64,)(?:[a-z]+:|//)[^"]*', page.text) == []
         assert client.post(path).status_code == 405  # nothing to post: no action without the serve API key
     assert client.get("/static/app.js").status_code == 200 and client.get("/static/style.css").status_code == 200
     assert client.get("/runs?a=nope").status_code == 404
@@ -255,6 +261,19 @@ def test_the_app_is_read_only_and_serves_its_own_assets(cfg: Config) -> None:
     assert client.get("/evals/../../etc/passwd/report.html").status_code == 404
     run = Registry(cfg).served().run_id
     assert client.get(f"/evals/{run}/report.html").text.startswith("<!DOCTYPE html>")
+
+
+def test_every_plot_of_the_dashboard_and_the_report_is_a_matplotlib_png(cfg: Config) -> None:
+    """One plotting library (tunesmith/plots.py): PNGs inlined as data: URIs, in the pages and in report.html alike."""
+    client = TestClient(create_app(cfg))
+    png = re.compile(r'<img class="plot" alt="[^"<]+" src="data:image/png;base64,[A-Za-z0-9+/=]+">')
+    for path, n in (("/runs", 5), ("/evals", 1), ("/traffic?since=all", 3)):
+        page = client.get(path).text
+        assert len(png.findall(page)) >= n, path
+        assert "<svg" not in page and "<polyline" not in page, path
+    report = (Registry(cfg).served().evaluation.path / "report.html").read_text(encoding="utf-8")
+    assert len(png.findall(report)) >= 2 and "<svg" not in report
+    assert "img-src 'self' data:;" in SECURITY_HEADERS["Content-Security-Policy"]  # the review pages may show them
 
 
 def test_traffic_without_a_request_log_says_so_and_creates_nothing(tmp_path: Path) -> None:

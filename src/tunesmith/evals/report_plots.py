@@ -1,39 +1,25 @@
-"""The report's plots: matplotlib figures rendered to PNG and inlined as data URIs, so the page needs no file
-beside it."""
+"""The report's plots: matplotlib figures rendered to PNG and inlined as data URIs (tunesmith/plots.py), so the page
+needs no file beside it. The dashboard draws the quality-against-cost plot with the same function (`cost_plot`)."""
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
 from tunesmith.evals.metrics import METRICS
-from tunesmith.evals.report_format import esc, latency_p50, metric_label, tokens_per_request
+from tunesmith.evals.report_format import latency_p50, metric_label, tokens_per_request
 from tunesmith.evals.results import EvalResults, Guard
+from tunesmith.plots import PALETTE as _COLORS
+from tunesmith.plots import plain as _plain
+from tunesmith.plots import to_img as _img
 
 _OTHER_BAR_METRICS = 3  # bar chart: the headline metric and this many more
-_COLORS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974")
 
 
 def _is_behaviour(metric: str) -> bool:
     info = METRICS.get(metric)
     return info is not None and info.behaviour
-
-
-def _plain(text: str) -> str:
-    """Keep matplotlib from reading a '$' in an arm name as the start of a formula."""
-    return text.replace("$", r"\$")
-
-
-def _img(fig: Any, alt: str) -> str:
-    buf = io.BytesIO()
-    # No "Software" metadata: the same results give the same bytes, and the page carries no URL.
-    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return f'<img class="plot" alt="{esc(alt)}" src="data:image/png;base64,{data}">'
 
 
 def _bar_chart(results: EvalResults, metrics: Sequence[str], title: str) -> str:
@@ -66,7 +52,7 @@ def _bar_chart(results: EvalResults, metrics: Sequence[str], title: str) -> str:
     return _img(fig, title)
 
 
-def _cost_plot(results: EvalResults) -> str | None:
+def cost_plot(results: EvalResults) -> str | None:
     """Headline metric against tokens per request and median latency: what each point of quality costs."""
     from matplotlib.figure import Figure
 
@@ -98,7 +84,7 @@ def plots(results: EvalResults) -> str:
     images = [_bar_chart(results, quality, "Answer quality (mean and CI)")]
     if behaviour:
         images.append(_bar_chart(results, behaviour, "Refusal behaviour (mean and CI)"))
-    cost = _cost_plot(results)
+    cost = cost_plot(results)
     if cost:
         images.append(cost)
     return "".join(images)

@@ -1,7 +1,8 @@
 """`tunesmith ui`: a local, read-only dashboard over a project's registry, artifacts and request log.
 
-FastAPI (as `serve` uses) with server-rendered Jinja2 templates, plots as inline SVG built on the server (ui/svg.py)
-and one small script for the test-case filter. Every asset is served by the app itself: no CDN, works offline.
+FastAPI (as `serve` uses) with server-rendered Jinja2 templates, plots drawn on the server with matplotlib like the
+report's (ui/plots.py: PNGs inlined as data: URIs) and one small script for the test-case filter. Every asset is
+served by the app itself: no CDN, works offline.
 Autoescaping is on for every template, so text from the data (a training example holding `<script>`) is shown as
 text. Without `--review` the app has no action that changes anything, so it needs no login; it binds to loopback by
 default. `tunesmith ui --review` adds the review pages and their JSON API behind a login (ui/review.py, ui/auth.py).
@@ -27,10 +28,10 @@ from tunesmith.errors import TunesmithError
 from tunesmith.monitor.run import parse_since
 from tunesmith.registry import Registry
 from tunesmith.review import ReviewStore
-from tunesmith.ui import loaders, svg
+from tunesmith.ui import loaders, plots
 from tunesmith.ui.auth import Sessions, Users, users_path
 from tunesmith.ui.review import REVIEW_PAGES, Review, review_router
-from tunesmith.ui.traffic import Traffic, TrafficStore
+from tunesmith.ui.traffic import TrafficStore
 
 HERE = Path(__file__).parent
 PAGES = [
@@ -206,31 +207,17 @@ def _runs(site: _Site) -> APIRouter:
         for ref in (a, b):
             if ref is not None and ref not in by_id:
                 raise HTTPException(404, f"no run {ref}")
-        plots = {r.id: _run_plots(r) for r in views}
+        curves = {r.id: plots.run_plots(r) for r in views}
         pair = None
         if len(views) >= 2:
             ra = by_id[a] if a else views[0]
             rb = by_id[b] if b else next(r for r in views if r.id != ra.id)
             pair = _run_pair(ra, rb)
         return site.page(
-            request, "runs.html", runs=views, plots=plots, pair=pair, check=loaders.check_estimate(site.cfg)
+            request, "runs.html", runs=views, plots=curves, pair=pair, check=loaders.check_estimate(site.cfg)
         )
 
     return router
-
-
-def _run_plots(r: loaders.RunView) -> dict[str, str]:
-    return {
-        "loss": svg.line_chart(
-            f"loss of run {r.id}",
-            {"train": r.curve("loss"), "val": r.curve("eval_loss")},
-            xlabel="step",
-            ylabel="loss",
-        ),
-        "lr": svg.line_chart(
-            f"learning rate of run {r.id}", {"lr": r.curve("learning_rate")}, xlabel="step", ylabel="lr"
-        ),
-    }
 
 
 def _run_pair(ra: loaders.RunView, rb: loaders.RunView) -> dict[str, Any]:
@@ -239,17 +226,7 @@ def _run_pair(ra: loaders.RunView, rb: loaders.RunView) -> dict[str, Any]:
         "a": ra,
         "b": rb,
         "config": loaders.config_diff(ra.train_config, rb.train_config),
-        "loss": svg.line_chart(
-            "loss, both runs",
-            {
-                f"{ra.id} train": ra.curve("loss"),
-                f"{ra.id} val": ra.curve("eval_loss"),
-                f"{rb.id} train": rb.curve("loss"),
-                f"{rb.id} val": rb.curve("eval_loss"),
-            },
-            xlabel="step",
-            ylabel="loss",
-        ),
+        "loss": plots.pair_loss(ra, rb),
     }
 
 
@@ -259,7 +236,7 @@ def _evals(site: _Site) -> APIRouter:
     @router.get("/evals", response_class=HTMLResponse)
     def evals(request: Request) -> HTMLResponse:
         views = loaders.evaluations(site.reg)
-        return site.page(request, "evals.html", evals=views, plots={ev.id: _cost_scatter(ev) for ev in views})
+        return site.page(request, "evals.html", evals=views, plots={ev.id: plots.cost(ev) for ev in views})
 
     @router.get("/evals/{ref}/report.html")
     def report(ref: str) -> FileResponse:
@@ -289,26 +266,6 @@ def _markdown(text: str) -> str:
     return html
 
 
-def _cost_scatter(ev: loaders.EvalView) -> str:
-    """Each arm's tokens per request against its latency: what its quality costs."""
-    points = []
-    for name, arm in ev.results.arms.items():
-        if arm.tokens is None or arm.latency_ms is None:
-            continue
-        cost = "" if arm.cost_per_1k_requests is None else f", ${arm.cost_per_1k_requests:.4f} per 1k requests"
-        points.append(
-            (
-                name,
-                arm.tokens.per_request,
-                arm.latency_ms.p50,
-                f"{name}: {arm.tokens.per_request:.0f} tokens/request, p50 {arm.latency_ms.p50:.0f} ms{cost}",
-            )
-        )
-    return svg.scatter(
-        "tokens per request against latency", points, xlabel="tokens per request", ylabel="p50 latency (ms)"
-    )
-
-
 def _traffic(site: _Site) -> APIRouter:
     router = APIRouter()
 
@@ -325,25 +282,12 @@ def _traffic(site: _Site) -> APIRouter:
             "traffic.html",
             t=t,
             window=window,
-            plots=_traffic_plots(t),
+            plots=plots.traffic_plots(t),
             drift=loaders.drift(site.cfg),
             monitor=site.cfg.monitor,
         )
 
     return router
-
-
-def _traffic_plots(t: Traffic) -> dict[str, str]:
-    return {
-        "requests": svg.bars(f"requests per {t.bucket}", [(k, n) for k, n, _ in t.buckets], ylabel="requests"),
-        "latency": svg.line_chart(
-            f"mean latency per {t.bucket}",
-            {"mean latency": [(float(i), lat) for i, (_, _, lat) in enumerate(t.buckets)]},
-            xlabel=f"{t.bucket} (index)",
-            ylabel="ms",
-        ),
-        "ratings": svg.bars("feedback ratings", [(_num(k, 1), n) for k, n in t.ratings], ylabel="count"),
-    }
 
 
 def serve_ui(cfg: Config, host: str | None = None, port: int | None = None, *, review: bool = False) -> None:
