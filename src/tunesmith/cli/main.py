@@ -65,6 +65,7 @@ def _register() -> None:
         inspect,
         model,
         pipeline,
+        review,
         runs,
         serve,
         train,
@@ -87,6 +88,7 @@ def _register() -> None:
     app.add_typer(serve.monitor_app, name="monitor")
     app.add_typer(runs.app, name="runs")
     app.add_typer(ui.app, name="ui")
+    app.add_typer(review.app, name="review")
 
 
 _register()

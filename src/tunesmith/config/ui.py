@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from tunesmith.config.base import Section
+from tunesmith.config.base import Arm, Section
 
 
 class UiConfig(Section):
@@ -17,4 +17,9 @@ class UiConfig(Section):
     )
     session_hours: float = Field(
         12, gt=0, description="`tunesmith ui --review`: a login lasts this long, then the reviewer logs in again."
+    )
+    ab_pairs: list[tuple[Arm, Arm]] = Field(
+        default_factory=list,
+        description="Blind A/B: the pairs of arms people compare, e.g. [[fine_tuned, rag], [fine_tuned, base]]; "
+        "unset: the fine-tune against every other arm of the latest evaluation.",
     )

@@ -276,6 +276,29 @@ class JudgeSummary(_Strict):
     dimensions: dict[str, JudgeDimension]
 
 
+class HumanPair(_Strict):
+    """Blind A/B judgments of one pair of arms: each arm's preference rate (won 1, tie 0.5, lost 0; the reviewers of
+    a question averaged) with a 95% bootstrap CI over the questions."""
+
+    arms: tuple[str, str]
+    items: int = Field(description="questions judged")
+    judgments: int
+    reviewers: int
+    wins: dict[str, int] = Field(description="judgments each arm won")
+    ties: int
+    win_rate: dict[str, Number]
+    ci: dict[str, Interval]
+
+
+class HumanPreference(_Strict):
+    """What people preferred in blind A/B (artifacts/review/ab.jsonl), per pair of arms."""
+
+    pairs: list[HumanPair]
+    judgments: int = Field(description="judgments of answers this evaluation holds")
+    stale: int = Field(description="judgments of answers it no longer holds (left out)")
+    reviewers: int
+
+
 class GateResult(_Strict):
     gate: str
     passed: bool
@@ -305,6 +328,7 @@ class EvalResults(_Strict):
     preference: Preference | None = Field(None, description="when the fine-tuned run is a DPO run")
     guard: Guard | None = Field(None, description="when the guarded arm ran")
     rag: RagCorpus | None = Field(None, description="when a rag arm ran: what it retrieved from")
+    human_preference: HumanPreference | None = Field(None, description="when people made blind A/B judgments")
     gates: list[GateResult]
 
     @classmethod

@@ -25,6 +25,7 @@ from tunesmith.config.gates import parse_gate
 from tunesmith.data.stage import ensure_dataset
 from tunesmith.errors import ConfigError, DataError
 from tunesmith.evals import metrics as M
+from tunesmith.evals.ab import human_preference_of
 from tunesmith.evals.arms import (
     BASE_MODEL_ARMS,
     FINE_TUNED_ARMS,
@@ -446,6 +447,8 @@ def evaluate(
         results.guard = guard
     if prompts.rag is not None:
         results.rag = RagCorpus.model_validate(prompts.rag.to_json())
+    if (human := human_preference_of(cfg, results)) is not None:  # blind A/B judgments of these answers
+        results.human_preference = human
     results.gates = [check_gate(g, results) for g in [*ec.gates, *(gates or [])]]
     labels = _human_labels_path(cfg)
     inputs = [test_path, dataset_dir / "train.jsonl", *([labels] if labels else [])]

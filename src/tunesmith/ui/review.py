@@ -7,6 +7,7 @@ The JSON API, which the pages use and scripts can too:
 - `GET /api/review/queue`: {items: [{id, kind, messages, tags, source, meta, ...}], errors}; any logged-in user.
 - `POST /api/review/{item_id}` {decision: approve|edit|reject, content, note}: a reviewer or an admin.
 - `GET /api/review/audit` (JSON, newest first) and `GET /api/review/audit.jsonl` (the log as it is on disk).
+- `GET /api/ab/next`, `POST /api/ab/{item_id}`: blind A/B of two arms' answers (ui/ab.py).
 
 Every request without a session gets 401; every write without the session's `X-CSRF-Token` header, or from a
 viewer, gets 403. Without `--review` none of this exists and the dashboard stays read-only.
@@ -23,9 +24,10 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from tunesmith.review import ReviewError, ReviewStore, load_queue
+from tunesmith.ui.ab import AB_PAGE, ab_router
 from tunesmith.ui.auth import COOKIE, WRITERS, Session, Sessions, Users, csrf_ok
 
-REVIEW_PAGES = [("/review", "Review"), ("/review/audit", "Audit")]
+REVIEW_PAGES = [("/review", "Review"), ("/review/audit", "Audit"), AB_PAGE]
 # The review pages are the only ones that take input: no framing, and scripts only from the app itself.
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -98,6 +100,7 @@ def review_router(review: Review, cfg: Any, page: Callable[..., HTMLResponse]) -
     router = APIRouter()
     router.include_router(_auth_routes(review))
     router.include_router(_queue_routes(review, cfg))
+    router.include_router(ab_router(review, cfg, page, _secure))  # blind A/B (ui/ab.py)
 
     @router.get("/review", response_class=HTMLResponse)
     def review_page(request: Request) -> Response:
