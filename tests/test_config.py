@@ -162,6 +162,7 @@ NOT_COPIES = {
     ("data/pii.py", "LOCAL_PHONE_SCORE"): "Presidio's base score of a context-less local number, not a warm-up ratio",
     ("evals/verdict.py", "ABSTENTION_FLOOR"): "the abstention below which the verdict advises more refusals",
     ("ui/review.py", "max_length"): "the longest password the login accepts, not a sequence length",
+    ("plots.py", "width"): "the share of a bar group's slot the bars fill, not a split or a threshold",
     ("init.py", "min_gain"): "the ROUGE-L gain `tunesmith init` asks of the fine-tune, not a warm-up ratio",
 }
 
