@@ -196,3 +196,24 @@ def test_passage_is_the_published_shape() -> None:
     with pytest.raises(AttributeError):
         p.text = "changed"  # type: ignore[misc]
     assert Hit(p, 0.5).score == 0.5
+
+
+def test_names_the_dataset_kept_as_the_organisations_are_kept_in_its_documents(tmp_path: Path) -> None:
+    """The demo's handbook lost "Lumen" and "Visa" to <PERSON> (233 redactions, none of them personal) while the
+    prepared conversations kept them as the company's names: documents follow prepare's recorded decision."""
+    (tmp_path / "d").mkdir()
+    example = Path(__file__).parents[2] / "examples" / "support-desk" / "docs"
+    for name in ("thermostat-schedules.md", "payment-methods.html"):
+        (tmp_path / "d" / name).write_bytes((example / name).read_bytes())
+    cfg = load_config(handbook.project(tmp_path, ["d"], pii="redact"))
+    before = (build_index(cfg) / "passages.jsonl").read_text()
+    assert "<PERSON>" in before  # the analyzer alone takes the company's and the card's names for people's
+    dataset = tmp_path / "artifacts" / "dataset"
+    dataset.mkdir(parents=True)
+    decision = {"policy": "redact", "allow": [], "kept_names": ["Lumen", "Visa", "Mastercard"]}
+    (dataset / "manifest.json").write_text(json.dumps({"pii": decision}))
+    assert stale_reason(cfg) is not None  # the recorded decision is part of the index's fingerprint
+    after = ensure_index(cfg).passages
+    texts = " ".join(f"{p.locator} {p.text}" for p in after)
+    assert "Lumen Thermostat" in texts and "Visa" in texts and "Mastercard" in texts
+    assert texts.count("<PERSON>") < before.count("<PERSON>")  # others the analyzer mistakes ("Promo") stay found

@@ -188,6 +188,21 @@ def decision(cfg: DataConfig, kept_names: list[str]) -> dict[str, Any]:
     }
 
 
+def recorded_allow(dataset_dir: Path) -> list[str] | None:
+    """What prepare's recorded decision (the manifest's `pii`) lets through: the values it allowed and the PERSON
+    values it kept as the deployer's names, counted over all the data. None when the dataset records no redaction
+    (pii off, no dataset yet, or one written before the decision was recorded).
+
+    Every later reader of personal data applies this instead of re-deciding on its own subset: the vendor upload
+    (where a kept name recurs less in one split), and the document index (where "Lumen" recurs in a handbook's
+    passages less than in the conversations, and was redacted as a <PERSON> in the passages RAG reads)."""
+    manifest = dataset_dir / "manifest.json"
+    recorded = json.loads(manifest.read_text(encoding="utf-8")).get("pii") if manifest.exists() else None
+    if not isinstance(recorded, dict) or recorded.get("policy") not in ("redact", "pseudonymize"):
+        return None
+    return sorted({*recorded.get("allow", []), *recorded.get("kept_names", [])})
+
+
 def _assert_no_raw(records: list[dict[str, Any]], raw_values: list[str]) -> None:
     """The promise of the PII policy, checked on what will be written rather than trusted. A value counts as
     present as a whole word, as the sweep replaces it ("Lumen" in "lumenhome.example" is not the name)."""

@@ -4,7 +4,9 @@ Each document is redacted on its own, as the dataset is redacted as a whole: a v
 is swept from all of its passages, and a PERSON name that recurs across 10 or more of its passages is kept as the
 organisation's or the product's name (data.keep_recurring_names). Redacting per document is what lets a rebuild
 reuse an unchanged file's passages; a value found in one document is therefore not swept from another (list such
-values under data.pii_allow, or they are found in each document where the analyzer sees them). With
+values under data.pii_allow, or they are found in each document where the analyzer sees them). What the prepared
+dataset decided is not personal data (its manifest's `pii`: data.pii_allow and the names it kept as the
+organisation's over all the conversations) holds in the documents too. With
 `pseudonymize`, the key is the dataset's (`.tunesmith/pii.key`), and the numbering (<PERSON_1>) is per document.
 """
 
@@ -13,10 +15,19 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from tunesmith.config import Config
+from tunesmith.config import Config, DataConfig
 from tunesmith.docs.passages import Passage
 
 FIELDS = ("locator", "text")  # the passage's texts that are scanned: a heading can name a person too
+
+
+def document_policy(cfg: Config) -> DataConfig:
+    """data.pii with prepare's recorded decision added: the values the dataset allowed and the names it kept as the
+    organisation's (counted over all the conversations) are not personal data in its documents either."""
+    from tunesmith.data.redact import recorded_allow
+
+    recorded = recorded_allow(cfg.stage_dir("dataset")) or []
+    return cfg.data.model_copy(update={"pii_allow": sorted({*cfg.data.pii_allow, *recorded})})
 
 
 def redact_passages(
@@ -34,7 +45,7 @@ def redact_passages(
         }
         for p in passages
     ]
-    log, _, _ = redact(records, cfg.data, key)
+    log, _, _ = redact(records, document_policy(cfg), key)
     out = [
         replace(p, locator=r["messages"][0]["content"], text=r["messages"][1]["content"])
         for p, r in zip(passages, records, strict=True)

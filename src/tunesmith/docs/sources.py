@@ -126,11 +126,15 @@ def _version(name: str) -> str | None:
 
 def fingerprint(cfg: Config) -> str:
     """A hash of everything besides a file's bytes that decides its passages and vectors: the docs settings, the PII
-    policy, the parsers' versions, the embedding model. An index built with another fingerprint is rebuilt whole."""
+    policy and the prepared dataset's recorded decision, the parsers' versions, the embedding model. An index built
+    with another fingerprint is rebuilt whole."""
+    from tunesmith.data.redact import recorded_allow
+
     settings: dict[str, Any] = {
         "reader": READER_VERSION,
         "docs": cfg.docs.model_dump(mode="json", exclude={"paths"}),
         "pii": cfg.data.model_dump(mode="json", include={"pii", "pii_entities", "pii_allow", "keep_recurring_names"}),
+        "dataset_pii": recorded_allow(cfg.stage_dir("dataset")),  # the prepared dataset's decision, docs/privacy.py
         "embedding": EMBEDDING_MODEL,
         "parsers": {name: _version(name) for name in PARSERS},
     }

@@ -227,11 +227,12 @@ def recorded_decision(data: DataConfig, dataset_dir: Path) -> DataConfig:
     as the deployer's names (counted over all the data, recorded in the manifest's `pii`) are allowed, and nothing
     is re-decided on the split sent, where a kept name recurs less and would count as a customer's. A dataset that
     records no redaction (pii off, or written before the decision was recorded) is judged as `data check` does."""
-    manifest = dataset_dir / "manifest.json"
-    recorded = json.loads(manifest.read_text()).get("pii") if manifest.exists() else None
-    if not isinstance(recorded, dict) or recorded.get("policy") not in ("redact", "pseudonymize"):
+    from tunesmith.data.redact import recorded_allow
+
+    recorded = recorded_allow(dataset_dir)
+    if recorded is None:
         return data
-    allow = sorted({*data.pii_allow, *recorded.get("allow", []), *recorded.get("kept_names", [])})
+    allow = sorted({*data.pii_allow, *recorded})
     return data.model_copy(update={"pii_allow": allow, "keep_recurring_names": False})
 
 
