@@ -5,32 +5,15 @@
   const page = document.getElementById("ab");
   if (!page) return;
   const $ = (id) => document.getElementById(id);
-  let csrf = null;
   let role = null;
   let current = null;
 
-  async function api(method, url, body) {
-    const headers = { Accept: "application/json" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    if (method !== "GET" && csrf) headers["X-CSRF-Token"] = csrf;
-    const r = await fetch(url, {
-      method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    let data = null;
-    try { data = await r.json(); } catch (e) { data = null; }
-    return { ok: r.ok, status: r.status, data };
-  }
-
-  function detail(res) {
-    const d = res.data && res.data.detail;
-    if (!d) return "HTTP " + res.status;
-    return typeof d === "string" ? d : JSON.stringify(d);
-  }
+  const { state, api, detail } = window.tunesmithApi;
 
   async function start() {
     const me = await api("GET", "/api/me");
     if (!me.ok) { $("ab-login").classList.remove("hidden"); return; }
-    csrf = me.data.csrf_token;
+    state.csrf = me.data.csrf_token;
     role = me.data.role;
     $("ab-me").textContent = me.data.name;
     $("ab-role").textContent = role;

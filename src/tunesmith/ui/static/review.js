@@ -5,7 +5,6 @@
   if (!page) return;
   const $ = (id) => document.getElementById(id);
   const DONE = { approve: "approved", edit: "edited and approved", reject: "rejected" };
-  let csrf = null;
   let role = null;
   let items = [];
   let selected = 0;
@@ -17,23 +16,7 @@
     return e;
   }
 
-  async function api(method, url, body) {
-    const headers = { Accept: "application/json" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    if (method !== "GET" && csrf) headers["X-CSRF-Token"] = csrf;
-    const r = await fetch(url, {
-      method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    let data = null;
-    try { data = await r.json(); } catch (e) { data = null; }
-    return { ok: r.ok, status: r.status, data };
-  }
-
-  function detail(res) {
-    const d = res.data && res.data.detail;
-    if (!d) return "HTTP " + res.status;
-    return typeof d === "string" ? d : JSON.stringify(d);
-  }
+  const { state, api, detail } = window.tunesmithApi;
 
   function showLogin() {
     $("login").classList.remove("hidden");
@@ -43,7 +26,7 @@
   async function start() {
     const me = await api("GET", "/api/me");
     if (!me.ok) { showLogin(); return; }
-    csrf = me.data.csrf_token;
+    state.csrf = me.data.csrf_token;
     role = me.data.role;
     $("me").textContent = me.data.name;
     $("my-role").textContent = role;
@@ -139,7 +122,7 @@
 
   $("logout").addEventListener("click", async () => {
     await api("POST", "/api/logout", {});
-    csrf = null;
+    state.csrf = null;
     showLogin();
   });
 
