@@ -35,8 +35,9 @@ def test_relative_sqlite_paths_belong_to_the_project(tmp_path):
     assert resolve_url("postgresql+psycopg://u@h/db", tmp_path) == "postgresql+psycopg://u@h/db"
 
 
-def test_a_log_from_before_the_scope_guard_upgrades_in_place(tmp_path):
-    """A database at migration 0001 (no `guarded` column) keeps its rows, which read as not guarded."""
+def _log_at_revision(tmp_path, revision: str, last_columns: str) -> str:
+    """A SQLite log migrated only up to `revision`, holding one row 'old-1' whose last columns are `last_columns`
+    (finish_reason onwards): a database an older tunesmith wrote."""
     import sqlalchemy as sa
     from alembic import command
     from alembic.config import Config as AlembicConfig
@@ -49,14 +50,20 @@ def test_a_log_from_before_the_scope_guard_upgrades_in_place(tmp_path):
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0001")
+        command.upgrade(cfg, revision)
         conn.execute(
             sa.text(
                 "INSERT INTO requests VALUES ('old-1', '2026-01-01 00:00:00', 'chat', 'base', '[]', 'hi',"
-                " '[\"hello\"]', 1, 1, 1.0, 'stop', 0)"
+                f" '[\"hello\"]', 1, 1, 1.0, {last_columns})"
             )
         )
     engine.dispose()
+    return url
+
+
+def test_a_log_from_before_the_scope_guard_upgrades_in_place(tmp_path):
+    """A database at migration 0001 (no `guarded` column) keeps its rows, which read as not guarded."""
+    url = _log_at_revision(tmp_path, "0001", "'stop', 0")
     log = RequestLog(url, redact=False)
     log.record(
         id="new-1",
@@ -78,25 +85,8 @@ def test_a_log_from_before_retrieval_upgrades_in_place(tmp_path):
     """A database at migration 0002 (no `sources` column) keeps its rows, which read as answered without retrieval;
     a new row keeps which passages its answer was given, without their text (that is in the document index)."""
     import sqlalchemy as sa
-    from alembic import command
-    from alembic.config import Config as AlembicConfig
 
-    from tunesmith.serve.log import MIGRATIONS
-
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    engine = sa.create_engine(url)
-    cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0002")
-        conn.execute(
-            sa.text(
-                "INSERT INTO requests VALUES ('old-1', '2026-01-01 00:00:00', 'chat', 'base', '[]', 'hi',"
-                " '[\"hello\"]', 1, 1, 1.0, 'stop', 0, 1)"
-            )
-        )
-    engine.dispose()
+    url = _log_at_revision(tmp_path, "0002", "'stop', 0, 1")
     log = RequestLog(url, redact=False)
     passage = {"source": "kb/returns.pdf", "locator": "p. 2", "text": "Refunds take 5 days.", "score": 0.032}
     log.record(
