@@ -12,6 +12,7 @@ from tunesmith.config.eval import EndpointConfig, EvalConfig, JudgeConfig, Price
 from tunesmith.config.fields import literal_choices, nearest
 from tunesmith.config.fields import model_in as _model_in
 from tunesmith.config.gates import Gate, MetricRef, parse_gate
+from tunesmith.config.generate import GenerateConfig, TeacherConfig
 from tunesmith.config.loader import (
     EXCERPT_CHARS,
     MAX_ALIASES,
@@ -52,6 +53,7 @@ __all__ = [
     "EndpointConfig",
     "EvalConfig",
     "Gate",
+    "GenerateConfig",
     "JudgeConfig",
     "LoraConfig",
     "MetricRef",
@@ -64,6 +66,7 @@ __all__ = [
     "Section",
     "ServeConfig",
     "SplitConfig",
+    "TeacherConfig",
     "TinyModelConfig",
     "TrainConfig",
     "UiConfig",

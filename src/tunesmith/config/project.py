@@ -11,6 +11,7 @@ from tunesmith.config.base import RuleError, Section
 from tunesmith.config.data import DataConfig
 from tunesmith.config.docs import DocsConfig
 from tunesmith.config.eval import EvalConfig
+from tunesmith.config.generate import GenerateConfig
 from tunesmith.config.model import ModelConfig
 from tunesmith.config.monitor import MonitorConfig
 from tunesmith.config.serve import ServeConfig
@@ -35,6 +36,7 @@ class Config(Section):
     project: ProjectConfig = Field(default_factory=ProjectConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     docs: DocsConfig = Field(default_factory=DocsConfig)
+    generate: GenerateConfig = Field(default_factory=GenerateConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
