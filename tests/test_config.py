@@ -164,6 +164,9 @@ NOT_COPIES = {
     ("ui/review.py", "max_length"): "the longest password the login accepts, not a sequence length",
     ("plots.py", "width"): "the share of a bar group's slot the bars fill, not a split or a threshold",
     ("init.py", "min_gain"): "the ROUGE-L gain `tunesmith init` asks of the fine-tune, not a warm-up ratio",
+    ("data/near_domain.py", "limit"): "word overlap at which a generated question is too close, not a language score",
+    ("data/split.py", "MAX_TEST_SHARE_OF_TAG"): "the share of a tag test may take, not a language score",
+    ("monitor/report.py", "width"): "a bar's width in the topic plot, not a language score",
 }
 
 

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tunesmith.cli.options import choice, config_option
-from tunesmith.config import DataConfig, TrainConfig
+from tunesmith.config import DataConfig, EvalConfig, TrainConfig
 from tunesmith.errors import EXIT_FINDINGS, ConfigError, ModelError
 
 app = typer.Typer(help="Check, prepare, compare and export datasets.", no_args_is_help=True)
@@ -33,6 +33,16 @@ ModelOpt = Annotated[str | None, typer.Option("--model", help="Tokenizer (Hub id
 EntitiesOpt = Annotated[str | None, config_option("pii_entities", "--pii-entities", metavar="ENTITY,...")]
 AllowOpt = Annotated[list[str] | None, config_option("pii_allow", "--pii-allow", metavar="VALUE")]  # repeatable
 MaxSeqLenOpt = Annotated[int | None, config_option("max_seq_len", "--max-seq-len", section=TrainConfig)]
+LanguageCheckOpt = Annotated[
+    str | None, config_option("language_check", "--language-check", metavar="offensive,blocklist|none")
+]
+LanguageThresholdOpt = Annotated[float | None, config_option("language_threshold", "--language-threshold")]
+SentenceThresholdOpt = Annotated[
+    float | None, config_option("language_sentence_threshold", "--language-sentence-threshold")
+]
+BlocklistOpt = Annotated[  # repeatable
+    list[str] | None, config_option("blocklist", "--blocklist", section=EvalConfig, metavar="PHRASE")
+]
 NearDupOpt = Annotated[float | None, config_option("near_dup_threshold", "--near-dup-threshold")]
 TestFilesOpt = Annotated[list[Path] | None, config_option("test_paths", "--test-file", metavar="FILE")]  # repeatable
 ValFilesOpt = Annotated[list[Path] | None, config_option("val_paths", "--val-file", metavar="FILE")]
@@ -131,6 +141,16 @@ def _columns(value: str | None) -> dict[str, str] | None:
 
 def _entities(value: str | None) -> list[str] | None:
     return [e.strip() for e in value.split(",") if e.strip()] if value else None
+
+
+def _language(check: str | None, threshold: float | None, sentence_threshold: float | None) -> dict[str, Any]:
+    """The problematic_language options that check and prepare both take; `--language-check none` turns it off."""
+    categories = None if check is None else [c.strip() for c in check.split(",") if c.strip() not in ("", "none")]
+    return {
+        "language_check": categories,
+        "language_threshold": threshold,
+        "language_sentence_threshold": sentence_threshold,
+    }
 
 
 def _shared(
@@ -250,6 +270,11 @@ def check(
     test_paths: TestFilesOpt = None,
     val_paths: ValFilesOpt = None,
     against: AgainstOpt = None,
+    blocklist: BlocklistOpt = None,
+    language_check: LanguageCheckOpt = None,
+    language_threshold: LanguageThresholdOpt = None,
+    language_sentence_threshold: SentenceThresholdOpt = None,
+    language_severity: Annotated[str | None, config_option("language_severity", "--language-severity")] = None,
     overrides: DataSetOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     report: Annotated[Path | None, typer.Option("--report", help="Write every finding to an HTML file.")] = None,
@@ -262,6 +287,7 @@ def check(
       tunesmith data check data/support.jsonl --pii-allow 1-800-555-0199 --report findings.html
       tunesmith data check data/pairs.jsonl --against artifacts/dataset
       tunesmith data check data/support.jsonl --test-file data/reviewed-test.jsonl
+      tunesmith data check data/support.jsonl --blocklist "guaranteed returns" --set data.language_threshold=0.5
     """
     from tunesmith.data.check import check_files
     from tunesmith.data.report import write_html
@@ -271,6 +297,8 @@ def check(
         overrides,
         pii_name_sample=pii_name_sample,
         embedding_sample=embedding_sample,
+        language_severity=language_severity,
+        **_language(language_check, language_threshold, language_sentence_threshold),
         **_shared(
             format, pii_entities, pii_allow, keep_recurring_names, near_dup_threshold, columns, test_paths, val_paths
         ),
@@ -283,6 +311,7 @@ def check(
         diversity=not no_embeddings,
         pii_scan=not no_pii,
         test=against,
+        blocklist=blocklist or (),
     )
     if as_json:
         typer.echo(json.dumps(result.to_json(), ensure_ascii=False))
@@ -317,6 +346,11 @@ def prepare(
     refusals: Annotated[str | None, config_option("refusals", "--refusals")] = None,
     duplicate_ids: Annotated[str | None, config_option("duplicate_ids", "--duplicate-ids")] = None,
     allow_unreviewed: Annotated[bool | None, config_option("allow_unreviewed", "--allow-unreviewed")] = None,
+    problematic_language: Annotated[str | None, config_option("problematic_language", "--problematic-language")] = None,
+    blocklist: BlocklistOpt = None,
+    language_check: LanguageCheckOpt = None,
+    language_threshold: LanguageThresholdOpt = None,
+    language_sentence_threshold: SentenceThresholdOpt = None,
     columns: ColumnsOpt = None,
     parent: Annotated[
         Path | None,
@@ -361,7 +395,9 @@ def prepare(
         refusals=refusals,
         duplicate_ids=duplicate_ids,
         allow_unreviewed=allow_unreviewed,
+        problematic_language=problematic_language,
         split=_shares(split),
+        **_language(language_check, language_threshold, language_sentence_threshold),
         **_shared(
             format, pii_entities, pii_allow, keep_recurring_names, near_dup_threshold, columns, test_paths, val_paths
         ),
@@ -377,6 +413,7 @@ def prepare(
         parent=parent,
         against=against,
         overwrite=overwrite,
+        blocklist=blocklist or (),
     )
     render_prepare(result, out, as_json=as_json)
 

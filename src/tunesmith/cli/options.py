@@ -10,7 +10,9 @@ from typing import Any
 import typer
 from pydantic import BaseModel
 
-from tunesmith.config import DataConfig, TrainConfig, literal_choices, nearest
+from tunesmith.config import DataConfig, EvalConfig, TrainConfig, literal_choices, nearest
+
+SECTIONS: dict[type[BaseModel], str] = {DataConfig: "data", TrainConfig: "train", EvalConfig: "eval"}
 
 
 def choice(*values: str) -> Callable[[str | None], str | None]:
@@ -29,11 +31,11 @@ def choice(*values: str) -> Callable[[str | None], str | None]:
 def config_option(
     name: str, *flags: str, section: type[BaseModel] = DataConfig, shown: Any = None, **extra: Any
 ) -> Any:
-    """The typer option of a key of the data or train section, made from its pydantic field: the help is the field's
-    description, a closed set of names is checked against its Literal, and the default is None, which means "the
-    section's value", so that no default is declared twice. `shown` renders the default for the help."""
+    """The typer option of a key of the data, train or eval section, made from its pydantic field: the help is the
+    field's description, a closed set of names is checked against its Literal, and the default is None, which means
+    "the section's value", so that no default is declared twice. `shown` renders the default for the help."""
     field = section.model_fields[name]
-    key = f"{'train' if section is TrainConfig else 'data'}.{name}"
+    key = f"{SECTIONS[section]}.{name}"
     choices = literal_choices(field.annotation)
     default = field.get_default(call_default_factory=True)
     shown = "unset" if default is None else shown(default) if shown else json.dumps(default)

@@ -9,6 +9,9 @@ from pydantic import Field, field_validator, model_validator
 from tunesmith.config.base import Section
 from tunesmith.records import Format
 
+# The categories of the problematic_language finding (data.language_check).
+LanguageCategory = Literal["offensive", "blocklist"]
+
 
 class SplitConfig(Section):
     train: float = Field(0.8, ge=0, le=1, description="Share of examples in train.jsonl.")
@@ -101,6 +104,34 @@ class DataConfig(Section):
         description="check: look for names in at most this many distinct messages (seeded sample); 0 or null: all.",
     )
     embedding_sample: int = Field(1000, ge=2, description="check: prompts embedded for the diversity spread.")
+    language_check: list[LanguageCategory] = Field(
+        default_factory=lambda: list[LanguageCategory](["offensive", "blocklist"]),
+        description="check: what the problematic_language finding looks for in the assistant answers (the chosen "
+        "ones of preference pairs): offensive, abusive, hateful or profane language by the alt-profanity-check "
+        "classifier (shipped in its wheel, offline); blocklist, a phrase of eval.blocklist. []: off.",
+    )
+    language_threshold: float = Field(
+        0.4,
+        gt=0,
+        lt=1,
+        description="check: the offensive classifier's probability of a whole answer from which it is flagged "
+        "(docs/data.md: precision and recall by threshold).",
+    )
+    language_sentence_threshold: float = Field(
+        0.6,
+        gt=0,
+        lt=1,
+        description="check: the same for any one sentence of an answer of several; higher, since a sentence alone "
+        "gives the classifier fewer words and one charged word ('stolen', 'fraud') weighs more.",
+    )
+    language_severity: Literal["warning", "error"] = Field(
+        "warning", description="check: the severity of problematic_language; error makes `data check` exit 1."
+    )
+    problematic_language: Literal["drop", "keep"] = Field(
+        "drop",
+        description="prepare: drop the examples flagged problematic_language, or keep them and train on them; the "
+        "dataset card counts them either way.",
+    )
 
     @field_validator("pii", "dedup", mode="before")
     @classmethod

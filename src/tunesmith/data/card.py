@@ -29,11 +29,23 @@ def _removals(counts: dict[str, Any], cfg: DataConfig, max_seq_len: int) -> list
         "in_parent": "duplicates, near duplicates or conflicts of a parent example (the parent's is kept)",
         "in_test_paths": "duplicates, near duplicates or conflicts of an example of data.test_paths (held out)",
         "in_val_paths": "duplicates, near duplicates or conflicts of an example of data.val_paths (held out)",
+        "problematic_language": "answers with offensive or blocklisted language (data.problematic_language: drop)",
     }
     lines = [f"| {reasons[k]} | {v} |" for k, v in counts["dropped"].items()]
     if counts.get("truncated"):
         lines.append(f"\n{counts['truncated']} example(s) were truncated to {max_seq_len} tokens.")
-    return lines
+    return lines + _kept_language(counts, cfg)
+
+
+def _kept_language(counts: dict[str, Any], cfg: DataConfig) -> list[str]:
+    """The examples flagged problematic_language that were trained on (data.problematic_language: keep)."""
+    flagged = counts.get("problematic_language", 0)
+    if not flagged or cfg.problematic_language != "keep":
+        return []
+    return [
+        f"\n{flagged} example(s) whose answers hold offensive or blocklisted language were **kept** and trained on "
+        "(data.problematic_language: keep); `tunesmith data check` lists them."
+    ]
 
 
 def _personal_data(cfg: DataConfig, pii_counts: Counter[str]) -> list[str]:
@@ -144,6 +156,7 @@ def pair_card(counts: dict[str, Any], cfg: DataConfig, seed: int, digest: str, s
         "| reason | pairs |",
         "|---|---|",
         *[f"| {k} | {v} |" for k, v in counts["dropped"].items()],
+        *_kept_language(counts, cfg),
         "",
         f"PII policy: **{cfg.pii}**; replaced: {counts['redacted'] or 'none'} (`redactions.jsonl` lists every "
         "replacement, never the value).",

@@ -27,6 +27,7 @@ DROP_REASONS = (
     "in_parent",
     "in_test_paths",
     "in_val_paths",
+    "problematic_language",
 )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from tunesmith.artifacts import check_output
 from tunesmith.config import DataConfig, TrainConfig, default_of
-from tunesmith.data import stats
+from tunesmith.data import language, stats
 from tunesmith.data.kinds import DataKind, kind_for
 from tunesmith.data.redact import load_key
 from tunesmith.data.store import (
@@ -33,6 +33,23 @@ from tunesmith.errors import DataError
 __all__ = ["PrepareResult", "prepare_dataset", "read_prepared"]
 
 
+def _problematic(
+    kind: DataKind, items: list[dict[str, Any]], drop: dict[int, str], cfg: DataConfig, blocklist: Sequence[str]
+) -> int:
+    """Flag the examples with problematic language; drop them (reason `problematic_language`) unless
+    data.problematic_language is keep, which the warnings, and so the card, say. Returns how many were flagged."""
+    flagged = [f.index for f in language.flag(items, cfg, blocklist)]
+    if cfg.problematic_language == "drop":
+        for i in flagged:  # the reason that counts: a copy of an insult is dropped for the insult
+            drop[i] = "problematic_language"
+    elif flagged:
+        kind.warnings.append(
+            f"kept {len(flagged)} example(s) whose answers hold problematic language (offensive or blocklisted; "
+            "`tunesmith data check` lists them), as data.problematic_language: keep says: the model trains on them"
+        )
+    return len(flagged)
+
+
 def _prepare(
     kind: DataKind,
     paths: Sequence[str | Path],
@@ -43,6 +60,7 @@ def _prepare(
     seed: int,
     tokenizer: Any,
     overwrite: bool,
+    blocklist: Sequence[str],
 ) -> PrepareResult:
     """Prepare `paths`, items of `kind`, into `out_dir` (see `prepare_dataset`), pseudonymising with `key`."""
     # Fail before the work: a --parent is the version being replaced, but the data files must survive.
@@ -57,6 +75,7 @@ def _prepare(
     settle_ids(items, cfg.duplicate_ids)  # before anything keys on the ids
     kind.warnings += repaired_warning(loaded.repaired)
     drop = kind.plan_drops(items)
+    flagged = _problematic(kind, items, drop, cfg, blocklist)
     if cfg.pii == "pseudonymize":
         key.key, key.new = load_key(key.path, out_dir)
     kept = [i for i in range(len(items)) if i not in drop]
@@ -64,7 +83,7 @@ def _prepare(
     counter = stats.TokenCounter(tokenizer)
     kind.fit_lengths(items, kept, counter, max_seq_len)
     rows = kind.split(items, seed)
-    counts = kind.counts(loaded, rows, pii_counts)
+    counts = {**kind.counts(loaded, rows, pii_counts), "problematic_language": flagged}
     extra = kind.extra(loaded.formats)
     digest = write_dataset(
         out_dir,
@@ -93,6 +112,7 @@ def prepare_dataset(
     parent: str | Path | None = None,
     against: str | Path | None = None,
     overwrite: bool = False,
+    blocklist: Sequence[str] = (),
 ) -> PrepareResult:
     """Write train/val/test.jsonl, manifest.json, README.md and redactions.jsonl into `out_dir`, atomically.
 
@@ -117,6 +137,10 @@ def prepare_dataset(
     contradicting pairs are dropped as `cfg.dedup` and `cfg.conflicts` say, a pair over `max_seq_len` on either side
     is dropped (never truncated), and `against` (a prepared dataset or a test.jsonl) drops the pairs whose prompt is
     in that test split (`leakage`). With a `parent`, a new pair whose prompt the parent has joins its split.
+
+    An example whose answers hold problematic language (the check's `problematic_language`: the offensive-language
+    classifier, and the phrases of `blocklist`, eval.blocklist) is dropped or kept as `cfg.problematic_language`
+    says; the counts and the card give how many were flagged.
     """
     hint = "prepare the pairs with --against DATASET to keep a test split's prompts out"
     kind = kind_for(paths, cfg, hint=hint, against=against, parent=parent)
@@ -125,4 +149,4 @@ def prepare_dataset(
     out_dir = Path(out_dir)
     key = PiiKey(Path(pii_key_file) if pii_key_file else out_dir.with_name(out_dir.name + ".pii-key"))
     length = default_of(TrainConfig, "max_seq_len") if max_seq_len is None else max_seq_len
-    return _prepare(kind, paths, out_dir, cfg, key, length, seed, tokenizer, overwrite)
+    return _prepare(kind, paths, out_dir, cfg, key, length, seed, tokenizer, overwrite, blocklist)

@@ -42,14 +42,24 @@ def run_check(cfg: Config, console: Console) -> Any:
     started = datetime.now(UTC)
     paths = _data_paths(cfg)
     with status(console, "checking the data (format, duplicates, conflicts, PII, statistics)..."):
-        report = check_files(paths, cfg.data_section(), max_seq_len=cfg.train.max_seq_len, tokenizer=tokenizer)
+        report = check_files(
+            paths,
+            cfg.data_section(),
+            max_seq_len=cfg.train.max_seq_len,
+            tokenizer=tokenizer,
+            blocklist=cfg.eval.blocklist,
+        )
     out = cfg.stage_dir("check")
     with atomic_dir(out) as tmp:
         write_json_atomic(tmp / "findings.json", report.to_json())
         write_manifest(
             tmp,
             stage="check",
-            config={**cfg.data.model_dump(mode="json"), "max_seq_len": cfg.train.max_seq_len},
+            config={
+                **cfg.data.model_dump(mode="json"),
+                "max_seq_len": cfg.train.max_seq_len,
+                "blocklist": cfg.eval.blocklist,
+            },
             inputs=[*paths, *(cfg.path(p) for p in [*cfg.data.test_paths, *cfg.data.val_paths])],
             counts={"examples": report.examples, "findings": len(report.findings)},
             started_at=started,
@@ -75,6 +85,7 @@ def run_prepare(cfg: Config, console: Console) -> Any:
             seed=cfg.project.seed,
             tokenizer=tokenizer,
             pii_key_file=cfg.artifacts_dir.parent / ".tunesmith" / "pii.key",
+            blocklist=cfg.eval.blocklist,
         )
     c = result.counts
     console.print(
