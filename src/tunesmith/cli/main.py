@@ -61,6 +61,7 @@ def _register() -> None:
         docs,
         evaluate,
         export,
+        generate,
         init,
         inspect,
         model,
@@ -80,6 +81,7 @@ def _register() -> None:
     data.app.command("inspect")(inspect.inspect)
     data.app.command("add-refusals")(augment.add_refusals)
     data.app.command("add-negatives")(augment.add_negatives)
+    data.app.command("generate")(generate.generate)
     app.add_typer(docs.app, name="docs")
     app.command("export")(export.export)
     app.add_typer(train.app, name="train")

@@ -15,6 +15,7 @@ from tunesmith.data import findings, pii, stats
 from tunesmith.data.card import card
 from tunesmith.data.coverage import coverage_finding, top_up
 from tunesmith.data.findings import Measured, PiiScan, duplicate_findings, group_finding, held_out_findings
+from tunesmith.data.generated import generated_section
 from tunesmith.data.redact import decision
 from tunesmith.data.sources import HeldOut, Parent, drop_held_out_twins, load_held_out, load_parent
 from tunesmith.data.store import PiiKey
@@ -166,6 +167,7 @@ class Conversations:
         self.assignment: dict[str, list[int]] = {}
         self.shares: dict[str, float] = {}
         self.generated: list[dict[str, Any]] = []  # prepare's near-domain refusals (data.refusals: auto)
+        self.rows: dict[str, list[dict[str, Any]]] = {}  # the examples of each split, as written
 
     # -- check: the held-out files are checked beside the inputs, not for duplicates among themselves.
 
@@ -279,6 +281,7 @@ class Conversations:
                     "train (too few refusals for its topics: data.refusals: auto; set it to off to train on the "
                     "data as it is, or write them as a file to review with `tunesmith data add-refusals --near-domain`)"
                 )
+        self.rows = rows
         return rows
 
     def counts(
@@ -323,4 +326,7 @@ class Conversations:
         pii_counts: Counter[str],
     ) -> str:
         held_names = {s: [p.name for p in files] for s, files in self.held.files.items()}
-        return card(counts, self.cfg, max_seq_len, seed, digest, sources, pii_counts, self.warnings, held_names)
+        written = [r for split in self.rows.values() for r in split]
+        return card(
+            counts, self.cfg, max_seq_len, seed, digest, sources, pii_counts, self.warnings, held_names
+        ) + generated_section(written)

@@ -114,12 +114,18 @@ def _messages(system: str | None, question: str, answer: str) -> list[dict[str, 
     return [*head, {"role": "user", "content": question}, {"role": "assistant", "content": answer}]
 
 
+def locator_of(passage: Passage) -> str:
+    """The passage's page or heading path; for a document with neither (plain text), its place in the document,
+    "passage 3" (the passage id counts the document's passages in reading order), so every draft can be found."""
+    return passage.locator or f"passage {passage.id.rsplit('-', 1)[-1]}"
+
+
 def passage_records(job: PassageJob, answer: Answer, voice: Voice, teacher: dict[str, str]) -> list[dict[str, Any]]:
     """The examples of one passage's answer: grounded ones, then near-domain refusals; each names its passage."""
     p = job.passage
     meta = {
         "source": p.source,
-        "locator": p.locator,
+        "locator": locator_of(p),
         "passage_sha256": passage_hash(p),
         "passage_id": p.id,
         "teacher": teacher,
