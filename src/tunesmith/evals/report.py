@@ -27,6 +27,7 @@ from tunesmith.evals.report_format import (
     tokens_per_request,
 )
 from tunesmith.evals.report_human import human_preference_section
+from tunesmith.evals.report_migration import migration_section
 from tunesmith.evals.report_plots import guard_plot, plots
 from tunesmith.evals.results import ArmAnswer, ArmResult, Delta, EvalResults, Example, Slice
 from tunesmith.evals.stats import winner
@@ -404,6 +405,7 @@ def render_report(results: EvalResults | Mapping[str, Any], out_path: Path) -> N
         _preference(results),
         _judge(results),
         human_preference_section(results),
+        migration_section(results),
         "<h2>By tag</h2>" + _slices_table(results),
         "<h2>Examples</h2>" + _examples_section(results),
         "<h2>Metric definitions</h2>" + _definitions(results),
