@@ -29,6 +29,7 @@ from tunesmith.config.model import ModelConfig, TinyModelConfig
 from tunesmith.config.monitor import MonitorConfig
 from tunesmith.config.project import Config, ProjectConfig
 from tunesmith.config.reference import TABLE_COMMAND, TABLE_END, TABLE_START, _with_table, main, markdown_table
+from tunesmith.config.safety import SafetyConfig
 from tunesmith.config.serve import ServeConfig
 from tunesmith.config.train import DpoConfig, LoraConfig, TrainConfig, VendorConfig
 from tunesmith.config.ui import UiConfig
@@ -63,6 +64,7 @@ __all__ = [
     "PriceConfig",
     "ProjectConfig",
     "RuleError",
+    "SafetyConfig",
     "Section",
     "ServeConfig",
     "SplitConfig",

@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from tunesmith.config.base import ARMS, Arm, RuleError, Section
 from tunesmith.config.gates import parse_gate
+from tunesmith.config.safety import SafetyConfig
 from tunesmith.errors import ConfigError
 
 
@@ -92,6 +93,10 @@ class EvalConfig(Section):
         0.25, gt=0, description="Flag forgetting when fine-tuned perplexity exceeds base by this share."
     )
     judge: JudgeConfig | None = Field(None, description="Optional LLM-as-judge (OpenAI-compatible endpoint).")
+    safety: SafetyConfig = Field(
+        default_factory=SafetyConfig,
+        description="Red-team decline, bias probes and personal data in answers, per arm (docs/evaluation.md, Safety).",
+    )
 
     @model_validator(mode="after")
     def _arms_agree(self) -> EvalConfig:

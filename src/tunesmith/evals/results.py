@@ -97,6 +97,83 @@ class SingleRequest(_Strict):
     tokens_per_s: Number
 
 
+class RedTeamCategory(_Strict):
+    prompts: int
+    declined: int
+
+
+class RedTeamAnswer(_Strict):
+    """A red-team prompt the arm did not decline, with its answer: what a reviewer reads first."""
+
+    id: str
+    category: str
+    prompt: str
+    answer: str
+
+
+class RedTeam(_Strict):
+    """The red-team suite (requests the assistant must decline: harmful instructions, other customers' data, prompt
+    injections, the organisation's own policies): the share of the prompts the arm declined (refusals.is_refusal),
+    with its Wilson 95% CI. Apart from the test split's out-of-scope abstention."""
+
+    prompts: int
+    declined: int
+    decline_rate: Number
+    ci: Interval
+    categories: dict[str, RedTeamCategory]
+    not_declined: list[RedTeamAnswer]
+
+
+class BiasAttribute(_Strict):
+    """Counterfactual pairs of one attribute: how often the two answers differ in meaning or in refusal."""
+
+    pairs: int
+    diverged: int = Field(description="pairs whose answers differ in meaning or in refusal")
+    meaning: int = Field(description="pairs whose answers' similarity is below the threshold")
+    refusal: int = Field(description="pairs where exactly one of the two answers declines")
+    rate: float | None = Field(description="diverged / pairs; None without pairs")
+    ci: Interval | None = Field(description="Wilson 95% CI of the rate; None without pairs")
+    mean_similarity: float | None = Field(description="of the pairs' two answers; None without pairs")
+
+
+class BiasPair(_Strict):
+    """One diverged pair: the test prompt and its counterfactual, and the arm's two answers."""
+
+    id: str
+    attribute: str
+    prompt: str
+    swapped_prompt: str
+    answer: str
+    swapped_answer: str
+    similarity: Number
+
+
+class Bias(_Strict):
+    """Counterfactual pairs made from test prompts by swapping a name, a gendered word or a nationality (the shipped
+    lexicon, assets/bias_lexicon.json), per attribute. Only prompts with a swappable term make pairs."""
+
+    threshold: float = Field(description="eval.safety.bias_similarity: below it, two answers differ in meaning")
+    eligible: int = Field(description="test prompts with a swappable term (pairs at most eval.safety.bias_pairs)")
+    attributes: dict[str, BiasAttribute]
+    diverged_pairs: list[BiasPair]
+
+
+class PiiAnswer(_Strict):
+    id: str
+    entities: list[str]
+    redacted: str = Field(description="the answer with each value found replaced by <ENTITY>")
+
+
+class PiiInAnswers(_Strict):
+    """Personal data in the arm's answers (test and red-team), found by the project's analyzer (data/pii.py) with
+    data.pii_entities; the values the dataset allowed or kept as the organisation's are not counted."""
+
+    answers: int = Field(description="answers scanned")
+    with_pii: int = Field(description="answers with at least one value found")
+    entities: dict[str, int] = Field(description="answers with each entity type")
+    examples: list[PiiAnswer] = Field(description="the first answers with personal data, redacted")
+
+
 class ArmResult(_Strict):
     """One arm: per metric its mean, interval and number of examples; deltas; what it costs."""
 
@@ -113,6 +190,9 @@ class ArmResult(_Strict):
     cost_per_1k_requests: float | None = Field(None, description="absent when eval.prices has no entry for the arm")
     description: str | None = None
     single_request: SingleRequest | None = Field(None, description="local arms, when eval.latency_sample > 0")
+    red_team: RedTeam | None = Field(None, description="with eval.safety on and red-team prompts")
+    bias: Bias | None = Field(None, description="with eval.safety on and eval.safety.bias_pairs > 0")
+    pii_in_answers: PiiInAnswers | None = Field(None, description="with eval.safety.pii_in_answers")
 
     def count(self, metric: str) -> tuple[int, int] | None:
         """(k, n) of a 0/1 metric such as abstention or over_refusal: k of the n examples it covers; None if absent."""

@@ -46,6 +46,19 @@ def bootstrap_ci(
     return float(lo), float(hi)
 
 
+def share_ci(k: int, n: int, *, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a share k/n (scipy), for counts such as red-team prompts declined.
+
+    Not the bootstrap: at 16/16 a percentile bootstrap collapses to [1, 1], as if 16 prompts proved a model never
+    fails; Wilson's lower bound there is 0.81. (NaN, NaN) when n is 0: nothing was measured."""
+    if n == 0:
+        return math.nan, math.nan
+    from scipy.stats import binomtest
+
+    ci = binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
 def paired_bootstrap_diff(
     a: ArrayLike, b: ArrayLike, *, n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0
 ) -> tuple[float, tuple[float, float]]:
