@@ -29,6 +29,7 @@ from tunesmith.evals.report_format import (
 from tunesmith.evals.report_human import human_preference_section
 from tunesmith.evals.report_migration import migration_section
 from tunesmith.evals.report_plots import guard_plot, plots
+from tunesmith.evals.report_safety import safety_section, safety_summary_lines
 from tunesmith.evals.results import ArmAnswer, ArmResult, Delta, EvalResults, Example, Slice
 from tunesmith.evals.stats import winner
 from tunesmith.evals.verdict import verdict
@@ -402,6 +403,7 @@ def render_report(results: EvalResults | Mapping[str, Any], out_path: Path) -> N
         "<h2>Plots</h2>" + plots(results),
         _forgetting(results),
         _guard(results),
+        safety_section(results),
         _preference(results),
         _judge(results),
         human_preference_section(results),
@@ -461,6 +463,8 @@ def render_summary_md(results: EvalResults | Mapping[str, Any]) -> str:
         lines += ["", f"- {flag}: general-text perplexity {forgetting.rise:+.1%} vs base."]
     if results.guard is not None:
         lines += ["", f"- scope guard (the guarded arm): {results.guard.note}."]
+    if safety := safety_summary_lines(results):
+        lines += ["", *safety]
     pref = results.preference
     if pref and pref.test_reward_accuracy is not None:
         lines += [

@@ -38,6 +38,7 @@ from tunesmith.evals.arms import (
 from tunesmith.evals.cases import TestCase, load_test_cases
 from tunesmith.evals.gates import GateResult, check_gate
 from tunesmith.evals.generation import SingleLatency, single_request_latency
+from tunesmith.evals.lineage import lineage
 from tunesmith.evals.rag import RAG_ARMS, add_retrieval_time, document_corpus
 from tunesmith.evals.report import render_report, render_summary_md
 from tunesmith.evals.results import (
@@ -47,12 +48,12 @@ from tunesmith.evals.results import (
     Example,
     JudgeSummary,
     Latency,
-    Lineage,
     Preference,
     RagCorpus,
     SingleRequest,
     Tokens,
 )
+from tunesmith.evals.safety import add_safety, safety_probes
 from tunesmith.evals.stats import aggregate, slices
 from tunesmith.models.chat import end_of_turn_ids, render
 from tunesmith.models.generation import Prediction, generate
@@ -155,30 +156,24 @@ def _generate_group(
     convs: dict[str, list[list[dict[str, str]]]],
     ec: EvalConfig,
     bars: Progress,
-    single: dict[str, list[SingleLatency]],
-) -> dict[str, tuple[list[Prediction], float]]:
-    """Predictions and generation wall time of each arm that runs on this model; `single` gets the one-at-a-time
-    latencies of the first `eval.latency_sample` prompts."""
+    out: _Generated,
+    extra: dict[str, list[list[dict[str, str]]]],
+) -> None:
+    """Predictions and generation wall time of each arm that runs on this model into `out.runs`; `out.single` gets
+    the one-at-a-time latencies of the first `eval.latency_sample` prompts, `out.extra` the answers to the safety
+    prompts (`extra`), timed apart so that the arm's cost figures stay the test split's."""
     eos = end_of_turn_ids(tokenizer, generation_eos(model))
-    out = {}
+    answer = partial(
+        generate, model, tokenizer, max_new_tokens=ec.max_new_tokens, batch_size=ec.batch_size, eos_ids=eos
+    )
     for arm in arms:
         if ec.latency_sample:
-            single[arm] = single_request_latency(
+            out.single[arm] = single_request_latency(
                 model, tokenizer, convs[arm][: ec.latency_sample], max_new_tokens=ec.max_new_tokens, eos_ids=eos
             )
-        t0 = time.perf_counter()
-        preds = generate(
-            model,
-            tokenizer,
-            convs[arm],
-            max_new_tokens=ec.max_new_tokens,
-            batch_size=ec.batch_size,
-            eos_ids=eos,
-            progress=bars,
-            label=f"eval {arm}",
-        )
-        out[arm] = (preds, time.perf_counter() - t0)
-    return out
+        out.runs[arm] = _timed(partial(answer, convs[arm], progress=bars, label=f"eval {arm}"))
+        if extra.get(arm):
+            out.extra[arm] = answer(extra[arm], progress=bars, label=f"safety {arm}")
 
 
 @dataclass
@@ -221,6 +216,7 @@ class _Generated:
     runs: dict[str, tuple[list[Prediction], float]] = field(default_factory=dict)  # arm -> (answers, wall seconds)
     single: dict[str, list[SingleLatency]] = field(default_factory=dict)  # arm -> the one-at-a-time sample
     perplexity: dict[str, float] = field(default_factory=dict)  # "base", "fine_tuned": the forgetting check
+    extra: dict[str, list[Prediction]] = field(default_factory=dict)  # arm -> its answers to the safety prompts
 
 
 def _timed(answer: Callable[[], list[Prediction]]) -> tuple[list[Prediction], float]:
@@ -237,6 +233,7 @@ def _generate_all(
     train_rows: list[dict[str, Any]],
     convs: dict[str, list[list[dict[str, str]]]],
     console: Console,
+    extra: dict[str, list[list[dict[str, str]]]],
 ) -> _Generated:
     """Every arm's answers, one model in memory at a time: model-free arms first, then each model's group."""
     ec = cfg.eval
@@ -257,8 +254,10 @@ def _generate_all(
                 out.runs[arm] = _timed(
                     partial(endpoint_predictions, endpoint, convs[arm], max_new_tokens=ec.max_new_tokens)
                 )
+                if extra.get(arm):
+                    out.extra[arm] = endpoint_predictions(endpoint, extra[arm], max_new_tokens=ec.max_new_tokens)
         if models.vendor is None:
-            _generate_local(cfg, models, train_dir, convs, bars, out)
+            _generate_local(cfg, models, train_dir, convs, bars, out, extra)
     return out
 
 
@@ -269,6 +268,7 @@ def _generate_local(
     convs: dict[str, list[list[dict[str, str]]]],
     bars: Progress,
     out: _Generated,
+    extra: dict[str, list[list[dict[str, str]]]],
 ) -> None:
     """The base group, then the fine-tuned group, then the SFT run; each model is dropped before the next loads."""
     from tunesmith.evals.forgetting import general_text, perplexity
@@ -284,7 +284,7 @@ def _generate_local(
         groups.append((["sft"], None, partial(_load_fine_tuned, models.base, cfg, models.sft_run)))
     for arms, measured_as, load in groups:
         model = load()
-        out.runs.update(_generate_group(model, models.tokenizer, arms, convs, cfg.eval, bars, out.single))
+        _generate_group(model, models.tokenizer, arms, convs, cfg.eval, bars, out, extra)
         if models.check_forgetting and measured_as is not None:
             out.perplexity[measured_as] = perplexity(model, models.tokenizer, general_text())
         del model
@@ -407,9 +407,12 @@ def evaluate(
     # The document index before any model loads: a bad docs setup fails here, in seconds.
     documents = document_corpus(cfg, console) if set(RAG_ARMS) & set(ec.arms) else None
     prompts = arm_conversations(cfg, cases, train_rows, documents=documents)
+    safety = safety_probes(cfg, cases, train_rows, documents)  # a bad red-team file fails here, before any model
 
     models = _plan_models(cfg, train_dir)
-    gen = _generate_all(cfg, models, train_dir, cases, train_rows, prompts.convs, console)
+    gen = _generate_all(
+        cfg, models, train_dir, cases, train_rows, prompts.convs, console, safety.convs if safety else {}
+    )
     add_retrieval_time(gen.runs, prompts.retrieved)
     guard = None
     if "guarded" in ec.arms:
@@ -419,6 +422,8 @@ def evaluate(
         gen.runs["guarded"] = (answers, wall_s)
     examples = _score(ec, cases, gen.runs, console, prompts)
     arms = _arm_results(cfg, examples, gen, models.tokenizer, cases, prompts)
+    if safety is not None:
+        add_safety(cfg, safety, arms, cases, gen.runs, gen.extra, train_rows, guard, dataset_dir)
     judge = _judge(cfg, examples, console)
     results = EvalResults(
         title=f"{cfg.project.name}: fine-tuned vs baselines",
@@ -430,7 +435,7 @@ def evaluate(
         slices=slices(examples, list(ec.arms)),
         examples=[Example.model_validate(ex) for ex in examples],
         dataset=Dataset(path=str(test_path), sha256=sha256_file(test_path), n_test=len(cases)),
-        lineage=_lineage(dataset_dir, train_dir, models.base if models.vendor is None else cfg.model.base),
+        lineage=lineage(dataset_dir, train_dir, models.base if models.vendor is None else cfg.model.base),
         gates=[],
     )
     # Optional parts are assigned only when they apply, so that results.json leaves them out otherwise.
@@ -451,7 +456,7 @@ def evaluate(
         results.human_preference = human
     results.gates = [check_gate(g, results) for g in [*ec.gates, *(gates or [])]]
     labels = _human_labels_path(cfg)
-    inputs = [test_path, dataset_dir / "train.jsonl", *([labels] if labels else [])]
+    inputs = [test_path, dataset_dir / "train.jsonl", *([labels] if labels else []), *(safety.paths if safety else [])]
     _write(cfg, out_dir, results, inputs, started)
     return EvalResult(out_dir, results, results.gates)
 
@@ -479,21 +484,3 @@ def _mean_prompt_tokens(tokenizer: Any, conversations: list[list[dict[str, str]]
     """Prompt tokens of the plain test conversations: the baseline for the extra tokens of shots and passages."""
     texts = [render(tokenizer, c, add_generation_prompt=True) for c in conversations]
     return float(np.mean([len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]))
-
-
-def _lineage(dataset_dir: Path, train_dir: Path, base: str | None) -> Lineage:
-    lineage: dict[str, Any] = {
-        "base_model": base,
-        "dataset_dir": str(dataset_dir),
-        "train_dir": str(train_dir),
-    }
-    for name, d in (("dataset", dataset_dir), ("train", train_dir)):
-        manifest = d / "manifest.json"
-        if manifest.exists():
-            lineage[f"{name}_manifest_sha256"] = sha256_file(manifest)
-            if name == "dataset":
-                lineage["dataset_hash"] = json.loads(manifest.read_text()).get("dataset_hash")
-            vendor = json.loads(manifest.read_text()).get("vendor") if name == "train" else None
-            if isinstance(vendor, dict):  # a vendor run: the fine_tuned arm is the vendor's model
-                lineage["vendor"] = {k: vendor.get(k) for k in ("backend", "job_id", "model_id")}
-    return Lineage(**lineage)
