@@ -258,6 +258,7 @@ def test_held_out_documents_keep_test_questions_apart_from_train(tmp_path: Path)
     assert code == 0
     train = {r["meta"]["source"] for r in rows(tmp_path / "train.jsonl")}
     test = {r["meta"]["source"] for r in rows(tmp_path / "test-gen.jsonl")}
+    assert all("held_out" in r["meta"]["tags"] for r in rows(tmp_path / "test-gen.jsonl"))
     assert len(test) == 2 and train and not train & test
 
 

@@ -194,7 +194,10 @@ def _split_held_out(
             hint="pass --test-out FILE, or set generate.holdout_docs: 0",
         )
     held = documents.held_out_documents([r["meta"]["source"] for r in records], share, cfg.project.seed)
-    return [r for r in records if r["meta"]["source"] not in held], [r for r in records if r["meta"]["source"] in held]
+    test = [r for r in records if r["meta"]["source"] in held]
+    for r in test:  # reviewed with the rest, they stay findable as test questions in artifacts/review/reviewed.jsonl
+        r["meta"]["tags"].append("held_out")
+    return [r for r in records if r["meta"]["source"] not in held], test
 
 
 def _filter(
