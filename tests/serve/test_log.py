@@ -105,5 +105,30 @@ def test_a_log_from_before_retrieval_upgrades_in_place(tmp_path):
     assert rows["old-1"].sources is None and rows["old-1"].guarded
     assert rows["new-1"].sources == [{"source": "kb/returns.pdf", "locator": "p. 2", "score": 0.032}]
     with log.engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+    log.close()
+
+
+def test_a_log_from_before_the_answer_guards_upgrades_in_place(tmp_path):
+    """A database at migration 0003 (no answer_guard, answer_flags) keeps its rows, which read as unguarded; a new
+    row keeps the action the answer guards took and what they found."""
+    url = _log_at_revision(tmp_path, "0003", "'stop', 0, 0, NULL")
+    log = RequestLog(url, redact=False)
+    log.record(
+        id="new-1",
+        endpoint="chat",
+        model="base",
+        messages=[{"role": "user", "content": "returns?"}],
+        responses=["I can't share that answer."],
+        prompt_tokens=4,
+        completion_tokens=3,
+        latency_ms=1.0,
+        finish_reason="stop",
+        answer_guard="block",
+        answer_flags={"blocklist": ["guaranteed returns"], "pii": ["PERSON"]},
+    )
+    rows = {r.id: r for r in log.fetch()}
+    assert (rows["old-1"].answer_guard, rows["old-1"].answer_flags) == (None, None)
+    assert rows["new-1"].answer_guard == "block"
+    assert rows["new-1"].answer_flags == {"blocklist": ["guaranteed returns"], "pii": ["PERSON"]}
     log.close()

@@ -8,6 +8,10 @@ from pydantic import Field
 
 from tunesmith.config.base import Section
 
+# The checks serve can apply to every answer before it is sent (serve.answer_guards), and what each does on a hit.
+AnswerGuard = Literal["blocklist", "pii"]
+GuardAction = Literal["block", "redact", "log"]
+
 
 class ServeConfig(Section):
     host: str = Field("127.0.0.1", description="Bind address; loopback unless you say otherwise.")
@@ -30,4 +34,18 @@ class ServeConfig(Section):
         description="Served model names (base, served, a run id) whose chat answers retrieve the top eval.rag_k "
         "passages of the document index (docs.paths) into the system prompt, as the rag arms do; the response's "
         "`sources` lists them. Needs docs.paths.",
+    )
+    answer_guards: dict[AnswerGuard, GuardAction] = Field(
+        default_factory=dict,
+        description="Checks of every answer before it is sent, each with its action, e.g. {blocklist: block, pii: "
+        "redact}: blocklist, a phrase of eval.blocklist; pii, personal data found by the data stage's Presidio "
+        "analyzer (data.pii_entities, less data.pii_allow and the names the dataset kept). block sends "
+        "serve.blocked_answer instead, redact replaces what was found ([blocked], <PERSON>), log sends the answer "
+        "as it is; the request log records each hit and `tunesmith monitor` its rates. With a guard on, a streamed "
+        "answer is sent once complete.",
+    )
+    blocked_answer: str = Field(
+        "I'm sorry, I can't share that answer. Please contact our support team.",
+        min_length=1,
+        description="What a blocked answer is replaced by (serve.answer_guards: block).",
     )

@@ -3,7 +3,9 @@
 The `model` field chooses the adapter as vLLM does, by a name from the registry (a run id, `base`, or `served`
 for the promoted run): a name is a dictionary key here, never a path. The names of serve.rag_models answer with
 retrieval: the passages of the document index in the system prompt, as the rag arms had them (evals.rag), and the
-response's top-level `sources` (an extension field the openai SDK keeps in `model_extra`) lists them.
+response's top-level `sources` (an extension field the openai SDK keeps in `model_extra`) lists them. With
+serve.answer_guards, each answer passes the blocklist and the PII scan before it is sent (serve/guards.py); a
+streamed answer is then held back until it is complete, since a phrase already sent cannot be taken back.
 
 Every error, ours or the framework's, is OpenAI's error JSON (`{"error": {"message", "type", "param", "code"}}`), so
 the official clients raise their usual exceptions, and nothing ever answers with a traceback.
@@ -31,6 +33,7 @@ from tunesmith.config import ServeConfig
 from tunesmith.data.scope_guard import CalibratedGuard
 from tunesmith.evals.rag import Retrieved, Searcher, retrieve, with_passages
 from tunesmith.serve.engine import Choice, Engine, Generation, Sampling
+from tunesmith.serve.guards import AnswerGuards, combined
 from tunesmith.serve.log import RequestLog
 
 logger = logging.getLogger("tunesmith.serve")
@@ -120,6 +123,7 @@ class ServeState:
     aliases: dict[str, str] = field(default_factory=dict)  # e.g. "served" -> the promoted run id
     guard: CalibratedGuard | None = None  # serve.guard: out-of-scope chat requests declined before the model
     retrieval: Retrieval | None = None  # serve.rag_models: the models that answer with passages of the index
+    answer_guards: AnswerGuards | None = None  # serve.answer_guards: the checks of every answer before it is sent
 
 
 class _BodyLimit:
@@ -263,6 +267,8 @@ class _Call:
     created: int = field(default_factory=lambda: int(time.time()))
     refusal: str | None = None  # the scope guard's house refusal, when it declined the question
     retrieved: Retrieved | None = None  # serve.rag_models: the passages put into the prompt
+    answer_guard: str | None = None  # serve.answer_guards: the action taken on the answers, None when none hit
+    answer_flags: dict[str, list[str]] | None = None  # what the answer guards found
 
     def prepare(self, state: ServeState) -> list[dict[str, str]]:
         """The messages the model sees: none when the scope guard declines (and no passages are looked for), the
@@ -287,8 +293,18 @@ class _Call:
             gen = Generation([Choice(self.refusal, "stop", 0)] * s.n, 0, (time.perf_counter() - t0) * 1000)
         else:
             gen = state.engine.generate(self.model, text, s)
+            gen = Generation(self.guard(state, gen.choices), gen.prompt_tokens, gen.latency_ms)
         self.log(state, gen.prompt_tokens, gen.choices, self.elapsed_ms(t0))
         return gen
+
+    def guard(self, state: ServeState, choices: list[Choice]) -> list[Choice]:
+        """The model's answers as they are sent: through serve.answer_guards when any is on (blocked, redacted or
+        only recorded), which the log then records; unchanged otherwise."""
+        if state.answer_guards is None:
+            return choices
+        checked = [state.answer_guards.check(c.text) for c in choices]
+        self.answer_guard, self.answer_flags = combined(checked)
+        return [Choice(g.text, c.finish_reason, c.completion_tokens) for g, c in zip(checked, choices, strict=True)]
 
     def guarded(self, state: ServeState) -> str | None:
         """The house refusal when serve.guard is on and finds the chat's last question out of scope."""
@@ -309,6 +325,8 @@ class _Call:
             finish_reason=choices[0].finish_reason,
             guarded=self.refusal is not None,
             sources=self.retrieved.sources() if self.retrieved else None,
+            answer_guard=self.answer_guard,
+            answer_flags=self.answer_flags,
         )
 
     def response(self, kind: str, choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
@@ -387,12 +405,16 @@ def _chat_chunks(state: ServeState, call: _Call, text: str, s: Sampling) -> Iter
         yield chunk({"content": call.refusal})
         yield chunk({}, "stop", usage=_usage(0, [declined]))
         return
+    held = state.answer_guards is not None  # the answer is checked whole, then sent in one piece
     for item in state.engine.stream(call.model, text, s):
         if isinstance(item, Choice):
+            [item] = call.guard(state, [item])
+            if held and item.text:
+                yield chunk({"content": item.text})
             prompt_tokens = state.engine.count_tokens(text)
             call.log(state, prompt_tokens, [item], call.elapsed_ms(t0))
             yield chunk({}, item.finish_reason, usage=_usage(prompt_tokens, [item]))
-        else:
+        elif not held:
             yield chunk({"content": item})
 
 

@@ -43,6 +43,10 @@ class RequestRow(Base):
     guarded: Mapped[bool] = mapped_column(Boolean, default=False)  # declined by the scope guard, not the model
     # JSON list of the passages a serve.rag_models answer was given ({source, locator, score}); null without retrieval
     sources: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # serve.answer_guards: the action taken on the answer (block, redact, log) and, as JSON, what each guard found
+    # (blocklisted phrases, PII entity types; never a value); null when no guard hit
+    answer_guard: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    answer_flags: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class FeedbackRow(Base):
@@ -70,6 +74,8 @@ class LoggedRequest:
     corrections: list[str]
     guarded: bool = False
     sources: list[dict[str, Any]] | None = None  # the passages of an answer given with retrieval
+    answer_guard: str | None = None  # serve.answer_guards: block, redact or log; None when no guard hit
+    answer_flags: dict[str, list[str]] | None = None  # what each guard found
 
 
 def _cited(sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -143,10 +149,13 @@ class RequestLog:
         finish_reason: str,
         guarded: bool = False,
         sources: list[dict[str, Any]] | None = None,
+        answer_guard: str | None = None,
+        answer_flags: dict[str, list[str]] | None = None,
     ) -> None:
         """Write one request. Of its `sources`, the log keeps which passage (source, locator) and its score: the
         passage text is in the document index already, and each request repeating it would grow the log by
-        kilobytes."""
+        kilobytes. `responses` are the answers as sent (after the answer guards); `answer_guard` and `answer_flags`
+        say what the guards did and found."""
         contents = [m.get("content") or "" for m in messages]
         if self.redact:
             cleaned = redact_texts([*contents, *responses])
@@ -172,6 +181,8 @@ class RequestLog:
                     redacted=self.redact,
                     guarded=guarded,
                     sources=None if sources is None else json.dumps(_cited(sources), ensure_ascii=False),
+                    answer_guard=answer_guard,
+                    answer_flags=None if answer_flags is None else json.dumps(answer_flags, ensure_ascii=False),
                 )
             ]
         )
@@ -219,6 +230,8 @@ class RequestLog:
                         corrections=[f.correction for f in fb if f.correction],
                         guarded=r.guarded,
                         sources=None if r.sources is None else json.loads(r.sources),
+                        answer_guard=r.answer_guard,
+                        answer_flags=None if r.answer_flags is None else json.loads(r.answer_flags),
                     )
                 )
             return out

@@ -144,7 +144,35 @@ def build_state(cfg: Config, p: ServePlan, api_key: str | None) -> Any:
         revision=cfg.model.revision,
     )
     log = RequestLog(resolve_url(cfg.monitor.database_url, cfg.root), redact=cfg.monitor.redact)
-    return ServeState(engine, log, cfg.serve, api_key, p.lineage, p.aliases, guard, retrieval)
+    state = ServeState(engine, log, cfg.serve, api_key, p.lineage, p.aliases, guard, retrieval)
+    state.answer_guards = answer_guards(cfg)
+    return state
+
+
+def answer_guards(cfg: Config) -> Any:
+    """serve.answer_guards over eval.blocklist and the data section's PII settings, warmed up; None when none is
+    on. A blocklist guard with an empty eval.blocklist is a ConfigError: it would guard nothing."""
+    if not cfg.serve.answer_guards:
+        return None
+    from tunesmith.data.redact import recorded_allow
+    from tunesmith.serve.guards import AnswerGuards
+
+    if "blocklist" in cfg.serve.answer_guards and not cfg.eval.blocklist:
+        raise ConfigError(
+            "serve.answer_guards has a blocklist guard, and eval.blocklist is empty",
+            hint="list the phrases under eval.blocklist, or remove blocklist from serve.answer_guards",
+        )
+    served = Registry(cfg).served()
+    dataset_dir = served.dataset_dir if served is not None and served.dataset_dir else cfg.stage_dir("dataset")
+    guards = AnswerGuards(
+        dict(cfg.serve.answer_guards),
+        list(cfg.eval.blocklist),
+        cfg.serve.blocked_answer,
+        cfg.data.pii_entities,
+        sorted({*cfg.data.pii_allow, *(recorded_allow(dataset_dir) or [])}),  # what prepare let through
+    )
+    guards.warm_up()
+    return guards
 
 
 def serve(
