@@ -291,3 +291,29 @@ def test_no_teacher_is_a_clear_error(tmp_path: Path, capsys) -> None:
     config = make_project(tmp_path)
     assert main(["data", "generate", str(config), "--from", "docs", "--out", str(tmp_path / "g.jsonl")]) == 2
     assert "generate.teacher is not set" in capsys.readouterr().err
+
+
+def test_distillation_from_the_request_log_of_serve(tmp_path: Path) -> None:
+    from tunesmith.serve.log import RequestLog
+
+    config = make_project(tmp_path, "  language: null\nmonitor:\n  database_url: sqlite:///requests.db\n")
+    log = RequestLog(f"sqlite:///{tmp_path / 'requests.db'}", redact=False)
+    for n, question in enumerate(["Where is my order 1234?", "Do you price match other shops?"]):
+        messages = [{"role": "user", "content": question}]
+        log.record(
+            id=f"r{n}",
+            endpoint="chat",
+            model="served",
+            messages=messages,
+            responses=["..."],
+            prompt_tokens=5,
+            completion_tokens=1,
+            latency_ms=10.0,
+            finish_reason="stop",
+        )
+    log.close()
+    with StandIn() as teacher:
+        assert run(config, teacher, "--from", "log", "--out", str(tmp_path / "d.jsonl"), "--yes") == 0
+    drafts = rows(tmp_path / "d.jsonl")
+    assert sorted(r["meta"]["locator"] for r in drafts) == ["request r0", "request r1"]
+    assert all(r["meta"]["source"] == "request log" and "needs_review" in r["meta"]["tags"] for r in drafts)

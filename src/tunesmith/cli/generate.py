@@ -64,7 +64,7 @@ def generate(
             metavar="|".join(SOURCES),
             help="docs: questions and grounded answers from the passages of docs.paths, and near-domain refusals; "
             "prompts FILE: the teacher's answers to your prompts; data: to the user turns of data.paths; log: to "
-            "the request log of tunesmith serve (monitor.database_url, or FILE).",
+            "the request log of tunesmith serve (monitor.database_url).",
         ),
     ] = "docs",
     out: Annotated[Path, typer.Option("--out", help="JSONL of drafts to write (canonical records, needs_review).")] = (

@@ -141,7 +141,14 @@ def _prompts_for(cfg: Config, source: Source, file: Path | None, data: list[dict
         return prompts.prompts_from_records(data)
     from tunesmith.serve.log import RequestLog, resolve_url
 
-    log = RequestLog(resolve_url(str(file) if file else cfg.monitor.database_url, cfg.root), redact=True)
+    if file is not None:
+        raise ConfigError(f"--from log reads monitor.database_url, and takes no file (got {file})")
+    url = resolve_url(cfg.monitor.database_url, cfg.root)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        raise DataError(
+            f"no request log at {url} (monitor.database_url)", hint="serve traffic first, or use --from prompts FILE"
+        )
+    log = RequestLog(url, redact=False)  # reading only: what it logged was redacted (or not) when it was written
     try:
         logged = [(r.id, r.messages) for r in log.fetch()]
     finally:
