@@ -107,3 +107,20 @@ def test_a_blocklist_guard_needs_a_blocklist(tmp_path):
     cfg = Config(root=tmp_path, serve=ServeConfig(answer_guards={"blocklist": "block"}))
     with pytest.raises(ConfigError, match="eval.blocklist is empty"):
         answer_guards(cfg)
+
+
+def test_monitor_reports_the_rate_of_the_answers_the_server_blocked(client_module, server, guarded):
+    """serve -> request log -> monitor: two blocked answers raise the block count that monitor reports by two."""
+    from tunesmith.config import MonitorConfig
+    from tunesmith.monitor.answer_guards import answer_guard_rates
+
+    def blocked() -> int:
+        return int(answer_guard_rates(server.log.fetch(), MonitorConfig()).by_action.get("block", {}).get("count", 0))
+
+    before = blocked()
+    guarded("block")
+    _ask(client_module)
+    _ask(client_module, stream=True)
+    rates = answer_guard_rates(server.log.fetch(), MonitorConfig())
+    assert blocked() == before + 2
+    assert rates.rate == pytest.approx(rates.hit / rates.n) and rates.hit >= 2

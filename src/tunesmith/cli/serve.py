@@ -127,6 +127,10 @@ def _render(result: dict[str, Any]) -> None:
     )
     for example in d["unseen_examples"][:5]:
         console.print(f"  unseen: {example}", soft_wrap=True)
+    g = result["answer_guards"]
+    if g["hit"]:
+        parts = ", ".join(f"{k} {v['count']}" for k, v in [*g["by_action"].items(), *g["by_guard"].items()])
+        console.print(f"answer guards hit {g['hit']} of {g['n']} answers ({g['rate']:.1%}): {parts}", markup=False)
     used = result.get("sources") or {}
     if used.get("requests"):
         top = ", ".join(f"{u['source']} ({u['requests']})" for u in used["by_source"][:10])

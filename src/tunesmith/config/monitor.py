@@ -39,6 +39,13 @@ class MonitorConfig(Section):
     min_mean_rating: float | None = Field(
         None, description="Mean feedback rating below which quality fires; unset: feedback is reported only."
     )
+    max_answer_guard_rate: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Share of answers the answer guards hit (serve.answer_guards: blocked, redacted or logged) above "
+        "which monitor fires; unset: the rates are reported only.",
+    )
     low_rating: float = Field(
         0.0, description="Ratings at or below this are low: export-review includes those responses."
     )

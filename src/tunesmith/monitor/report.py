@@ -62,7 +62,7 @@ def _plots(result: dict[str, Any], lengths: dict[str, list[int]]) -> list[str]:
 
 
 def render_html(result: dict[str, Any], lengths: dict[str, list[int]], path: Path) -> None:
-    d, o = result["drift"], result["outcomes"]
+    d, o, g = result["drift"], result["outcomes"], result["answer_guards"]
     verdict = "DRIFT: " + "; ".join(result["reasons"]) if result["fired"] else "no drift, no quality alarm"
     e = html.escape
     topics = "".join(
@@ -78,9 +78,21 @@ def render_html(result: dict[str, Any], lengths: dict[str, list[int]], path: Pat
         ("prompt length PSI", f"{d['length_psi']:.3f}", f"&gt; {t['psi']}"),
         ("refusal rate", f"{o['refusal_rate']:.0%}", f"&gt; {t['refusal_rate']}"),
         ("mean rating", str(o["mean_rating"]), f"&lt; {t['mean_rating']}"),
+        (
+            "answers the answer guards hit",
+            f"{g['rate']:.0%} ({g['hit']} of {g['n']})",
+            f"&gt; {t['answer_guard_rate']}",
+        ),
     ]
     signals = "".join(f"<tr><td>{a}</td><td>{b}</td><td>{c}</td></tr>" for a, b, c in rows)
     unseen = "".join(f"<li>{e(x)}</li>" for x in d["unseen_examples"]) or "<li>none</li>"
+    guard_rows = (
+        "".join(
+            f"<tr><td>{e(k)}</td><td>{v['count']}</td><td>{v['rate']:.1%}</td></tr>"
+            for k, v in [*g["by_action"].items(), *g["by_guard"].items()]
+        )
+        or '<tr><td colspan="3">none</td></tr>'
+    )
     used = result.get("sources") or {"requests": 0, "by_source": []}
     cited = "".join(
         f"<tr><td>{e(u['source'])}</td><td>{u['requests']}</td><td>{u['passages']}</td></tr>" for u in used["by_source"]
@@ -96,6 +108,9 @@ window since {e(result["since"])}: {d["n_traffic"]} prompts vs {d["n_reference"]
 {signals}</table>
 {"".join(_plots(result, lengths))}
 <h2>Unseen-topic examples (most foreign first)</h2><ul>{unseen}</ul>
+<h2>Answer guards</h2><p>Answers of the window that serve.answer_guards blocked, redacted or only logged, by action
+and by guard (one answer may hit both guards).</p>
+<table><tr><th>action or guard</th><th>answers</th><th>share of all answers</th></tr>{guard_rows}</table>
 <h2>Documents used</h2><p>{used["requests"]} answers given with retrieval (serve.rag_models) in the window.</p>
 <table><tr><th>source</th><th>requests</th><th>passages</th></tr>{cited}</table>
 <h2>Training topics</h2><table><tr><th>topic</th><th>nearest training prompt</th><th>training</th>

@@ -72,6 +72,7 @@ def run_monitor(
     cfg: Config, *, since: str | None = None, out_dir: Path | None = None, log: RequestLog | None = None
 ) -> MonitorResult:
     """Write drift.json and drift.html into `artifacts/monitor` (or `out_dir`); `fired` when any threshold fires."""
+    from tunesmith.monitor.answer_guards import answer_guard_rates
     from tunesmith.monitor.drift import detect_drift
     from tunesmith.monitor.outcomes import outcomes, sources_used
     from tunesmith.monitor.report import render_html
@@ -90,13 +91,14 @@ def run_monitor(
         )
     drift = detect_drift(train_prompts, traffic, mc, seed=cfg.project.seed)
     outs = outcomes(rows, mc)
+    guards = answer_guard_rates(rows, mc)
     result = {
         **about,
         "since": since,
         "window_start": start.isoformat(),
         "created_at": datetime.now(UTC).isoformat(),
-        "fired": drift.fired or outs.fired,
-        "reasons": drift.reasons() + outs.reasons(),
+        "fired": drift.fired or outs.fired or guards.fired,
+        "reasons": drift.reasons() + outs.reasons() + guards.reasons(),
         "thresholds": {
             "auc": mc.auc_threshold,
             "mmd_alpha": mc.mmd_alpha,
@@ -104,9 +106,11 @@ def run_monitor(
             "psi": mc.psi_threshold,
             "refusal_rate": mc.max_refusal_rate,
             "mean_rating": mc.min_mean_rating,
+            "answer_guard_rate": mc.max_answer_guard_rate,
         },
         "drift": drift.to_json(),
         "outcomes": outs.to_json(),
+        "answer_guards": guards.to_json(),  # serve.answer_guards: how often answers were blocked, redacted, logged
         "sources": sources_used(rows),  # the documents answers with retrieval cited (serve.rag_models)
         "unseen_request_ids": [
             r.id for r, u in zip([r for r in rows if r.prompt_text.strip()], drift.unseen_mask, strict=True) if u
