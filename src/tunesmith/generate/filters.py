@@ -9,6 +9,7 @@ too short to tell reliably).
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,9 +19,12 @@ from tunesmith.config import GenerateConfig
 from tunesmith.data.dedup import near_groups
 from tunesmith.records import normalize
 
+# py3langid's normalised probability above which a text is taken to be in the language it guessed: sure guesses on a
+# sentence or two are 0.99 or more (English, German, French, Latin here), unsure ones on a few words under 0.1.
+SURE_OF_LANGUAGE = 0.9
 REASONS = {
     "length": "question or answer shorter than generate.min_chars, or answer longer than generate.max_chars",
-    "language": "not in generate.language",
+    "language": "not in generate.language (py3langid sure of another language)",
     "duplicate": "exact or near duplicate of another generated example (the first is kept)",
     "in_data": "exact or near duplicate of an example of data.paths",
     "in_test": "exact or near duplicate of a test question (data.test_paths, the prepared test split, --test-out)",
@@ -49,13 +53,20 @@ def _length_ok(record: dict[str, Any], cfg: GenerateConfig) -> bool:
     return len(question) >= cfg.min_chars and cfg.min_chars <= len(answer) <= cfg.max_chars
 
 
+@functools.cache
+def _identifier() -> Any:
+    from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_modelpath(MODEL_DIR / MODEL_FILE, norm_probs=True)
+
+
 def _language_ok(record: dict[str, Any], language: str | None) -> bool:
+    """Dropped only when py3langid is sure it is another language: on a few words ("Q?", "test") its guess is
+    noise (Serbian at 2% here), and a short answer in the right language must not be lost to it."""
     if language is None:
         return True
-    import py3langid
-
-    guess, _ = py3langid.classify(f"{_turn(record, 'user')}\n{_turn(record, 'assistant')}")
-    return bool(guess == language)
+    guess, confidence = _identifier().classify(f"{_turn(record, 'user')}\n{_turn(record, 'assistant')}")
+    return bool(guess == language or confidence < SURE_OF_LANGUAGE)
 
 
 def _duplicates(
