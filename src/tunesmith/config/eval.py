@@ -86,7 +86,10 @@ class EvalConfig(Section):
         default_factory=dict, description="Per arm: token or hourly prices, for the cost per 1,000 requests."
     )
     blocklist: list[str] = Field(
-        default_factory=list, description="Phrases that must never appear in an answer (case-insensitive)."
+        default_factory=list,
+        description="Phrases that must never appear in an answer (case-insensitive): the evaluation counts them "
+        "(blocklist_violation), `data check` flags training answers that hold one (problematic_language) and "
+        "serve.answer_guards can block or redact them.",
     )
     forgetting: bool = Field(True, description="Compare base and fine-tuned perplexity on a general-English sample.")
     forgetting_max_rise: float = Field(
