@@ -135,8 +135,9 @@ def test_run_goes_from_raw_data_to_an_eval_whose_fine_tuned_arm_is_the_vendor_mo
     results = json.loads((cfg.stage_dir("eval") / "results.json").read_text())
     assert set(results["arms"]) == {"base", "retrieval", "fine_tuned"}
     assert set(state.chat_models) == {BASE, model_id}
-    n_test = results["dataset"]["n_test"]
-    assert state.chat_models.count(model_id) == n_test
+    n_test, ft = results["dataset"]["n_test"], results["arms"]["fine_tuned"]
+    safety = ft["red_team"]["prompts"] + sum(a["pairs"] for a in ft["bias"]["attributes"].values())
+    assert state.chat_models.count(model_id) == n_test + safety  # the test split, then eval.safety's prompts
     arms = results["arms"]
     assert arms["fine_tuned"]["metrics"]["rougeL"] > arms["base"]["metrics"]["rougeL"]
     assert results["lineage"]["vendor"] == {"backend": "openai", "job_id": job["id"], "model_id": model_id}
