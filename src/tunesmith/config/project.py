@@ -11,6 +11,7 @@ from tunesmith.config.base import RuleError, Section
 from tunesmith.config.data import DataConfig
 from tunesmith.config.docs import DocsConfig
 from tunesmith.config.eval import EvalConfig
+from tunesmith.config.export import ExportConfig
 from tunesmith.config.generate import GenerateConfig
 from tunesmith.config.model import ModelConfig
 from tunesmith.config.monitor import MonitorConfig
@@ -43,6 +44,7 @@ class Config(Section):
     serve: ServeConfig = Field(default_factory=ServeConfig)
     monitor: MonitorConfig = Field(default_factory=MonitorConfig)
     ui: UiConfig = Field(default_factory=UiConfig)
+    export: ExportConfig = Field(default_factory=ExportConfig)
 
     # Where relative paths are resolved from: the folder of tunesmith.yaml (not part of the file).
     root: Path = Field(default_factory=Path.cwd, exclude=True)

@@ -154,6 +154,47 @@ def _files(directory: Path) -> list[str]:
     return sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file())
 
 
+@dataclass
+class Trained:
+    """A run's model in memory as training left it: the base with the adapter applied (a peft model, not merged), or
+    the full fine-tune; the tokenizer the run trained with; the base it was loaded from (None for a full run)."""
+
+    model: Any
+    tokenizer: Any
+    base: str | None
+    revision: str | None
+
+
+def load_trained(run: Run, *, base: str | None = None, dtype: str = "auto") -> Trained:
+    """Load the run's model: its adapter applied to its base (`base` overrides the one in the manifest), or its full
+    fine-tune. Export merges it; a parity check generates with it unmerged, as the trained model computes."""
+    from peft import PeftModel
+
+    from tunesmith.models.loading import load_model, load_tokenizer
+
+    torch_dtype = _torch_dtype(dtype)
+    if run.model_dir is not None:
+        return Trained(
+            load_model(str(run.model_dir), dtype=torch_dtype), load_tokenizer(str(run.model_dir)), None, None
+        )
+    assert run.adapter_dir is not None
+    base_path = _base_to_load(run, base)
+    revision = None if base else run.revision
+    model = load_model(base_path, revision=revision, dtype=torch_dtype)
+    try:
+        model = PeftModel.from_pretrained(model, str(run.adapter_dir))
+    except (OSError, ValueError, RuntimeError, KeyError) as e:
+        raise ModelError(
+            f"cannot apply the adapter at {run.adapter_dir} to '{base_path}': {str(e).splitlines()[0]}",
+            hint="the base must be the model the run was trained on (see base_model in the run manifest)",
+            file=run.adapter_dir,
+        ) from None
+    # The tokenizer the run trained with (saved next to the adapter), else the base's.
+    tok_source = str(run.adapter_dir) if (run.adapter_dir / "tokenizer_config.json").exists() else base_path
+    tokenizer = load_tokenizer(tok_source, revision=None if tok_source != base_path else revision)
+    return Trained(model, tokenizer, base_path, revision)
+
+
 def export_merged(
     run_dir: str | Path,
     out: str | Path,
@@ -184,27 +225,10 @@ def export_merged(
             )
         return ExportResult(out, "merged", run, None, _files(out))
 
-    from peft import PeftModel
-
-    from tunesmith.models.loading import load_model, load_tokenizer
-
     assert run.adapter_dir is not None
-    torch_dtype = _torch_dtype(dtype)
-    base_path = _base_to_load(run, base)
-    revision = None if base else run.revision
-    model = load_model(base_path, revision=revision, dtype=torch_dtype)
-    try:
-        model = PeftModel.from_pretrained(model, str(run.adapter_dir))
-    except (OSError, ValueError, RuntimeError, KeyError) as e:
-        raise ModelError(
-            f"cannot apply the adapter at {run.adapter_dir} to '{base_path}': {str(e).splitlines()[0]}",
-            hint="the base must be the model the run was trained on (see base_model in the run manifest)",
-            file=run.adapter_dir,
-        ) from None
-    merged = model.merge_and_unload()
-    # The tokenizer the run trained with (saved next to the adapter), else the base's.
-    tok_source = str(run.adapter_dir) if (run.adapter_dir / "tokenizer_config.json").exists() else base_path
-    tokenizer = load_tokenizer(tok_source, revision=None if tok_source != base_path else revision)
+    trained = load_trained(run, base=base, dtype=dtype)
+    merged, tokenizer = trained.model.merge_and_unload(), trained.tokenizer
+    base_path, revision = trained.base, trained.revision
 
     with atomic_dir(out) as tmp:
         merged.save_pretrained(str(tmp))

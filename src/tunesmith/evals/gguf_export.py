@@ -1,0 +1,184 @@
+"""`tunesmith export RUN --gguf DIR`: the trained model as GGUF files, an Ollama Modelfile, and the proof that they
+answer like the trained model.
+
+The export lives in the evals stage, above train, because its last step is an evaluation: the test prompts are
+replayed greedily through the trained model (transformers, the adapter applied, unmerged) and through each GGUF
+(llama.cpp when llama-cpp-python is installed, else transformers reading the GGUF back), and compared
+(`evals/parity.py`). The directory is written atomically; a parity below the thresholds still writes it, with the
+figures in its manifest, and the command exits 1, as a failed gate does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tunesmith.artifacts import atomic_dir, check_output, write_manifest
+from tunesmith.config.eval import EvalConfig
+from tunesmith.config.export import ExportConfig
+from tunesmith.errors import DataError
+from tunesmith.evals.cases import TestCase, load_test_cases
+from tunesmith.evals.parity import Parity, QuantParity, compare, trained_answers
+from tunesmith.models import llamacpp
+from tunesmith.models.answers import Answer, Engine, HfEngine, transformers_gguf_engine
+from tunesmith.models.chat import end_of_turn_ids
+from tunesmith.models.gguf_write import GgufInfo, write_gguf
+from tunesmith.models.loading import generation_eos
+from tunesmith.models.modelfile import modelfile, ollama_template, template_turns
+from tunesmith.train.export import Run, load_run, load_trained
+
+MODELFILE = "Modelfile"
+
+
+@dataclass
+class GgufExport:
+    out_dir: Path
+    files: list[GgufInfo]
+    modelfile_template: bool  # whether the Modelfile has a TEMPLATE (else the reason is in the manifest)
+    parity: Parity | None
+
+    @property
+    def passed(self) -> bool:
+        return self.parity is None or self.parity.passed
+
+
+def _test_file(run: Run, test: Path | None) -> Path | None:
+    """The test split of the run's dataset: beside the run in the same artifacts folder, else where its manifest
+    says the dataset was; `test` overrides."""
+    if test is not None:
+        return test
+    beside = run.path.parent / "dataset" / "test.jsonl"
+    if beside.is_file():
+        return beside
+    recorded = (run.manifest.get("dataset") or {}).get("path")
+    path = Path(recorded) / "test.jsonl" if recorded else None
+    return path if path is not None and path.is_file() else None
+
+
+def _budget(run: Run) -> int:
+    """The evaluation's token budget as the run's recorded config has it, else the eval section's default."""
+    recorded = ((run.manifest.get("config") or {}).get("eval") or {}).get("max_new_tokens")
+    return int(recorded or EvalConfig.model_fields["max_new_tokens"].get_default())
+
+
+def _system_prompt(cases: list[TestCase]) -> str | None:
+    """The project's system prompt: the one most test conversations open with."""
+    prompts = Counter(c.prompt[0]["content"] for c in cases if c.prompt and c.prompt[0]["role"] == "system")
+    return prompts.most_common(1)[0][0] if prompts else None
+
+
+def _gguf_engine(path: Path) -> Engine:
+    return llamacpp.LlamaCppEngine(path) if llamacpp.available() else transformers_gguf_engine(path)
+
+
+def _write_modelfile(
+    tmp: Path, info: GgufInfo, tokenizer: Any, system: str | None, budget: int, run: Run
+) -> dict[str, Any]:
+    try:
+        template, note = ollama_template(template_turns(tokenizer)), None
+    except ValueError as e:
+        template, note = None, f"the chat template is not one Ollama's loop can express ({e})"
+    text = modelfile(
+        info.path.name,
+        template=template,
+        template_note=note,
+        system=system,
+        stops=info.end_of_turn,
+        max_new_tokens=budget,
+        header=f"Written by `tunesmith export {run.path} --gguf`: `ollama create NAME -f {MODELFILE}`.\n"
+        "Greedy, as the evaluation decoded; parity with the trained model is in manifest.json.",
+    )
+    (tmp / MODELFILE).write_text(text, encoding="utf-8")
+    return {"from": info.path.name, "template": template is not None, "note": note, "stops": info.end_of_turn}
+
+
+def export_gguf(
+    run_dir: str | Path,
+    out: str | Path,
+    *,
+    cfg: ExportConfig,
+    base: str | None = None,
+    test: Path | None = None,
+    files: Mapping[str, str] | None = None,
+    say: Callable[[str], None] = lambda _: None,
+) -> GgufExport:
+    """Write `out/model-{quant}.gguf` for each of `cfg.quant`, a Modelfile for the first, `files` (the model card)
+    and a manifest with the parity figures; see the module docstring."""
+    run = load_run(run_dir)
+    out = Path(out)
+    check_output(out, inputs=[run.path])
+    started = datetime.now(UTC)
+    budget = _budget(run)
+    test_path = _test_file(run, test)
+    if cfg.parity and test_path is None:
+        raise DataError(
+            f"the parity check needs test prompts and none were found for the run at {run.path}",
+            hint="pass --test FILE (a chat JSONL), or --no-parity to export without the check",
+        )
+    cases = load_test_cases(test_path, limit=cfg.probes) if test_path else []
+    say(f"loading the trained model of {run.path}")
+    trained = load_trained(run, base=base, dtype="float32")
+    eos = end_of_turn_ids(trained.tokenizer, generation_eos(trained.model))
+    reference: list[Answer] = []
+    if cfg.parity:
+        say(f"replaying {len(cases)} test prompts through the trained model (transformers, greedy)")
+        engine = HfEngine(trained.model, trained.tokenizer, eos, name="transformers+peft")
+        reference = trained_answers(engine, cases, budget)
+    merged = trained.model.merge_and_unload() if hasattr(trained.model, "merge_and_unload") else trained.model
+    with atomic_dir(out, inputs=[run.path]) as tmp:
+        infos = []
+        for quant in cfg.quant:
+            say(f"writing model-{quant}.gguf")
+            infos.append(write_gguf(merged, trained.tokenizer, tmp / f"model-{quant}.gguf", quant=quant, eos_ids=eos))
+        ollama = _write_modelfile(tmp, infos[0], trained.tokenizer, _system_prompt(cases), budget, run)
+        parity = None
+        if cfg.parity:
+            results = [_parity(info, cases, reference, cfg, budget, say) for info in infos]
+            parity = Parity(trained="transformers+peft", max_new_tokens=budget, results=results)
+        for name, text in (files or {}).items():
+            (tmp / name).write_text(text, encoding="utf-8")
+        write_manifest(
+            tmp,
+            stage="export",
+            config={"kind": "gguf", **json.loads(cfg.model_dump_json())},
+            inputs=[p for p in (run.path / "manifest.json", run.adapter_dir or run.model_dir, test_path) if p],
+            counts={"parity_prompts": len(cases)},
+            started_at=started,
+            extra={
+                "export": "gguf",
+                "run": {"path": str(run.path.resolve()), "method": run.method},
+                "base_model": {"id": run.base_id, "resolved": trained.base, "revision": trained.revision},
+                "gguf": [_info(i) for i in infos],
+                "modelfile": ollama,
+                "parity": parity.model_dump() | {"passed": parity.passed} if parity else None,
+            },
+        )
+    final = [replace(i, path=out / i.path.name) for i in infos]
+    return GgufExport(out, final, bool(ollama["template"]), parity)
+
+
+def _info(info: GgufInfo) -> dict[str, Any]:
+    return {k: (v.name if isinstance(v, Path) else v) for k, v in info.__dict__.items()} | {
+        "bytes": info.path.stat().st_size
+    }
+
+
+def _parity(
+    info: GgufInfo,
+    cases: list[TestCase],
+    reference: list[Answer],
+    cfg: ExportConfig,
+    budget: int,
+    say: Callable[[str], None],
+) -> QuantParity:
+    engine = _gguf_engine(info.path)
+    say(f"replaying them through model-{info.quant}.gguf ({engine.name}, greedy)")
+    answers = trained_answers(engine, cases, budget)
+    result = compare(info.quant, engine.name, cases, reference, answers, engine.token_text, cfg)
+    del engine
+    return result
