@@ -111,7 +111,7 @@ class DataConfig(Section):
         "classifier (shipped in its wheel, offline); blocklist, a phrase of eval.blocklist. []: off.",
     )
     language_threshold: float = Field(
-        0.4,
+        0.45,
         gt=0,
         lt=1,
         description="check: the offensive classifier's probability of a whole answer from which it is flagged "
