@@ -42,6 +42,7 @@ class StandIn:
         self.hold_after = hold_after  # the request after this many is held until `release` is set
         self.planted = planted or {}  # {phrase in a passage: a question to ask about it verbatim}
         self.low_scores: set[str] = set()  # words that make the judge score an example 1
+        self.usage_scale = 1  # reported tokens times this: a teacher that bills more than the estimate
         self.bodies: list[dict[str, Any]] = []
         self.answered: list[str] = []  # body keys of the requests that got an answer
         self.held = threading.Event()
@@ -135,9 +136,9 @@ class StandIn:
                     {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
                 ],
                 "usage": {
-                    "prompt_tokens": prompt_tokens,
-                    "completion_tokens": len(content.split()),
-                    "total_tokens": prompt_tokens + len(content.split()),
+                    "prompt_tokens": prompt_tokens * self.usage_scale,
+                    "completion_tokens": len(content.split()) * self.usage_scale,
+                    "total_tokens": (prompt_tokens + len(content.split())) * self.usage_scale,
                 },
             }
         )

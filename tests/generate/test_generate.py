@@ -317,3 +317,21 @@ def test_distillation_from_the_request_log_of_serve(tmp_path: Path) -> None:
     drafts = rows(tmp_path / "d.jsonl")
     assert sorted(r["meta"]["locator"] for r in drafts) == ["request r0", "request r1"]
     assert all(r["meta"]["source"] == "request log" and "needs_review" in r["meta"]["tags"] for r in drafts)
+
+
+def test_the_run_stops_when_the_reported_spend_passes_the_ceiling(tmp_path: Path, capsys) -> None:
+    extra = (
+        "  teacher:\n    base_url: http://user:secret@127.0.0.1:9/v1?key=abc\n    model: stand-in\n"
+        "    concurrency: 1\n    completion_per_1m: 1000\n    max_cost_usd: 20\n"
+    )
+    config = make_project(tmp_path, extra)
+    with StandIn() as teacher:
+        teacher.usage_scale = 1000  # the estimate (25 requests x 700 tokens: $17.50) passes; the bill does not
+        code = run(config, teacher, "--from", "docs", "--out", str(tmp_path / "gen.jsonl"), "--yes")
+        assert code == 2 and len(teacher.answered) == 1 and not (tmp_path / "gen.jsonl").exists()
+        assert "passed generate.teacher.max_cost_usd" in capsys.readouterr().err
+        teacher.usage_scale = 1
+        assert run(config, teacher, "--from", "docs", "--out", str(tmp_path / "gen.jsonl"), "--yes") == 0
+    assert len(set(teacher.answered)) == len(teacher.answered)  # the answer before the stop was not bought twice
+    drafts = rows(tmp_path / "gen.jsonl")
+    assert {d["meta"]["teacher"]["base_url"] for d in drafts} == {teacher.url}  # no user:password, no ?key=

@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from rich.console import Console
 
@@ -185,8 +186,12 @@ def _distill(
 
 
 def teacher_name(cfg: TeacherConfig) -> dict[str, str]:
-    """How an example names its teacher (meta.teacher), and the dataset card after it: the model and the URL."""
-    return {"model": cfg.model, "base_url": cfg.base_url}
+    """How an example names its teacher (meta.teacher), and the dataset card after it: the model and the URL, without
+    what a URL may carry that is not an address (user:password@, a ?key= of some gateways)."""
+    url = urlsplit(cfg.base_url)
+    host = url.hostname or ""
+    address = f"{host}:{url.port}" if url.port else host
+    return {"model": cfg.model, "base_url": urlunsplit((url.scheme, address, url.path, "", ""))}
 
 
 def _split_held_out(

@@ -154,6 +154,7 @@ class Teacher:
         self.cfg = cfg
         self.cache_dir = cache_dir
         self.spend = Spend(structured=cfg.structured)
+        self._stopped: str | None = None  # why no further request is sent (the spend passed max_cost_usd)
         self._openai = openai
         self.client = openai.OpenAI(
             base_url=cfg.base_url, api_key=api_key(cfg), timeout=cfg.timeout_s, max_retries=cfg.retries
@@ -205,6 +206,8 @@ class Teacher:
             with self.spend.lock:
                 self.spend.cached += 1
             return self._answer(request, entry, cached=True)
+        if self._stopped is not None:  # a request already in the pool when the spend passed the ceiling
+            raise TunesmithError(self._stopped)
         try:
             completion = self._create(request)
         except self._openai.APIError as e:
@@ -227,6 +230,8 @@ class Teacher:
             self.spend.prompt_tokens += entry["prompt_tokens"]
             self.spend.completion_tokens += entry["completion_tokens"]
             over = self._over_budget()
+            if over:
+                self._stopped = over
         if over:
             raise TunesmithError(over)
         return self._answer(request, entry, cached=False)
