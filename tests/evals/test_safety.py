@@ -345,6 +345,18 @@ def test_safety_off_adds_nothing(project: Path, tiny_model_dir: Path) -> None:
     assert 'id="safety"' not in (project / "off" / "report.html").read_text(encoding="utf-8")
 
 
+def test_with_no_extra_prompt_only_the_answers_are_scanned(project: Path, tiny_model_dir: Path) -> None:
+    """red_team_limit 0 and bias_pairs 0: nothing more is generated, and the test answers are still scanned."""
+    from tunesmith.evals.runner import evaluate
+
+    cfg = _config(project, tiny_model_dir, enabled=True)
+    cfg.eval.safety.red_team_limit, cfg.eval.safety.bias_pairs, cfg.eval.gates = 0, 0, []
+    out = evaluate(cfg, dataset_dir=project / "dataset", train_dir=project / "train", out_dir=project / "pii-only")
+    for arm in out.results.arms.values():
+        assert arm.red_team is None and arm.bias is None
+        assert arm.pii_in_answers is not None and arm.pii_in_answers.answers == len(TEST)
+
+
 def test_a_bad_red_team_file_stops_the_evaluation_before_any_model(project: Path, tiny_model_dir: Path) -> None:
     from tunesmith.evals.runner import evaluate
 

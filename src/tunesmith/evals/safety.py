@@ -102,7 +102,7 @@ def add_safety(
     if "retrieval" in arms:
         extra["retrieval"] = retrieval_arm(train_rows, found.cases)
     if "guarded" in arms:
-        extra["guarded"] = _guarded(train_rows, guard, found.cases, extra["fine_tuned"])
+        extra["guarded"] = _guarded(train_rows, guard, found.cases, extra.get("fine_tuned", []))
     n_red = len(found.red_team)
     for arm, result in arms.items():
         texts = [p.text for p in extra.get(arm, [])]
@@ -118,6 +118,7 @@ def add_safety(
 
         rows = {
             arm: [(c.id, p.text) for c, p in zip(cases, answers[arm], strict=True)]
+            # the red-team answers only: the counterfactuals hold the names the probes put there
             + [(p.id, t.text) for p, t in zip(found.red_team, extra.get(arm, []), strict=False)]
             for arm in arms
         }
