@@ -128,7 +128,7 @@ def export_gguf(
     if cfg.parity:
         say(f"replaying {len(cases)} test prompts through the trained model (transformers, greedy)")
         engine = HfEngine(trained.model, trained.tokenizer, eos, name="transformers+peft")
-        reference = trained_answers(engine, cases, budget)
+        reference = trained_answers(engine, cases, budget, _ticker(len(cases), say))
     merged = trained.model.merge_and_unload() if hasattr(trained.model, "merge_and_unload") else trained.model
     with atomic_dir(out, inputs=[run.path]) as tmp:
         infos = []
@@ -162,6 +162,18 @@ def export_gguf(
     return GgufExport(out, final, bool(ollama["template"]), parity)
 
 
+def _ticker(total: int, say: Callable[[str], None], every: int = 10) -> Callable[[], None]:
+    """A progress line every `every` answers: a replay on a CPU takes minutes."""
+    done = [0]
+
+    def tick() -> None:
+        done[0] += 1
+        if done[0] % every == 0 and done[0] < total:
+            say(f"  {done[0]}/{total}")
+
+    return tick
+
+
 def _info(info: GgufInfo) -> dict[str, Any]:
     return {k: (v.name if isinstance(v, Path) else v) for k, v in info.__dict__.items()} | {
         "bytes": info.path.stat().st_size
@@ -178,7 +190,7 @@ def _parity(
 ) -> QuantParity:
     engine = _gguf_engine(info.path)
     say(f"replaying them through model-{info.quant}.gguf ({engine.name}, greedy)")
-    answers = trained_answers(engine, cases, budget)
+    answers = trained_answers(engine, cases, budget, _ticker(len(cases), say))
     result = compare(info.quant, engine.name, cases, reference, answers, engine.token_text, cfg)
     del engine
     return result
