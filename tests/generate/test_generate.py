@@ -335,3 +335,15 @@ def test_the_run_stops_when_the_reported_spend_passes_the_ceiling(tmp_path: Path
     assert len(set(teacher.answered)) == len(teacher.answered)  # the answer before the stop was not bought twice
     drafts = rows(tmp_path / "gen.jsonl")
     assert {d["meta"]["teacher"]["base_url"] for d in drafts} == {teacher.url}  # no user:password, no ?key=
+
+
+def test_personal_data_in_the_prompts_is_replaced_before_it_is_sent(tmp_path: Path) -> None:
+    config = make_project(tmp_path)
+    config.write_text(config.read_text().replace("pii: 'off'", "pii: redact"), encoding="utf-8")
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("My email is jane.doe@example.com, where is my order?\n", encoding="utf-8")
+    with StandIn() as teacher:
+        assert run(config, teacher, "--from", "prompts", str(prompts), "--out", str(tmp_path / "d.jsonl"), "--yes") == 0
+        sent = json.dumps(teacher.bodies)
+    assert "jane.doe@example.com" not in sent and "<EMAIL_ADDRESS>" in sent
+    assert "jane.doe" not in (tmp_path / "d.jsonl").read_text(encoding="utf-8")

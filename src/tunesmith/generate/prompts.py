@@ -9,11 +9,13 @@ trained on), or from the request log of `tunesmith serve` (monitor.database_url:
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tunesmith.config import DataConfig
 from tunesmith.data.augment import make_record
 from tunesmith.errors import DataError
 from tunesmith.generate.documents import GENERATED_TAGS
@@ -88,6 +90,26 @@ def prompts_from_records(records: Sequence[dict[str, Any]]) -> list[Prompt]:
 
 def prompts_from_log(messages_by_id: Sequence[tuple[str, list[dict[str, Any]]]]) -> list[Prompt]:
     return [Prompt(c, "request log", f"request {rid}") for rid, m in messages_by_id if (c := _context(m))]
+
+
+def redact_prompts(prompts: Sequence[Prompt], policy: DataConfig) -> tuple[list[Prompt], Counter[str]]:
+    """The prompts with personal data replaced by typed placeholders (`<EMAIL_ADDRESS>`) before they leave the
+    machine, as the document index treats its passages (data.pii, the allowed values and the names prepare kept);
+    the counts by entity. data.pii: off sends them as they are."""
+    if policy.pii == "off" or not prompts:
+        return list(prompts), Counter()
+    from tunesmith.data.redact import redact
+
+    records: list[dict[str, Any]] = [
+        {"messages": [{"role": r, "content": c} for r, c in p.messages], "meta": {"id": str(i)}}
+        for i, p in enumerate(prompts)
+    ]
+    _, counts, _ = redact(records, policy.model_copy(update={"pii": "redact"}), None)
+    out = [
+        Prompt(tuple((m["role"], m["content"]) for m in r["messages"]), p.source, p.locator)
+        for p, r in zip(prompts, records, strict=True)
+    ]
+    return out, counts
 
 
 def distill_requests(prompts: Sequence[Prompt]) -> list[Request]:

@@ -168,7 +168,12 @@ def _distill(
     yes: bool,
     console: Console,
 ) -> tuple[Estimate, list[dict[str, Any]], int]:
-    asked = _prompts_for(cfg, source, file, data)
+    from tunesmith.docs.privacy import document_policy
+
+    asked, redacted = prompts.redact_prompts(_prompts_for(cfg, source, file, data), document_policy(cfg))
+    if redacted:
+        found = ", ".join(f"{n} {entity}" for entity, n in sorted(redacted.items()))
+        console.print(f"personal data replaced in the prompts before sending (data.pii): {found}", soft_wrap=True)
     requests = prompts.distill_requests(asked)
     est, answers = _ask(teacher, requests, yes, console)
     by_messages = {r.messages: a for r, a in zip(requests, answers, strict=True)}
