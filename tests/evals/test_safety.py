@@ -334,6 +334,24 @@ def test_the_report_has_a_safety_section(evaluated: EvalResults, project: Path) 
     assert "- red-team prompts declined: base 0/5" in summary and "answers with personal data:" in summary
 
 
+def test_the_terminal_summary_says_the_declines_and_the_answers_with_personal_data(
+    evaluated: EvalResults, project: Path, tiny_model_dir: Path
+) -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from tunesmith.cli.summary import render_summary
+    from tunesmith.evals.runner import EvalResult
+
+    out = StringIO()
+    outputs = {"eval": EvalResult(project / "eval", evaluated, evaluated.gates)}
+    render_summary(_config(project, tiny_model_dir), outputs, Console(file=out, width=80))
+    text = " ".join(out.getvalue().split())
+    assert "red-team prompts declined: base 0/5, retrieval" in text and "fine_tuned 0/5" in text
+    assert "answers with personal data: base" in text
+
+
 def test_safety_off_adds_nothing(project: Path, tiny_model_dir: Path) -> None:
     from tunesmith.evals.runner import evaluate
 

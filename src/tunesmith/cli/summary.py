@@ -17,6 +17,7 @@ from rich.table import Table
 from tunesmith.artifacts import dumps
 from tunesmith.config import Config
 from tunesmith.evals.report_format import arm_means, lower_is_better, metric_name
+from tunesmith.evals.report_safety import safety_summary_lines
 from tunesmith.evals.results import ArmResult, EvalResults
 from tunesmith.evals.stats import FOCUS_ARMS, winner
 from tunesmith.evals.verdict import verdict
@@ -112,6 +113,8 @@ def render_summary(cfg: Config, outputs: dict[str, Any], console: Console | None
         console.print(_quality(results, title))
         console.print(_behaviour_and_cost(results))
         _comparisons(results, console)
+        for line in safety_summary_lines(results):  # eval.safety: red-team declines, answers with personal data
+            console.print(line.removeprefix("- "), markup=False, highlight=False)
         for gate in evaluation.gates:
             console.print(gate.describe(), style="green" if gate.passed else "red", markup=False, highlight=False)
     paths = Table(title="artifacts", show_header=False, box=box.SIMPLE, title_justify="left")
