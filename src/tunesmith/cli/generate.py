@@ -12,11 +12,11 @@ from rich.console import Console
 from tunesmith.cli.options import choice
 from tunesmith.cli.pipeline import SetOption
 from tunesmith.config import Config, TeacherConfig, load_config
+from tunesmith.config.generate import SOURCES, Source
 from tunesmith.errors import ConfigError
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
-SOURCES = ("docs", "prompts", "data", "log")
 
 
 def _split_args(args: list[Path]) -> tuple[Path, Path | None]:
@@ -97,7 +97,6 @@ def generate(
       tunesmith data generate --from prompts prompts.txt --out distilled.jsonl --teacher-url http://127.0.0.1:8000/v1
       --teacher-model ft:gpt-4o-mini:acme
     """
-    from tunesmith.generate import Source
     from tunesmith.generate import generate as run_generate
 
     config, file = _split_args(args or [])

@@ -6,10 +6,17 @@ that holds the key), plus what spending money on it needs: retries, prices and a
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 from pydantic import Field, model_validator
 
 from tunesmith.config.base import RuleError, Section
 from tunesmith.config.eval import EndpointConfig
+
+# Where `data generate --from` takes its questions: declared here, beside the section, so that the command's choices and
+# the API's check read one list without the CLI importing the generator.
+Source = Literal["docs", "prompts", "data", "log"]
+SOURCES: tuple[str, ...] = get_args(Source)
 
 
 class TeacherConfig(EndpointConfig):

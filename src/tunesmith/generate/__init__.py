@@ -6,7 +6,8 @@ targets: distillation from a model you are leaving). Every draft is tagged `gene
 `prepare` refuses it until a person has reviewed it (data/unreviewed.py).
 """
 
-from tunesmith.generate.run import SOURCES, GenerateResult, Source, generate
+from tunesmith.config.generate import SOURCES, Source
+from tunesmith.generate.run import GenerateResult, generate
 from tunesmith.generate.teacher import Answer, Request, Teacher, parse_json
 
 __all__ = ["SOURCES", "Answer", "GenerateResult", "Request", "Source", "Teacher", "generate", "parse_json"]

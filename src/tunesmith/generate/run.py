@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from rich.console import Console
 
 from tunesmith.artifacts import dumps, read_jsonl, write_file_checked
 from tunesmith.config import Config, TeacherConfig
+from tunesmith.config.generate import SOURCES, Source
 from tunesmith.data.near_domain import Voice, project_voice
 from tunesmith.errors import ConfigError, DataError, OutputError
 from tunesmith.generate import documents, prompts
@@ -25,9 +26,6 @@ from tunesmith.generate.filters import Filtered, is_refusal_example, quality_fil
 from tunesmith.generate.spend import Estimate, confirm_spend, estimate
 from tunesmith.generate.teacher import Request, Teacher
 from tunesmith.records import load_records
-
-Source = Literal["docs", "prompts", "data", "log"]
-SOURCES: tuple[str, ...] = ("docs", "prompts", "data", "log")
 
 
 @dataclass
