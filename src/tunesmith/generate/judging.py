@@ -7,8 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
 from tunesmith.config import Config, TeacherConfig
 from tunesmith.errors import ConfigError
+from tunesmith.generate.spend import confirm_spend, estimate
 from tunesmith.generate.teacher import Request, Teacher
 
 SCORE_SCHEMA: dict[str, Any] = {
@@ -49,9 +52,15 @@ def score_requests(records: list[dict[str, Any]]) -> list[Request]:
     return out
 
 
-def scorer(teacher: Teacher) -> Callable[[list[dict[str, Any]]], list[int | None]]:
+def scorer(teacher: Teacher, yes: bool, console: Console) -> Callable[[list[dict[str, Any]]], list[int | None]]:
+    """Scores 1-5 (None: unreadable), after the judge's own estimate and confirmation: it is another paid endpoint."""
+
     def score(records: list[dict[str, Any]]) -> list[int | None]:
-        answers = teacher.ask(score_requests(records))
+        requests = score_requests(records)
+        est = estimate(teacher, requests)
+        console.print(f"judge: {est.line()}", soft_wrap=True)
+        confirm_spend(teacher.cfg, est, yes, console)
+        answers = teacher.ask(requests)
         values = [a.data.get("score") if isinstance(a.data, dict) else None for a in answers]
         return [int(v) if isinstance(v, int | float) and 1 <= v <= 5 else None for v in values]
 

@@ -224,6 +224,22 @@ def _filter(
     )
 
 
+def _write_all(outputs: list[tuple[Path, list[dict[str, Any]]]], overwrite: bool) -> None:
+    """Each file atomically; when a later one fails, the earlier ones this call created are removed again, so a
+    failed command leaves no half of its output behind."""
+    created: list[Path] = []
+    try:
+        for path, rows in outputs:
+            existed = path.exists()
+            write_file_checked(path, (dumps(r) + "\n" for r in rows), overwrite=overwrite)
+            if not existed:
+                created.append(path)
+    except BaseException:
+        for path in created:
+            path.unlink(missing_ok=True)
+        raise
+
+
 def generate(
     cfg: Config,
     source: Source,
@@ -251,7 +267,7 @@ def generate(
     if cfg.generate.judge_min_score is not None:
         from tunesmith.generate.judging import judge_teacher, scorer
 
-        judge = scorer(judge_teacher(cfg, cfg.artifacts_dir / cfg.generate.cache))
+        judge = scorer(judge_teacher(cfg, cfg.artifacts_dir / cfg.generate.cache), yes, console)
     if source == "docs":
         est, records, unanswered = _from_docs(cfg, teacher, voice, yes, console)
     else:
@@ -265,12 +281,11 @@ def generate(
     if not kept.kept:
         raise DataError(
             f"the teacher's answers gave no example that passed the filters ({dict(kept.dropped) or 'none answered'})",
-            hint="look at the teacher's answers (tunesmith data generate ... --json), or loosen generate.min_chars, "
-            "generate.language or generate.judge_min_score",
+            hint=f"read the teacher's answers in {teacher.cache_dir} (one JSON file each), or loosen "
+            "generate.min_chars, generate.language or generate.judge_min_score",
         )
     outputs = [(out, kept.kept), *([(test_out, test_kept.kept)] if test_out and held else [])]
-    for path, rows in outputs:
-        write_file_checked(path, (dumps(r) + "\n" for r in rows), overwrite=overwrite)
+    _write_all(outputs, overwrite)
     return GenerateResult(
         out=out,
         test_out=test_out if held else None,
