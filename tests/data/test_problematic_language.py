@@ -140,3 +140,19 @@ def test_blocklist_matching_and_redaction():
         f"We {blocklist.REDACTED}. It\u2019s a {blocklist.REDACTED}, {blocklist.REDACTED}!"
     )
     assert blocklist.redact("abcdef", ["abcd", "cdef"]) == blocklist.REDACTED  # overlapping phrases: one span
+
+
+def test_without_the_classifier_installed_the_check_says_how_to_get_it(monkeypatch):
+    import sys
+
+    from tunesmith.data import language
+    from tunesmith.errors import ConfigError
+
+    language._classifier.cache_clear()
+    monkeypatch.setitem(sys.modules, "profanity_check", None)  # as if it were not installed
+    try:
+        with pytest.raises(ConfigError) as e:
+            language.offensive_scores(["hello"])
+        assert "pip install alt-profanity-check" in (e.value.hint or "")
+    finally:
+        language._classifier.cache_clear()

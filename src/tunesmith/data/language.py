@@ -24,6 +24,7 @@ from typing import Any
 
 from tunesmith import blocklist as phrases
 from tunesmith.config import DataConfig
+from tunesmith.errors import ConfigError
 from tunesmith.records import Finding
 
 CLASSIFIER = "alt-profanity-check"  # the distribution that ships the offensive classifier
@@ -44,7 +45,13 @@ class Flag:
 @functools.lru_cache(maxsize=1)
 def _classifier() -> Any:  # profanity_check.predict_prob
     """The classifier, loaded from the wheel once per process (~2 s, mostly importing scikit-learn)."""
-    from profanity_check import predict_prob
+    try:
+        from profanity_check import predict_prob
+    except ImportError:
+        raise ConfigError(
+            f"data.language_check has offensive, and the classifier ({CLASSIFIER}) is not installed",
+            hint=f"pip install {CLASSIFIER} (make install does), or set data.language_check: [blocklist]",
+        ) from None
 
     return predict_prob
 
