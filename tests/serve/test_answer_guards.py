@@ -124,3 +124,25 @@ def test_monitor_reports_the_rate_of_the_answers_the_server_blocked(client_modul
     rates = answer_guard_rates(server.log.fetch(), MonitorConfig())
     assert blocked() == before + 2
     assert rates.rate == pytest.approx(rates.hit / rates.n) and rates.hit >= 2
+
+
+def test_serve_builds_its_guards_from_the_config(tmp_path):
+    """eval.blocklist and the data section's PII settings, with the names a prepared dataset kept."""
+    from tunesmith.config import DataConfig, EvalConfig
+    from tunesmith.serve.server import answer_guards
+
+    dataset = tmp_path / "artifacts" / "dataset"
+    dataset.mkdir(parents=True)
+    (dataset / "manifest.json").write_text(
+        '{"pii": {"policy": "redact", "allow": [], "kept_names": ["Juno"]}}', encoding="utf-8"
+    )
+    cfg = Config(
+        root=tmp_path,
+        data=DataConfig(pii_allow=["1-800-555-0199"]),
+        eval=EvalConfig(blocklist=["guaranteed returns"]),
+        serve=ServeConfig(answer_guards={"blocklist": "block", "pii": "redact"}),
+    )
+    guards = answer_guards(cfg)
+    assert (guards.blocklist, guards.pii_allow) == (["guaranteed returns"], ["1-800-555-0199", "Juno"])
+    assert guards.check("I'm Juno; call 1-800-555-0199.").action is None
+    assert answer_guards(Config(root=tmp_path)) is None  # no guard: nothing built, nothing checked
