@@ -57,6 +57,11 @@ class EvalConfig(Section):
     reference_arm: Arm = Field("base", description="Deltas and CIs are computed against this arm.")
     max_new_tokens: int = Field(96, gt=0, description="Generation budget per answer.")
     batch_size: int = Field(8, gt=0, description="Prompts generated together (left padding, KV cache).")
+    engine: Literal["hf", "llamacpp"] = Field(
+        "hf",
+        description="What generates the model arms' answers: hf, transformers (batched); llamacpp, llama.cpp from an "
+        "f16 GGUF of each model, one prompt at a time (make install-llamacpp; docs/export.md).",
+    )
     limit: int | None = Field(None, gt=0, description="Evaluate only the first N test examples.")
     latency_sample: int = Field(
         3,

@@ -39,6 +39,7 @@ from tunesmith.evals.cases import TestCase, load_test_cases
 from tunesmith.evals.gates import GateResult, check_gate
 from tunesmith.evals.generation import SingleLatency, single_request_latency
 from tunesmith.evals.lineage import lineage
+from tunesmith.evals.llamacpp_arms import llamacpp_group
 from tunesmith.evals.rag import RAG_ARMS, add_retrieval_time, document_corpus
 from tunesmith.evals.report import render_report, render_summary_md
 from tunesmith.evals.results import (
@@ -284,7 +285,8 @@ def _generate_local(
         groups.append((["sft"], None, partial(_load_fine_tuned, models.base, cfg, models.sft_run)))
     for arms, measured_as, load in groups:
         model = load()
-        _generate_group(model, models.tokenizer, arms, convs, cfg.eval, bars, out, extra)
+        group = llamacpp_group if cfg.eval.engine == "llamacpp" else _generate_group
+        group(model, models.tokenizer, arms, convs, cfg.eval, bars, out, extra)
         if models.check_forgetting and measured_as is not None:
             out.perplexity[measured_as] = perplexity(model, models.tokenizer, general_text())
         del model

@@ -21,6 +21,8 @@ class Answer:
     ids: list[int]  # the generated tokens, up to and including the end-of-turn token
     stopped: bool  # ended on an end-of-turn token within the budget
     text: str  # decoded without special tokens
+    latency_ms: float = 0.0  # the whole answer, prompt included
+    first_token_ms: float = 0.0  # until the first generated token (0 where the engine does not say)
 
 
 class Engine(Protocol):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import time
 from pathlib import Path
 from typing import Any, cast
 
@@ -74,12 +75,16 @@ class LlamaCppEngine:
         prompt = self.prompt_ids(messages)
         ids: list[int] = []
         stopped = False
+        t0 = time.perf_counter()
+        first = 0.0
         for token in self.llm.generate(prompt, top_k=1, top_p=1.0, min_p=0.0, temp=0.0, repeat_penalty=1.0):
+            first = first or time.perf_counter() - t0
             ids.append(int(token))
             if self._eog(self._vocab, token):
                 stopped = True
                 break
             if len(ids) >= max_new_tokens:
                 break
+        total = time.perf_counter() - t0
         text = self.llm.detokenize(ids[:-1] if stopped else ids).decode("utf-8", "replace").strip()
-        return Answer(prompt, ids, stopped, text)
+        return Answer(prompt, ids, stopped, text, total * 1000, first * 1000)

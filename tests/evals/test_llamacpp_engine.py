@@ -1,0 +1,52 @@
+"""eval.engine: llamacpp on a tiny project: the model arms answer through llama.cpp from a GGUF of each model, with
+the prompts transformers would have given them; skipped where llama-cpp-python is not installed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tunesmith.config import Config, EvalConfig, ModelConfig
+from tunesmith.evals.runner import evaluate
+from tunesmith.models import llamacpp
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not llamacpp.available(), reason="llama-cpp-python is not installed (make install-llamacpp)"),
+]
+
+QUESTIONS = ["Where is my order?", "How do I reset my password?", "Can I pay by card?", "What's the weather?"]
+
+
+def _evaluate(root: Path, tiny_model_dir: Path, engine: str) -> dict:
+    cfg = Config(
+        root=root,
+        model=ModelConfig(base=str(tiny_model_dir)),
+        eval=EvalConfig(arms=["base", "fine_tuned"], reference_arm="base", max_new_tokens=6, engine=engine),
+    )
+    out = root / f"eval-{engine}"
+    evaluate(cfg, dataset_dir=root / "dataset", train_dir=root / "train", out_dir=out)
+    return json.loads((out / "results.json").read_text())
+
+
+def test_llamacpp_engine_answers_the_same_prompts(tmp_path, tiny_model_dir):
+    (tmp_path / "dataset").mkdir()
+    rows = [
+        {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": "OK."}], "meta": {"id": f"t{i}"}}
+        for i, q in enumerate(QUESTIONS)
+    ]
+    for split in ("train", "test"):
+        (tmp_path / "dataset" / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "train").mkdir()
+    (tmp_path / "train" / "model").symlink_to(tiny_model_dir)  # the "fine-tune" is the base model itself
+    hf = _evaluate(tmp_path, tiny_model_dir, "hf")
+    cpp = _evaluate(tmp_path, tiny_model_dir, "llamacpp")
+    for arm in ("base", "fine_tuned"):
+        a, b = hf["arms"][arm], cpp["arms"][arm]
+        assert b["n"]["rougeL"] == a["n"]["rougeL"] == len(QUESTIONS)
+        assert b["tokens"]["prompt_mean"] == a["tokens"]["prompt_mean"]  # llama.cpp saw the trained model's prompts
+        assert 0 < b["tokens"]["completion_mean"] <= 6
+    manifest = json.loads((tmp_path / "eval-llamacpp" / "manifest.json").read_text())
+    assert manifest["config"]["eval"]["engine"] == "llamacpp"  # the evaluation records which engine answered
