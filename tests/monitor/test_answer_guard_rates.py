@@ -56,8 +56,9 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_monitor_reports_the_answer_guard_rates(project: Path, capsys):
-    code = main(["monitor", str(project / "tunesmith.yaml"), "--since", "1d"])
+def test_monitor_reports_the_answer_guard_rates_and_fires_above_the_threshold(project: Path, capsys):
+    args = ["monitor", str(project / "tunesmith.yaml"), "--since", "1d"]
+    assert main([*args, "--set", "monitor.max_answer_guard_rate=0.1"]) == 1
     result = json.loads((project / "artifacts" / "monitor" / "drift.json").read_text())
     g = result["answer_guards"]
     assert (g["n"], g["hit"]) == (25, 6) and g["rate"] == pytest.approx(0.24)
@@ -68,17 +69,22 @@ def test_monitor_reports_the_answer_guard_rates(project: Path, capsys):
     }
     assert {k: v["count"] for k, v in g["by_guard"].items()} == {"blocklist": 4, "pii": 3}
     assert sum(d["hit"] for d in g["daily"]) == 6 and sum(d["n"] for d in g["daily"]) == 25
-    assert not g["fired"] and not any("answer guards" in r for r in result["reasons"])  # reported only
+    assert g["fired"] and "answer guards hit 24% of answers" in result["reasons"]
+    assert result["thresholds"]["answer_guard_rate"] == 0.1
     printed = " ".join(capsys.readouterr().out.split())
     assert "answer guards hit 6 of 25 answers (24.0%): block 3, log 1, redact 2, blocklist 4, pii 3" in printed
     html = (project / "artifacts" / "monitor" / "drift.html").read_text()
     assert "answers the answer guards hit" in html and "<td>block</td><td>3</td><td>12.0%</td>" in html
-    assert code in (0, 1)  # drift of 25 prompts is not what this test is about
 
 
-def test_monitor_fires_above_the_answer_guard_rate(project: Path):
-    args = ["monitor", str(project / "tunesmith.yaml"), "--since", "1d"]
-    assert main([*args, "--set", "monitor.max_answer_guard_rate=0.1"]) == 1
-    result = json.loads((project / "artifacts" / "monitor" / "drift.json").read_text())
-    assert result["answer_guards"]["fired"] and "answer guards hit 24% of answers" in result["reasons"]
-    assert result["thresholds"]["answer_guard_rate"] == 0.1
+def test_without_a_threshold_the_rates_are_reported_only(project: Path):
+    from tunesmith.config import MonitorConfig
+    from tunesmith.monitor.answer_guards import answer_guard_rates
+
+    log = RequestLog(f"sqlite:///{project / 'log.db'}", redact=False)
+    rows = log.fetch()
+    log.close()
+    assert answer_guard_rates(rows, MonitorConfig()).reasons() == []
+    assert answer_guard_rates(rows, MonitorConfig(max_answer_guard_rate=0.24)).reasons() == []  # at it: no
+    assert answer_guard_rates(rows, MonitorConfig(max_answer_guard_rate=0.2)).fired
+    assert answer_guard_rates([], MonitorConfig(max_answer_guard_rate=0.0)).rate == 0.0
