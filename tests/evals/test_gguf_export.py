@@ -165,3 +165,14 @@ def test_cli_refuses_an_unknown_quantisation_and_a_run_without_test_prompts(tmp_
         (lonely / name).symlink_to(src, target_is_directory=src.is_dir())
     assert main(["export", str(lonely), "--gguf", str(tmp_path / "b")]) == 2
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_cli_takes_the_export_section_of_a_config_and_flags_over_it(stopping_run, tmp_path):
+    config = tmp_path / "tunesmith.yaml"
+    config.write_text("export:\n  quant: [f32, q8_0]\n  parity: false\n")
+    out = tmp_path / "gguf"
+    assert main(["export", str(stopping_run), "--gguf", str(out), "--config", str(config), "--quant", "f16"]) == 0
+    assert sorted(p.name for p in out.glob("*.gguf")) == ["model-f16.gguf"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["parity"] is None and manifest["config"]["quant"] == ["f16"]
+    assert (out / "model_card.md").read_text().startswith("#")
