@@ -93,7 +93,10 @@ class StandIn:
         elif name == "score":
             data = self._score(body)
         else:
-            return f"Thank you for asking. Here is the answer to: {body['messages'][-1]['content']}"
+            question = body["messages"][-1]["content"]
+            if "solicitor" in question:
+                return "I'm sorry, I can't help with legal matters. Please ask a solicitor."
+            return f"Thank you for asking. Here is the answer to: {question}"
         text = json.dumps(data)
         return text if fmt else f"Sure! Here is the JSON you asked for:\n```json\n{text}\n```\nAnything else?"
 

@@ -270,7 +270,8 @@ def test_distillation_makes_the_teachers_answers_the_targets(tmp_path: Path) -> 
         '{"prompt": "Where is my parcel?"}\n'
         '{"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Can I pay by '
         'invoice, or only by card?"}]}\n'
-        "How do I reset my password?\n",
+        "How do I reset my password?\n"
+        "Can you find me a good solicitor for my divorce?\n",
         encoding="utf-8",
     )
     with StandIn() as teacher:
@@ -278,13 +279,20 @@ def test_distillation_makes_the_teachers_answers_the_targets(tmp_path: Path) -> 
         config.write_text(config.read_text().replace("{url}", teacher.url), encoding="utf-8")
         code = run(config, teacher, "--from", "prompts", str(prompts), "--out", str(tmp_path / "d.jsonl"), "--yes")
         plain = [b for b in teacher.bodies if "response_format" not in b]
-    assert code == 0 and len(plain) == 3  # the repeated prompt is asked once
+    assert code == 0 and len(plain) == 4  # the repeated prompt is asked once
     drafts = rows(tmp_path / "d.jsonl")
-    assert [user(r) for r in drafts] == ["How do I reset my password?", "Can I pay by invoice, or only by card?"]
+    assert [user(r) for r in drafts] == [
+        "How do I reset my password?",
+        "Can I pay by invoice, or only by card?",
+        "Can you find me a good solicitor for my divorce?",
+    ]
     assert drafts[1]["messages"][0] == {"role": "system", "content": "Be brief."}
     assert drafts[0]["messages"][-1]["content"].startswith("Thank you for asking")
+    assert ["refusal" in r["meta"]["tags"] for r in drafts] == [False, False, True]  # the teacher's refusal, kept
     assert all({"generated", "needs_review", "distilled"} <= set(r["meta"]["tags"]) for r in drafts)
-    assert [r["meta"]["locator"] for r in drafts] == ["line 1", "line 3"] and drafts[0]["meta"]["judge_score"] == 4
+    assert [r["meta"]["locator"] for r in drafts] == ["line 1", "line 3", "line 5"] and drafts[0]["meta"][
+        "judge_score"
+    ] == 4
 
 
 def test_no_teacher_is_a_clear_error(tmp_path: Path, capsys) -> None:

@@ -20,6 +20,7 @@ from tunesmith.data.augment import make_record
 from tunesmith.errors import DataError
 from tunesmith.generate.documents import GENERATED_TAGS
 from tunesmith.generate.teacher import Answer, Request
+from tunesmith.refusals import is_refusal
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,9 @@ def distill_record(prompt: Prompt, answer: Answer, teacher: dict[str, str]) -> d
     if not text:
         return None
     messages = [{"role": r, "content": c} for r, c in prompt.messages] + [{"role": "assistant", "content": text}]
-    record = make_record(messages, tags=[*GENERATED_TAGS, "distilled"], source={}, prefix="distilled")
+    # The teacher's refusals keep the tag the evaluation and the split read (tunesmith.refusals' one detector).
+    refusal = ["refusal"] if is_refusal(text) else []
+    record = make_record(messages, tags=[*GENERATED_TAGS, "distilled", *refusal], source={}, prefix="distilled")
     meta = {
         "source": prompt.source,
         "locator": prompt.locator,

@@ -15,7 +15,9 @@ from tunesmith.errors import ConfigError, TunesmithError
 from tunesmith.generate.teacher import Request, Teacher
 
 # No tokenizer of the teacher's model is at hand (a vendor's is not public): the estimate counts 4 characters a token,
-# the usual figure for English, and every completion at its whole budget, so it errs high.
+# the usual figure for English, and every completion at its whole budget. On the demo's prompts SmolLM2's tokenizer
+# counted 9% more prompt tokens than this and 9% fewer completion tokens (16,197 against 15,874 in all): an order of
+# magnitude, which teacher.max_cost_usd then holds to the spend the server reports.
 CHARS_PER_TOKEN = 4
 
 
