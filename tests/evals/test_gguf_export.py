@@ -176,3 +176,33 @@ def test_cli_takes_the_export_section_of_a_config_and_flags_over_it(stopping_run
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["parity"] is None and manifest["config"]["quant"] == ["f16"]
     assert (out / "model_card.md").read_text().startswith("#")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not llamacpp.available(), reason="llama-cpp-python is not installed")
+def test_the_lora_adapter_alone_over_its_base_computes_the_trained_model_in_llama_cpp(stopping_run, tmp_path):
+    import llama_cpp
+    import numpy as np
+    from transformers import AutoTokenizer
+
+    from tunesmith.train.export import load_run, load_trained
+
+    out = tmp_path / "gguf"
+    assert main(["export", str(stopping_run), "--gguf", str(out), "--quant", "f32", "--no-parity", "--lora-adapter"]) == 0
+    assert {"adapter.gguf", "base-f32.gguf", "Modelfile.adapter"} <= {p.name for p in out.iterdir()}
+    assert "FROM ./base-f32.gguf\nADAPTER ./adapter.gguf" in (out / "Modelfile.adapter").read_text()
+    trained = load_trained(load_run(stopping_run), dtype="float32")
+    tok = AutoTokenizer.from_pretrained(stopping_run / "adapter")
+    ids = tok.apply_chat_template(_conversation(QUESTIONS[0]), add_generation_prompt=True, return_dict=True)
+    ids = ids["input_ids"]
+    with torch.no_grad():
+        expected = trained.model(torch.tensor([ids])).logits[0].numpy()
+
+    def logits(**kw):
+        llm = llama_cpp.Llama(n_ctx=128, n_threads=1, logits_all=True, verbose=False, **kw)
+        llm.eval(ids)
+        return np.array(llm.scores[: len(ids)])
+
+    base = str(out / "base-f32.gguf")
+    assert np.abs(logits(model_path=base, lora_path=str(out / "adapter.gguf")) - expected).max() < 1e-2
+    assert np.abs(logits(model_path=base) - expected).max() > 0.1  # the adapter is what makes the difference

@@ -46,6 +46,10 @@ def export(
     parity: Annotated[
         bool | None, typer.Option("--parity/--no-parity", help=_help("parity"), show_default=False)
     ] = None,
+    lora_adapter: Annotated[
+        bool | None,
+        typer.Option("--lora-adapter/--no-lora-adapter", help=_help("lora_adapter"), show_default=False),
+    ] = None,
     config: Annotated[
         Path | None,
         typer.Option("--config", help="tunesmith.yaml whose export section (quantisations, thresholds) applies."),
@@ -89,7 +93,7 @@ def export(
     passed = True
     if gguf is not None:
         card = export_card(run, kind="gguf")
-        cfg = _export_config(config, quant, probes, parity)
+        cfg = _export_config(config, quant, probes, parity, lora_adapter)
         passed = _export_gguf(run, gguf, cfg, base, test, {CARD_NAME: card.text})
     source = f"the card of evaluation {card.evaluation}" if card.evaluation else "no evaluation names this run"
     console.print(f"{CARD_NAME} written with the export ({source})")
@@ -97,13 +101,15 @@ def export(
         raise typer.Exit(EXIT_FINDINGS)
 
 
-def _export_config(config: Path | None, quant: list[str] | None, probes: int | None, parity: bool | None) -> Any:
+def _export_config(
+    config: Path | None, quant: list[str] | None, probes: int | None, parity: bool | None, lora_adapter: bool | None
+) -> Any:
     """The export section of `config` (else its defaults), with the flags given on the command line."""
     from tunesmith.config.loader import load_config
     from tunesmith.errors import ConfigError
 
     section = load_config(config).export if config is not None else ExportConfig()
-    given = {"quant": quant or None, "probes": probes, "parity": parity}
+    given = {"quant": quant or None, "probes": probes, "parity": parity, "lora_adapter": lora_adapter}
     try:
         return ExportConfig.model_validate(section.model_dump() | {k: v for k, v in given.items() if v is not None})
     except ValueError as e:

@@ -32,6 +32,11 @@ class ExportConfig(Section):
         "through each GGUF (llama.cpp, else transformers reading the GGUF) and compare; below the thresholds the "
         "export exits 1. The figures go into the export's manifest.",
     )
+    lora_adapter: bool = Field(
+        False,
+        description="Also write the LoRA adapter alone (adapter.gguf) with its base (base-{first quant}.gguf) and a "
+        "Modelfile.adapter, for llama.cpp --lora and Ollama's ADAPTER; a LoRA run only. Not parity-checked.",
+    )
     probes: int | None = Field(
         None, gt=0, description="Test prompts the parity check replays (the first N); unset: all of them."
     )

@@ -27,12 +27,13 @@ from tunesmith.evals.parity import Parity, QuantParity, compare, trained_answers
 from tunesmith.models import llamacpp
 from tunesmith.models.answers import Answer, Engine, HfEngine, transformers_gguf_engine
 from tunesmith.models.chat import end_of_turn_ids
-from tunesmith.models.gguf_write import GgufInfo, write_gguf
+from tunesmith.models.gguf_write import GgufInfo, Quant, write_gguf
 from tunesmith.models.loading import generation_eos
 from tunesmith.models.modelfile import modelfile, ollama_template, template_turns
-from tunesmith.train.export import Run, load_run, load_trained
+from tunesmith.train.export import Run, Trained, load_run, load_trained
 
 MODELFILE = "Modelfile"
+ADAPTER = "adapter.gguf"
 
 
 @dataclass
@@ -77,7 +78,14 @@ def _gguf_engine(path: Path) -> Engine:
 
 
 def _write_modelfile(
-    tmp: Path, info: GgufInfo, tokenizer: Any, system: str | None, budget: int, run: Run
+    tmp: Path,
+    info: GgufInfo,
+    tokenizer: Any,
+    system: str | None,
+    budget: int,
+    run: Run,
+    name: str = MODELFILE,
+    adapter: str | None = None,
 ) -> dict[str, Any]:
     try:
         template, note = ollama_template(template_turns(tokenizer)), None
@@ -90,11 +98,28 @@ def _write_modelfile(
         system=system,
         stops=info.end_of_turn,
         max_new_tokens=budget,
-        header=f"Written by `tunesmith export {run.path} --gguf`: `ollama create NAME -f {MODELFILE}`.\n"
+        header=f"Written by `tunesmith export {run.path} --gguf`: `ollama create NAME -f {name}`.\n"
         "Greedy, as the evaluation decoded; parity with the trained model is in manifest.json.",
+        adapter=adapter,
     )
-    (tmp / MODELFILE).write_text(text, encoding="utf-8")
+    (tmp / name).write_text(text, encoding="utf-8")
     return {"from": info.path.name, "template": template is not None, "note": note, "stops": info.end_of_turn}
+
+
+def _write_adapter(tmp: Path, trained: Trained, quant: Quant, eos: set[int], say: Callable[[str], None]) -> GgufInfo:
+    """adapter.gguf (the LoRA alone) and base-{quant}.gguf (the base it goes over, loaded afresh: the trained model's
+    base layers are about to be merged)."""
+    import torch
+
+    from tunesmith.models.gguf_lora import write_lora_gguf
+    from tunesmith.models.loading import load_model
+
+    if trained.base is None or not hasattr(trained.model, "merge_and_unload"):
+        raise DataError("export.lora_adapter: this run is a full fine-tune, it has no adapter to write alone")
+    say("writing adapter.gguf and its base")
+    write_lora_gguf(trained.model, tmp / ADAPTER)
+    base = load_model(trained.base, revision=trained.revision, dtype=torch.float32)
+    return write_gguf(base, trained.tokenizer, tmp / f"base-{quant}.gguf", quant=quant, eos_ids=eos)
 
 
 def export_gguf(
@@ -129,13 +154,17 @@ def export_gguf(
         say(f"replaying {len(cases)} test prompts through the trained model (transformers, greedy)")
         engine = HfEngine(trained.model, trained.tokenizer, eos, name="transformers+peft")
         reference = trained_answers(engine, cases, budget, _ticker(len(cases), say))
-    merged = trained.model.merge_and_unload() if hasattr(trained.model, "merge_and_unload") else trained.model
     with atomic_dir(out, inputs=[run.path]) as tmp:
+        adapter = _write_adapter(tmp, trained, cfg.quant[0], eos, say) if cfg.lora_adapter else None
+        merged = trained.model.merge_and_unload() if hasattr(trained.model, "merge_and_unload") else trained.model
         infos = []
         for quant in cfg.quant:
             say(f"writing model-{quant}.gguf")
             infos.append(write_gguf(merged, trained.tokenizer, tmp / f"model-{quant}.gguf", quant=quant, eos_ids=eos))
-        ollama = _write_modelfile(tmp, infos[0], trained.tokenizer, _system_prompt(cases), budget, run)
+        system = _system_prompt(cases)
+        ollama = _write_modelfile(tmp, infos[0], trained.tokenizer, system, budget, run)
+        if adapter is not None:
+            _write_modelfile(tmp, adapter, trained.tokenizer, system, budget, run, f"{MODELFILE}.adapter", ADAPTER)
         parity = None
         if cfg.parity:
             results = [_parity(info, cases, reference, cfg, budget, say) for info in infos]

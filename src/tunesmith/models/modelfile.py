@@ -96,11 +96,14 @@ def modelfile(
     stops: list[str],
     max_new_tokens: int,
     header: str,
+    adapter: str | None = None,
 ) -> str:
-    """The Modelfile text. Greedy as the evaluation decodes: temperature 0 and no repeat penalty (Ollama's default
-    1.1 changes greedy answers), and the evaluation's token budget."""
+    """The Modelfile text (`adapter`: a GGUF LoRA adapter over `gguf_name`). Greedy as the evaluation decodes:
+    temperature 0 and no repeat penalty (Ollama's default 1.1 changes greedy answers), and its token budget."""
     lines = [f"# {line}" for line in header.splitlines()]
     lines.append(f"FROM ./{gguf_name}")
+    if adapter is not None:
+        lines.append(f"ADAPTER ./{adapter}")
     if template is not None:
         lines.append(f"TEMPLATE {_quoted(template)}")
     else:
