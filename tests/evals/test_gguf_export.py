@@ -148,9 +148,10 @@ def test_a_gguf_whose_eos_is_not_the_end_of_turn_runs_on(stopping_run, tmp_path,
 
 
 @pytest.mark.slow
-def test_cli_exits_1_on_a_failed_parity_and_writes_the_export(stopping_run, tmp_path, monkeypatch):
+def test_cli_exits_1_on_a_failed_parity_and_writes_the_export(stopping_run, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(llamacpp, "available", lambda: False)
     assert main(["export", str(stopping_run), "--gguf", str(tmp_path / "ok"), "--quant", "f32"]) == 0
+    assert "llama.cpp is not installed" in " ".join(capsys.readouterr().out.split())  # says what checked it
     _skip_merge(monkeypatch)
     assert main(["export", str(stopping_run), "--gguf", str(tmp_path / "bad"), "--quant", "f32"]) == 1
     assert json.loads((tmp_path / "bad" / "manifest.json").read_text())["parity"]["passed"] is False
@@ -188,7 +189,9 @@ def test_the_lora_adapter_alone_over_its_base_computes_the_trained_model_in_llam
     from tunesmith.train.export import load_run, load_trained
 
     out = tmp_path / "gguf"
-    assert main(["export", str(stopping_run), "--gguf", str(out), "--quant", "f32", "--no-parity", "--lora-adapter"]) == 0
+    assert (
+        main(["export", str(stopping_run), "--gguf", str(out), "--quant", "f32", "--no-parity", "--lora-adapter"]) == 0
+    )
     assert {"adapter.gguf", "base-f32.gguf", "Modelfile.adapter"} <= {p.name for p in out.iterdir()}
     assert "FROM ./base-f32.gguf\nADAPTER ./adapter.gguf" in (out / "Modelfile.adapter").read_text()
     trained = load_trained(load_run(stopping_run), dtype="float32")

@@ -73,8 +73,14 @@ def _system_prompt(cases: list[TestCase]) -> str | None:
     return prompts.most_common(1)[0][0] if prompts else None
 
 
-def _gguf_engine(path: Path) -> Engine:
-    return llamacpp.LlamaCppEngine(path) if llamacpp.available() else transformers_gguf_engine(path)
+def _gguf_engine(path: Path, say: Callable[[str], None]) -> Engine:
+    if llamacpp.available():
+        return llamacpp.LlamaCppEngine(path)
+    say(
+        "llama.cpp is not installed (make install-llamacpp): the parity check reads the GGUF back with "
+        "transformers instead, which checks the file but not llama.cpp's kernels"
+    )
+    return transformers_gguf_engine(path)
 
 
 def _write_modelfile(
@@ -217,7 +223,7 @@ def _parity(
     budget: int,
     say: Callable[[str], None],
 ) -> QuantParity:
-    engine = _gguf_engine(info.path)
+    engine = _gguf_engine(info.path, say)
     say(f"replaying them through model-{info.quant}.gguf ({engine.name}, greedy)")
     answers = trained_answers(engine, cases, budget, _ticker(len(cases), say))
     result = compare(info.quant, engine.name, cases, reference, answers, engine.token_text, cfg)
