@@ -67,31 +67,48 @@ def guard() -> ScopeGuard:
 
 
 def test_calibration_picks_a_threshold_between_the_validation_classes(guard: ScopeGuard) -> None:
-    calibration = guard.calibrate([_row(q, a) for q, a in VAL])
+    calibration = guard.calibrate([_row(q, a) for q, a in VAL], 0.025)
     margins = guard.margins([q for q, _ in VAL])
     in_scope, out = margins[:3], margins[3:]
     assert out.max() < in_scope.min()  # MiniLM separates this domain's validation questions
     assert calibration.threshold is not None
     assert out.max() < calibration.threshold < in_scope.min()
-    assert (calibration.in_scope, calibration.out_of_scope) == (3, 2)
-    assert "validation split (2 out-of-scope, 3 in-scope" in calibration.note
+    # Calibrated on validation and on training, each training question scored against the others: 3 + 10 in scope
+    assert (calibration.in_scope, calibration.out_of_scope) == (13, 7)
+    assert "at most 2.5% of the 13 in-scope calibration questions (3 of validation" in calibration.note
     assert guard.refusal == REFUSAL  # the data's own refusal, not a template
 
 
 def test_the_guard_declines_new_out_of_scope_questions_and_keeps_paraphrases(guard: ScopeGuard) -> None:
-    threshold = guard.calibrate([_row(q, a) for q, a in VAL]).threshold
+    threshold = guard.calibrate([_row(q, a) for q, a in VAL], 0.025).threshold
     assert threshold is not None
     margins = guard.margins(["What's the exchange rate of the euro today?", "Can I renew my books on the website?"])
     assert margins[0] < threshold < margins[1]
 
 
-def test_without_validation_refusals_the_guard_is_off_and_says_why(guard: ScopeGuard) -> None:
-    calibration = guard.calibrate([_row(q, a) for q, a in VAL[:3]])
-    assert calibration.threshold is None and calibration.curve == []
-    assert "validation split has no out-of-scope question" in calibration.note
+def test_the_threshold_bounds_over_refusal_on_held_in_questions_not_the_few_validation_refusals(
+    guard: ScopeGuard,
+) -> None:
+    """A validation split without refusals still calibrates (the training refusals, each left out, are there);
+    a larger budget moves the threshold up past exactly that share of the in-scope calibration margins."""
+    no_val_refusals = guard.calibrate([_row(q, a) for q, a in VAL[:3]], 0.025)
+    assert no_val_refusals.threshold is not None and no_val_refusals.out_of_scope == 5
+    train_in, _ = guard._left_out_margins()
+    in_margins = np.sort(np.concatenate([train_in, guard.margins([q for q, _ in VAL[:3]])]))
+    assert no_val_refusals.threshold < in_margins[0]  # 2.5% of 13 questions: none may be declined
+    budget = guard.calibrate([_row(q, a) for q, a in VAL[:3]], 0.2)  # 20% of 13: two may be
+    assert budget.threshold is not None and in_margins[1] < budget.threshold < in_margins[2]
+    assert budget.curve and "declines 15.4% of them" in budget.note
+
+
+def test_without_training_refusals_to_compare_the_guard_is_off_and_says_why() -> None:
     no_refusals = ScopeGuard.from_records(TRAIN[: len(IN_SCOPE)])
     assert not no_refusals.usable
-    assert "training split has no refusals" in no_refusals.calibrate([_row(q, a) for q, a in VAL]).note
+    calibration = no_refusals.calibrate([_row(q, a) for q, a in VAL], 0.025)
+    assert calibration.threshold is None and calibration.curve == []
+    assert "training split has no refusals" in calibration.note
+    one = ScopeGuard.from_records(TRAIN[: len(IN_SCOPE) + 1])
+    assert "a single refusal" in one.calibrate([_row(q, a) for q, a in VAL], 0.025).note
 
 
 def test_curve_runs_from_the_models_own_refusals_to_declining_everything() -> None:
@@ -106,8 +123,8 @@ def test_curve_runs_from_the_models_own_refusals_to_declining_everything() -> No
     assert (guarded[0].abstention, guarded[0].over_refusal) == (0.0, 0.5)
 
 
-def _dataset(tmp_path: Path, val: list[tuple[str, str]]) -> Path:
-    for name, rows in (("train", TRAIN), ("val", [_row(q, a) for q, a in val])):
+def _dataset(tmp_path: Path, val: list[tuple[str, str]], train: list[dict[str, Any]] = TRAIN) -> Path:
+    for name, rows in (("train", train), ("val", [_row(q, a) for q, a in val])):
         (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return tmp_path
 
@@ -122,18 +139,20 @@ CASES = [
 
 def test_guarded_arm_declines_below_the_threshold_and_keeps_the_fine_tunes_other_answers(tmp_path: Path) -> None:
     fine_tuned = [Prediction(f"answer {i}", 10, 5, 100.0) for i in range(len(CASES))]
-    preds, wall_s, summary = guarded_arm(_dataset(tmp_path, VAL), CASES, fine_tuned, 2.0)
+    preds, wall_s, summary = guarded_arm(_dataset(tmp_path, VAL), CASES, fine_tuned, 2.0, max_over_refusal=0.025)
     assert summary.threshold is not None and summary.declined == 1
     assert preds[2].text == REFUSAL and (preds[2].prompt_tokens, preds[2].completion_tokens) == (0, 0)
     assert [p.text for i, p in enumerate(preds) if i != 2] == ["answer 0", "answer 1", "answer 3"]
     assert all(p.latency_ms >= 100.0 for p in preds) and wall_s >= 2.0  # the guard's time is the arm's
     # oos-2 looks in scope to the guard (it is a loan question): the test curve shows it, never moves the threshold
-    assert summary.test_curve[-1].abstention == 1.0 and len(summary.validation_curve) == len(VAL) + 1
+    assert summary.test_curve[-1].abstention == 1.0 and len(summary.validation_curve) == 13 + 7 + 1
 
 
 def test_guarded_arm_is_the_fine_tune_itself_when_nothing_calibrates_it(tmp_path: Path) -> None:
     fine_tuned = [Prediction(f"answer {i}", 10, 5, 100.0) for i in range(len(CASES))]
-    preds, _, summary = guarded_arm(_dataset(tmp_path, VAL[:3]), CASES, fine_tuned, 2.0)
+    one_refusal = TRAIN[: len(IN_SCOPE) + 1]
+    dataset = _dataset(tmp_path, VAL, one_refusal)
+    preds, _, summary = guarded_arm(dataset, CASES, fine_tuned, 2.0, max_over_refusal=0.025)
     assert [p.text for p in preds] == [p.text for p in fine_tuned]
     assert summary.threshold is None and summary.declined == 0 and summary.test_curve == []
 
@@ -146,7 +165,7 @@ def test_the_guarded_arm_needs_the_fine_tuned_arm() -> None:
 
 def _results_with_guard(tmp_path: Path) -> EvalResults:
     fine_tuned = [Prediction(REFUSAL if i == 3 else f"answer {i}", 10, 5, 100.0) for i in range(len(CASES))]
-    preds, _, summary = guarded_arm(_dataset(tmp_path, VAL), CASES, fine_tuned, 2.0)
+    preds, _, summary = guarded_arm(_dataset(tmp_path, VAL), CASES, fine_tuned, 2.0, max_over_refusal=0.025)
     examples = [
         {
             "id": c.id,
@@ -183,7 +202,7 @@ def test_report_shows_the_threshold_its_origin_and_the_curve(tmp_path: Path) -> 
     results = _results_with_guard(tmp_path)
     render_report(results, tmp_path / "report.html")
     page = (tmp_path / "report.html").read_text()
-    assert "<h2>Scope guard</h2>" in page and "from the validation split" in page
+    assert "<h2>Scope guard</h2>" in page and "in-scope calibration questions (3 of validation" in page
     assert 'alt="abstention against over-refusal over the scope guard' in page
     assert "scope guard (the guarded arm): threshold" in render_summary_md(results)
 

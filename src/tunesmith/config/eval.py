@@ -62,6 +62,13 @@ class EvalConfig(Section):
         description="What generates the model arms' answers: hf, transformers (batched); llamacpp, llama.cpp from an "
         "f16 GGUF of each model, one prompt at a time (make install-llamacpp; docs/export.md).",
     )
+    guard_max_over_refusal: float = Field(
+        0.025,
+        ge=0,
+        lt=1,
+        description="The scope guard's threshold (guarded arm, serve.guard) is the highest at which it declines at "
+        "most this share of the in-scope validation and training questions (docs/evaluation.md, Scope guard).",
+    )
     limit: int | None = Field(None, gt=0, description="Evaluate only the first N test examples.")
     latency_sample: int = Field(
         3,

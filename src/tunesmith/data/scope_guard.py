@@ -7,9 +7,10 @@ scores a question by its *margin*, the cosine similarity (the shared MiniLM embe
 training question minus that to the nearest out-of-scope one (the data's refusals, with the near-domain ones that
 `data.refusals: auto` adds). Below the threshold it answers with the house refusal.
 
-The threshold is chosen on the validation split, never on the test split: the one that best separates its
-in-scope questions from its out-of-scope ones (abstention minus over-refusal), in the middle of the tied range
-so that it does not hug either side. With no out-of-scope question to calibrate on, the guard stays off and says so.
+The threshold is chosen on the validation split and the training split (each training question scored against the
+others), never on the test split: the highest at which the guard declines at most `eval.guard_max_over_refusal` of
+those in-scope questions. With fewer than two out-of-scope training questions to compare with, the guard stays off
+and says so.
 """
 
 from __future__ import annotations
@@ -46,9 +47,9 @@ class CurvePoint:
 @dataclass(frozen=True)
 class Calibration:
     threshold: float | None  # None: nothing to calibrate on, the guard is off
-    in_scope: int  # validation questions answered in the data
-    out_of_scope: int  # validation questions declined in the data
-    curve: list[CurvePoint]  # the guard alone on the validation split, one point per candidate threshold
+    in_scope: int  # calibration questions answered in the data (validation, and training left out one at a time)
+    out_of_scope: int  # calibration questions declined in the data
+    curve: list[CurvePoint]  # the guard alone on the calibration questions, one point per candidate threshold
     note: str
 
 
@@ -105,32 +106,63 @@ class ScopeGuard:
         margins: np.ndarray = (q @ self._inside.T).max(axis=1) - (q @ self._outside.T).max(axis=1)
         return margins
 
-    def calibrate(self, val: Sequence[dict[str, Any]]) -> Calibration:
-        """The threshold that best separates the validation split's in-scope and out-of-scope questions."""
-        out = np.array([is_refusal(r) for r in val], dtype=bool)
-        n_out, n_in = int(out.sum()), int((~out).sum())
+    def _left_out_margins(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each training question's margin against the others (itself left out): in-scope ones, then refusals."""
+        inside_sims = self._inside @ self._inside.T
+        outside_sims = self._outside @ self._outside.T
+        np.fill_diagonal(inside_sims, -np.inf)
+        np.fill_diagonal(outside_sims, -np.inf)
+        across = self._inside @ self._outside.T
+        inside: np.ndarray = inside_sims.max(axis=1) - across.max(axis=1)
+        outside: np.ndarray = across.max(axis=0) - outside_sims.max(axis=1)
+        return inside, outside
+
+    def calibrate(self, val: Sequence[dict[str, Any]], max_over_refusal: float) -> Calibration:
+        """The highest threshold at which the guard declines at most `max_over_refusal` of the calibration
+        questions that are in scope: the validation split's, and the training split's each scored against the
+        others (left out one at a time), never the test split's.
+
+        A validation split holds a handful of out-of-scope questions (2 of 30 on the credit union), too few to place
+        a threshold between the classes: picked there, the guard declined 6 of 14 out-of-scope test questions. The
+        in-scope side is where the numbers are, and over-refusal is what users notice, so the threshold bounds it
+        and the out-of-scope side only reports what that buys (abstention on the calibration questions).
+        """
+        out_val = np.array([is_refusal(r) for r in val], dtype=bool)
         lacking = (
             "the training split has no refusals (or no answers) to compare with"
             if not self.usable
-            else "the validation split has no out-of-scope question (one answered with a refusal)"
-            if n_out == 0
-            else "the validation split has no in-scope question"
-            if n_in == 0
+            else "the training split has a single refusal: nothing to score it against"
+            if len(self._outside) < 2
             else None
         )
         if lacking:
-            note = f"off: {lacking} to calibrate on; keep data.refusals: auto, or add out-of-scope examples"
-            return Calibration(None, n_in, n_out, [], note)
-        points = curve(self.margins([last_question(r) for r in val]), out)
-        gains = np.array([p.abstention - p.over_refusal for p in points])
-        best = np.flatnonzero(np.isclose(gains, gains.max()))
-        chosen = points[int(best[len(best) // 2])]
-        note = (
-            f"threshold {chosen.threshold:+.3f} from the validation split ({n_out} out-of-scope, {n_in} in-scope "
-            f"questions): there it declines {chosen.abstention:.0%} of the out-of-scope and {chosen.over_refusal:.0%} "
-            "of the in-scope ones"
+            note = f"off: {lacking}; keep data.refusals: auto, or add out-of-scope examples"
+            return Calibration(None, int((~out_val).sum()), int(out_val.sum()), [], note)
+        train_in, train_out = self._left_out_margins()
+        val_margins = self.margins([last_question(r) for r in val]) if val else np.zeros(0)
+        in_margins = np.sort(np.concatenate([train_in, val_margins[~out_val]]))
+        out_margins = np.concatenate([train_out, val_margins[out_val]])
+        allowed = int(np.floor(max_over_refusal * len(in_margins) + 1e-9))
+        # Between the last in-scope margin it may decline and the first it may not, so it hugs neither.
+        threshold = float(
+            (in_margins[allowed - 1] + in_margins[allowed]) / 2
+            if 0 < allowed < len(in_margins)
+            else in_margins[0] - 1e-3
+            if allowed == 0
+            else in_margins[-1] + 1e-3
         )
-        return Calibration(chosen.threshold, n_in, n_out, points, note)
+        margins = np.concatenate([in_margins, out_margins])
+        out = np.concatenate([np.zeros(len(in_margins), dtype=bool), np.ones(len(out_margins), dtype=bool)])
+        abstention = float((out_margins < threshold).mean())
+        over = float((in_margins < threshold).mean())
+        n_in, n_out = len(in_margins), len(out_margins)
+        note = (
+            f"threshold {threshold:+.3f}, the highest that declines at most {max_over_refusal:.1%} of the "
+            f"{n_in} in-scope calibration questions ({int((~out_val).sum())} of validation, the rest of training, "
+            f"each left out): there it declines {over:.1%} of them and {abstention:.0%} of the {n_out} out-of-scope "
+            f"ones ({int(out_val.sum())} of validation)"
+        )
+        return Calibration(threshold, n_in, n_out, curve(margins, out), note)
 
 
 @dataclass(frozen=True)

@@ -32,11 +32,16 @@ def _split(dataset_dir: Path, name: str) -> list[dict[str, Any]]:
 
 
 def guarded_arm(
-    dataset_dir: Path, cases: list[TestCase], fine_tuned: list[Prediction], fine_tuned_wall_s: float
+    dataset_dir: Path,
+    cases: list[TestCase],
+    fine_tuned: list[Prediction],
+    fine_tuned_wall_s: float,
+    *,
+    max_over_refusal: float,
 ) -> tuple[list[Prediction], float, Guard]:
-    """The arm's answers and wall time, and the guard that made them (threshold from val.jsonl, curves)."""
+    """The arm's answers and wall time, and the guard that made them (threshold from train and val, curves)."""
     guard = ScopeGuard.from_records(_split(dataset_dir, "train"))
-    calibration = guard.calibrate(_split(dataset_dir, "val"))
+    calibration = guard.calibrate(_split(dataset_dir, "val"), max_over_refusal)
     t0 = time.perf_counter()
     margins = guard.margins([last_user(c.prompt) for c in cases])
     guard_ms = (time.perf_counter() - t0) * 1000 / max(len(cases), 1)

@@ -91,14 +91,14 @@ def plots(results: EvalResults) -> str:
 
 
 def guard_plot(guard: Guard) -> str:
-    """Abstention against over-refusal as the guard's threshold moves: on validation (the guard alone, where the
-    threshold was picked) and on test (the guarded arm), the picked threshold marked on both."""
+    """Abstention against over-refusal as the guard's threshold moves: on the calibration questions (validation and
+    training, the guard alone, where the threshold was picked) and on test (the guarded arm), the pick marked."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6.4, 4.2), layout="constrained")
     ax = fig.add_subplot()
     for k, (label, points) in enumerate(
-        (("validation: guard alone", guard.validation_curve), ("test: guarded arm", guard.test_curve))
+        (("validation + training: guard alone", guard.validation_curve), ("test: guarded arm", guard.test_curve))
     ):
         if not points:
             continue
@@ -117,7 +117,7 @@ def guard_plot(guard: Guard) -> str:
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("over-refusal (in-scope questions declined)")
     ax.set_ylabel("abstention (out-of-scope questions declined)")
-    ax.set_title(f"Scope guard: the trade-off over the threshold (picked {guard.threshold:+.3f} on validation)")
+    ax.set_title(f"Scope guard: the trade-off over the threshold (picked {guard.threshold:+.3f}, not on test)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small", frameon=False, loc="lower right")
-    return _img(fig, "abstention against over-refusal over the scope guard's threshold, on validation and test")
+    return _img(fig, "abstention against over-refusal over the scope guard's threshold, on calibration and test")

@@ -325,10 +325,12 @@ class GuardPoint(_Strict):
 
 
 class Guard(_Strict):
-    """The scope guard of the guarded arm: its threshold, picked on the validation split, and the trade-off curves.
+    """The scope guard of the guarded arm: its threshold, picked on held-in data, and the trade-off curves.
 
-    `validation_curve` is the guard alone on the validation split (where the threshold was picked); `test_curve` is
-    the guarded arm on the test split (the guard or the model's own refusal), shown, never used to pick."""
+    `validation_*` are the calibration questions where the threshold was picked: the validation split's and the
+    training split's, each training question scored against the others. `validation_curve` is the guard alone on
+    them; `test_curve` is the guarded arm on the test split (the guard or the model's own refusal), shown, never
+    used to pick."""
 
     threshold: Number | None = Field(description="None when there was nothing to calibrate on: the guard is off")
     note: str

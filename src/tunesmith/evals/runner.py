@@ -420,7 +420,9 @@ def evaluate(
     if "guarded" in ec.arms:
         from tunesmith.evals.guarded import guarded_arm
 
-        answers, wall_s, guard = guarded_arm(dataset_dir, cases, *gen.runs["fine_tuned"])
+        answers, wall_s, guard = guarded_arm(
+            dataset_dir, cases, *gen.runs["fine_tuned"], max_over_refusal=ec.guard_max_over_refusal
+        )
         gen.runs["guarded"] = (answers, wall_s)
     examples = _score(ec, cases, gen.runs, console, prompts)
     arms = _arm_results(cfg, examples, gen, models.tokenizer, cases, prompts)
