@@ -18,7 +18,7 @@ from tunesmith.config import EvalConfig
 from tunesmith.data.scope_guard import ScopeGuard, curve
 from tunesmith.errors import ConfigError
 from tunesmith.evals.cases import TestCase as Case
-from tunesmith.evals.guarded import guarded_arm, served_guard
+from tunesmith.evals.guarded import guard_plan, guarded_arm, reanswer, served_guard
 from tunesmith.evals.report import render_report, render_summary_md
 from tunesmith.evals.results import EvalResults
 from tunesmith.evals.stats import aggregate
@@ -129,6 +129,10 @@ def _dataset(tmp_path: Path, val: list[tuple[str, str]], train: list[dict[str, A
     return tmp_path
 
 
+def _plan(dataset: Path, **eval_fields: Any):
+    return guard_plan(dataset, CASES, EvalConfig(**eval_fields))
+
+
 CASES = [
     Case("in-1", ["loans"], [{"role": "user", "content": "How many books may I borrow?"}], IN_SCOPE[0][1]),
     Case("in-2", ["fees"], [{"role": "user", "content": "What's the fine for a late book?"}], IN_SCOPE[3][1]),
@@ -139,7 +143,7 @@ CASES = [
 
 def test_guarded_arm_declines_below_the_threshold_and_keeps_the_fine_tunes_other_answers(tmp_path: Path) -> None:
     fine_tuned = [Prediction(f"answer {i}", 10, 5, 100.0) for i in range(len(CASES))]
-    preds, wall_s, summary = guarded_arm(_dataset(tmp_path, VAL), CASES, fine_tuned, 2.0, max_over_refusal=0.025)
+    preds, wall_s, summary = guarded_arm(_plan(_dataset(tmp_path, VAL)), CASES, fine_tuned, 2.0)
     assert summary.threshold is not None and summary.declined == 1
     assert preds[2].text == REFUSAL and (preds[2].prompt_tokens, preds[2].completion_tokens) == (0, 0)
     assert [p.text for i, p in enumerate(preds) if i != 2] == ["answer 0", "answer 1", "answer 3"]
@@ -148,11 +152,63 @@ def test_guarded_arm_declines_below_the_threshold_and_keeps_the_fine_tunes_other
     assert summary.test_curve[-1].abstention == 1.0 and len(summary.validation_curve) == 13 + 7 + 1
 
 
+class _Tokens:
+    """First token of a text: its first word, numbered; enough to check which openings are suppressed."""
+
+    def __call__(self, text: str, add_special_tokens: bool = False) -> dict[str, list[int]]:
+        return {"input_ids": [len(text.split()[0])] if text.split() else []}
+
+
+def test_the_guard_asks_again_only_refusals_of_questions_it_is_sure_are_in_scope(tmp_path: Path) -> None:
+    """in-1 and in-2 sit well inside the domain: the fine-tune's refusal of in-1 is asked again with the data's
+    refusal openings suppressed; its refusal of the loan-like out-of-scope oos-2 is asked again too only if the
+    guard is that sure of it, and the declined oos-1 never reaches the model."""
+    plan = _plan(_dataset(tmp_path, VAL))
+    above = plan.calibration.reanswer_above
+    assert above is not None and plan.calibration.threshold is not None
+    assert above >= plan.calibration.threshold and "is asked again" in plan.calibration.note
+    fine_tuned = [Prediction(t, 10, 5, 100.0) for t in (REFUSAL, "12 items.", REFUSAL, REFUSAL)]
+    convs = [c.prompt for c in CASES]
+    asked: list[tuple[list[str], list[int]]] = []
+
+    def answer(conversations: list[list[dict[str, str]]], *, suppress_first: list[int], label: str) -> list:
+        asked.append(([c[-1]["content"] for c in conversations], suppress_first))
+        return [Prediction(f"again {k}", 3, 4, 50.0) for k in range(len(conversations))]
+
+    again, _ = reanswer(plan, fine_tuned, convs, _Tokens(), answer)
+    sure = [i for i in (0, 3) if plan.margins[i] >= above]
+    assert 0 in sure and sorted(again) == sure
+    assert asked == [([convs[i][-1]["content"] for i in sure], [len("I'm")])]
+    preds, _, summary = guarded_arm(plan, CASES, fine_tuned, 2.0, again, 1.0)
+    assert preds[0].text == "again 0" and (preds[0].prompt_tokens, preds[0].completion_tokens) == (13, 9)
+    assert preds[1].text == "12 items." and preds[2].text == REFUSAL  # declined by the guard: the house refusal
+    assert summary.reanswered == len(sure) and summary.reanswer_above == above
+    off = _plan(_dataset(tmp_path, VAL), guard_reanswer_quantile=None)
+    assert off.calibration.reanswer_above is None and reanswer(off, fine_tuned, convs, _Tokens(), answer)[0] == {}
+
+
+def test_generation_can_forbid_the_first_token(tiny_model_dir) -> None:
+    """What asking again relies on: with its greedy first token suppressed, the model starts with another one."""
+    from tunesmith.models.chat import end_of_turn_ids, render
+    from tunesmith.models.generation import generate, greedy
+    from tunesmith.models.loading import load_model, load_tokenizer
+
+    model, tokenizer = load_model(str(tiny_model_dir)), load_tokenizer(str(tiny_model_dir))
+    conv = [{"role": "user", "content": "How many books can I borrow?"}]
+    eos = end_of_turn_ids(tokenizer, None)
+    enc = tokenizer([render(tokenizer, conv, add_generation_prompt=True)], return_tensors="pt")
+    first = int(greedy(model, tokenizer, enc, max_new_tokens=1, eos_ids=eos)[0, -1])
+    kwargs = {"max_new_tokens": 6, "batch_size": 1, "eos_ids": eos}
+    plain = generate(model, tokenizer, [conv], **kwargs)[0].text
+    other = generate(model, tokenizer, [conv], suppress_first=[first], **kwargs)[0].text
+    assert plain.startswith(tokenizer.decode([first]).strip()) and other != plain
+
+
 def test_guarded_arm_is_the_fine_tune_itself_when_nothing_calibrates_it(tmp_path: Path) -> None:
     fine_tuned = [Prediction(f"answer {i}", 10, 5, 100.0) for i in range(len(CASES))]
     one_refusal = TRAIN[: len(IN_SCOPE) + 1]
     dataset = _dataset(tmp_path, VAL, one_refusal)
-    preds, _, summary = guarded_arm(dataset, CASES, fine_tuned, 2.0, max_over_refusal=0.025)
+    preds, _, summary = guarded_arm(_plan(dataset), CASES, fine_tuned, 2.0)
     assert [p.text for p in preds] == [p.text for p in fine_tuned]
     assert summary.threshold is None and summary.declined == 0 and summary.test_curve == []
 
@@ -165,7 +221,7 @@ def test_the_guarded_arm_needs_the_fine_tuned_arm() -> None:
 
 def _results_with_guard(tmp_path: Path) -> EvalResults:
     fine_tuned = [Prediction(REFUSAL if i == 3 else f"answer {i}", 10, 5, 100.0) for i in range(len(CASES))]
-    preds, _, summary = guarded_arm(_dataset(tmp_path, VAL), CASES, fine_tuned, 2.0, max_over_refusal=0.025)
+    preds, _, summary = guarded_arm(_plan(_dataset(tmp_path, VAL)), CASES, fine_tuned, 2.0)
     examples = [
         {
             "id": c.id,

@@ -69,6 +69,13 @@ class EvalConfig(Section):
         description="The scope guard's threshold (guarded arm, serve.guard) is the highest at which it declines at "
         "most this share of the in-scope validation and training questions (docs/evaluation.md, Scope guard).",
     )
+    guard_reanswer_quantile: float | None = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="The guarded arm asks the fine-tune again, its refusal openings suppressed, when it declines a "
+        "question the guard finds more in scope than this share of the in-scope calibration questions; unset: never.",
+    )
     limit: int | None = Field(None, gt=0, description="Evaluate only the first N test examples.")
     latency_sample: int = Field(
         3,

@@ -51,6 +51,9 @@ class Calibration:
     out_of_scope: int  # calibration questions declined in the data
     curve: list[CurvePoint]  # the guard alone on the calibration questions, one point per candidate threshold
     note: str
+    # At or above it the guard is sure enough a question is in scope to ask the model again when it declines;
+    # None: never (the guard is off, or eval.guard_reanswer_quantile is unset)
+    reanswer_above: float | None = None
 
 
 def curve(
@@ -77,8 +80,11 @@ def curve(
 class ScopeGuard:
     """The in-scope and out-of-scope training questions, embedded once, and the house refusal."""
 
-    def __init__(self, inside: Sequence[str], outside: Sequence[str], refusal: str) -> None:
+    def __init__(
+        self, inside: Sequence[str], outside: Sequence[str], refusal: str, refusals: Sequence[str] = ()
+    ) -> None:
         self.refusal = refusal
+        self.refusals = list(refusals) or [refusal]  # every refusal answer of the data: how its refusals open
         self._inside = embed(list(inside))
         self._outside = embed(list(outside))
 
@@ -92,7 +98,7 @@ class ScopeGuard:
         answers = Counter(_last_answer(r) for r in refusals)
         house = max(answers, key=lambda a: answers[a]) if answers else ""
         inside = [last_question(r) for r in train if not is_refusal(r)]
-        return cls(inside, [last_question(r) for r in refusals], house)
+        return cls(inside, [last_question(r) for r in refusals], house, sorted(answers))
 
     @property
     def usable(self) -> bool:
@@ -117,7 +123,9 @@ class ScopeGuard:
         outside: np.ndarray = across.max(axis=0) - outside_sims.max(axis=1)
         return inside, outside
 
-    def calibrate(self, val: Sequence[dict[str, Any]], max_over_refusal: float) -> Calibration:
+    def calibrate(
+        self, val: Sequence[dict[str, Any]], max_over_refusal: float, reanswer_quantile: float | None = None
+    ) -> Calibration:
         """The highest threshold at which the guard declines at most `max_over_refusal` of the calibration
         questions that are in scope: the validation split's, and the training split's each scored against the
         others (left out one at a time), never the test split's.
@@ -162,7 +170,15 @@ class ScopeGuard:
             f"each left out): there it declines {over:.1%} of them and {abstention:.0%} of the {n_out} out-of-scope "
             f"ones ({int(out_val.sum())} of validation)"
         )
-        return Calibration(threshold, n_in, n_out, curve(margins, out), note)
+        reanswer = (
+            None if reanswer_quantile is None else max(float(np.quantile(in_margins, reanswer_quantile)), threshold)
+        )
+        if reanswer is not None:
+            note += (
+                f"; a refusal by the model to a question at or above {reanswer:+.3f} (where "
+                f"{float((out_margins >= reanswer).mean()):.0%} of the out-of-scope ones lie) is asked again"
+            )
+        return Calibration(threshold, n_in, n_out, curve(margins, out), note, reanswer)
 
 
 @dataclass(frozen=True)

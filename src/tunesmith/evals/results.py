@@ -337,6 +337,10 @@ class Guard(_Strict):
     validation_in_scope: int
     validation_out_of_scope: int
     declined: int = Field(description="test questions the guard declined before the model's answer was used")
+    reanswer_above: Number | None = Field(
+        None, description="the fine-tune's refusals at or above this margin were asked again; None: never"
+    )
+    reanswered: int = Field(0, description="test questions the fine-tune declined that the guard had asked again")
     validation_curve: list[GuardPoint]
     test_curve: list[GuardPoint]
 

@@ -38,6 +38,7 @@ from tunesmith.evals.arms import (
 from tunesmith.evals.cases import TestCase, load_test_cases
 from tunesmith.evals.gates import GateResult, check_gate
 from tunesmith.evals.generation import SingleLatency, single_request_latency
+from tunesmith.evals.guarded import GuardPlan, guard_plan, guarded_arm, reanswer
 from tunesmith.evals.lineage import lineage
 from tunesmith.evals.llamacpp_arms import llamacpp_group
 from tunesmith.evals.rag import RAG_ARMS, add_retrieval_time, document_corpus
@@ -173,6 +174,8 @@ def _generate_group(
                 model, tokenizer, convs[arm][: ec.latency_sample], max_new_tokens=ec.max_new_tokens, eos_ids=eos
             )
         out.runs[arm] = _timed(partial(answer, convs[arm], progress=bars, label=f"eval {arm}"))
+        if arm == "fine_tuned" and out.guard is not None:
+            out.reanswered = reanswer(out.guard, out.runs[arm][0], convs[arm], tokenizer, answer)
         if extra.get(arm):
             out.extra[arm] = answer(extra[arm], progress=bars, label=f"safety {arm}")
 
@@ -218,6 +221,8 @@ class _Generated:
     single: dict[str, list[SingleLatency]] = field(default_factory=dict)  # arm -> the one-at-a-time sample
     perplexity: dict[str, float] = field(default_factory=dict)  # "base", "fine_tuned": the forgetting check
     extra: dict[str, list[Prediction]] = field(default_factory=dict)  # arm -> its answers to the safety prompts
+    guard: GuardPlan | None = None  # the guarded arm's scope guard: it asks fine_tuned some questions again
+    reanswered: tuple[dict[int, Prediction], float] = ({}, 0.0)  # those answers by test index, and their seconds
 
 
 def _timed(answer: Callable[[], list[Prediction]]) -> tuple[list[Prediction], float]:
@@ -235,10 +240,11 @@ def _generate_all(
     convs: dict[str, list[list[dict[str, str]]]],
     console: Console,
     extra: dict[str, list[list[dict[str, str]]]],
+    guard: GuardPlan | None,
 ) -> _Generated:
     """Every arm's answers, one model in memory at a time: model-free arms first, then each model's group."""
     ec = cfg.eval
-    out = _Generated()
+    out = _Generated(guard=guard)
     with progress(console) as bars:
         if "retrieval" in ec.arms:
             out.runs["retrieval"] = _timed(lambda: retrieval_arm(train_rows, cases))
@@ -412,17 +418,14 @@ def evaluate(
     safety = safety_probes(cfg, cases, train_rows, documents)  # a bad red-team file fails here, before any model
 
     models = _plan_models(cfg, train_dir)
+    plan = guard_plan(dataset_dir, cases, ec) if "guarded" in ec.arms else None
     gen = _generate_all(
-        cfg, models, train_dir, cases, train_rows, prompts.convs, console, safety.convs if safety else {}
+        cfg, models, train_dir, cases, train_rows, prompts.convs, console, safety.convs if safety else {}, plan
     )
     add_retrieval_time(gen.runs, prompts.retrieved)
     guard = None
-    if "guarded" in ec.arms:
-        from tunesmith.evals.guarded import guarded_arm
-
-        answers, wall_s, guard = guarded_arm(
-            dataset_dir, cases, *gen.runs["fine_tuned"], max_over_refusal=ec.guard_max_over_refusal
-        )
+    if plan is not None:
+        answers, wall_s, guard = guarded_arm(plan, cases, *gen.runs["fine_tuned"], *gen.reanswered)
         gen.runs["guarded"] = (answers, wall_s)
     examples = _score(ec, cases, gen.runs, console, prompts)
     arms = _arm_results(cfg, examples, gen, models.tokenizer, cases, prompts)

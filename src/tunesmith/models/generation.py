@@ -9,6 +9,7 @@ would see: each request waited for the whole batch.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,7 +55,9 @@ def generate(
     eos_ids: set[int],
     progress: Progress | None = None,
     label: str = "generate",
+    suppress_first: Sequence[int] = (),
 ) -> list[Prediction]:
+    """Greedy answers in batches of similar length; `suppress_first`: token ids the answers may not start with."""
     tokenizer.padding_side = "left"
     texts = [render(tokenizer, msgs, add_generation_prompt=True) for msgs in conversations]
     lengths = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
@@ -67,7 +70,8 @@ def generate(
         enc = tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False)
         enc = enc.to(model.device)
         t0 = time.perf_counter()
-        gen = greedy(model, tokenizer, enc, max_new_tokens=max_new_tokens, eos_ids=eos_ids)
+        begin = {"begin_suppress_tokens": list(suppress_first)} if suppress_first else {}
+        gen = greedy(model, tokenizer, enc, max_new_tokens=max_new_tokens, eos_ids=eos_ids, **begin)
         latency_ms = (time.perf_counter() - t0) * 1000
         new_tokens = gen[:, enc["input_ids"].shape[1] :].tolist()
         for i, row in zip(idx, new_tokens, strict=True):
