@@ -278,3 +278,40 @@ def test_serve_rag_models_must_name_a_served_model(tmp_path):
     cfg = Config(root=tmp_path, docs=DocsConfig(paths=["kb"]), serve=ServeConfig(rag_models=["run2"]))
     with pytest.raises(ConfigError, match="'run2', which this server does not serve"):
         rag_models(cfg, plan)
+
+
+def test_the_scope_guard_asks_again_when_the_model_declines_a_question_it_is_sure_of(client, server, monkeypatch):
+    """As the evaluation's guarded arm: the model's refusal of a question the guard is sure is in scope is asked
+    again with the data's refusal openings suppressed, and what the client gets (and the log keeps) is the answer."""
+    from dataclasses import replace
+
+    from tunesmith.data.scope_guard import CalibratedGuard, ScopeGuard
+    from tunesmith.serve.engine import Choice, Generation
+
+    refusal = "Sorry, I can only help with Lumen Home devices."
+    inside = ["how do i reset my thermostat", "my smart plug will not pair", "how do i update the hub firmware"]
+    outside = ["what is the price of bitcoin", "recommend a diet for me", "which car should i buy"]
+    engine = server.app_state.engine
+    sure = CalibratedGuard(ScopeGuard(inside, outside, refusal), 0.0, reanswer_above=0.0)
+    sure = replace(sure, openings=sure.refusal_openings(engine.tokenizer))
+    real, asked = engine.generate, []
+
+    def declining(model, text, s):  # the model as a small fine-tune that over-refuses: it declines unless stopped
+        asked.append(s.suppress_first)
+        gen = real(model, text, s)
+        return gen if s.suppress_first else Generation([Choice(refusal, "stop", 9)], gen.prompt_tokens, 1.0)
+
+    monkeypatch.setattr(engine, "generate", declining)
+    kw = {"model": "legal", "messages": MESSAGES, "max_tokens": 6, "temperature": 0}
+    try:
+        server.app_state.guard = sure
+        answered = client.chat.completions.create(**kw)
+        server.app_state.guard = replace(sure, reanswer_above=2.0)  # never that sure: the refusal stands
+        declined = client.chat.completions.create(**kw)
+    finally:
+        server.app_state.guard = None
+    assert sure.openings == tuple(engine.tokenizer(refusal, add_special_tokens=False)["input_ids"][:1])
+    assert asked == [(), sure.openings, ()]
+    assert answered.choices[0].message.content != refusal and declined.choices[0].message.content == refusal
+    rows = {row.id: row for row in server.log.fetch()}
+    assert rows[answered.id].responses == [answered.choices[0].message.content] and not rows[answered.id].guarded

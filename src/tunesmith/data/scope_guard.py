@@ -187,7 +187,21 @@ class CalibratedGuard:
 
     guard: ScopeGuard
     threshold: float
+    reanswer_above: float | None = None  # a refusal by the model at or above this margin is asked again
+    openings: tuple[int, ...] = ()  # the first tokens of the data's refusals, suppressed when asking again
 
     def refusal_for(self, question: str) -> str | None:
         """The house refusal when the question is out of scope, else None (the model answers)."""
-        return self.guard.refusal if float(self.guard.margins([question])[0]) < self.threshold else None
+        return self.judge(question)[0]
+
+    def judge(self, question: str) -> tuple[str | None, bool]:
+        """The house refusal when the question is out of scope; and whether the guard is sure enough that it is in
+        scope to ask the model again should it decline (as the guarded arm of the evaluation does)."""
+        margin = float(self.guard.margins([question])[0])
+        sure = self.reanswer_above is not None and margin >= self.reanswer_above and bool(self.openings)
+        return (self.guard.refusal if margin < self.threshold else None), sure
+
+    def refusal_openings(self, tokenizer: Any) -> tuple[int, ...]:
+        """The first token of each of the data's refusals, in `tokenizer`'s vocabulary."""
+        ids = (tokenizer(text, add_special_tokens=False)["input_ids"] for text in self.guard.refusals)
+        return tuple(sorted({first[0] for first in ids if first}))

@@ -71,11 +71,9 @@ def reanswer(
     again = [i for i, (p, m) in enumerate(zip(answers, plan.margins, strict=True)) if m >= above and is_refusal(p.text)]
     if not again:
         return {}, 0.0
-    openings = {
-        ids[0] for text in plan.guard.refusals if (ids := tokenizer(text, add_special_tokens=False)["input_ids"])
-    }
+    openings = CalibratedGuard(plan.guard, above).refusal_openings(tokenizer)
     t0 = time.perf_counter()
-    new = answer([conversations[i] for i in again], suppress_first=sorted(openings), label="eval guarded, asked again")
+    new = answer([conversations[i] for i in again], suppress_first=list(openings), label="eval guarded, asked again")
     return dict(zip(again, new, strict=True)), time.perf_counter() - t0
 
 
@@ -139,4 +137,5 @@ def served_guard(eval_dir: Path) -> CalibratedGuard:
     if results.lineage.dataset_dir is None:
         raise ConfigError(f"{results_path} names no dataset to build the scope guard from", hint="run tunesmith eval")
     dataset_dir = Path(results.lineage.dataset_dir)
-    return CalibratedGuard(ScopeGuard.from_records(_split(dataset_dir, "train")), float(results.guard.threshold))
+    guard = ScopeGuard.from_records(_split(dataset_dir, "train"))
+    return CalibratedGuard(guard, float(results.guard.threshold), results.guard.reanswer_above)

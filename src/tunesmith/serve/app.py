@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -32,6 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from tunesmith.config import ServeConfig
 from tunesmith.data.scope_guard import CalibratedGuard
 from tunesmith.evals.rag import Retrieved, Searcher, retrieve, with_passages
+from tunesmith.refusals import is_refusal
 from tunesmith.serve.engine import Choice, Engine, Generation, Sampling
 from tunesmith.serve.guards import AnswerGuards, combined
 from tunesmith.serve.log import RequestLog
@@ -266,6 +267,7 @@ class _Call:
     messages: list[dict[str, str]]
     created: int = field(default_factory=lambda: int(time.time()))
     refusal: str | None = None  # the scope guard's house refusal, when it declined the question
+    sure: bool = False  # the scope guard is sure the question is in scope: a refusal by the model is asked again
     retrieved: Retrieved | None = None  # serve.rag_models: the passages put into the prompt
     answer_guard: str | None = None  # serve.answer_guards: the action taken on the answers, None when none hit
     answer_flags: dict[str, list[str]] | None = None  # what the answer guards found
@@ -293,6 +295,10 @@ class _Call:
             gen = Generation([Choice(self.refusal, "stop", 0)] * s.n, 0, (time.perf_counter() - t0) * 1000)
         else:
             gen = state.engine.generate(self.model, text, s)
+            if self.sure and state.guard is not None and any(is_refusal(c.text) for c in gen.choices):
+                # Asked again with the data's refusal openings suppressed, as the evaluation's guarded arm does
+                again = state.engine.generate(self.model, text, replace(s, suppress_first=state.guard.openings))
+                gen = Generation(again.choices, gen.prompt_tokens, gen.latency_ms + again.latency_ms)
             gen = Generation(self.guard(state, gen.choices), gen.prompt_tokens, gen.latency_ms)
         self.log(state, gen.prompt_tokens, gen.choices, self.elapsed_ms(t0))
         return gen
@@ -310,7 +316,8 @@ class _Call:
         """The house refusal when serve.guard is on and finds the chat's last question out of scope."""
         if state.guard is None or self.endpoint != "chat":
             return None
-        return state.guard.refusal_for(self.question())
+        refusal, self.sure = state.guard.judge(self.question())
+        return refusal
 
     def log(self, state: ServeState, prompt_tokens: int, choices: list[Choice], latency_ms: float) -> None:
         state.log.record(

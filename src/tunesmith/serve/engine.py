@@ -31,9 +31,10 @@ class Sampling:
     n: int = 1
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    suppress_first: tuple[int, ...] = ()  # token ids the answer may not start with (the scope guard asking again)
 
-    def key(self) -> tuple[int, float, float, int, tuple[str, ...]]:
-        return (self.max_tokens, self.temperature, self.top_p, self.n, self.stop)
+    def key(self) -> tuple[int, float, float, int, tuple[str, ...], tuple[int, ...]]:
+        return (self.max_tokens, self.temperature, self.top_p, self.n, self.stop, self.suppress_first)
 
 
 @dataclass
@@ -61,7 +62,7 @@ class _Job:
     future: Future[Generation] = field(default_factory=Future)
     deltas: queue.Queue[_Delta] | None = None  # streaming: text pieces, then a Choice
 
-    def batch_key(self) -> tuple[str, tuple[int, float, float, int, tuple[str, ...]]] | None:
+    def batch_key(self) -> tuple[str, tuple[int, float, float, int, tuple[str, ...], tuple[int, ...]]] | None:
         if self.deltas is not None or self.sampling.seed is not None:
             return None  # alone: a seed fixes the random stream of one request, a stream has its own streamer
         return (self.model, self.sampling.key())
@@ -251,6 +252,8 @@ class Engine:
             kwargs.update(stop_strings=list(s.stop), tokenizer=self.tokenizer)
         if batch[0].deltas is not None:
             kwargs["streamer"] = _StreamBridge(self.tokenizer, self.eos_ids, s.stop, batch[0].deltas)
+        if s.suppress_first:
+            kwargs["begin_suppress_tokens"] = list(s.suppress_first)
         if s.seed is not None:
             torch.manual_seed(s.seed)
         t0 = time.perf_counter()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +144,8 @@ def build_state(cfg: Config, p: ServePlan, api_key: str | None) -> Any:
         revision=cfg.model.revision,
     )
     log = RequestLog(resolve_url(cfg.monitor.database_url, cfg.root), redact=cfg.monitor.redact)
+    if guard is not None:  # the refusal openings the guard suppresses when it asks again, in the served vocabulary
+        guard = replace(guard, openings=guard.refusal_openings(engine.tokenizer))
     state = ServeState(engine, log, cfg.serve, api_key, p.lineage, p.aliases, guard, retrieval)
     state.answer_guards = answer_guards(cfg)
     return state
