@@ -50,7 +50,7 @@ class EvalConfig(Section):
     arms: list[Arm] = Field(
         # Every alternative a user would try instead of fine-tuning: the model as it is, an engineered prompt,
         # the nearest training answer (no model) and RAG; the proof users come for is in the default table.
-        # `guarded` costs no generation: it is fine_tuned's answers behind the scope guard.
+        # `guarded` costs little generation: fine_tuned's answers behind the scope guard, a few asked again.
         default_factory=lambda: list[Arm](["base", "prompted", "retrieval", "rag", "fine_tuned", "guarded"]),
         description=f"The systems compared: {', '.join(ARMS)}.",
     )
