@@ -167,6 +167,7 @@ NOT_COPIES = {
     ("data/near_domain.py", "limit"): "word overlap at which a generated question is too close, not a language score",
     ("data/split.py", "MAX_TEST_SHARE_OF_TAG"): "the share of a tag test may take, not a language score",
     ("monitor/report.py", "width"): "a bar's width in the topic plot, not a language score",
+    ("generate/prompts.py", "pii"): "prompts leave the machine redacted whatever data.pii keeps (pseudonymize too)",
 }
 
 
