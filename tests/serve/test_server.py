@@ -293,7 +293,7 @@ def test_the_scope_guard_asks_again_when_the_model_declines_a_question_it_is_sur
     outside = ["what is the price of bitcoin", "recommend a diet for me", "which car should i buy"]
     engine = server.app_state.engine
     sure = CalibratedGuard(ScopeGuard(inside, outside, refusal), 0.0, reanswer_above=0.0)
-    sure = replace(sure, openings=sure.refusal_openings(engine.tokenizer))
+    sure = replace(sure, openings=sure.guard.refusal_openings(engine.tokenizer))
     real, asked = engine.generate, []
 
     def declining(model, text, s):  # the model as a small fine-tune that over-refuses: it declines unless stopped

@@ -123,6 +123,11 @@ class ScopeGuard:
         outside: np.ndarray = across.max(axis=0) - outside_sims.max(axis=1)
         return inside, outside
 
+    def refusal_openings(self, tokenizer: Any) -> tuple[int, ...]:
+        """The first token of each of the data's refusals, in `tokenizer`'s vocabulary."""
+        ids = (tokenizer(text, add_special_tokens=False)["input_ids"] for text in self.refusals)
+        return tuple(sorted({first[0] for first in ids if first}))
+
     def calibrate(
         self, val: Sequence[dict[str, Any]], max_over_refusal: float, reanswer_quantile: float | None = None
     ) -> Calibration:
@@ -200,8 +205,3 @@ class CalibratedGuard:
         margin = float(self.guard.margins([question])[0])
         sure = self.reanswer_above is not None and margin >= self.reanswer_above and bool(self.openings)
         return (self.guard.refusal if margin < self.threshold else None), sure
-
-    def refusal_openings(self, tokenizer: Any) -> tuple[int, ...]:
-        """The first token of each of the data's refusals, in `tokenizer`'s vocabulary."""
-        ids = (tokenizer(text, add_special_tokens=False)["input_ids"] for text in self.guard.refusals)
-        return tuple(sorted({first[0] for first in ids if first}))

@@ -71,7 +71,7 @@ def reanswer(
     again = [i for i, (p, m) in enumerate(zip(answers, plan.margins, strict=True)) if m >= above and is_refusal(p.text)]
     if not again:
         return {}, 0.0
-    openings = CalibratedGuard(plan.guard, above).refusal_openings(tokenizer)
+    openings = plan.guard.refusal_openings(tokenizer)
     t0 = time.perf_counter()
     new = answer([conversations[i] for i in again], suppress_first=list(openings), label="eval guarded, asked again")
     return dict(zip(again, new, strict=True)), time.perf_counter() - t0

@@ -145,7 +145,7 @@ def build_state(cfg: Config, p: ServePlan, api_key: str | None) -> Any:
     )
     log = RequestLog(resolve_url(cfg.monitor.database_url, cfg.root), redact=cfg.monitor.redact)
     if guard is not None:  # the refusal openings the guard suppresses when it asks again, in the served vocabulary
-        guard = replace(guard, openings=guard.refusal_openings(engine.tokenizer))
+        guard = replace(guard, openings=guard.guard.refusal_openings(engine.tokenizer))
     state = ServeState(engine, log, cfg.serve, api_key, p.lineage, p.aliases, guard, retrieval)
     state.answer_guards = answer_guards(cfg)
     return state
