@@ -132,9 +132,10 @@ def _export_gguf(run: Path, out: Path, cfg: Any, base: str | None, test: Path | 
         return True
     for r in result.parity.results:
         verdict = "[green]pass[/]" if r.passed else "[red]FAIL[/]"
+        late = f" ({len(r.late_stops)} ended late, past the budget)" if r.late_stops else ""
         console.print(
             f"parity {r.quant} ({r.engine}) {verdict}: {r.identical:.0%} of {r.prompts} answers identical, "
-            f"ROUGE-L {r.rouge_l:.3f} against the trained answers, {r.run_ons} run-ons, "
+            f"ROUGE-L {r.rouge_l:.3f} against the trained answers, {r.run_ons} run-ons{late}, "
             f"prompt tokens identical {r.prompt_tokens_identical:.0%}"
         )
         for failure in r.failures:

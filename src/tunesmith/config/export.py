@@ -60,6 +60,14 @@ class ExportConfig(Section):
     max_run_ons: int = Field(
         0,
         ge=0,
-        description="Answers the trained model ends with its end-of-turn token and the export does not (it runs to "
-        "the token budget): a lost chat template or stop token, the field's most common export bug.",
+        description="Answers the trained model ends with its end-of-turn token and the export does not, even with "
+        "`run_on_budget` times the token budget: a lost chat template or stop token, the field's most common export "
+        "bug.",
+    )
+    run_on_budget: int = Field(
+        4,
+        ge=1,
+        description="An answer the trained model ends and the export does not end within the token budget is asked "
+        "again with this many times the budget: one that then ends its turn parted from the trained answer late "
+        "(rounding) and is a late stop, not a run-on; one that still does not end is a run-on.",
     )

@@ -23,7 +23,7 @@ from tunesmith.config.eval import EvalConfig
 from tunesmith.config.export import ExportConfig
 from tunesmith.errors import DataError
 from tunesmith.evals.cases import TestCase, load_test_cases
-from tunesmith.evals.parity import Parity, QuantParity, compare, trained_answers
+from tunesmith.evals.parity import Parity, QuantParity, compare, run_on_suspects, trained_answers
 from tunesmith.models import llamacpp
 from tunesmith.models.answers import Answer, Engine, HfEngine, transformers_gguf_engine
 from tunesmith.models.chat import end_of_turn_ids
@@ -226,6 +226,10 @@ def _parity(
     engine = _gguf_engine(info.path, say)
     say(f"replaying them through model-{info.quant}.gguf ({engine.name}, greedy)")
     answers = trained_answers(engine, cases, budget, _ticker(len(cases), say))
-    result = compare(info.quant, engine.name, cases, reference, answers, engine.token_text, cfg)
+    suspects = run_on_suspects(cases, reference, answers)
+    if suspects:
+        say(f"  {len(suspects)} answers did not end within {budget} tokens: asking again with {cfg.run_on_budget}x")
+    longer = {c.id: engine.answer(c.prompt, max_new_tokens=budget * cfg.run_on_budget) for c in suspects}
+    result = compare(info.quant, engine.name, cases, reference, answers, engine.token_text, cfg, longer)
     del engine
     return result
