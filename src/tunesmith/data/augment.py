@@ -469,10 +469,10 @@ def generate_rejected(model: str, prompts: Sequence[list[dict[str, str]]], *, ma
     """A model's own greedy answers to the prompts (the base model's confident inventions, for refusal pairs)."""
     from tunesmith.models.chat import end_of_turn_ids
     from tunesmith.models.generation import generate
-    from tunesmith.models.loading import generation_eos, load_model, load_tokenizer
+    from tunesmith.models.loading import generation_eos, load_for_inference, load_tokenizer
 
     tokenizer = load_tokenizer(model)
-    lm = load_model(model)
+    lm = load_for_inference(model)
     eos = end_of_turn_ids(tokenizer, generation_eos(lm))
     predictions = generate(lm, tokenizer, list(prompts), max_new_tokens=max_new_tokens, batch_size=8, eos_ids=eos)
     return [p.text for p in predictions]

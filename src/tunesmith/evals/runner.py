@@ -59,13 +59,20 @@ from tunesmith.evals.safety import add_safety, safety_probes
 from tunesmith.evals.stats import aggregate, slices
 from tunesmith.models.chat import end_of_turn_ids, render
 from tunesmith.models.generation import Prediction, generate
-from tunesmith.models.loading import ensure_base_model, generation_eos, load_model, load_tokenizer
+from tunesmith.models.loading import (
+    Placement,
+    ensure_base_model,
+    generation_eos,
+    inference_placement,
+    load_for_inference,
+    load_tokenizer,
+)
 from tunesmith.progress import Progress, progress
 from tunesmith.records import as_conversation
 from tunesmith.train.runs import require_training_run
 
 
-def _load_fine_tuned(base: str, cfg: Config, train_dir: Path) -> Any:
+def _load_fine_tuned(base: str, cfg: Config, train_dir: Path, placement: Placement | None = None) -> Any:
     if (train_dir / "adapter").exists():
         from peft import PeftModel
 
@@ -73,10 +80,10 @@ def _load_fine_tuned(base: str, cfg: Config, train_dir: Path) -> Any:
         # (train.init_from) has that model as its base, not model.base.
         resolved = (_json_or_empty(train_dir / "manifest.json").get("base_model") or {}).get("resolved")
         start = resolved if resolved and resolved != base and Path(resolved).is_dir() else base
-        model = load_model(start, revision=cfg.model.revision if start == base else None)
+        model = load_for_inference(start, revision=cfg.model.revision if start == base else None, placement=placement)
         return PeftModel.from_pretrained(model, str(train_dir / "adapter")).merge_and_unload()
     if (train_dir / "model").exists():
-        return load_model(str(train_dir / "model"))
+        return load_for_inference(str(train_dir / "model"), placement=placement)
     raise DataError(f"no trained model in {train_dir}", hint="run the train stage first (tunesmith run --only train)")
 
 
@@ -282,13 +289,16 @@ def _generate_local(
 
     if models.base is None:  # only model-free arms
         return
+    # llama.cpp generates on the CPU from an f16 GGUF of the model: written from float32 weights, not bf16 ones.
+    where = inference_placement(gpu=cfg.eval.engine == "hf")
     groups: list[tuple[list[str], str | None, Callable[[], Any]]] = []
     if models.base_arms or models.check_forgetting:
-        groups.append((models.base_arms, "base", partial(load_model, models.base, revision=cfg.model.revision)))
+        base_load = partial(load_for_inference, models.base, revision=cfg.model.revision, placement=where)
+        groups.append((models.base_arms, "base", base_load))
     if models.ft_arms:
-        groups.append((models.ft_arms, "fine_tuned", partial(_load_fine_tuned, models.base, cfg, train_dir)))
+        groups.append((models.ft_arms, "fine_tuned", partial(_load_fine_tuned, models.base, cfg, train_dir, where)))
     if models.sft_run is not None:
-        groups.append((["sft"], None, partial(_load_fine_tuned, models.base, cfg, models.sft_run)))
+        groups.append((["sft"], None, partial(_load_fine_tuned, models.base, cfg, models.sft_run, where)))
     for arms, measured_as, load in groups:
         model = load()
         group = llamacpp_group if cfg.eval.engine == "llamacpp" else _generate_group

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -70,13 +71,49 @@ def load_tokenizer(base: str, *, revision: str | None = None) -> Any:
     return tok
 
 
-def load_model(base: str, *, revision: str | None = None, dtype: Any = None) -> Any:
+def load_model(base: str, *, revision: str | None = None, dtype: Any = None, device: str | None = None) -> Any:
+    """The model in `dtype` (the checkpoint's own when unset), loaded straight onto `device` when one is given.
+
+    Training passes no device: the Trainer places the model itself, and a `device_map` would make it treat the
+    model as already dispatched.
+    """
     from transformers import AutoModelForCausalLM
 
     try:
-        return AutoModelForCausalLM.from_pretrained(base, revision=revision, dtype=dtype or "auto")
+        return AutoModelForCausalLM.from_pretrained(base, revision=revision, dtype=dtype or "auto", device_map=device)
     except (OSError, ValueError) as e:
         raise _load_error(base, e) from None
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a model runs to answer (a torch device name) and in which dtype."""
+
+    device: str
+    dtype: Any  # a torch.dtype
+
+
+def inference_placement(*, gpu: bool = True) -> Placement:
+    """The one decision of where the local models that answer run: the eval's model arms and forgetting check, and
+    `data add-refusals --pairs`.
+
+    On a GPU (`torch.cuda.is_available()`, and `gpu` not turned off by a caller whose engine is not on the GPU):
+    that GPU, in bfloat16 where it has it, else float32, as training chooses (`train.loop.train_dtype`). On the
+    CPU, float32 whatever the checkpoint says: bf16 matmuls are ~80x slower than fp32 on CPUs without AVX512-BF16
+    or AMX, and CPU training is in float32, so the trained model is evaluated in the dtype it was trained in.
+    """
+    import torch
+
+    if gpu and torch.cuda.is_available():
+        return Placement("cuda", torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32)
+    return Placement("cpu", torch.float32)
+
+
+def load_for_inference(base: str, *, revision: str | None = None, placement: Placement | None = None) -> Any:
+    """A model to answer with, where `placement` says (by default `inference_placement()`); inputs must follow
+    it with `.to(model.device)`."""
+    where = placement or inference_placement()
+    return load_model(base, revision=revision, dtype=where.dtype, device=where.device)
 
 
 def text_config(config: Any) -> Any:
