@@ -21,6 +21,29 @@ class SingleLatency:
     completion_tokens: int
 
 
+def first_call() -> Any:
+    """A logits processor that changes nothing and notes when generate() first calls it: right after the prefill.
+
+    On a GPU the prefill's kernels are still running when Python gets there, so it waits for them first: without
+    that, time to first token would read as the time to launch them.
+    """
+    import torch
+    from transformers import LogitsProcessor
+
+    class FirstCall(LogitsProcessor):
+        def __init__(self) -> None:
+            self.at: float | None = None
+
+        def __call__(self, input_ids: Any, scores: Any) -> Any:
+            if self.at is None:
+                if scores.is_cuda:
+                    torch.cuda.synchronize(scores.device)
+                self.at = time.perf_counter()
+            return scores
+
+    return FirstCall()
+
+
 def single_request_latency(
     model: Any,
     tokenizer: Any,
@@ -35,16 +58,7 @@ def single_request_latency(
     the prefill forward pass; a logits processor that changes nothing is the lightest hook transformers offers
     (a streamer needs a thread).
     """
-    from transformers import LogitsProcessor, LogitsProcessorList
-
-    class _FirstCall(LogitsProcessor):
-        def __init__(self) -> None:
-            self.at: float | None = None
-
-        def __call__(self, input_ids: Any, scores: Any) -> Any:
-            if self.at is None:
-                self.at = time.perf_counter()
-            return scores
+    from transformers import LogitsProcessorList
 
     tokenizer.padding_side = "left"
     model.eval()
@@ -52,7 +66,7 @@ def single_request_latency(
     for msgs in conversations:
         enc = tokenizer(render(tokenizer, msgs, add_generation_prompt=True), return_tensors="pt")
         enc = enc.to(model.device)
-        hook = _FirstCall()
+        hook = first_call()
         t0 = time.perf_counter()
         gen = greedy(
             model,
