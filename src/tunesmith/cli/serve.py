@@ -52,7 +52,9 @@ def serve(
         str | None,
         typer.Option("--api-key", envvar="TUNESMITH_API_KEY", help="Require Authorization: Bearer KEY."),
     ] = None,
-    engine: Annotated[str | None, typer.Option(help="hf (default) or vllm (CUDA only).")] = None,
+    engine: Annotated[
+        str | None, typer.Option(help="hf (default), llamacpp, or vllm (CUDA only): serve.engine.")
+    ] = None,
     overrides: SetOption = None,
 ) -> None:
     """Serve the base model, the promoted run and any --model behind an OpenAI-compatible API.
@@ -60,6 +62,7 @@ def serve(
     Examples:
       tunesmith serve tunesmith.yaml --api-key $KEY
       tunesmith serve tunesmith.yaml --model 3f2a9c0d1e4b --port 8080
+      tunesmith serve tunesmith.yaml --engine llamacpp
       tunesmith serve promote 3f2a9c0d1e4b
     """
     if ctx.invoked_subcommand is not None:

@@ -16,8 +16,14 @@ GuardAction = Literal["block", "redact", "log"]
 class ServeConfig(Section):
     host: str = Field("127.0.0.1", description="Bind address; loopback unless you say otherwise.")
     port: int = Field(8000, gt=0, lt=65536, description="Port.")
-    engine: Literal["hf", "vllm"] = Field(
-        "hf", description="hf: transformers + peft in this process (CPU or GPU); vllm: vLLM with --enable-lora (CUDA)."
+    engine: Literal["hf", "llamacpp", "vllm"] = Field(
+        "hf",
+        description="hf: transformers + peft in this process (CPU or GPU); llamacpp: llama.cpp in this process, each "
+        "served model as an f16 GGUF written at start (pip install '.[llamacpp]'); vllm: `vllm serve` with "
+        "--enable-lora as a child process on loopback, behind this server (CUDA). All three write the request log.",
+    )
+    vllm_start_timeout_s: float = Field(
+        900, gt=0, description="How long serve.engine vllm waits for `vllm serve` to load and answer /health."
     )
     max_tokens: int = Field(512, gt=0, description="Upper bound of max_tokens per request; larger asks get a 400.")
     default_max_tokens: int = Field(128, gt=0, description="Completion budget when a request sets no max_tokens.")

@@ -33,7 +33,7 @@ from tunesmith.config import ServeConfig
 from tunesmith.data.scope_guard import CalibratedGuard
 from tunesmith.evals.rag import Retrieved, Searcher, retrieve, with_passages
 from tunesmith.refusals import is_refusal
-from tunesmith.serve.engine import Choice, Engine, Generation, Sampling
+from tunesmith.serve.engine import Choice, Generation, Sampling, ServingEngine
 from tunesmith.serve.guards import AnswerGuards, combined
 from tunesmith.serve.log import RequestLog
 
@@ -116,7 +116,7 @@ class Retrieval:
 
 @dataclass
 class ServeState:
-    engine: Engine
+    engine: ServingEngine
     log: RequestLog
     settings: ServeConfig
     api_key: str | None = None
@@ -295,7 +295,12 @@ class _Call:
             gen = Generation([Choice(self.refusal, "stop", 0)] * s.n, 0, (time.perf_counter() - t0) * 1000)
         else:
             gen = state.engine.generate(self.model, text, s)
-            if self.sure and state.guard is not None and any(is_refusal(c.text) for c in gen.choices):
+            if (
+                self.sure
+                and state.guard is not None
+                and state.engine.reasks
+                and any(is_refusal(c.text) for c in gen.choices)
+            ):
                 # Asked again with the data's refusal openings suppressed, as the evaluation's guarded arm does
                 again = state.engine.generate(self.model, text, replace(s, suppress_first=state.guard.openings))
                 gen = Generation(again.choices, gen.prompt_tokens, gen.latency_ms + again.latency_ms)

@@ -1,9 +1,11 @@
-"""The generation engine: one base model in memory, several LoRA adapters over it, switched per request.
+"""The generation engines behind the HTTP API, and the one interface the app calls (`ServingEngine`).
 
-Why one worker thread: a peft model has one active adapter at a time, and `generate` is not safe to call from two
-threads on one model. So every request goes through a queue to a single worker, which takes the oldest request
-and every queued request it can batch with it (same model, same sampling settings, no seed, no streaming), and
-generates them together with left padding: concurrent clients share forward passes instead of waiting in line.
+`Engine` (serve.engine: hf): one base model in memory, several LoRA adapters over it, switched per request. Why one
+worker thread: a peft model has one active adapter at a time, and `generate` is not safe to call from two threads on
+one model. So every request goes through a queue to a single worker (`QueuedEngine`, shared with the llama.cpp
+engine), which takes the oldest request and every queued request it can batch with it (same model, same sampling
+settings, no seed, no streaming), and generates them together with left padding: concurrent clients share forward
+passes instead of waiting in line.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from tunesmith.errors import ModelError
 
@@ -55,7 +57,7 @@ class Generation:
 
 
 @dataclass
-class _Job:
+class Job:
     model: str
     text: str
     sampling: Sampling
@@ -68,7 +70,7 @@ class _Job:
         return (self.model, self.sampling.key())
 
 
-def _cut_at_stop(text: str, stop: tuple[str, ...]) -> tuple[str, bool]:
+def cut_at_stop(text: str, stop: tuple[str, ...]) -> tuple[str, bool]:
     cuts = [i for i in (text.find(s) for s in stop if s) if i >= 0]
     return (text[: min(cuts)], True) if cuts else (text, False)
 
@@ -95,7 +97,7 @@ class _StreamBridge:
                 break
             self.ids.append(token)
         text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
-        text, stopped = _cut_at_stop(text, self.stop)
+        text, stopped = cut_at_stop(text, self.stop)
         if stopped:
             self.finished = "stop"
         # Hold back a trailing replacement character: it is half of a multi-byte character.
@@ -108,71 +110,50 @@ class _StreamBridge:
         pass
 
 
-class Engine:
-    """Loads the base model and adapters once; `generate` and `stream` are safe to call from any thread."""
+class ServingEngine(Protocol):
+    """What the app asks of an engine: the served names, the prompt as text, and answers to it (thread-safe)."""
 
-    def __init__(
-        self,
-        base: str,
-        *,
-        adapters: dict[str, Path] | None = None,
-        full_models: dict[str, Path] | None = None,
-        batch_size: int = 8,
-        revision: str | None = None,
-    ) -> None:
-        import torch
+    tokenizer: Any  # the base model's transformers tokenizer: the scope guard's refusal openings are ids in it
+    reasks: bool  # whether `Sampling.suppress_first` is honoured, so the scope guard can ask a refusal again
 
-        from tunesmith.models.chat import end_of_turn_ids
-        from tunesmith.models.loading import generation_eos, load_model, load_tokenizer
+    @property
+    def names(self) -> list[str]: ...
 
-        self.torch = torch
-        self.batch_size = batch_size
-        self.tokenizer = load_tokenizer(base, revision=revision)
-        self.tokenizer.padding_side = "left"
-        model = load_model(base, revision=revision)
-        self.eos_ids = end_of_turn_ids(self.tokenizer, generation_eos(model))
-        self.adapters = dict(adapters or {})
-        if self.adapters:
-            from peft import PeftModel
+    def count_tokens(self, text: str) -> int: ...
 
-            first, *rest = self.adapters.items()
-            try:
-                model = PeftModel.from_pretrained(model, str(first[1]), adapter_name=first[0])
-                for name, path in rest:
-                    model.load_adapter(str(path), adapter_name=name)
-            except (OSError, ValueError) as e:
-                raise ModelError(f"cannot load adapter: {str(e).splitlines()[0]}") from None
-        self.model = model.eval()
-        self.full = {name: load_model(str(path)).eval() for name, path in (full_models or {}).items()}
-        self._jobs: queue.Queue[_Job] = queue.Queue()
-        self._pending: list[_Job] = []
+    def render_chat(self, messages: list[dict[str, str]]) -> str: ...
+
+    def generate(self, model: str, text: str, sampling: Sampling) -> Generation: ...
+
+    def stream(self, model: str, text: str, sampling: Sampling) -> Iterator[str | Choice]: ...
+
+
+class QueuedEngine:
+    """A queue of requests and the one worker thread that runs them, `batch_size` at a time; `generate` and
+    `stream` are safe to call from any thread. Subclasses load their models, then call `_start`, and implement
+    `_run` (one batch of jobs with the same batch key, each answered with one Generation)."""
+
+    batch_size: int
+    reasks = True
+
+    def _start(self) -> None:
+        self._jobs: queue.Queue[Job] = queue.Queue()
+        self._pending: list[Job] = []
         self.batch_sizes: Counter[int] = Counter()  # batch size -> how many batches: shows batching works
         self._worker = threading.Thread(target=self._loop, name="tunesmith-engine", daemon=True)
         self._worker.start()
 
-    @property
-    def names(self) -> list[str]:
-        return [BASE, *self.adapters, *self.full]
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-
-    def render_chat(self, messages: list[dict[str, str]]) -> str:
-        from tunesmith.models.chat import render
-
-        return render(self.tokenizer, messages, add_generation_prompt=True)
-
     # ---- the public, thread-safe side
 
     def generate(self, model: str, text: str, sampling: Sampling) -> Generation:
-        job = _Job(model, text, sampling)
+        job = Job(model, text, sampling)
         self._jobs.put(job)
         return job.future.result()
 
     def stream(self, model: str, text: str, sampling: Sampling) -> Iterator[str | Choice]:
         """Text deltas as they are generated, then the final Choice."""
         deltas: queue.Queue[_Delta] = queue.Queue()
-        self._jobs.put(_Job(model, text, sampling, deltas=deltas))
+        self._jobs.put(Job(model, text, sampling, deltas=deltas))
         while True:
             item = deltas.get()
             if isinstance(item, BaseException):
@@ -183,7 +164,7 @@ class Engine:
 
     # ---- the worker
 
-    def _next_batch(self) -> list[_Job]:
+    def _next_batch(self) -> list[Job]:
         if not self._pending:
             self._pending.append(self._jobs.get())
         while True:  # everything queued now is a candidate for this batch
@@ -219,6 +200,62 @@ class Engine:
             for job, result in zip(batch, results, strict=True):
                 job.future.set_result(result)
 
+    def _run(self, batch: list[Job]) -> list[Generation]:
+        raise NotImplementedError
+
+
+class Engine(QueuedEngine):
+    """serve.engine hf: loads the base model and adapters once (transformers + peft)."""
+
+    def __init__(
+        self,
+        base: str,
+        *,
+        adapters: dict[str, Path] | None = None,
+        full_models: dict[str, Path] | None = None,
+        batch_size: int = 8,
+        revision: str | None = None,
+    ) -> None:
+        import torch
+
+        from tunesmith.models.chat import end_of_turn_ids
+        from tunesmith.models.loading import generation_eos, load_model, load_tokenizer
+
+        self.torch = torch
+        self.batch_size = batch_size
+        self.tokenizer = load_tokenizer(base, revision=revision)
+        self.tokenizer.padding_side = "left"
+        # On the GPU when there is one (issue 29, item 5): generate() follows the model's device.
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        model = load_model(base, revision=revision).to(self.device)
+        self.eos_ids = end_of_turn_ids(self.tokenizer, generation_eos(model))
+        self.adapters = dict(adapters or {})
+        if self.adapters:
+            from peft import PeftModel
+
+            first, *rest = self.adapters.items()
+            try:
+                model = PeftModel.from_pretrained(model, str(first[1]), adapter_name=first[0])
+                for name, path in rest:
+                    model.load_adapter(str(path), adapter_name=name)
+            except (OSError, ValueError) as e:
+                raise ModelError(f"cannot load adapter: {str(e).splitlines()[0]}") from None
+        self.model = model.eval()
+        self.full = {n: load_model(str(path)).to(self.device).eval() for n, path in (full_models or {}).items()}
+        self._start()
+
+    @property
+    def names(self) -> list[str]:
+        return [BASE, *self.adapters, *self.full]
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def render_chat(self, messages: list[dict[str, str]]) -> str:
+        from tunesmith.models.chat import render
+
+        return render(self.tokenizer, messages, add_generation_prompt=True)
+
     def _select(self, name: str) -> tuple[Any, Any]:
         """The model to call and a context that activates `name` on it."""
         import contextlib
@@ -231,7 +268,7 @@ class Engine:
         self.model.set_adapter(name)
         return self.model, contextlib.nullcontext()
 
-    def _run(self, batch: list[_Job]) -> list[Generation]:
+    def _run(self, batch: list[Job]) -> list[Generation]:
         torch = self.torch
         s = batch[0].sampling
         model, active = self._select(batch[0].model)
@@ -273,7 +310,7 @@ class Engine:
         end = next((k for k, t in enumerate(row) if t in self.eos_ids), None)
         tokens = row if end is None else row[:end]
         text = self.tokenizer.decode(tokens, skip_special_tokens=True)
-        text, stopped = _cut_at_stop(text, stop)
+        text, stopped = cut_at_stop(text, stop)
         if stopped:
             return Choice(text, "stop", self.count_tokens(text))
         return Choice(text, "length" if end is None else "stop", len(tokens) + (0 if end is None else 1))

@@ -8,7 +8,7 @@ come in over HTTP are only ever looked up in that table.
 from __future__ import annotations
 
 import os
-import shutil
+import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -71,28 +71,6 @@ def plan(cfg: Config, models: list[str] | None = None) -> ServePlan:
     return result
 
 
-def vllm_command(p: ServePlan, host: str, port: int, api_key: str | None) -> list[str]:
-    """The `vllm serve` command line for the same plan (adapters as --lora-modules name=path)."""
-    cmd = ["vllm", "serve", p.base, "--host", host, "--port", str(port), "--served-model-name", "base"]
-    if p.adapters:
-        cmd += ["--enable-lora", "--lora-modules", *(f"{n}={d}" for n, d in p.adapters.items())]
-    if api_key:
-        cmd += ["--api-key", api_key]
-    return cmd
-
-
-def run_vllm(p: ServePlan, host: str, port: int, api_key: str | None) -> None:
-    import torch
-
-    if not torch.cuda.is_available():
-        raise ConfigError("--engine vllm needs a CUDA GPU, and this machine has none", hint="use --engine hf here")
-    if shutil.which("vllm") is None:
-        raise ConfigError("--engine vllm: the vllm command is not installed", hint="pip install vllm")
-    if p.full_models:
-        raise ConfigError("--engine vllm serves LoRA adapters over one base; full fine-tunes need their own server")
-    os.execvp("vllm", vllm_command(p, host, port, api_key))
-
-
 def rag_models(cfg: Config, p: ServePlan) -> frozenset[str]:
     """serve.rag_models as the engine names them (`served` is the promoted run's id); a name that is not served is
     a ConfigError, before anything loads."""
@@ -125,9 +103,27 @@ def build_retrieval(cfg: Config, p: ServePlan) -> Any:
     return Retrieval(index, models, cfg.eval.rag_k)
 
 
-def build_state(cfg: Config, p: ServePlan, api_key: str | None) -> Any:
-    from tunesmith.serve.app import ServeState
+def load_engine(cfg: Config, p: ServePlan) -> Any:
+    """The in-process engine of serve.engine: transformers + peft (hf), or llama.cpp from f16 GGUFs (llamacpp)."""
+    if cfg.serve.engine == "llamacpp":
+        from tunesmith.serve.llamacpp_engine import LlamaCppServeEngine
+
+        return LlamaCppServeEngine(p.base, adapters=p.adapters, full_models=p.full_models, revision=cfg.model.revision)
     from tunesmith.serve.engine import Engine
+
+    return Engine(
+        p.base,
+        adapters=p.adapters,
+        full_models=p.full_models,
+        batch_size=cfg.serve.batch_size,
+        revision=cfg.model.revision,
+    )
+
+
+def build_state(cfg: Config, p: ServePlan, api_key: str | None, engine: Any = None) -> Any:
+    """The app's state over `engine`, loaded by serve.engine when None (the vllm engine is made by its caller,
+    once the child server runs)."""
+    from tunesmith.serve.app import ServeState
     from tunesmith.serve.log import RequestLog, resolve_url
 
     guard = None  # first: a missing evaluation or document index stops before the model loads
@@ -136,13 +132,7 @@ def build_state(cfg: Config, p: ServePlan, api_key: str | None) -> Any:
 
         guard = served_guard(cfg.stage_dir("eval"))
     retrieval = build_retrieval(cfg, p)
-    engine = Engine(
-        p.base,
-        adapters=p.adapters,
-        full_models=p.full_models,
-        batch_size=cfg.serve.batch_size,
-        revision=cfg.model.revision,
-    )
+    engine = engine if engine is not None else load_engine(cfg, p)
     log = RequestLog(resolve_url(cfg.monitor.database_url, cfg.root), redact=cfg.monitor.redact)
     if guard is not None:  # the refusal openings the guard suppresses when it asks again, in the served vocabulary
         guard = replace(guard, openings=guard.guard.refusal_openings(engine.tokenizer))
@@ -182,16 +172,36 @@ def serve(
     *,
     models: list[str] | None = None,
     api_key: str | None = None,
-    engine: str | None = None,
 ) -> None:
     """Load and serve until interrupted. Binds `serve.host` (127.0.0.1 unless the config or --host says otherwise)."""
     api_key = api_key or os.environ.get(API_KEY_ENV) or None
     p = plan(cfg, models)
-    if (engine or cfg.serve.engine) == "vllm":
-        run_vllm(p, cfg.serve.host, cfg.serve.port, api_key)
+    if cfg.serve.engine == "vllm":
+        serve_vllm(cfg, p, api_key)
         return
+    state = build_state(cfg, p, api_key)
+    try:
+        _run_app(cfg, state)
+    finally:
+        close = getattr(state.engine, "close", None)  # the llama.cpp engine's temporary GGUFs
+        if close is not None:
+            close()
+
+
+def serve_vllm(cfg: Config, p: ServePlan, api_key: str | None) -> None:
+    """`vllm serve` as a child on a free loopback port with its own key, and tunesmith's app in front of it."""
+    from tunesmith.serve.vllm import VllmEngine, VllmProcess, check_vllm, free_port, vllm_command
+
+    check_vllm(p.adapters, p.full_models)
+    port, key = free_port(), secrets.token_urlsafe(24)
+    with VllmProcess(vllm_command(p.base, p.adapters, port, key), port, cfg.serve.vllm_start_timeout_s) as child:
+        engine = VllmEngine(child.url, key, p.base, list(p.adapters), revision=cfg.model.revision)
+        _run_app(cfg, build_state(cfg, p, api_key, engine))
+
+
+def _run_app(cfg: Config, state: Any) -> None:
     import uvicorn
 
     from tunesmith.serve.app import create_app
 
-    uvicorn.run(create_app(build_state(cfg, p, api_key)), host=cfg.serve.host, port=cfg.serve.port)
+    uvicorn.run(create_app(state), host=cfg.serve.host, port=cfg.serve.port)
