@@ -18,9 +18,10 @@ class ServeConfig(Section):
     port: int = Field(8000, gt=0, lt=65536, description="Port.")
     engine: Literal["hf", "llamacpp", "vllm"] = Field(
         "hf",
-        description="hf: transformers + peft in this process (CPU or GPU); llamacpp: llama.cpp in this process, each "
-        "served model as an f16 GGUF written at start (pip install '.[llamacpp]'); vllm: `vllm serve` with "
-        "--enable-lora as a child process on loopback, behind this server (CUDA). All three write the request log.",
+        description="hf: transformers + peft in this process (CPU or GPU); llamacpp: llama.cpp in this process, "
+        "each served model as an f16 GGUF written at start (make install-llamacpp; docs/serving.md); vllm: `vllm "
+        "serve` with --enable-lora as a child process on loopback, behind this server (CUDA). All three write the "
+        "request log.",
     )
     vllm_start_timeout_s: float = Field(
         900, gt=0, description="How long serve.engine vllm waits for `vllm serve` to load and answer /health."

@@ -66,7 +66,7 @@ class LlamaCppServeEngine(QueuedEngine):
         if not llamacpp.available():
             raise ConfigError(
                 "serve.engine llamacpp needs llama.cpp (the llama-cpp-python package), which is not installed",
-                hint=f'pip install ".[llamacpp]", or {llamacpp.INSTALL_HINT}',
+                hint=f"make install-llamacpp, or {llamacpp.INSTALL_HINT}",
             )
         from tunesmith.models.loading import load_model, load_tokenizer
 
