@@ -40,14 +40,16 @@ def cpp_client(cpp_server):
     return openai.OpenAI(base_url=cpp_server.url + "/v1", api_key=API_KEY, max_retries=0, timeout=120)
 
 
-def test_without_llama_cpp_serving_is_a_config_error_with_the_install_hint(tiny_model_dir, monkeypatch):
+def test_without_llama_cpp_serving_is_a_config_error_with_the_install_hint(tiny_model_dir, tmp_path, monkeypatch):
+    from tunesmith.config import Config
     from tunesmith.errors import ConfigError
     from tunesmith.models import llamacpp
-    from tunesmith.serve.llamacpp_engine import LlamaCppServeEngine
+    from tunesmith.serve.server import ServePlan, load_engine
 
     monkeypatch.setattr(llamacpp, "available", lambda: False)
-    with pytest.raises(ConfigError, match="llama-cpp-python") as e:
-        LlamaCppServeEngine(str(tiny_model_dir))
+    cfg = Config(root=tmp_path, serve=ServeConfig(engine="llamacpp"))
+    with pytest.raises(ConfigError, match="serve.engine llamacpp needs llama.cpp") as e:
+        load_engine(cfg, ServePlan(base=str(tiny_model_dir)))
     assert llamacpp.INSTALL_HINT in (e.value.hint or "")
 
 
@@ -132,3 +134,12 @@ def test_scope_guard_declines_and_suppressed_openings_change_the_first_token(cpp
     again = cpp_engine.generate("support", text, Sampling(max_tokens=1, temperature=0, suppress_first=(first,)))
     assert plain == cpp_engine.models["support"].token_text(first)
     assert again.choices[0].text != plain and cpp_engine.generate("support", text, one).choices[0].text == plain
+
+
+def test_the_engine_flag_is_checked_against_serve_engine(tmp_path, capsys):
+    from tunesmith.cli.main import main
+
+    (tmp_path / "tunesmith.yaml").write_text("model:\n  base: models/tiny\n")
+    assert main(["serve", str(tmp_path / "tunesmith.yaml"), "--engine", "llama.cpp"]) == 2
+    err = capsys.readouterr().err
+    assert "'serve.engine'" in err and "hf, llamacpp, vllm" in err

@@ -127,3 +127,37 @@ def test_the_front_keeps_its_key_names_pii_redaction_and_vllm_refusals(client, f
     r = client.chat.completions.create(model="base", messages=secret, max_tokens=7)
     row = {row.id: row for row in front.log.fetch()}[r.id]
     assert "jane.doe@example.com" not in json.dumps(row.messages) and "<EMAIL_ADDRESS>" in row.messages[0]["content"]
+
+
+def test_serve_with_engine_vllm_starts_the_child_and_logs_through_the_app_in_front(
+    tiny_model_dir, tmp_path, monkeypatch
+):
+    """`serve_vllm` end to end, with the stand-in started as the child in place of `vllm serve`."""
+    from fastapi.testclient import TestClient
+
+    from tunesmith.config import Config, MonitorConfig
+    from tunesmith.serve import server, vllm
+    from tunesmith.serve.app import create_app
+
+    commands = []
+
+    def standin_command(base, adapters, port, key):
+        commands.append(vllm_command(base, adapters, port, key))
+        return [sys.executable, "-m", "tests.serve.vllm_standin", "--port", str(port), "--api-key", key]
+
+    seen = {}
+
+    def run_app(cfg, state):  # in place of uvicorn.run: one request through the app, while the child runs
+        with TestClient(create_app(state)) as c:
+            r = c.post("/v1/chat/completions", json={"model": "base", "messages": MESSAGES, "max_tokens": 5})
+        seen["answer"] = r.json()["choices"][0]["message"]["content"]
+        seen["logged"] = [row.responses for row in state.log.fetch()]
+
+    monkeypatch.setattr(vllm, "check_vllm", lambda adapters, full: None)
+    monkeypatch.setattr(vllm, "vllm_command", standin_command)
+    monkeypatch.setattr(server, "_run_app", run_app)
+    cfg = Config(root=tmp_path, monitor=MonitorConfig(database_url=f"sqlite:///{tmp_path / 'log.db'}", redact=False))
+    server.serve_vllm(cfg, server.ServePlan(base=str(tiny_model_dir)), api_key=None)
+    assert seen["answer"].startswith("echo 0: ") and seen["logged"] == [[seen["answer"]]]
+    key = commands[0][commands[0].index("--api-key") + 1]
+    assert len(key) >= 32 and commands[0][commands[0].index("--host") + 1] == "127.0.0.1"  # a key of its own
