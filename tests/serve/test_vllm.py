@@ -161,3 +161,17 @@ def test_serve_with_engine_vllm_starts_the_child_and_logs_through_the_app_in_fro
     assert seen["answer"].startswith("echo 0: ") and seen["logged"] == [[seen["answer"]]]
     key = commands[0][commands[0].index("--api-key") + 1]
     assert len(key) >= 32 and commands[0][commands[0].index("--host") + 1] == "127.0.0.1"  # a key of its own
+
+
+def test_a_missing_scope_guard_stops_before_vllm_starts(tmp_path, monkeypatch):
+    from tunesmith.config import Config
+    from tunesmith.errors import TunesmithError
+    from tunesmith.serve import server, vllm
+
+    started = []
+    monkeypatch.setattr(vllm, "check_vllm", lambda adapters, full: None)
+    monkeypatch.setattr(vllm, "VllmProcess", lambda *a: started.append(a))
+    cfg = Config(root=tmp_path, serve=ServeConfig(engine="vllm", guard=True))  # and no evaluation to take it from
+    with pytest.raises(TunesmithError):
+        server.serve_vllm(cfg, server.ServePlan(base="unused"), api_key=None)
+    assert started == []

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -120,24 +122,25 @@ def load_engine(cfg: Config, p: ServePlan) -> Any:
     )
 
 
-def build_state(cfg: Config, p: ServePlan, api_key: str | None, engine: Any = None) -> Any:
-    """The app's state over `engine`, loaded by serve.engine when None (the vllm engine is made by its caller,
-    once the child server runs)."""
+def build_state(cfg: Config, p: ServePlan, api_key: str | None, start_engine: Callable[[], Any] | None = None) -> Any:
+    """The app's state over the engine `start_engine` makes (the one serve.engine loads when None); it is called
+    last, so a missing evaluation, document index or blocklist stops before a model loads or vLLM starts."""
     from tunesmith.serve.app import ServeState
     from tunesmith.serve.log import RequestLog, resolve_url
 
-    guard = None  # first: a missing evaluation or document index stops before the model loads
+    guard = None
     if cfg.serve.guard:
         from tunesmith.evals.guarded import served_guard
 
         guard = served_guard(cfg.stage_dir("eval"))
     retrieval = build_retrieval(cfg, p)
-    engine = engine if engine is not None else load_engine(cfg, p)
+    guards = answer_guards(cfg)
+    engine = start_engine() if start_engine is not None else load_engine(cfg, p)
     log = RequestLog(resolve_url(cfg.monitor.database_url, cfg.root), redact=cfg.monitor.redact)
     if guard is not None:  # the refusal openings the guard suppresses when it asks again, in the served vocabulary
         guard = replace(guard, openings=guard.guard.refusal_openings(engine.tokenizer))
     state = ServeState(engine, log, cfg.serve, api_key, p.lineage, p.aliases, guard, retrieval)
-    state.answer_guards = answer_guards(cfg)
+    state.answer_guards = guards
     return state
 
 
@@ -194,9 +197,14 @@ def serve_vllm(cfg: Config, p: ServePlan, api_key: str | None) -> None:
 
     check_vllm(p.adapters, p.full_models)
     port, key = free_port(), secrets.token_urlsafe(24)
-    with VllmProcess(vllm_command(p.base, p.adapters, port, key), port, cfg.serve.vllm_start_timeout_s) as child:
-        engine = VllmEngine(child.url, key, p.base, list(p.adapters), revision=cfg.model.revision)
-        _run_app(cfg, build_state(cfg, p, api_key, engine))
+    with ExitStack() as running:
+
+        def start() -> VllmEngine:
+            child = VllmProcess(vllm_command(p.base, p.adapters, port, key), port, cfg.serve.vllm_start_timeout_s)
+            running.enter_context(child)  # stopped when the app stops, or when building its state fails
+            return VllmEngine(child.url, key, p.base, list(p.adapters), revision=cfg.model.revision)
+
+        _run_app(cfg, build_state(cfg, p, api_key, start))
 
 
 def _run_app(cfg: Config, state: Any) -> None:
