@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,11 +42,11 @@ def questions(n: int) -> list[str]:
     return out
 
 
-def run(engine: object, model: str, asks: list[str], max_tokens: int, db: Path) -> list[tuple[str, float, int]]:
+def run(engine: Any, model: str, asks: list[str], max_tokens: int, db: Path) -> list[tuple[str, float, int]]:
     import openai
 
     log = RequestLog(f"sqlite:///{db}", redact=False)
-    state = ServeState(engine, log, ServeConfig(max_tokens=max_tokens))  # type: ignore[arg-type]
+    state = ServeState(engine, log, ServeConfig(max_tokens=max_tokens))
     out = []
     with LiveServer(create_app(state), free_port()) as live:
         client = openai.OpenAI(base_url=live.url + "/v1", api_key="none", max_retries=0, timeout=600)
