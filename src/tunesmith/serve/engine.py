@@ -219,15 +219,16 @@ class Engine(QueuedEngine):
         import torch
 
         from tunesmith.models.chat import end_of_turn_ids
-        from tunesmith.models.loading import generation_eos, load_model, load_tokenizer
+        from tunesmith.models.loading import generation_eos, inference_placement, load_for_inference, load_tokenizer
 
         self.torch = torch
         self.batch_size = batch_size
         self.tokenizer = load_tokenizer(base, revision=revision)
         self.tokenizer.padding_side = "left"
-        # On the GPU when there is one (issue 29, item 5): generate() follows the model's device.
-        self.device = "cuda" if torch.cuda.is_available() else "cpu"
-        model = load_model(base, revision=revision).to(self.device)
+        # Where the evaluation's hf arms answer (issue 29, item 5): the GPU in bf16 when there is one, else the CPU
+        # in float32; generate() sends the inputs to the model's device.
+        where = inference_placement()
+        model = load_for_inference(base, revision=revision, placement=where)
         self.eos_ids = end_of_turn_ids(self.tokenizer, generation_eos(model))
         self.adapters = dict(adapters or {})
         if self.adapters:
@@ -241,7 +242,7 @@ class Engine(QueuedEngine):
             except (OSError, ValueError) as e:
                 raise ModelError(f"cannot load adapter: {str(e).splitlines()[0]}") from None
         self.model = model.eval()
-        self.full = {n: load_model(str(path)).to(self.device).eval() for n, path in (full_models or {}).items()}
+        self.full = {n: load_for_inference(str(d), placement=where).eval() for n, d in (full_models or {}).items()}
         self._start()
 
     @property
