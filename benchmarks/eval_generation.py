@@ -25,8 +25,8 @@ from pathlib import Path
 
 import torch
 
-from tunesmith.evals.generation import generate
 from tunesmith.models.chat import end_of_turn_ids
+from tunesmith.models.generation import generate
 from tunesmith.models.loading import generation_eos, load_model, load_tokenizer
 from tunesmith.models.tiny import build_tiny_model
 

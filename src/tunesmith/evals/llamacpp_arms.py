@@ -1,9 +1,9 @@
 """`eval.engine: llamacpp`: the model arms generate with llama.cpp instead of transformers.
 
 Each model the evaluation loads (the base, the merged fine-tune) is written as an f16 GGUF to a temporary folder
-(`models/gguf_write.py`, what `tunesmith export --gguf` ships) and answered by llama.cpp, greedy, one prompt at a
-time (`models/llamacpp.py`). The answers, token counts and latencies fill the same figures as the transformers
-engine; since every request is generated alone, the one-at-a-time latency sample is the first answers themselves.
+(`models/gguf_write.py`, what `tunesmith export --gguf` ships) and answered by llama.cpp, greedy, `eval.batch_size`
+prompts decoded together (`models/llamacpp.py`). The answers, token counts and latencies fill the same figures as
+the transformers engine; the latency sample (`eval.latency_sample`) is generated again one prompt at a time.
 The forgetting check's perplexity stays a transformers computation on the loaded model.
 """
 
@@ -39,12 +39,11 @@ def _prediction(a: Answer) -> Prediction:
     return Prediction(a.text, len(a.prompt_ids), len(a.ids), a.latency_ms)
 
 
-def _answers(engine: LlamaCppEngine, convs: Conversations, budget: int, bars: Progress, label: str) -> list[Answer]:
+def _answers(engine: LlamaCppEngine, convs: Conversations, ec: EvalConfig, bars: Progress, label: str) -> list[Answer]:
+    """`eval.batch_size` prompts decoded together, as the transformers engine batches them."""
     task = bars.add(label, len(convs), unit="answers")
-    out = []
-    for conv in convs:
-        out.append(engine.answer(conv, max_new_tokens=budget))
-        bars.update(task, advance=1)
+    out = engine.answer_many(convs, max_new_tokens=ec.max_new_tokens, parallel=ec.batch_size)
+    bars.update(task, advance=len(convs))
     return out
 
 
@@ -65,12 +64,12 @@ def llamacpp_group(
         engine = LlamaCppEngine(path)
         for arm in arms:
             t0 = time.perf_counter()
-            answers = _answers(engine, convs[arm], ec.max_new_tokens, bars, f"eval {arm} (llama.cpp)")
+            answers = _answers(engine, convs[arm], ec, bars, f"eval {arm} (llama.cpp)")
             out.runs[arm] = ([_prediction(a) for a in answers], time.perf_counter() - t0)
-            if ec.latency_sample:
-                sample = answers[: ec.latency_sample]
-                out.single[arm] = [SingleLatency(a.latency_ms, a.first_token_ms, len(a.ids)) for a in sample]
+            if ec.latency_sample:  # what one user waits: alone, not sharing the batch
+                alone = [engine.answer(c, max_new_tokens=ec.max_new_tokens) for c in convs[arm][: ec.latency_sample]]
+                out.single[arm] = [SingleLatency(a.latency_ms, a.first_token_ms, len(a.ids)) for a in alone]
             if extra.get(arm):
-                safety = _answers(engine, extra[arm], ec.max_new_tokens, bars, f"safety {arm} (llama.cpp)")
+                safety = _answers(engine, extra[arm], ec, bars, f"safety {arm} (llama.cpp)")
                 out.extra[arm] = [_prediction(a) for a in safety]
         del engine

@@ -4,6 +4,11 @@ llama-cpp-python is optional (PyPI ships it as source: pip builds llama.cpp with
 docs/export.md), so it is imported only here, and `available()` says whether it is installed. The prompt is what
 llama-cpp-python's own chat handler makes of the GGUF's chat template (`Jinja2ChatFormatter`), tokenised by
 llama.cpp's tokenizer from the file's vocabulary: the path an Ollama or llama.cpp user's prompt takes.
+
+`answer_many` decodes several prompts together, each in its own sequence of one llama.cpp context: a decoding step
+reads the weights once for every sequence instead of once per sequence, which is where a CPU spends its time on a
+small model. llama-cpp-python's high-level API generates one sequence at a time, so the loop over `llama_decode` is
+written here on its low-level bindings (as llama.cpp's own `batched` example and server do).
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import time
+from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -41,6 +48,7 @@ class LlamaCppEngine:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         threads = threads or int(os.environ.get("OMP_NUM_THREADS") or 0) or os.cpu_count() or 1
+        self.threads = threads
         try:
             self.llm = llama_cpp.Llama(
                 model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False
@@ -88,3 +96,144 @@ class LlamaCppEngine:
         total = time.perf_counter() - t0
         text = self.llm.detokenize(ids[:-1] if stopped else ids).decode("utf-8", "replace").strip()
         return Answer(prompt, ids, stopped, text, total * 1000, first * 1000)
+
+    def answer_many(
+        self, conversations: list[list[dict[str, str]]], *, max_new_tokens: int, parallel: int
+    ) -> list[Answer]:
+        """Greedy answers to every conversation, `parallel` sequences decoded together; a finished sequence's place
+        goes to the next prompt at once (continuous batching). Each answer's latency runs from its prompt's decoding
+        to its last token, so it includes the steps it shared with the others."""
+        prompts = [self.prompt_ids(c) for c in conversations]
+        parallel = min(parallel, len(prompts))
+        if parallel <= 1:
+            return [self.answer(c, max_new_tokens=max_new_tokens) for c in conversations]
+        return _BatchedDecode(self, prompts, max_new_tokens, parallel).run()
+
+
+@dataclass
+class _Sequence:
+    index: int  # the prompt's position in the input
+    pos: int  # where the next token goes in the sequence's cache
+    started: float
+    first_ms: float
+    ids: list[int] = field(default_factory=list)
+
+
+class _BatchedDecode:
+    """One `answer_many` call: its own llama.cpp context with `parallel` sequences, freed when done.
+
+    The prompts of an evaluation arm share a long opening (the chat template's start, the system prompt, the
+    prompted arm's instructions): it is decoded once, into a sequence of its own, and each prompt's sequence starts
+    from it (`llama_memory_seq_cp` shares the cache cells of one unified cache), so only the rest is decoded."""
+
+    def __init__(self, engine: LlamaCppEngine, prompts: list[list[int]], max_new_tokens: int, parallel: int) -> None:
+        import llama_cpp
+
+        self.engine, self.prompts, self.budget, self.parallel = engine, prompts, max_new_tokens, parallel
+        self.lib = llama_cpp
+        # At least one token of each prompt is decoded in its own sequence: its logits give the first answer token.
+        self.shared = min(_common_prefix(prompts), min(len(p) for p in prompts) - 1)
+        cells = self.shared + parallel * (max(len(p) for p in prompts) - self.shared + max_new_tokens)
+        params = llama_cpp.llama_context_default_params()
+        params.n_seq_max = parallel + 1  # the shared opening's sequence is the last
+        params.kv_unified = True  # one cache, so that the sequences can share the opening's cells
+        params.n_ctx = -(-cells // 256) * 256
+        self.n_batch = max(parallel, 512)
+        params.n_batch = params.n_ubatch = self.n_batch
+        params.n_threads = params.n_threads_batch = engine.threads
+        self.ctx = llama_cpp.llama_init_from_model(engine.llm._model.model, params)
+        if not self.ctx:
+            raise ModelError(f"llama.cpp could not make a context of {cells} tokens for {parallel} sequences")
+        self.memory = llama_cpp.llama_get_memory(self.ctx)
+        self.batch = llama_cpp.llama_batch_init(self.n_batch, 0, 1)
+        self.n_vocab = llama_cpp.llama_vocab_n_tokens(engine._vocab)
+        self._prefill(prompts[0][: self.shared], parallel)
+
+    def run(self) -> list[Answer]:
+        out: list[Answer | None] = [None] * len(self.prompts)
+        pending = deque(range(len(self.prompts)))
+        slots: list[_Sequence | None] = [None] * self.parallel
+        try:
+            while pending or any(slots):
+                for s in range(self.parallel):
+                    while slots[s] is None and pending:
+                        slots[s] = self._start(s, pending.popleft())
+                        self._finish_if_done(slots, s, out)
+                live = [s for s in range(self.parallel) if slots[s] is not None]
+                if not live:
+                    continue
+                self.batch.n_tokens = 0
+                for s in live:
+                    seq = slots[s]
+                    assert seq is not None
+                    self._add(seq.ids[-1], seq.pos, s, logits=True)
+                    seq.pos += 1
+                self._decode()
+                for j, s in enumerate(live):
+                    seq = slots[s]
+                    assert seq is not None
+                    seq.ids.append(self._greedy(j))
+                    self._finish_if_done(slots, s, out)
+        finally:
+            self.lib.llama_batch_free(self.batch)
+            self.lib.llama_free(self.ctx)
+        return [a for a in out if a is not None]
+
+    def _start(self, slot: int, index: int) -> _Sequence:
+        """Start sequence `slot` (cleared first) from the shared opening, decode the rest of the prompt into it and
+        take the first answer token."""
+        self.lib.llama_memory_seq_rm(self.memory, slot, -1, -1)
+        if self.shared:
+            self.lib.llama_memory_seq_cp(self.memory, self.parallel, slot, 0, self.shared)
+        started = time.perf_counter()
+        prompt = self.prompts[index]
+        self._prefill(prompt[self.shared :], slot, start=self.shared)
+        first = self._greedy(self.batch.n_tokens - 1)
+        return _Sequence(index, len(prompt), started, (time.perf_counter() - started) * 1000, [first])
+
+    def _finish_if_done(self, slots: list[_Sequence | None], slot: int, out: list[Answer | None]) -> None:
+        seq = slots[slot]
+        if seq is None:
+            return
+        stopped = bool(self.engine._eog(self.engine._vocab, seq.ids[-1]))
+        if not stopped and len(seq.ids) < self.budget:
+            return
+        llm = self.engine.llm
+        text = llm.detokenize(seq.ids[:-1] if stopped else seq.ids).decode("utf-8", "replace").strip()
+        latency = (time.perf_counter() - seq.started) * 1000
+        out[seq.index] = Answer(self.prompts[seq.index], seq.ids, stopped, text, latency, seq.first_ms)
+        slots[slot] = None
+
+    def _prefill(self, tokens: list[int], seq: int, *, start: int = 0) -> None:
+        """Decode `tokens` into `seq` from position `start`, in chunks of the batch size; logits for the last only."""
+        for begin in range(0, len(tokens), self.n_batch):
+            chunk = tokens[begin : begin + self.n_batch]
+            self.batch.n_tokens = 0
+            for k, token in enumerate(chunk):
+                self._add(token, start + begin + k, seq, logits=begin + k == len(tokens) - 1)
+            self._decode()
+
+    def _add(self, token: int, pos: int, seq: int, *, logits: bool) -> None:
+        b, i = self.batch, self.batch.n_tokens
+        b.token[i], b.pos[i], b.n_seq_id[i], b.logits[i] = token, pos, 1, logits
+        b.seq_id[i][0] = seq
+        b.n_tokens = i + 1
+
+    def _decode(self) -> None:
+        rc = self.lib.llama_decode(self.ctx, self.batch)
+        if rc != 0:
+            raise ModelError(f"llama.cpp failed to decode a batch of {self.batch.n_tokens} tokens (code {rc})")
+
+    def _greedy(self, i: int) -> int:
+        """The highest logit of the batch's i-th output: llama.cpp's greedy sampler, first index on a tie."""
+        import numpy as np
+
+        row = np.ctypeslib.as_array(self.lib.llama_get_logits_ith(self.ctx, i), shape=(self.n_vocab,))
+        return int(row.argmax())
+
+
+def _common_prefix(prompts: list[list[int]]) -> int:
+    first, n = prompts[0], len(prompts[0])
+    for p in prompts[1:]:
+        n = next((k for k, (a, b) in enumerate(zip(first[:n], p, strict=False)) if a != b), min(n, len(p)))
+    return n
