@@ -73,3 +73,24 @@ def test_batched_decoding_gives_each_prompt_its_own_answer(tmp_path, tiny_model_
     assert sum(a.ids == b.ids for a, b in zip(together, alone, strict=True)) >= len(convs) - 1
     assert all(a.ids[:2] == b.ids[:2] for a, b in zip(together, alone, strict=True))
     assert [a.prompt_ids for a in together] == [a.prompt_ids for a in alone]
+
+
+def test_batched_decoding_can_keep_answers_from_starting_with_given_tokens(tmp_path, tiny_model_dir):
+    """The guarded arm asks a refusal again with the refusal's opening tokens suppressed: no answer may start with
+    them, and the rest of each answer follows from the token taken instead."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tunesmith.models.chat import end_of_turn_ids
+    from tunesmith.models.gguf_write import write_gguf
+    from tunesmith.models.llamacpp import LlamaCppEngine
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    path = write_gguf(model, tok, tmp_path / "m.gguf", quant="f32", eos_ids=end_of_turn_ids(tok, None)).path
+    engine = LlamaCppEngine(path, threads=1)
+    convs = [[{"role": "user", "content": q}] for q in QUESTIONS]
+    plain = engine.answer_many(convs, max_new_tokens=4, parallel=2)
+    firsts = sorted({a.ids[0] for a in plain})
+    again = engine.answer_many(convs, max_new_tokens=4, parallel=2, suppress_first=firsts)
+    assert all(a.ids[0] not in firsts for a in again)
+    assert engine.answer_many(convs[:1], max_new_tokens=4, parallel=8)[0].ids == plain[0].ids  # one prompt alone

@@ -12,9 +12,10 @@ import yaml
 from tunesmith.cli.main import main
 from tunesmith.config import Config, EndpointConfig, EvalConfig, ModelConfig, PriceConfig
 from tunesmith.errors import ConfigError
+from tunesmith.evals.efficiency import cost_per_1k_requests
 from tunesmith.evals.endpoint import endpoint_predictions
 from tunesmith.evals.results import EvalResults
-from tunesmith.evals.runner import cost_per_1k_requests, evaluate
+from tunesmith.evals.runner import evaluate
 
 SYSTEM = "You are the support assistant of Acme."
 TRAIN = [

@@ -56,11 +56,16 @@ class EvalConfig(Section):
     )
     reference_arm: Arm = Field("base", description="Deltas and CIs are computed against this arm.")
     max_new_tokens: int = Field(96, gt=0, description="Generation budget per answer.")
-    batch_size: int = Field(8, gt=0, description="Prompts generated together (left padding, KV cache).")
+    batch_size: int = Field(
+        8,
+        gt=0,
+        description="Prompts generated together (hf: left padding, KV cache; llamacpp: sequences of one context).",
+    )
     engine: Literal["hf", "llamacpp"] = Field(
         "hf",
         description="What generates the model arms' answers: hf, transformers (batched); llamacpp, llama.cpp from an "
-        "f16 GGUF of each model, one prompt at a time (make install-llamacpp; docs/export.md).",
+        "f16 GGUF of each model, batch_size prompts decoded together, their shared opening once (make "
+        "install-llamacpp; docs/export.md).",
     )
     guard_max_over_refusal: float = Field(
         0.025,

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
 from tunesmith.config.eval import EvalConfig
 from tunesmith.evals.generation import SingleLatency
+from tunesmith.evals.guarded import GuardPlan, reanswer
 from tunesmith.models.answers import Answer
 from tunesmith.models.chat import end_of_turn_ids
 from tunesmith.models.generation import Prediction
@@ -33,18 +36,42 @@ class Sink(Protocol):
     runs: dict[str, tuple[list[Prediction], float]]
     single: dict[str, list[SingleLatency]]
     extra: dict[str, list[Prediction]]
+    guard: GuardPlan | None
+    reanswered: tuple[dict[int, Prediction], float]
 
 
 def _prediction(a: Answer) -> Prediction:
     return Prediction(a.text, len(a.prompt_ids), len(a.ids), a.latency_ms)
 
 
-def _answers(engine: LlamaCppEngine, convs: Conversations, ec: EvalConfig, bars: Progress, label: str) -> list[Answer]:
+def _answers(
+    engine: LlamaCppEngine,
+    convs: Conversations,
+    ec: EvalConfig,
+    bars: Progress,
+    label: str,
+    suppress_first: Sequence[int] = (),
+) -> list[Answer]:
     """`eval.batch_size` prompts decoded together, as the transformers engine batches them."""
     task = bars.add(label, len(convs), unit="answers")
-    out = engine.answer_many(convs, max_new_tokens=ec.max_new_tokens, parallel=ec.batch_size)
+    out = engine.answer_many(
+        convs, max_new_tokens=ec.max_new_tokens, parallel=ec.batch_size, suppress_first=suppress_first
+    )
     bars.update(task, advance=len(convs))
     return out
+
+
+def _again(
+    engine: LlamaCppEngine,
+    ec: EvalConfig,
+    bars: Progress,
+    convs: Conversations,
+    *,
+    suppress_first: Sequence[int],
+    label: str,
+) -> list[Prediction]:
+    """The guarded arm's second ask (`evals.guarded.reanswer`), through llama.cpp."""
+    return [_prediction(a) for a in _answers(engine, convs, ec, bars, label, suppress_first)]
 
 
 def llamacpp_group(
@@ -66,6 +93,9 @@ def llamacpp_group(
             t0 = time.perf_counter()
             answers = _answers(engine, convs[arm], ec, bars, f"eval {arm} (llama.cpp)")
             out.runs[arm] = ([_prediction(a) for a in answers], time.perf_counter() - t0)
+            if arm == "fine_tuned" and out.guard is not None:
+                again = partial(_again, engine, ec, bars)
+                out.reanswered = reanswer(out.guard, out.runs[arm][0], convs[arm], tokenizer, again)
             if ec.latency_sample:  # what one user waits: alone, not sharing the batch
                 alone = [engine.answer(c, max_new_tokens=ec.max_new_tokens) for c in convs[arm][: ec.latency_sample]]
                 out.single[arm] = [SingleLatency(a.latency_ms, a.first_token_ms, len(a.ids)) for a in alone]

@@ -20,7 +20,7 @@ import numpy as np
 from rich.console import Console
 
 from tunesmith.artifacts import atomic_dir, read_jsonl, sha256_file, write_json_atomic, write_manifest
-from tunesmith.config import Config, EndpointConfig, EvalConfig, PriceConfig
+from tunesmith.config import Config, EndpointConfig, EvalConfig
 from tunesmith.config.gates import parse_gate
 from tunesmith.data.stage import ensure_dataset
 from tunesmith.errors import ConfigError, DataError
@@ -36,6 +36,7 @@ from tunesmith.evals.arms import (
     retrieval_arm,
 )
 from tunesmith.evals.cases import TestCase, load_test_cases
+from tunesmith.evals.efficiency import efficiency, single_request
 from tunesmith.evals.gates import GateResult, check_gate
 from tunesmith.evals.generation import SingleLatency, single_request_latency
 from tunesmith.evals.guarded import GuardPlan, guard_plan, guarded_arm, reanswer
@@ -49,11 +50,8 @@ from tunesmith.evals.results import (
     EvalResults,
     Example,
     JudgeSummary,
-    Latency,
     Preference,
     RagCorpus,
-    SingleRequest,
-    Tokens,
 )
 from tunesmith.evals.safety import add_safety, safety_probes
 from tunesmith.evals.stats import aggregate, slices
@@ -117,38 +115,6 @@ def _preference(train_dir: Path) -> Preference | None:
         {k: counts.get(k) for k in Preference.model_fields if k != "init_from"}
         | {"init_from": (manifest.get("init_from") or {}).get("path")}
     )
-
-
-def cost_per_1k_requests(
-    price: PriceConfig, prompt_mean: float, completion_mean: float, throughput_rps: float
-) -> float | None:
-    """Token prices count each request's tokens; an hourly price counts the machine time 1,000 requests take.
-
-    Both can be set (a rented GPU plus a per-token licence): they add up. None when no price is set.
-    """
-    parts = []
-    if price.prompt_per_1m is not None or price.completion_per_1m is not None:
-        per_request = prompt_mean * (price.prompt_per_1m or 0) + completion_mean * (price.completion_per_1m or 0)
-        parts.append(1000 * per_request / 1e6)
-    if price.per_hour is not None and throughput_rps > 0:
-        parts.append(price.per_hour * (1000 / throughput_rps) / 3600)
-    return sum(parts) if parts else None
-
-
-def _efficiency(preds: list[Prediction], wall_s: float, price: PriceConfig | None) -> dict[str, Any]:
-    """An arm's tokens, latency, throughput, and its cost when it has a price: the ArmResult fields of its cost."""
-    lat = np.array([p.latency_ms for p in preds])
-    prompt_mean = float(np.mean([p.prompt_tokens for p in preds]))
-    completion_mean = float(np.mean([p.completion_tokens for p in preds]))
-    rps = len(preds) / max(wall_s, 1e-9)
-    eff: dict[str, Any] = {
-        "tokens": Tokens(prompt_mean=prompt_mean, completion_mean=completion_mean),
-        "latency_ms": Latency(p50=float(np.percentile(lat, 50)), p95=float(np.percentile(lat, 95))),
-        "throughput_rps": rps,
-    }
-    if price is not None:
-        eff["cost_per_1k_requests"] = cost_per_1k_requests(price, prompt_mean, completion_mean, rps)
-    return eff
 
 
 @dataclass
@@ -354,29 +320,14 @@ def _arm_results(
     arms: dict[str, ArmResult] = {}
     for arm in ec.arms:
         preds, wall_s = gen.runs[arm]
-        cost = _efficiency(preds, wall_s, ec.prices.get(arm))
+        cost = efficiency(preds, wall_s, ec.prices.get(arm))
         if plain_prompt is not None and arm in ("prompted", "rag", "fine_tuned_rag"):
             cost["tokens"].extra_prompt_mean = cost["tokens"].prompt_mean - plain_prompt
         if arm in gen.single:
             retrieval_ms = [r.ms for r in prompts.retrieved] if arm in RAG_ARMS else []
-            cost["single_request"] = _single_request(gen.single[arm], retrieval_ms)
+            cost["single_request"] = single_request(gen.single[arm], retrieval_ms)
         arms[arm] = ArmResult(**arm_stats[arm], **cost, description=arm_description(arm, prompts.rag))
     return arms
-
-
-def _single_request(sample: list[SingleLatency], retrieval_ms: list[float]) -> SingleRequest:
-    """What one user waits, apart from batching: a rag arm's requests wait for their retrieval first (the first
-    prompts' own retrieval times), before the first token and the whole answer; tokens/s is generation's alone."""
-    extra = np.array(retrieval_ms[: len(sample)] or [0.0] * len(sample))
-    total = np.array([s.total_ms for s in sample])
-    first = np.array([s.first_token_ms for s in sample])
-    return SingleRequest(
-        n=len(sample),
-        p50_ms=float(np.percentile(total + extra, 50)),
-        max_ms=float((total + extra).max()),
-        first_token_p50_ms=float(np.percentile(first + extra, 50)),
-        tokens_per_s=float(sum(s.completion_tokens for s in sample) / max(total.sum() / 1000, 1e-9)),
-    )
 
 
 def _human_labels_path(cfg: Config) -> Path | None:

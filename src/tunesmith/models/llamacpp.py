@@ -17,6 +17,7 @@ import importlib.util
 import os
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -98,16 +99,22 @@ class LlamaCppEngine:
         return Answer(prompt, ids, stopped, text, total * 1000, first * 1000)
 
     def answer_many(
-        self, conversations: list[list[dict[str, str]]], *, max_new_tokens: int, parallel: int
+        self,
+        conversations: list[list[dict[str, str]]],
+        *,
+        max_new_tokens: int,
+        parallel: int,
+        suppress_first: Sequence[int] = (),
     ) -> list[Answer]:
         """Greedy answers to every conversation, `parallel` sequences decoded together; a finished sequence's place
         goes to the next prompt at once (continuous batching). Each answer's latency runs from its prompt's decoding
-        to its last token, so it includes the steps it shared with the others."""
+        to its last token, so it includes the steps it shared with the others. No answer starts with a token of
+        `suppress_first` (the scope guard asking a refusal again, as transformers' `begin_suppress_tokens`)."""
+        if not conversations:
+            return []
         prompts = [self.prompt_ids(c) for c in conversations]
-        parallel = min(parallel, len(prompts))
-        if parallel <= 1:
-            return [self.answer(c, max_new_tokens=max_new_tokens) for c in conversations]
-        return _BatchedDecode(self, prompts, max_new_tokens, parallel).run()
+        parallel = max(1, min(parallel, len(prompts)))
+        return _BatchedDecode(self, prompts, max_new_tokens, parallel, list(suppress_first)).run()
 
 
 @dataclass
@@ -126,10 +133,18 @@ class _BatchedDecode:
     prompted arm's instructions): it is decoded once, into a sequence of its own, and each prompt's sequence starts
     from it (`llama_memory_seq_cp` shares the cache cells of one unified cache), so only the rest is decoded."""
 
-    def __init__(self, engine: LlamaCppEngine, prompts: list[list[int]], max_new_tokens: int, parallel: int) -> None:
+    def __init__(
+        self,
+        engine: LlamaCppEngine,
+        prompts: list[list[int]],
+        max_new_tokens: int,
+        parallel: int,
+        suppress_first: list[int] | None = None,
+    ) -> None:
         import llama_cpp
 
         self.engine, self.prompts, self.budget, self.parallel = engine, prompts, max_new_tokens, parallel
+        self.suppress_first = suppress_first or []
         self.lib = llama_cpp
         # At least one token of each prompt is decoded in its own sequence: its logits give the first answer token.
         self.shared = min(_common_prefix(prompts), min(len(p) for p in prompts) - 1)
@@ -188,7 +203,7 @@ class _BatchedDecode:
         started = time.perf_counter()
         prompt = self.prompts[index]
         self._prefill(prompt[self.shared :], slot, start=self.shared)
-        first = self._greedy(self.batch.n_tokens - 1)
+        first = self._greedy(self.batch.n_tokens - 1, self.suppress_first)
         return _Sequence(index, len(prompt), started, (time.perf_counter() - started) * 1000, [first])
 
     def _finish_if_done(self, slots: list[_Sequence | None], slot: int, out: list[Answer | None]) -> None:
@@ -224,11 +239,15 @@ class _BatchedDecode:
         if rc != 0:
             raise ModelError(f"llama.cpp failed to decode a batch of {self.batch.n_tokens} tokens (code {rc})")
 
-    def _greedy(self, i: int) -> int:
-        """The highest logit of the batch's i-th output: llama.cpp's greedy sampler, first index on a tie."""
+    def _greedy(self, i: int, suppress: list[int] | None = None) -> int:
+        """The highest logit of the batch's i-th output, none of `suppress`: llama.cpp's greedy sampler, first index
+        on a tie."""
         import numpy as np
 
         row = np.ctypeslib.as_array(self.lib.llama_get_logits_ith(self.ctx, i), shape=(self.n_vocab,))
+        if suppress:
+            row = row.copy()
+            row[suppress] = -np.inf
         return int(row.argmax())
 
 
