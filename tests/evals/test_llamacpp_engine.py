@@ -50,6 +50,8 @@ def test_llamacpp_engine_answers_the_same_prompts(tmp_path, tiny_model_dir):
         assert 0 < b["tokens"]["completion_mean"] <= 6
     manifest = json.loads((tmp_path / "eval-llamacpp" / "manifest.json").read_text())
     assert manifest["config"]["eval"]["engine"] == "llamacpp"  # the evaluation records which engine answered
+    assert cpp["lineage"]["engine"].startswith("llama.cpp") and hf["lineage"]["engine"] == "transformers"
+    assert "llama.cpp, an f16 GGUF" in (tmp_path / "eval-llamacpp" / "report.html").read_text()  # and says so
 
 
 def test_batched_decoding_gives_each_prompt_its_own_answer(tmp_path, tiny_model_dir):

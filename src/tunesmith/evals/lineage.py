@@ -13,13 +13,17 @@ from typing import Any
 from tunesmith.artifacts import sha256_file
 from tunesmith.evals.results import Lineage
 
+ENGINES = {"hf": "transformers", "llamacpp": "llama.cpp, an f16 GGUF of each model (tunesmith export's writer)"}
 
-def lineage(dataset_dir: Path, train_dir: Path, base: str | None) -> Lineage:
+
+def lineage(dataset_dir: Path, train_dir: Path, base: str | None, engine: str | None = None) -> Lineage:
     out: dict[str, Any] = {
         "base_model": base,
         "dataset_dir": str(dataset_dir),
         "train_dir": str(train_dir),
     }
+    if engine is not None:
+        out["engine"] = ENGINES.get(engine, engine)
     for name, d in (("dataset", dataset_dir), ("train", train_dir)):
         manifest = d / "manifest.json"
         if manifest.exists():

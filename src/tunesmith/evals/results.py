@@ -290,6 +290,7 @@ class Lineage(BaseModel):
     dataset_manifest_sha256: str | None = None
     dataset_hash: str | None = None
     train_manifest_sha256: str | None = Field(None, description="links the evaluation to its run in the registry")
+    engine: str | None = Field(None, description="what generated the local model arms' answers (eval.engine)")
 
     def items(self) -> list[tuple[str, Any]]:
         """The keys that are present, known ones first, as the file has them."""

@@ -403,7 +403,12 @@ def evaluate(
         slices=slices(examples, list(ec.arms)),
         examples=[Example.model_validate(ex) for ex in examples],
         dataset=Dataset(path=str(test_path), sha256=sha256_file(test_path), n_test=len(cases)),
-        lineage=lineage(dataset_dir, train_dir, models.base if models.vendor is None else cfg.model.base),
+        lineage=lineage(
+            dataset_dir,
+            train_dir,
+            models.base if models.vendor is None else cfg.model.base,
+            ec.engine if models.base is not None else None,
+        ),
         gates=[],
     )
     # Optional parts are assigned only when they apply, so that results.json leaves them out otherwise.
