@@ -55,10 +55,11 @@ def test_llamacpp_engine_answers_the_same_prompts(tmp_path, tiny_model_dir):
 
 
 def test_batched_decoding_gives_each_prompt_its_own_answer(tmp_path, tiny_model_dir):
-    """Six prompts of different lengths through four sequences of one context (two slots are reused when their answers end),
-    and the answers are the ones the prompts get alone. A sequence that read another's cache, or a position off by
-    one, changes nearly every answer; the random model's logits are flat, and one of these six has a near-tie (0.0005)
-    that the batched kernels' rounding may flip, so one answer may part from its alone twin after its first tokens."""
+    """Six prompts of different lengths through four sequences of one context (two slots are reused when their
+    answers end), and the answers are the ones the prompts get alone. A sequence that read another's cache, or a
+    position off by one, changes nearly every answer; the random model's logits are flat, and one of these six has a
+    near-tie (0.0005) that the batched kernels' rounding may flip, so one answer may part from its alone twin after its
+    first tokens."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from tunesmith.models.chat import end_of_turn_ids
