@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from tunesmith.errors import ConfigError, ModelError
 from tunesmith.serve.engine import BASE, Choice, Generation, Job, QueuedEngine, Sampling, cut_at_stop
@@ -130,7 +130,8 @@ class LlamaCppServeEngine(QueuedEngine):
         return len(self._tokens(text))
 
     def render_chat(self, messages: list[dict[str, str]]) -> str:
-        return str(self._format(messages=messages).prompt)  # type: ignore[arg-type]  # llama_cpp's message TypedDicts
+        # cast: llama_cpp types messages as its own TypedDicts (and without llama_cpp installed, as Any)
+        return str(self._format(messages=cast(Any, messages)).prompt)
 
     def _run(self, batch: list[Job]) -> list[Generation]:
         [job] = batch
