@@ -30,12 +30,12 @@ def test_max_lora_rank_is_the_smallest_vllm_rank_that_holds_every_adapter(tmp_pa
     small, wide = adapter(tmp_path, "small", r=4), adapter(tmp_path, "wide", r=16, rank_pattern={"q_proj": 40})
     assert max_lora_rank({"small": small}) == 8  # vLLM builds for 1, 8, 16, 32, 64, ...: 4 needs 8
     assert max_lora_rank({"small": small, "wide": wide}) == 64  # the per-module rank 40 counts
-    cmd = vllm_command("/models/qwen", {"small": small, "wide": wide}, 9123, "child-key")
+    cmd = vllm_command("/models/qwen", {"small": small, "wide": wide}, 9123)
     assert cmd[:3] == ["vllm", "serve", "/models/qwen"]
     assert cmd[cmd.index("--host") + 1] == "127.0.0.1" and cmd[cmd.index("--port") + 1] == "9123"
     assert cmd[cmd.index("--max-lora-rank") + 1] == "64" and cmd[cmd.index("--max-loras") + 1] == "2"
-    assert "--enable-lora" in cmd and f"small={small}" in cmd and cmd[cmd.index("--api-key") + 1] == "child-key"
-    assert "--enable-lora" not in vllm_command("/models/qwen", {}, 9123, "k")
+    assert "--enable-lora" in cmd and f"small={small}" in cmd and "--api-key" not in cmd  # the key: environment
+    assert "--enable-lora" not in vllm_command("/models/qwen", {}, 9123)
     with pytest.raises(ConfigError, match="up to 512"):
         max_lora_rank({"huge": adapter(tmp_path, "huge", r=1024)})
 
@@ -58,8 +58,8 @@ def test_vllm_without_cuda_is_a_clear_error():
 
 def test_the_child_process_is_waited_for_and_stopped(tmp_path):
     port = free_port()
-    command = [sys.executable, "-m", "tests.serve.vllm_standin", "--port", str(port), "--api-key", "k"]
-    with VllmProcess(command, port, start_timeout_s=120) as child:
+    command = [sys.executable, "-m", "tests.serve.vllm_standin", "--port", str(port)]  # its key from the env
+    with VllmProcess(command, port, start_timeout_s=120, api_key="k") as child:
         assert openai.OpenAI(base_url=child.url + "/v1", api_key="k", max_retries=0).completions.create(
             model="base", prompt="hello", max_tokens=3
         ).choices[0].text == answer_for("hello")
@@ -141,9 +141,16 @@ def test_serve_with_engine_vllm_starts_the_child_and_logs_through_the_app_in_fro
 
     commands = []
 
-    def standin_command(base, adapters, port, key):
-        commands.append(vllm_command(base, adapters, port, key))
-        return [sys.executable, "-m", "tests.serve.vllm_standin", "--port", str(port), "--api-key", key]
+    def standin_command(base, adapters, port):
+        commands.append(vllm_command(base, adapters, port))
+        return [sys.executable, "-m", "tests.serve.vllm_standin", "--port", str(port)]
+
+    envs = []
+    real_popen = vllm.subprocess.Popen
+
+    def popen(command, env=None):
+        envs.append(env)
+        return real_popen(command, env=env)
 
     seen = {}
 
@@ -155,12 +162,14 @@ def test_serve_with_engine_vllm_starts_the_child_and_logs_through_the_app_in_fro
 
     monkeypatch.setattr(vllm, "check_vllm", lambda adapters, full: None)
     monkeypatch.setattr(vllm, "vllm_command", standin_command)
+    monkeypatch.setattr(vllm.subprocess, "Popen", popen)
     monkeypatch.setattr(server, "_run_app", run_app)
     cfg = Config(root=tmp_path, monitor=MonitorConfig(database_url=f"sqlite:///{tmp_path / 'log.db'}", redact=False))
     server.serve_vllm(cfg, server.ServePlan(base=str(tiny_model_dir)), api_key=None)
     assert seen["answer"].startswith("echo 0: ") and seen["logged"] == [[seen["answer"]]]
-    key = commands[0][commands[0].index("--api-key") + 1]
-    assert len(key) >= 32 and commands[0][commands[0].index("--host") + 1] == "127.0.0.1"  # a key of its own
+    key = envs[0]["VLLM_API_KEY"]  # a key of its own, in the child's environment, not on its command line
+    assert len(key) >= 32 and "--api-key" not in commands[0] and key not in " ".join(commands[0])
+    assert commands[0][commands[0].index("--host") + 1] == "127.0.0.1"
 
 
 def test_a_missing_scope_guard_stops_before_vllm_starts(tmp_path, monkeypatch):

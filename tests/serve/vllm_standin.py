@@ -1,7 +1,8 @@
 """A stand-in for `vllm serve`: an OpenAI-compatible /v1/completions (plain and streamed) and /health, behind an API
 key, recording every body it is sent. Its answer repeats the end of the prompt, so a test knows what to expect.
 
-Run as a module (`python -m tests.serve.vllm_standin --port N --api-key K`) it is the child process that
+Run as a module (`python -m tests.serve.vllm_standin --port N`, its key in VLLM_API_KEY as vLLM reads it, or
+`--api-key K`) it is the child process that
 `VllmProcess` starts in place of vLLM.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from typing import Any
 
 
@@ -66,6 +68,8 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--api-key", required=True)
+    parser.add_argument("--api-key", default=os.environ.get("VLLM_API_KEY"), help="default: $VLLM_API_KEY, as vLLM")
     args = parser.parse_args()
+    if not args.api_key:
+        parser.error("no --api-key and no VLLM_API_KEY")
     uvicorn.run(VllmStandIn(args.api_key).app(), host="127.0.0.1", port=args.port, log_level="warning")

@@ -200,7 +200,8 @@ def serve_vllm(cfg: Config, p: ServePlan, api_key: str | None) -> None:
     with ExitStack() as running:
 
         def start() -> VllmEngine:
-            child = VllmProcess(vllm_command(p.base, p.adapters, port, key), port, cfg.serve.vllm_start_timeout_s)
+            command = vllm_command(p.base, p.adapters, port)
+            child = VllmProcess(command, port, cfg.serve.vllm_start_timeout_s, api_key=key)
             running.enter_context(child)  # stopped when the app stops, or when building its state fails
             return VllmEngine(child.url, key, p.base, list(p.adapters), revision=cfg.model.revision)
 

@@ -5,7 +5,7 @@ scope guard, retrieval, the answer guards and the request log all apply; only ge
 request goes to vLLM's `/v1/completions` through the official openai client, as the prompt text the app rendered
 (the base model's chat template, as the hf engine renders it) with vLLM's `add_special_tokens: false`, so vLLM
 sees the tokens the other engines would. The child listens on 127.0.0.1 only, behind a key of its own made at
-start, so nothing reaches it around the log.
+start (in its environment, `VLLM_API_KEY`, out of the process list), so nothing reaches it around the log.
 
 vLLM's LoRA kernels are sized at start by `--max-lora-rank`, which must be one of the ranks vLLM builds for; it is
 the smallest of those that holds the largest adapter's rank. vLLM does not serve DoRA adapters, so they are refused
@@ -16,6 +16,7 @@ in vLLM's API, so behind vLLM a refusal of an in-scope question stands (`reasks`
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -61,13 +62,14 @@ def max_lora_rank(adapters: dict[str, Path]) -> int:
     return fits[0]
 
 
-def vllm_command(base: str, adapters: dict[str, Path], port: int, api_key: str) -> list[str]:
-    """The `vllm serve` command line: loopback only, the base as `base`, adapters as --lora-modules name=path."""
+def vllm_command(base: str, adapters: dict[str, Path], port: int) -> list[str]:
+    """The `vllm serve` command line: loopback only, the base as `base`, adapters as --lora-modules name=path. The
+    child's key goes in its environment (`VllmProcess`), not here: a command line is visible in the process list."""
     cmd = ["vllm", "serve", base, "--host", "127.0.0.1", "--port", str(port), "--served-model-name", BASE]
     if adapters:
         cmd += ["--enable-lora", "--max-lora-rank", str(max_lora_rank(adapters)), "--max-loras", str(len(adapters))]
         cmd += ["--lora-modules", *(f"{n}={d}" for n, d in adapters.items())]
-    return cmd + ["--api-key", api_key]
+    return cmd
 
 
 def check_vllm(adapters: dict[str, Path], full_models: dict[str, Path]) -> None:
@@ -93,15 +95,16 @@ def free_port() -> int:
 class VllmProcess:
     """`vllm serve` as a child process: started on entry, ready once its /health answers, stopped on exit."""
 
-    def __init__(self, command: list[str], port: int, start_timeout_s: float) -> None:
-        self.command, self.port, self.timeout = command, port, start_timeout_s
+    def __init__(self, command: list[str], port: int, start_timeout_s: float, api_key: str | None = None) -> None:
+        self.command, self.port, self.timeout, self.api_key = command, port, start_timeout_s, api_key
         self.url = f"http://127.0.0.1:{port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> VllmProcess:
         import httpx
 
-        self.proc = subprocess.Popen(self.command)
+        env = os.environ | ({"VLLM_API_KEY": self.api_key} if self.api_key else {})  # vLLM reads its key there
+        self.proc = subprocess.Popen(self.command, env=env)
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             try:
