@@ -189,10 +189,10 @@ def test_retrieval_time_is_part_of_each_rag_answer_latency() -> None:
 
 def test_one_request_alone_waits_for_its_retrieval_too() -> None:
     from tunesmith.evals.generation import SingleLatency
-    from tunesmith.evals.runner import _single_request
+    from tunesmith.evals.efficiency import single_request
 
     sample = [SingleLatency(100.0, 10.0, 5), SingleLatency(300.0, 30.0, 5)]
-    plain, rag = _single_request(sample, []), _single_request(sample, [7.0, 9.0, 1000.0])
+    plain, rag = single_request(sample, []), single_request(sample, [7.0, 9.0, 1000.0])
     assert (plain.n, plain.p50_ms, plain.max_ms, plain.first_token_p50_ms) == (2, 200.0, 300.0, 20.0)
     assert (rag.p50_ms, rag.max_ms, rag.first_token_p50_ms) == (208.0, 309.0, 28.0)  # the first two prompts' own
     assert rag.tokens_per_s == plain.tokens_per_s == pytest.approx(25.0)  # generation's rate
