@@ -188,8 +188,8 @@ def test_retrieval_time_is_part_of_each_rag_answer_latency() -> None:
 
 
 def test_one_request_alone_waits_for_its_retrieval_too() -> None:
-    from tunesmith.evals.generation import SingleLatency
     from tunesmith.evals.efficiency import single_request
+    from tunesmith.evals.generation import SingleLatency
 
     sample = [SingleLatency(100.0, 10.0, 5), SingleLatency(300.0, 30.0, 5)]
     plain, rag = single_request(sample, []), single_request(sample, [7.0, 9.0, 1000.0])
