@@ -74,11 +74,18 @@ class LlamaCppEngine:
     def token_text(self, token: int) -> str:
         return self._text(token)
 
-    def prompt_ids(self, messages: list[dict[str, Any]]) -> list[int]:
-        prompt = self._format(messages=cast(Any, messages)).prompt
+    def render(self, messages: list[dict[str, Any]]) -> str:
+        """The prompt text the GGUF's own chat template makes of `messages`, with the generation prompt."""
+        return str(self._format(messages=cast(Any, messages)).prompt)
+
+    def tokenize(self, prompt: str) -> list[int]:
+        """A rendered prompt's ids, special tokens read as such."""
         # A template that writes the BOS text itself (Llama 3) must not get a second one from the tokenizer.
         add_bos = self._add_bos and not (self._bos and prompt.startswith(self._bos))
         return list(self.llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True))
+
+    def prompt_ids(self, messages: list[dict[str, Any]]) -> list[int]:
+        return self.tokenize(self.render(messages))
 
     def answer(self, messages: list[dict[str, str]], *, max_new_tokens: int) -> Answer:
         prompt = self.prompt_ids(messages)

@@ -20,9 +20,10 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from tunesmith.errors import ConfigError, ModelError
+from tunesmith.models.llamacpp import LlamaCppEngine
 from tunesmith.serve.engine import BASE, Choice, Generation, Job, QueuedEngine, Sampling, cut_at_stop
 
 
@@ -84,26 +85,14 @@ class LlamaCppServeEngine(QueuedEngine):
             self.close()
             raise
         import llama_cpp
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         self._is_eog = llama_cpp.llama_vocab_is_eog
-        base_engine = self.models[BASE]
-        meta = base_engine.llm.metadata
-        # As LlamaCppEngine.prompt_ids renders, split in two: the app renders the chat, then sends the text.
-        self._bos = base_engine.token_text(base_engine.llm.token_bos()) if "tokenizer.ggml.bos_token_id" in meta else ""
-        self._add_bos = meta.get("tokenizer.ggml.add_bos_token") == "true"
-        self._format = Jinja2ChatFormatter(
-            template=meta["tokenizer.chat_template"],
-            eos_token=base_engine.token_text(base_engine.llm.token_eos()),
-            bos_token=self._bos,
-        )
         self._start()
 
-    def _load(self, index: int, load: Callable[[], Any]) -> Any:
+    def _load(self, index: int, load: Callable[[], Any]) -> LlamaCppEngine:
         """Write one model as an f16 GGUF in the temporary folder and load it with llama.cpp."""
         from tunesmith.models.chat import end_of_turn_ids
         from tunesmith.models.gguf_write import write_gguf
-        from tunesmith.models.llamacpp import LlamaCppEngine
         from tunesmith.models.loading import generation_eos
 
         model = load()
@@ -122,16 +111,14 @@ class LlamaCppServeEngine(QueuedEngine):
         return list(self.models)
 
     def _tokens(self, text: str) -> list[int]:
-        llm = self.models[BASE].llm
-        add_bos = self._add_bos and not (self._bos and text.startswith(self._bos))
-        return list(llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True))
+        """The app renders the chat (`render_chat`), then sends the text: LlamaCppEngine.prompt_ids in two steps."""
+        return self.models[BASE].tokenize(text)
 
     def count_tokens(self, text: str) -> int:
         return len(self._tokens(text))
 
     def render_chat(self, messages: list[dict[str, str]]) -> str:
-        # cast: llama_cpp types messages as its own TypedDicts (and without llama_cpp installed, as Any)
-        return str(self._format(messages=cast(Any, messages)).prompt)
+        return self.models[BASE].render(messages)
 
     def _run(self, batch: list[Job]) -> list[Generation]:
         [job] = batch
