@@ -105,7 +105,7 @@ def test_a_log_from_before_retrieval_upgrades_in_place(tmp_path):
     assert rows["old-1"].sources is None and rows["old-1"].guarded
     assert rows["new-1"].sources == [{"source": "kb/returns.pdf", "locator": "p. 2", "score": 0.032}]
     with log.engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0005"
     log.close()
 
 
@@ -131,4 +131,25 @@ def test_a_log_from_before_the_answer_guards_upgrades_in_place(tmp_path):
     assert (rows["old-1"].answer_guard, rows["old-1"].answer_flags) == (None, None)
     assert rows["new-1"].answer_guard == "block"
     assert rows["new-1"].answer_flags == {"blocklist": ["guaranteed returns"], "pii": ["PERSON"]}
+    log.close()
+
+
+def test_a_log_from_before_reasked_answers_upgrades_in_place(tmp_path):
+    """A database at migration 0004 (no `reasked` column) keeps its rows, which read as not asked again; a new row
+    keeps that its answer was asked again (serve.guard sure of the question, the model declining it)."""
+    url = _log_at_revision(tmp_path, "0004", "'stop', 0, 0, NULL, NULL, NULL")
+    log = RequestLog(url, redact=False)
+    log.record(
+        id="new-1",
+        endpoint="chat",
+        model="base",
+        messages=[{"role": "user", "content": "how do i reset my thermostat"}],
+        responses=["Hold the dial for 10 seconds."],
+        prompt_tokens=8,
+        completion_tokens=7,
+        latency_ms=1.0,
+        finish_reason="stop",
+        reasked=True,
+    )
+    assert {r.id: r.reasked for r in log.fetch()} == {"old-1": False, "new-1": True}
     log.close()

@@ -29,10 +29,12 @@ def test_request_log_on_postgres():
         sources=[{"source": "kb/returns.pdf", "locator": "p. 2", "text": "Refunds take 5 days.", "score": 0.03}],
         answer_guard="redact",
         answer_flags={"blocklist": ["guaranteed returns"]},
+        reasked=True,
     )
     log.add_feedback(rid, 1.0, None)
     (row,) = [r for r in log.fetch() if r.id == rid]
     assert row.prompt_text == "mail me at <EMAIL_ADDRESS>" and row.ratings == [1.0]
     assert row.sources == [{"source": "kb/returns.pdf", "locator": "p. 2", "score": 0.03}]  # migration 0003
     assert (row.answer_guard, row.answer_flags) == ("redact", {"blocklist": ["guaranteed returns"]})  # 0004
+    assert row.reasked  # 0005
     log.close()

@@ -190,6 +190,7 @@ def test_scope_guard_declines_before_the_model_and_the_log_marks_it(client, serv
     rows = {row.id: row for row in server.log.fetch()}
     assert rows[declined.id].guarded and rows[declined.id].responses == [refusal]
     assert not rows[answered.id].guarded
+    assert not rows[answered.id].reasked and not rows[declined.id].reasked  # nothing was asked again
     assert sum(row.guarded for row in rows.values()) == 2  # the streamed one too
 
 
@@ -280,38 +281,74 @@ def test_serve_rag_models_must_name_a_served_model(tmp_path):
         rag_models(cfg, plan)
 
 
-def test_the_scope_guard_asks_again_when_the_model_declines_a_question_it_is_sure_of(client, server, monkeypatch):
-    """As the evaluation's guarded arm: the model's refusal of a question the guard is sure is in scope is asked
-    again with the data's refusal openings suppressed, and what the client gets (and the log keeps) is the answer."""
+REFUSAL = "Sorry, I can only help with Lumen Home devices."
+
+
+@pytest.fixture
+def over_refusing(server, monkeypatch):
+    """serve.guard sure of every question, over a model that declines (as a small fine-tune that over-refuses)
+    unless its refusal openings are suppressed, plain and streamed; yields the guard and the suppressions asked."""
     from dataclasses import replace
 
     from tunesmith.data.scope_guard import CalibratedGuard, ScopeGuard
     from tunesmith.serve.engine import Choice, Generation
 
-    refusal = "Sorry, I can only help with Lumen Home devices."
     inside = ["how do i reset my thermostat", "my smart plug will not pair", "how do i update the hub firmware"]
     outside = ["what is the price of bitcoin", "recommend a diet for me", "which car should i buy"]
     engine = server.app_state.engine
-    sure = CalibratedGuard(ScopeGuard(inside, outside, refusal), 0.0, reanswer_above=0.0)
+    sure = CalibratedGuard(ScopeGuard(inside, outside, REFUSAL), 0.0, reanswer_above=0.0)
     sure = replace(sure, openings=sure.guard.refusal_openings(engine.tokenizer))
-    real, asked = engine.generate, []
+    real_generate, real_stream, asked = engine.generate, engine.stream, []
 
-    def declining(model, text, s):  # the model as a small fine-tune that over-refuses: it declines unless stopped
+    def generate(model, text, s):
         asked.append(s.suppress_first)
-        gen = real(model, text, s)
-        return gen if s.suppress_first else Generation([Choice(refusal, "stop", 9)], gen.prompt_tokens, 1.0)
+        gen = real_generate(model, text, s)
+        return gen if s.suppress_first else Generation([Choice(REFUSAL, "stop", 9)], gen.prompt_tokens, 1.0)
 
-    monkeypatch.setattr(engine, "generate", declining)
+    def stream(model, text, s):
+        asked.append(s.suppress_first)
+        if s.suppress_first:
+            yield from real_stream(model, text, s)
+            return
+        yield REFUSAL
+        yield Choice(REFUSAL, "stop", 9)
+
+    monkeypatch.setattr(engine, "generate", generate)
+    monkeypatch.setattr(engine, "stream", stream)
+    server.app_state.guard = sure
+    yield sure, asked
+    server.app_state.guard = None
+
+
+def test_the_scope_guard_asks_again_when_the_model_declines_a_question_it_is_sure_of(client, server, over_refusing):
+    """As the evaluation's guarded arm: the model's refusal of a question the guard is sure is in scope is asked
+    again with the data's refusal openings suppressed, and what the client gets (and the log keeps, marked
+    `reasked`) is the answer."""
+    from dataclasses import replace
+
+    sure, asked = over_refusing
+    engine = server.app_state.engine
     kw = {"model": "legal", "messages": MESSAGES, "max_tokens": 6, "temperature": 0}
-    try:
-        server.app_state.guard = sure
-        answered = client.chat.completions.create(**kw)
-        server.app_state.guard = replace(sure, reanswer_above=2.0)  # never that sure: the refusal stands
-        declined = client.chat.completions.create(**kw)
-    finally:
-        server.app_state.guard = None
-    assert sure.openings == tuple(engine.tokenizer(refusal, add_special_tokens=False)["input_ids"][:1])
+    answered = client.chat.completions.create(**kw)
+    server.app_state.guard = replace(sure, reanswer_above=2.0)  # never that sure: the refusal stands
+    declined = client.chat.completions.create(**kw)
+    assert sure.openings == tuple(engine.tokenizer(REFUSAL, add_special_tokens=False)["input_ids"][:1])
     assert asked == [(), sure.openings, ()]
-    assert answered.choices[0].message.content != refusal and declined.choices[0].message.content == refusal
+    assert answered.choices[0].message.content != REFUSAL and declined.choices[0].message.content == REFUSAL
     rows = {row.id: row for row in server.log.fetch()}
     assert rows[answered.id].responses == [answered.choices[0].message.content] and not rows[answered.id].guarded
+    assert rows[answered.id].reasked and not rows[declined.id].reasked and not rows[declined.id].guarded
+
+
+def test_a_streamed_answer_the_model_declines_is_asked_again_as_a_plain_one(client, server, over_refusing):
+    """With the guard sure of the question, a streamed request is held whole and asked again when the model
+    declines, as a plain one is: the same text and the same log flags, not the refusal sent as it came."""
+    kw = {"model": "legal", "messages": MESSAGES, "max_tokens": 6, "temperature": 0}
+    plain = client.chat.completions.create(**kw)
+    chunks = list(client.chat.completions.create(stream=True, **kw))
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert streamed == plain.choices[0].message.content != REFUSAL
+    assert chunks[-1].usage.completion_tokens == plain.usage.completion_tokens
+    rows = {row.id: row for row in server.log.fetch()}
+    flags = [(r.guarded, r.reasked, r.responses) for r in (rows[plain.id], rows[chunks[0].id])]
+    assert flags[0] == flags[1] == (False, True, [streamed])

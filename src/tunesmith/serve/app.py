@@ -5,7 +5,8 @@ for the promoted run): a name is a dictionary key here, never a path. The names 
 retrieval: the passages of the document index in the system prompt, as the rag arms had them (evals.rag), and the
 response's top-level `sources` (an extension field the openai SDK keeps in `model_extra`) lists them. With
 serve.answer_guards, each answer passes the blocklist and the PII scan before it is sent (serve/guards.py); a
-streamed answer is then held back until it is complete, since a phrase already sent cannot be taken back.
+streamed answer is then held back until it is complete, since a phrase already sent cannot be taken back. So is a
+streamed answer to a question serve.guard is sure is in scope: a refusal by the model is asked again first.
 
 Every error, ours or the framework's, is OpenAI's error JSON (`{"error": {"message", "type", "param", "code"}}`), so
 the official clients raise their usual exceptions, and nothing ever answers with a traceback.
@@ -268,6 +269,7 @@ class _Call:
     created: int = field(default_factory=lambda: int(time.time()))
     refusal: str | None = None  # the scope guard's house refusal, when it declined the question
     sure: bool = False  # the scope guard is sure the question is in scope: a refusal by the model is asked again
+    reasked: bool = False  # the model declined and the answers sent are the ones asked again
     retrieved: Retrieved | None = None  # serve.rag_models: the passages put into the prompt
     answer_guard: str | None = None  # serve.answer_guards: the action taken on the answers, None when none hit
     answer_flags: dict[str, list[str]] | None = None  # what the answer guards found
@@ -295,15 +297,11 @@ class _Call:
             gen = Generation([Choice(self.refusal, "stop", 0)] * s.n, 0, (time.perf_counter() - t0) * 1000)
         else:
             gen = state.engine.generate(self.model, text, s)
-            if (
-                self.sure
-                and state.guard is not None
-                and state.engine.reasks
-                and any(is_refusal(c.text) for c in gen.choices)
-            ):
+            if state.guard is not None and self.reasks(state) and any(is_refusal(c.text) for c in gen.choices):
                 # Asked again with the data's refusal openings suppressed, as the evaluation's guarded arm does
                 again = state.engine.generate(self.model, text, replace(s, suppress_first=state.guard.openings))
                 gen = Generation(again.choices, gen.prompt_tokens, gen.latency_ms + again.latency_ms)
+                self.reasked = True
             gen = Generation(self.guard(state, gen.choices), gen.prompt_tokens, gen.latency_ms)
         self.log(state, gen.prompt_tokens, gen.choices, self.elapsed_ms(t0))
         return gen
@@ -316,6 +314,11 @@ class _Call:
         checked = [state.answer_guards.check(c.text) for c in choices]
         self.answer_guard, self.answer_flags = combined(checked)
         return [Choice(g.text, c.finish_reason, c.completion_tokens) for g, c in zip(checked, choices, strict=True)]
+
+    def reasks(self, state: ServeState) -> bool:
+        """Whether a refusal by the model is asked again: the scope guard is on and sure the question is in scope,
+        and the engine can suppress the refusal openings (vLLM cannot)."""
+        return self.sure and state.guard is not None and state.engine.reasks
 
     def guarded(self, state: ServeState) -> str | None:
         """The house refusal when serve.guard is on and finds the chat's last question out of scope."""
@@ -336,6 +339,7 @@ class _Call:
             latency_ms=latency_ms,
             finish_reason=choices[0].finish_reason,
             guarded=self.refusal is not None,
+            reasked=self.reasked,
             sources=self.retrieved.sources() if self.retrieved else None,
             answer_guard=self.answer_guard,
             answer_flags=self.answer_flags,
@@ -417,16 +421,21 @@ def _chat_chunks(state: ServeState, call: _Call, text: str, s: Sampling) -> Iter
         yield chunk({"content": call.refusal})
         yield chunk({}, "stop", usage=_usage(0, [declined]))
         return
-    held = state.answer_guards is not None  # the answer is checked whole, then sent in one piece
+    if state.answer_guards is not None or call.reasks(state):
+        # Held: the answer is checked whole, or asked again if the model declines, then sent in one piece; a phrase
+        # or a refusal already sent cannot be taken back. The path of a plain request, so the two agree.
+        gen = call.generate(state, text, s)
+        [answer] = gen.choices
+        if answer.text:
+            yield chunk({"content": answer.text})
+        yield chunk({}, answer.finish_reason, usage=_usage(gen.prompt_tokens, gen.choices))
+        return
     for item in state.engine.stream(call.model, text, s):
         if isinstance(item, Choice):
-            [item] = call.guard(state, [item])
-            if held and item.text:
-                yield chunk({"content": item.text})
             prompt_tokens = state.engine.count_tokens(text)
             call.log(state, prompt_tokens, [item], call.elapsed_ms(t0))
             yield chunk({}, item.finish_reason, usage=_usage(prompt_tokens, [item]))
-        elif not held:
+        else:
             yield chunk({"content": item})
 
 

@@ -41,6 +41,8 @@ class RequestRow(Base):
     finish_reason: Mapped[str] = mapped_column(String(16))
     redacted: Mapped[bool] = mapped_column(Boolean)
     guarded: Mapped[bool] = mapped_column(Boolean, default=False)  # declined by the scope guard, not the model
+    # the model declined a question the scope guard was sure of, and the answer sent is the one asked again
+    reasked: Mapped[bool] = mapped_column(Boolean, default=False)
     # JSON list of the passages a serve.rag_models answer was given ({source, locator, score}); null without retrieval
     sources: Mapped[str | None] = mapped_column(Text, nullable=True)
     # serve.answer_guards: the action taken on the answer (block, redact, log) and, as JSON, what each guard found
@@ -73,6 +75,7 @@ class LoggedRequest:
     ratings: list[float]
     corrections: list[str]
     guarded: bool = False
+    reasked: bool = False  # the model's refusal of an in-scope question was asked again (serve.guard)
     sources: list[dict[str, Any]] | None = None  # the passages of an answer given with retrieval
     answer_guard: str | None = None  # serve.answer_guards: block, redact or log; None when no guard hit
     answer_flags: dict[str, list[str]] | None = None  # what each guard found
@@ -148,6 +151,7 @@ class RequestLog:
         latency_ms: float,
         finish_reason: str,
         guarded: bool = False,
+        reasked: bool = False,
         sources: list[dict[str, Any]] | None = None,
         answer_guard: str | None = None,
         answer_flags: dict[str, list[str]] | None = None,
@@ -155,7 +159,8 @@ class RequestLog:
         """Write one request. Of its `sources`, the log keeps which passage (source, locator) and its score: the
         passage text is in the document index already, and each request repeating it would grow the log by
         kilobytes. `responses` are the answers as sent (after the answer guards); `answer_guard` and `answer_flags`
-        say what the guards did and found."""
+        say what the guards did and found; `reasked` that they are the answers asked again after the model declined
+        a question the scope guard was sure of, so a reviewer can tell them from the model's first answer."""
         contents = [m.get("content") or "" for m in messages]
         if self.redact:
             cleaned = redact_texts([*contents, *responses])
@@ -180,6 +185,7 @@ class RequestLog:
                     finish_reason=finish_reason,
                     redacted=self.redact,
                     guarded=guarded,
+                    reasked=reasked,
                     sources=None if sources is None else json.dumps(_cited(sources), ensure_ascii=False),
                     answer_guard=answer_guard,
                     answer_flags=None if answer_flags is None else json.dumps(answer_flags, ensure_ascii=False),
@@ -229,6 +235,7 @@ class RequestLog:
                         ratings=[f.rating for f in fb],
                         corrections=[f.correction for f in fb if f.correction],
                         guarded=r.guarded,
+                        reasked=r.reasked,
                         sources=None if r.sources is None else json.loads(r.sources),
                         answer_guard=r.answer_guard,
                         answer_flags=None if r.answer_flags is None else json.loads(r.answer_flags),
