@@ -29,6 +29,9 @@ ColumnsOpt = Annotated[
 KeepNamesOpt = Annotated[
     bool | None, config_option("keep_recurring_names", "--keep-recurring-names/--no-keep-recurring-names")
 ]
+KeepContactsOpt = Annotated[
+    bool | None, config_option("keep_recurring_contacts", "--keep-recurring-contacts/--no-keep-recurring-contacts")
+]
 ModelOpt = Annotated[str | None, typer.Option("--model", help="Tokenizer (Hub id or path) for exact token counts.")]
 EntitiesOpt = Annotated[str | None, config_option("pii_entities", "--pii-entities", metavar="ENTITY,...")]
 AllowOpt = Annotated[list[str] | None, config_option("pii_allow", "--pii-allow", metavar="VALUE")]  # repeatable
@@ -158,6 +161,7 @@ def _shared(
     pii_entities: str | None,
     pii_allow: list[str] | None,
     keep_recurring_names: bool | None,
+    keep_recurring_contacts: bool | None,
     near_dup_threshold: float | None,
     columns: str | None,
     test_paths: list[Path] | None,
@@ -169,6 +173,7 @@ def _shared(
         "pii_entities": _entities(pii_entities),
         "pii_allow": pii_allow,
         "keep_recurring_names": keep_recurring_names,
+        "keep_recurring_contacts": keep_recurring_contacts,
         "near_dup_threshold": near_dup_threshold,
         "columns": _columns(columns),
         "test_paths": _files(test_paths),
@@ -264,6 +269,7 @@ def check(
     no_pii: Annotated[bool, typer.Option("--no-pii", help="Skip the PII scan.")] = False,
     no_embeddings: Annotated[bool, typer.Option("--no-embeddings", help="Skip the embedding spread.")] = False,
     keep_recurring_names: KeepNamesOpt = None,
+    keep_recurring_contacts: KeepContactsOpt = None,
     pii_name_sample: Annotated[int | None, config_option("pii_name_sample", "--pii-name-sample")] = None,
     embedding_sample: Annotated[int | None, config_option("embedding_sample", "--embedding-sample")] = None,
     columns: ColumnsOpt = None,
@@ -300,7 +306,15 @@ def check(
         language_severity=language_severity,
         **_language(language_check, language_threshold, language_sentence_threshold),
         **_shared(
-            format, pii_entities, pii_allow, keep_recurring_names, near_dup_threshold, columns, test_paths, val_paths
+            format,
+            pii_entities,
+            pii_allow,
+            keep_recurring_names,
+            keep_recurring_contacts,
+            near_dup_threshold,
+            columns,
+            test_paths,
+            val_paths,
         ),
     )
     result = check_files(
@@ -340,6 +354,7 @@ def prepare(
         Path | None, typer.Option("--pii-key-file", help="HMAC key for pseudonyms, outside --out (created if absent).")
     ] = None,
     keep_recurring_names: KeepNamesOpt = None,
+    keep_recurring_contacts: KeepContactsOpt = None,
     dedup: Annotated[str | None, config_option("dedup", "--dedup")] = None,
     near_dup_threshold: NearDupOpt = None,
     conflicts: Annotated[str | None, config_option("conflicts", "--conflicts")] = None,
@@ -399,7 +414,15 @@ def prepare(
         split=_shares(split),
         **_language(language_check, language_threshold, language_sentence_threshold),
         **_shared(
-            format, pii_entities, pii_allow, keep_recurring_names, near_dup_threshold, columns, test_paths, val_paths
+            format,
+            pii_entities,
+            pii_allow,
+            keep_recurring_names,
+            keep_recurring_contacts,
+            near_dup_threshold,
+            columns,
+            test_paths,
+            val_paths,
         ),
     )
     result = prepare_dataset(

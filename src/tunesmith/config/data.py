@@ -67,6 +67,10 @@ class DataConfig(Section):
     keep_recurring_names: bool = Field(
         True, description="Names found in 10+ examples are brand, product or persona names: keep them."
     )
+    keep_recurring_contacts: bool = Field(
+        True,
+        description="Phone numbers and e-mail addresses found in 10+ examples are the organisation's: keep them.",
+    )
     dedup: Literal["near", "exact", "off"] = Field(
         "near", description="near: drop exact and near duplicates; exact: exact ones only."
     )

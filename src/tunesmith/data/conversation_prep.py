@@ -135,8 +135,8 @@ def redact_kept(
     warnings = []
     if recurring:
         warnings.append(
-            f"kept {len(recurring)} PERSON value(s) as the organisation's, product's or persona's name: "
-            f"{', '.join(recurring)} (keep_recurring_names=False redacts them)"
+            f"kept {len(recurring)} value(s) as the organisation's, product's or persona's own name or contact: "
+            f"{', '.join(recurring)} (keep_recurring_names=False, keep_recurring_contacts=False redact them)"
         )
     if names := pii.names_warning():
         warnings.append(names)

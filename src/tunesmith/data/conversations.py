@@ -43,9 +43,9 @@ def _pii_notes(records: list[dict[str, Any]], cfg: DataConfig, scan: PiiScan) ->
         )
     if scan.kept:
         notes.append(
-            f"not reported as PII: {', '.join(scan.kept)}: PERSON values in {pii.RECURRING_MIN}+ examples, or in "
-            "the system prompt of most, are taken for the organisation's, product's or persona's name "
-            "(keep_recurring_names=False reports them)"
+            f"not reported as PII: {', '.join(scan.kept)}: names, phone numbers and e-mail addresses in "
+            f"{pii.RECURRING_MIN}+ examples, or in the system prompt of most, are taken for the organisation's, "
+            "product's or persona's own (keep_recurring_names=False, keep_recurring_contacts=False report them)"
         )
     if names := pii.names_warning():
         notes.append(names)

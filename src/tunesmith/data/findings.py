@@ -174,7 +174,7 @@ def duplicate_id_findings(records: Sequence[dict[str, Any]], cfg: DataConfig) ->
 class PiiScan:
     findings: list[Finding]
     counts: dict[str, int]  # values found, by entity
-    kept: list[str]  # PERSON values taken for the deployer's own names and left alone
+    kept: list[str]  # values taken for the deployer's own (names, helpline numbers and addresses) and left alone
     frequent: list[dict[str, Any]]  # the PERSON values held by the most examples: value, examples, kept
 
 
@@ -183,8 +183,9 @@ def pii_findings(records: Sequence[dict[str, Any]], cfg: DataConfig, *, name_sam
     looked for in at most `name_sample` distinct messages (None: in all)."""
     flat = pii.record_texts(records)
     found = pii.scan(flat.texts, entities=cfg.pii_entities, allow=cfg.pii_allow, name_sample=name_sample)
-    names = pii.name_counts(flat.texts, found, flat.owners, flat.system)
-    recurring = names.recurring() if cfg.keep_recurring_names else set()
+    names, recurring, kept = pii.kept_values(
+        flat, found, names=cfg.keep_recurring_names, contacts=cfg.keep_recurring_contacts
+    )
     found = pii.without(flat.texts, found, recurring)
     where: dict[tuple[str, str], list[int]] = defaultdict(list)
     count: dict[str, int] = defaultdict(int)
@@ -223,7 +224,6 @@ def pii_findings(records: Sequence[dict[str, Any]], cfg: DataConfig, *, name_sam
                 details={"values": redacted},
             )
         )
-    kept = sorted(names.forms.get(v, v) for v in recurring)
     return PiiScan(findings, dict(count), kept, frequent)
 
 

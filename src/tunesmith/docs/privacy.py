@@ -2,7 +2,8 @@
 
 Each document is redacted on its own, as the dataset is redacted as a whole: a value found anywhere in a document
 is swept from all of its passages, and a PERSON name that recurs across 10 or more of its passages is kept as the
-organisation's or the product's name (data.keep_recurring_names). Redacting per document is what lets a rebuild
+organisation's or the product's name (data.keep_recurring_names), a phone number or e-mail address as its contact
+(data.keep_recurring_contacts). Redacting per document is what lets a rebuild
 reuse an unchanged file's passages; a value found in one document is therefore not swept from another (list such
 values under data.pii_allow, or they are found in each document where the analyzer sees them). What the prepared
 dataset decided is not personal data (its manifest's `pii`: data.pii_allow and the names it kept as the

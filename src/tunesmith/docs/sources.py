@@ -133,7 +133,10 @@ def fingerprint(cfg: Config) -> str:
     settings: dict[str, Any] = {
         "reader": READER_VERSION,
         "docs": cfg.docs.model_dump(mode="json", exclude={"paths"}),
-        "pii": cfg.data.model_dump(mode="json", include={"pii", "pii_entities", "pii_allow", "keep_recurring_names"}),
+        "pii": cfg.data.model_dump(
+            mode="json",
+            include={"pii", "pii_entities", "pii_allow", "keep_recurring_names", "keep_recurring_contacts"},
+        ),
         "dataset_pii": recorded_allow(cfg.stage_dir("dataset")),  # the prepared dataset's decision, docs/privacy.py
         "embedding": EMBEDDING_MODEL,
         "parsers": {name: _version(name) for name in PARSERS},

@@ -223,8 +223,8 @@ def _preflight_pairs(cfg: Config, dataset_dir: Path, upload_dir: Path, tokenizer
 
 
 def recorded_decision(data: DataConfig, dataset_dir: Path) -> DataConfig:
-    """The data settings under which prepare's decision holds: the values it allowed and the PERSON values it kept
-    as the deployer's names (counted over all the data, recorded in the manifest's `pii`) are allowed, and nothing
+    """The data settings under which prepare's decision holds: the values it allowed and those it kept as the
+    deployer's names and contacts (counted over all the data, recorded in the manifest's `pii`) are allowed, and nothing
     is re-decided on the split sent, where a kept name recurs less and would count as a customer's. A dataset that
     records no redaction (pii off, or written before the decision was recorded) is judged as `data check` does."""
     from tunesmith.data.redact import recorded_allow
@@ -233,7 +233,7 @@ def recorded_decision(data: DataConfig, dataset_dir: Path) -> DataConfig:
     if recorded is None:
         return data
     allow = sorted({*data.pii_allow, *recorded})
-    return data.model_copy(update={"pii_allow": allow, "keep_recurring_names": False})
+    return data.model_copy(update={"pii_allow": allow, "keep_recurring_names": False, "keep_recurring_contacts": False})
 
 
 def _refuse_pii(cfg: Config, dataset_dir: Path, files: dict[str, Path]) -> None:
