@@ -22,10 +22,14 @@ from tunesmith.serve.log import LoggedRequest
 class Outcomes(Signal):
     n: int
     refusal_rate: float
+    # of all requests, those the scope guard declined before the model ran (serve.guard) and those whose answer was
+    # asked again after the model declined: the guard's share rising is out-of-scope traffic, the rest the model's
+    guarded_rate: float
+    reasked_rate: float
     mean_rating: float | None
     ratings: int
     mean_answer_words: float
-    daily: list[dict[str, Any]]  # {"day", "n", "refusal_rate", "mean_rating", "mean_answer_words"}
+    daily: list[dict[str, Any]]  # {"day", "n", "refusal_rate", "guarded_rate", "reasked_rate", "mean_rating", ...}
     refusal_fired: bool
     rating_fired: bool
 
@@ -44,6 +48,8 @@ def _summary(rows: list[LoggedRequest]) -> dict[str, Any]:
     return {
         "n": len(rows),
         "refusal_rate": float(np.mean([is_refusal(a) for a in answers])) if answers else 0.0,
+        "guarded_rate": float(np.mean([r.guarded for r in rows])) if rows else 0.0,
+        "reasked_rate": float(np.mean([r.reasked for r in rows])) if rows else 0.0,
         "mean_rating": float(np.mean(ratings)) if ratings else None,
         "ratings": len(ratings),
         "mean_answer_words": float(np.mean([len(a.split()) for a in answers])) if answers else 0.0,

@@ -76,7 +76,11 @@ def render_html(result: dict[str, Any], lengths: dict[str, list[int]], path: Pat
         ("MMD (p-value)", f"{d['mmd']:.4f} (p={d['mmd_p']:.3f})", f"p &lt; {t['mmd_alpha']}"),
         ("unseen-topic share", f"{d['unseen_share']:.0%}", f"&gt; {t['unseen_share']}"),
         ("prompt length PSI", f"{d['length_psi']:.3f}", f"&gt; {t['psi']}"),
-        ("refusal rate", f"{o['refusal_rate']:.0%}", f"&gt; {t['refusal_rate']}"),
+        (
+            "refusal rate",
+            f"{o['refusal_rate']:.0%} (scope guard {o['guarded_rate']:.0%}; asked again {o['reasked_rate']:.0%})",
+            f"&gt; {t['refusal_rate']}",
+        ),
         ("mean rating", str(o["mean_rating"]), f"&lt; {t['mean_rating']}"),
         (
             "answers the answer guards hit",
