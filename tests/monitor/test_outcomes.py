@@ -3,7 +3,7 @@ is the model declining (docs/serving.md, Scope guard)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -17,7 +17,7 @@ REFUSAL = "I'm sorry, I can only help with Lumen Home orders and devices."
 def _row(n: int, answer: str, *, guarded: bool = False, reasked: bool = False) -> LoggedRequest:
     return LoggedRequest(
         id=f"r{n}",
-        created_at=datetime(2026, 12, 1 + n % 2, tzinfo=timezone.utc),
+        created_at=datetime(2026, 12, 1 + n % 2, tzinfo=UTC),
         model="fine_tuned",
         messages=[{"role": "user", "content": f"question {n}"}],
         prompt_text=f"question {n}",
