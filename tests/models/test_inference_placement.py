@@ -54,6 +54,7 @@ def simulated_gpu(monkeypatch: pytest.MonkeyPatch) -> Loads:
     for module in (loading, runner):  # the runner holds its own name for the decision
         monkeypatch.setattr(module, "inference_placement", decide)
     monkeypatch.setattr(loading, "load_model", load_model)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "simulated GPU")  # for the lineage's device
     return loads
 
 
@@ -164,3 +165,18 @@ def test_the_eval_model_arms_and_forgetting_run_on_the_placed_models(
     assert [m.dtype for m in simulated_gpu.models] == [torch.bfloat16, torch.bfloat16]
     forgetting = result.results.forgetting
     assert forgetting is not None and forgetting.base_perplexity > 0 and forgetting.fine_tuned_perplexity > 0
+    assert result.results.lineage.device == "cuda: simulated GPU, bfloat16"  # and the report says where
+
+
+def test_the_evaluation_records_the_device_its_models_answered_on(monkeypatch: pytest.MonkeyPatch):
+    """results.json's lineage names the device, so latency and cost figures are read against the right machine."""
+    from tunesmith.evals.lineage import device
+
+    _cuda(monkeypatch, available=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert device("hf") == f"cpu: {torch.get_num_threads()} threads, float32"
+    assert device("llamacpp") == "cpu: 3 threads, f16 GGUF"
+    _cuda(monkeypatch, available=True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "NVIDIA H100 80GB HBM3")
+    assert device("hf") == "cuda: NVIDIA H100 80GB HBM3, bfloat16"
+    assert device("llamacpp") == "cpu: 3 threads, f16 GGUF"  # llama.cpp is built for the CPU here

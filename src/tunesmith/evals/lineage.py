@@ -16,6 +16,21 @@ from tunesmith.evals.results import Lineage
 ENGINES = {"hf": "transformers", "llamacpp": "llama.cpp, an f16 GGUF of each model (tunesmith export's writer)"}
 
 
+def device(engine: str) -> str:
+    """Where the local models answered, for the latency and cost figures a reader compares: the GPU by name, or the
+    CPU with its thread count (llama.cpp here is a CPU build)."""
+    import torch
+
+    from tunesmith.models.llamacpp import default_threads
+    from tunesmith.models.loading import inference_placement
+
+    where = inference_placement(gpu=engine == "hf")
+    if where.device == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(0)}, {str(where.dtype).removeprefix('torch.')}"
+    threads = torch.get_num_threads() if engine == "hf" else default_threads()
+    return f"cpu: {threads} threads, {'float32' if engine == 'hf' else 'f16 GGUF'}"
+
+
 def lineage(dataset_dir: Path, train_dir: Path, base: str | None, engine: str | None = None) -> Lineage:
     out: dict[str, Any] = {
         "base_model": base,
@@ -24,6 +39,7 @@ def lineage(dataset_dir: Path, train_dir: Path, base: str | None, engine: str | 
     }
     if engine is not None:
         out["engine"] = ENGINES.get(engine, engine)
+        out["device"] = device(engine)
     for name, d in (("dataset", dataset_dir), ("train", train_dir)):
         manifest = d / "manifest.json"
         if manifest.exists():

@@ -291,6 +291,7 @@ class Lineage(BaseModel):
     dataset_hash: str | None = None
     train_manifest_sha256: str | None = Field(None, description="links the evaluation to its run in the registry")
     engine: str | None = Field(None, description="what generated the local model arms' answers (eval.engine)")
+    device: str | None = Field(None, description="where the local model arms answered: the GPU, or the CPU's threads")
 
     def items(self) -> list[tuple[str, Any]]:
         """The keys that are present, known ones first, as the file has them."""

@@ -36,6 +36,11 @@ def available() -> bool:
     return importlib.util.find_spec("llama_cpp") is not None
 
 
+def default_threads() -> int:
+    """llama.cpp's threads: OMP_NUM_THREADS when set (as torch reads it), else every core."""
+    return int(os.environ.get("OMP_NUM_THREADS") or 0) or os.cpu_count() or 1
+
+
 class LlamaCppEngine:
     """A GGUF loaded by llama.cpp, greedy (temperature 0, no repeat penalty), stopping on the tokens llama.cpp
     counts as end of generation (the file's eos and eot, and the end-of-turn tokens it recognises by text)."""
@@ -48,7 +53,7 @@ class LlamaCppEngine:
         import llama_cpp
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-        threads = threads or int(os.environ.get("OMP_NUM_THREADS") or 0) or os.cpu_count() or 1
+        threads = threads or default_threads()
         self.threads = threads
         try:
             self.llm = llama_cpp.Llama(
