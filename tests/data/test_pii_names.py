@@ -69,6 +69,7 @@ def test_company_name_in_every_system_prompt_is_kept_and_a_person_is_redacted(tm
 
 HELPLINE = "0800 555 0142"  # the organisation's, in a third of the answers
 CUSTOMER = "(415) 555-0134"  # one caller's, in their own question
+TESTER = "(415) 555-0188"  # typed by users in 12 conversations (a tester's, or a regular caller's): still theirs
 
 
 def _with_phones(path: Path) -> Path:
@@ -77,6 +78,8 @@ def _with_phones(path: Path) -> Path:
         if i % 3 == 0:
             r["messages"][2]["content"] += f" Questions? Call us on {HELPLINE}."
     rows[14]["messages"][1]["content"] += f" You can call me back on {CUSTOMER}."
+    for r in rows[20:32]:
+        r["messages"][1]["content"] += f" My phone number is {TESTER}."
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
 
@@ -87,20 +90,22 @@ def test_the_organisations_helpline_is_kept_and_a_callers_number_is_redacted(tmp
     cfg = DataConfig(pii="redact", refusals="off", split={"train": 0.8, "val": 0.1, "test": 0.1})
     prepare_dataset([src], tmp_path / "ds", cfg)
     text = "".join((tmp_path / "ds" / f"{s}.jsonl").read_text(encoding="utf-8") for s in ("train", "val", "test"))
-    assert text.count(HELPLINE) == 20 and CUSTOMER not in text and text.count("<PHONE_NUMBER>") == 1
+    assert text.count(HELPLINE) == 20 and CUSTOMER not in text and TESTER not in text
+    assert text.count("<PHONE_NUMBER>") == 13
     manifest = json.loads((tmp_path / "ds" / "manifest.json").read_text(encoding="utf-8"))
     assert HELPLINE in manifest["pii"]["kept_names"]  # the decision later gates (vendor upload, documents) apply
+    assert TESTER not in manifest["pii"]["kept_names"]
 
     off = cfg.model_copy(update={"keep_recurring_contacts": False})
     prepare_dataset([src], tmp_path / "ds-off", off)
     text = "".join((tmp_path / "ds-off" / f"{s}.jsonl").read_text(encoding="utf-8") for s in ("train", "val", "test"))
-    assert HELPLINE not in text and text.count("<PHONE_NUMBER>") == 21
+    assert HELPLINE not in text and text.count("<PHONE_NUMBER>") == 33
 
 
 def test_check_does_not_report_the_helpline_as_personal_data(tmp_path):
     report = check_files([_with_phones(tmp_path / "hr.jsonl")], diversity=False)
     [phones] = [f for f in report.findings if f.kind == "pii" and f.entity == "PHONE_NUMBER"]
-    assert phones.message.startswith("1 PHONE_NUMBER value(s) in 1 example(s)")
+    assert phones.message.startswith("13 PHONE_NUMBER value(s) in 13 example(s)")
 
 
 def test_check_lists_the_most_frequent_person_values(tmp_path):

@@ -180,6 +180,20 @@ def test_documents_follow_the_data_pii_policy(tmp_path: Path) -> None:
     assert json.loads((out / "manifest.json").read_text())["counts"]["redactions"] == len(audit)
 
 
+def test_a_number_repeated_through_a_document_is_redacted_and_the_datasets_helpline_kept(tmp_path: Path) -> None:
+    """A CV repeats its author's number on every page: within a document recurring is no sign of the organisation's
+    helpline; the prepared dataset's decision (its answers gave the helpline) is."""
+    (tmp_path / "d").mkdir()
+    pages = "".join(f"# Page {k}\n\nJane's notes, page {k}. Mobile +44 20 7946 0958.\n\n" for k in range(12))
+    (tmp_path / "d" / "cv.md").write_text(pages + "# Help\n\nThe helpline is 0800 555 0142.\n")
+    dataset = tmp_path / "artifacts" / "dataset"
+    dataset.mkdir(parents=True)
+    decision = {"policy": "redact", "allow": [], "kept_names": ["0800 555 0142"]}
+    (dataset / "manifest.json").write_text(json.dumps({"pii": decision}))
+    text = (build_index(load_config(handbook.project(tmp_path, ["d"], pii="redact"))) / "passages.jsonl").read_text()
+    assert "7946" not in text and "0800 555 0142" in text
+
+
 def test_the_evals_retriever_is_the_moved_one() -> None:
     from tunesmith.evals import retrieval
     from tunesmith.models.retrieval import HybridRetriever

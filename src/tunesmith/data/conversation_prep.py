@@ -123,7 +123,7 @@ def drops(
 def redact_kept(
     records: list[dict[str, Any]], kept: list[int], held: HeldOut, base: Parent | None, cfg: DataConfig, key: PiiKey
 ) -> tuple[list[dict[str, Any]], Counter[str], list[str], list[str]]:
-    """The audit log, the counts by entity, the warnings, and the PERSON values kept as the deployer's names."""
+    """The audit log, the counts by entity, the warnings, and the values kept as the deployer's names and contacts."""
     if cfg.pii == "off":
         return [], Counter(), [], []
     log, pii_counts, recurring = redact(  # the held-out examples with the rest: one sweep, one numbering

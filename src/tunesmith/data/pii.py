@@ -371,14 +371,16 @@ def record_texts(records: Sequence[dict[str, Any]]) -> Texts:
             out.texts.append(container[key])
             out.owners.append(owner)
             out.system.append(role == "system")
-            out.deployer.append(role in ("system", "assistant"))
+            # An answer's text is the deployer's; its tool calls' arguments carry the customer's phone or e-mail.
+            out.deployer.append(role == "system" or (role == "assistant" and slot[1] == "content"))
             out.slots.append(slot)
     return out
 
 
 @dataclass
 class NameCounts:
-    """How many examples hold each PERSON value, anywhere and in their system prompt, out of `examples`.
+    """How many examples hold each value (PERSON, or a contact: `name_counts`'s entities), anywhere and in their
+    system prompt, out of `examples`.
 
     An example "holds" a value when the value appears in it as a whole word, found by the name model there or
     not: spaCy tags "Marlowe" in "Marlowe handles leave" and not in "At Marlowe Logistics", so counting only the

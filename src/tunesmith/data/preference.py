@@ -319,7 +319,7 @@ class PreferencePairs:
         self.against = against
         self.parent = parent
         self.warnings: list[str] = []
-        self.pii_kept: list[str] = []  # PERSON values redaction kept as the deployer's names (manifest `pii`)
+        self.pii_kept: list[str] = []  # values redaction kept as the deployer's names and contacts (manifest `pii`)
         self.groups = PromptGroups([], [], [], [])
         self.drop: dict[int, str] = {}
         self.base = _Parent()

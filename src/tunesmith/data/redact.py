@@ -10,6 +10,7 @@ import json
 import os
 import secrets
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -190,8 +191,8 @@ def decision(cfg: DataConfig, kept_names: list[str]) -> dict[str, Any]:
 
 
 def recorded_allow(dataset_dir: Path) -> list[str] | None:
-    """What prepare's recorded decision (the manifest's `pii`) lets through: the values it allowed and the PERSON
-    values it kept as the deployer's names, counted over all the data. None when the dataset records no redaction
+    """What prepare's recorded decision (the manifest's `pii`) lets through: the values it allowed and those it kept
+    as the deployer's names and contacts, counted over all the data. None when the dataset records no redaction
     (pii off, no dataset yet, or one written before the decision was recorded).
 
     Every later reader of personal data applies this instead of re-deciding on its own subset: the vendor upload
@@ -202,6 +203,13 @@ def recorded_allow(dataset_dir: Path) -> list[str] | None:
     if not isinstance(recorded, dict) or recorded.get("policy") not in ("redact", "pseudonymize"):
         return None
     return sorted({*recorded.get("allow", []), *recorded.get("kept_names", [])})
+
+
+def decided_allow(pii_allow: Sequence[str], dataset_dir: Path) -> list[str]:
+    """data.pii_allow with what prepare's recorded decision let through (recorded_allow): the values every later
+    scan of this project's text (served answers, the request log, review exports, safety figures) leaves alone, so
+    the helpline the model was trained to give is not logged as <PHONE_NUMBER> and retrained on that way."""
+    return sorted({*pii_allow, *(recorded_allow(dataset_dir) or [])})
 
 
 def _assert_no_raw(records: list[dict[str, Any]], raw_values: list[str]) -> None:

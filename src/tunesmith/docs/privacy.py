@@ -2,13 +2,13 @@
 
 Each document is redacted on its own, as the dataset is redacted as a whole: a value found anywhere in a document
 is swept from all of its passages, and a PERSON name that recurs across 10 or more of its passages is kept as the
-organisation's or the product's name (data.keep_recurring_names), a phone number or e-mail address as its contact
-(data.keep_recurring_contacts). Redacting per document is what lets a rebuild
-reuse an unchanged file's passages; a value found in one document is therefore not swept from another (list such
-values under data.pii_allow, or they are found in each document where the analyzer sees them). What the prepared
-dataset decided is not personal data (its manifest's `pii`: data.pii_allow and the names it kept as the
-organisation's over all the conversations) holds in the documents too. With
-`pseudonymize`, the key is the dataset's (`.tunesmith/pii.key`), and the numbering (<PERSON_1>) is per document.
+organisation's or the product's name (data.keep_recurring_names); a phone number or e-mail address is not, however
+often it recurs (see `document_policy`). Redacting per document is what lets a rebuild reuse an unchanged file's
+passages; a value found in one document is therefore not swept from another (list such values under
+data.pii_allow, or they are found in each document where the analyzer sees them). What the prepared dataset
+decided is not personal data (its manifest's `pii`: data.pii_allow and the names and contacts it kept as the
+organisation's over all the conversations) holds in the documents too. With `pseudonymize`, the key is the
+dataset's (`.tunesmith/pii.key`), and the numbering (<PERSON_1>) is per document.
 """
 
 from __future__ import annotations
@@ -23,12 +23,16 @@ FIELDS = ("locator", "text")  # the passage's texts that are scanned: a heading 
 
 
 def document_policy(cfg: Config) -> DataConfig:
-    """data.pii with prepare's recorded decision added: the values the dataset allowed and the names it kept as the
-    organisation's (counted over all the conversations) are not personal data in its documents either."""
-    from tunesmith.data.redact import recorded_allow
+    """data.pii with prepare's recorded decision added: the values the dataset allowed and the names and contacts it
+    kept as the organisation's (counted over all the conversations) are not personal data in its documents either.
 
-    recorded = recorded_allow(cfg.stage_dir("dataset")) or []
-    return cfg.data.model_copy(update={"pii_allow": sorted({*cfg.data.pii_allow, *recorded})})
+    A contact is not kept for recurring within a document: a CV or a letter repeats its author's phone number in
+    every page's footer, and a document has no user turns to tell a caller's number from the organisation's. The
+    helpline passes as the dataset's decision, or through data.pii_allow."""
+    from tunesmith.data.redact import decided_allow
+
+    allow = decided_allow(cfg.data.pii_allow, cfg.stage_dir("dataset"))
+    return cfg.data.model_copy(update={"pii_allow": allow, "keep_recurring_contacts": False})
 
 
 def redact_passages(

@@ -78,9 +78,9 @@ def _guarded(
 
 def _pii_allow(cfg: Config, dataset_dir: Path) -> list[str]:
     """data.pii_allow and what prepare kept as the organisation's (the persona's and the brand's names)."""
-    from tunesmith.data.redact import recorded_allow
+    from tunesmith.data.redact import decided_allow
 
-    return sorted({*cfg.data.pii_allow, *(recorded_allow(dataset_dir) or [])})
+    return decided_allow(cfg.data.pii_allow, dataset_dir)
 
 
 def add_safety(
