@@ -153,3 +153,41 @@ def test_a_log_from_before_reasked_answers_upgrades_in_place(tmp_path):
     )
     assert {r.id: r.reasked for r in log.fetch()} == {"old-1": False, "new-1": True}
     log.close()
+
+
+def test_the_log_keeps_what_prepare_let_through_and_redacts_the_rest(tmp_path):
+    """The helpline the model was trained to give is logged as it was said, so that a review of the traffic (and a
+    retraining on it) does not turn it into <PHONE_NUMBER>; a caller's e-mail is still redacted."""
+    log = RequestLog(f"sqlite:///{tmp_path / 'log.db'}", redact=True, allow=["0800 555 0142"])
+    log.record(
+        id="r1",
+        endpoint="chat",
+        model="fine_tuned",
+        messages=[{"role": "user", "content": "Write to jane.doe@example.com about my card"}],
+        responses=["Please call us on 0800 555 0142."],
+        prompt_tokens=1,
+        completion_tokens=1,
+        latency_ms=1.0,
+        finish_reason="stop",
+    )
+    (row,) = log.fetch()
+    log.close()
+    assert row.responses == ["Please call us on 0800 555 0142."]
+    assert "jane.doe" not in row.prompt_text and "<EMAIL_ADDRESS>" in row.prompt_text
+
+
+def test_serve_and_monitor_allow_the_prepared_datasets_decision(tmp_path):
+    from tunesmith.config import Config, DataConfig
+    from tunesmith.monitor.run import open_log
+    from tunesmith.serve.server import served_allow
+
+    dataset = tmp_path / "artifacts" / "dataset"
+    dataset.mkdir(parents=True)
+    (dataset / "manifest.json").write_text(
+        '{"pii": {"policy": "redact", "allow": [], "kept_names": ["0800 555 0142", "Juno"]}}', encoding="utf-8"
+    )
+    cfg = Config(root=tmp_path, data=DataConfig(pii_allow=["help@example.org"]))
+    assert served_allow(cfg) == ["0800 555 0142", "Juno", "help@example.org"]
+    log = open_log(cfg.model_copy(update={"monitor": cfg.monitor.model_copy(update={"redact": False})}))
+    assert log.allow == served_allow(cfg)
+    log.close()

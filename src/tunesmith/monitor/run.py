@@ -32,7 +32,13 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
 
 
 def open_log(cfg: Config) -> RequestLog:
-    return RequestLog(resolve_url(cfg.monitor.database_url, cfg.root), redact=cfg.monitor.redact)
+    return RequestLog(resolve_url(cfg.monitor.database_url, cfg.root), redact=cfg.monitor.redact, allow=_allow(cfg))
+
+
+def _allow(cfg: Config) -> list[str]:
+    from tunesmith.data.redact import decided_allow
+
+    return decided_allow(cfg.data.pii_allow, cfg.stage_dir("dataset"))
 
 
 def _last_user(messages: list[dict[str, str]]) -> str:
@@ -193,7 +199,7 @@ def export_review(
             if any(r <= cfg.monitor.low_rating for r in row.ratings) and (p := _review_pair(row)) is not None
         ]
         texts = [m["content"] for p in found for k in ("prompt", "chosen", "rejected") for m in p[k]]
-        cleaned = iter(redact_texts(texts)) if texts else iter(())
+        cleaned = iter(redact_texts(texts, _allow(cfg))) if texts else iter(())
         for p in found:
             for k in ("prompt", "chosen", "rejected"):
                 p[k] = [{"role": m["role"], "content": next(cleaned)} for m in p[k]]
@@ -208,7 +214,7 @@ def export_review(
         if why:
             records.append(_review_record(row, why))
     texts = [m["content"] for r in records for m in r["messages"]]
-    cleaned = iter(redact_texts(texts)) if texts else iter(())
+    cleaned = iter(redact_texts(texts, _allow(cfg))) if texts else iter(())
     for r in records:
         r["messages"] = [{"role": m["role"], "content": next(cleaned)} for m in r["messages"]]
     out.parent.mkdir(parents=True, exist_ok=True)

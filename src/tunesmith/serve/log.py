@@ -85,11 +85,12 @@ def _cited(sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: s[k] for k in ("source", "locator", "score") if k in s} for s in sources]
 
 
-def redact_texts(texts: Sequence[str]) -> list[str]:
-    """Replace every PII span with its type (`<EMAIL_ADDRESS>`), with the data stage's scanner and defaults."""
+def redact_texts(texts: Sequence[str], allow: Sequence[str] = ()) -> list[str]:
+    """Replace every PII span with its type (`<EMAIL_ADDRESS>`), with the data stage's scanner and defaults; the
+    `allow` values (data.redact.decided_allow: the organisation's own helpline and names) are left alone."""
     from tunesmith.data import pii
 
-    spans = pii.scan(list(texts))
+    spans = pii.scan(list(texts), allow=list(allow))
     return [pii.splice(t, s, lambda span, _v: f"<{span.entity}>") for t, s in zip(texts, spans, strict=True)]
 
 
@@ -104,9 +105,10 @@ def resolve_url(url: str, root: Path) -> str:
 class RequestLog:
     """Thread-safe writer and reader of the log. SQLite allows one writer: writes to it take a lock."""
 
-    def __init__(self, url: str, *, redact: bool = True) -> None:
+    def __init__(self, url: str, *, redact: bool = True, allow: Sequence[str] = ()) -> None:
         self.url = url
         self.redact = redact
+        self.allow = list(allow)  # not personal data: data.pii_allow and what prepare kept as the organisation's
         sqlite = url.startswith("sqlite")
         self.engine = create_engine(
             url,
@@ -163,7 +165,7 @@ class RequestLog:
         a question the scope guard was sure of, so a reviewer can tell them from the model's first answer."""
         contents = [m.get("content") or "" for m in messages]
         if self.redact:
-            cleaned = redact_texts([*contents, *responses])
+            cleaned = redact_texts([*contents, *responses], self.allow)
             contents, responses = cleaned[: len(contents)], cleaned[len(contents) :]
         messages = [{"role": m["role"], "content": c} for m, c in zip(messages, contents, strict=True)]
         last_user = next(
@@ -199,7 +201,7 @@ class RequestLog:
 
     def add_feedback(self, request_id: str, rating: float, correction: str | None = None) -> None:
         if correction and self.redact:
-            correction = redact_texts([correction])[0]
+            correction = redact_texts([correction], self.allow)[0]
         self._write(
             [FeedbackRow(request_id=request_id, created_at=datetime.now(UTC), rating=rating, correction=correction)]
         )

@@ -136,7 +136,9 @@ def build_state(cfg: Config, p: ServePlan, api_key: str | None, start_engine: Ca
     retrieval = build_retrieval(cfg, p)
     guards = answer_guards(cfg)
     engine = start_engine() if start_engine is not None else load_engine(cfg, p)
-    log = RequestLog(resolve_url(cfg.monitor.database_url, cfg.root), redact=cfg.monitor.redact)
+    log = RequestLog(
+        resolve_url(cfg.monitor.database_url, cfg.root), redact=cfg.monitor.redact, allow=served_allow(cfg)
+    )
     if guard is not None:  # the refusal openings the guard suppresses when it asks again, in the served vocabulary
         guard = replace(guard, openings=guard.guard.refusal_openings(engine.tokenizer))
     state = ServeState(engine, log, cfg.serve, api_key, p.lineage, p.aliases, guard, retrieval)
@@ -144,12 +146,21 @@ def build_state(cfg: Config, p: ServePlan, api_key: str | None, start_engine: Ca
     return state
 
 
+def served_allow(cfg: Config) -> list[str]:
+    """What is not personal data in served text: data.pii_allow and what prepare let through for the served run's
+    dataset (the organisation's names and helpline), for the answer guards and the request log alike."""
+    from tunesmith.data.redact import decided_allow
+
+    served = Registry(cfg).served()
+    dataset_dir = served.dataset_dir if served is not None and served.dataset_dir else cfg.stage_dir("dataset")
+    return decided_allow(cfg.data.pii_allow, Path(dataset_dir))
+
+
 def answer_guards(cfg: Config) -> Any:
     """serve.answer_guards over eval.blocklist and the data section's PII settings, warmed up; None when none is
     on. A blocklist guard with an empty eval.blocklist is a ConfigError: it would guard nothing."""
     if not cfg.serve.answer_guards:
         return None
-    from tunesmith.data.redact import recorded_allow
     from tunesmith.serve.guards import AnswerGuards
 
     if "blocklist" in cfg.serve.answer_guards and not cfg.eval.blocklist:
@@ -157,14 +168,12 @@ def answer_guards(cfg: Config) -> Any:
             "serve.answer_guards has a blocklist guard, and eval.blocklist is empty",
             hint="list the phrases under eval.blocklist, or remove blocklist from serve.answer_guards",
         )
-    served = Registry(cfg).served()
-    dataset_dir = served.dataset_dir if served is not None and served.dataset_dir else cfg.stage_dir("dataset")
     guards = AnswerGuards(
         dict(cfg.serve.answer_guards),
         list(cfg.eval.blocklist),
         cfg.serve.blocked_answer,
         cfg.data.pii_entities,
-        sorted({*cfg.data.pii_allow, *(recorded_allow(dataset_dir) or [])}),  # what prepare let through
+        served_allow(cfg),
     )
     guards.warm_up()
     return guards
