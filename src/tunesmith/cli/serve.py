@@ -126,8 +126,9 @@ def _render(result: dict[str, Any]) -> None:
     console.print(
         f"{d['n_traffic']} prompts vs {d['n_reference']} training prompts: AUC {d['auc']:.3f}, "
         f"MMD p={d['mmd_p']:.3f}, unseen topics {d['unseen_share']:.0%}, length PSI {d['length_psi']:.3f}, "
-        f"refusals {o['refusal_rate']:.0%} (scope guard {o['guarded_rate']:.0%}, asked again "
-        f"{o['reasked_rate']:.0%}), mean rating {o['mean_rating']}"
+        f"refusals {o['refusal_rate']:.0%} (scope guard {o['guarded_rate']:.0%}, model "
+        f"{o['refusal_rate'] - o['guarded_rate']:.0%}; {o['reasked_rate']:.0%} more asked again and answered), "
+        f"mean rating {o['mean_rating']}"
     )
     for example in d["unseen_examples"][:5]:
         console.print(f"  unseen: {example}", soft_wrap=True)

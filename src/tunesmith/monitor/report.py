@@ -78,7 +78,8 @@ def render_html(result: dict[str, Any], lengths: dict[str, list[int]], path: Pat
         ("prompt length PSI", f"{d['length_psi']:.3f}", f"&gt; {t['psi']}"),
         (
             "refusal rate",
-            f"{o['refusal_rate']:.0%} (scope guard {o['guarded_rate']:.0%}; asked again {o['reasked_rate']:.0%})",
+            f"{o['refusal_rate']:.0%} (scope guard {o['guarded_rate']:.0%}, model "
+            f"{o['refusal_rate'] - o['guarded_rate']:.0%}; {o['reasked_rate']:.0%} more asked again and answered)",
             f"&gt; {t['refusal_rate']}",
         ),
         ("mean rating", str(o["mean_rating"]), f"&lt; {t['mean_rating']}"),
