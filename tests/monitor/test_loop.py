@@ -153,6 +153,7 @@ def test_monitor_fires_on_new_topics_and_exports_them_redacted(project: Path, ca
     records = {r["meta"]["id"]: r for r in read_jsonl(review)}
     assert {ids[c] for c in COOKING} & set(records)
     assert "low_rating" in records[low]["meta"]["tags"]
+    assert (records[low]["meta"]["guarded"], records[low]["meta"]["reasked"]) == (False, False)  # for the reviewer
     assert records[low]["messages"][-1]["content"] == "Write to <EMAIL_ADDRESS> for a refund."  # the correction
     assert "jane.roe" not in review.read_text()
 

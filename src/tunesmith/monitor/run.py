@@ -144,6 +144,9 @@ def _review_record(row: LoggedRequest, why: list[str]) -> dict[str, Any]:
             "model": row.model,
             "ratings": row.ratings,
             "answer_is_correction": bool(row.corrections),
+            # serve.guard's part in the answer, for the reviewer: declined before the model ran, or asked again
+            "guarded": row.guarded,
+            "reasked": row.reasked,
             "logged_at": row.created_at.isoformat(),
         },
     }
