@@ -80,3 +80,15 @@ def test_numeric_tags_are_read_as_strings(tmp_path: Path) -> None:
     (tmp_path / "test.jsonl").write_text(json.dumps({"messages": messages, "meta": {"tags": [2024, "billing"]}}) + "\n")
     (case,) = load_test_cases(tmp_path / "test.jsonl")
     assert case.tags == ["2024", "billing"]
+
+
+def test_the_schema_writer_takes_help_for_help(tmp_path, monkeypatch):
+    """`python -m tunesmith.evals.results --help` wrote the schema to a file named --help."""
+    from tunesmith.evals.results import main
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0 and list(tmp_path.iterdir()) == []
+    main([str(tmp_path / "schema.json")])
+    assert (tmp_path / "schema.json").read_text(encoding="utf-8") == results_schema()

@@ -454,7 +454,19 @@ def results_schema() -> str:
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
 
 
-if __name__ == "__main__":  # python -m tunesmith.evals.results [PATH]: regenerate the committed schema
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else SCHEMA_PATH
+def main(argv: list[str] | None = None) -> None:
+    """python -m tunesmith.evals.results [PATH]: regenerate the committed schema (argparse, so that `--help` is
+    help: it was taken for a path, and a file named --help was written)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m tunesmith.evals.results", description=main.__doc__)
+    parser.add_argument(
+        "path", nargs="?", type=Path, default=SCHEMA_PATH, help=f"where to write (default {SCHEMA_PATH})"
+    )
+    out = parser.parse_args(argv).path
     out.write_text(results_schema(), encoding="utf-8")
     print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
