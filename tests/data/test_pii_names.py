@@ -12,7 +12,7 @@ import random
 from pathlib import Path
 
 from tunesmith.config import DataConfig
-from tunesmith.data import pii
+from tunesmith.data import pii, recurring
 from tunesmith.data.check import check_files
 from tunesmith.data.prepare import prepare_dataset
 
@@ -135,7 +135,7 @@ def test_names_are_counted_over_examples_and_a_system_prompt_name_is_kept_in_a_s
     spans = [[] for _ in texts]
     spans[0] = [pii.Span(11, 24, "PERSON", 0.85, "spacy")]  # found once, in one copy of the shared text
     spans[6] = [pii.Span(9, 23, "PERSON", 0.85, "spacy")]
-    counts = pii.name_counts(texts, spans, owners, system=[True] * 6 + [False, False])
+    counts = recurring.name_counts(texts, spans, owners, system=[True] * 6 + [False, False])
     assert counts.anywhere == {"harlan whitby": 6, "dana whitfield": 1}
     assert counts.recurring() == {"harlan whitby"}
     assert counts.most_frequent() == [(COMPANY, 6)]

@@ -16,6 +16,7 @@ from tunesmith.data.card import card
 from tunesmith.data.coverage import coverage_finding, top_up
 from tunesmith.data.findings import Measured, PiiScan, duplicate_findings, group_finding, held_out_findings
 from tunesmith.data.generated import generated_section
+from tunesmith.data.recurring import RECURRING_MIN
 from tunesmith.data.redact import decision
 from tunesmith.data.sources import HeldOut, Parent, drop_held_out_twins, load_held_out, load_parent
 from tunesmith.data.store import PiiKey
@@ -44,7 +45,7 @@ def _pii_notes(records: list[dict[str, Any]], cfg: DataConfig, scan: PiiScan) ->
     if scan.kept:
         notes.append(
             f"not reported as PII: {', '.join(scan.kept)}: names, phone numbers and e-mail addresses in "
-            f"{pii.RECURRING_MIN}+ examples, or in the system prompt of most, are taken for the organisation's, "
+            f"{RECURRING_MIN}+ examples, or in the system prompt of most, are taken for the organisation's, "
             "product's or persona's own (keep_recurring_names=False, keep_recurring_contacts=False report them)"
         )
     if names := pii.names_warning():

@@ -11,6 +11,7 @@ from typing import Any
 
 from tunesmith.config import DataConfig
 from tunesmith.data import dedup, pii, stats
+from tunesmith.data.recurring import kept_values, without
 from tunesmith.data.store import id_groups
 from tunesmith.records import Finding, LoadResult
 
@@ -183,10 +184,10 @@ def pii_findings(records: Sequence[dict[str, Any]], cfg: DataConfig, *, name_sam
     looked for in at most `name_sample` distinct messages (None: in all)."""
     flat = pii.record_texts(records)
     found = pii.scan(flat.texts, entities=cfg.pii_entities, allow=cfg.pii_allow, name_sample=name_sample)
-    names, recurring, kept = pii.kept_values(
+    names, recurring, kept = kept_values(
         flat, found, names=cfg.keep_recurring_names, contacts=cfg.keep_recurring_contacts
     )
-    found = pii.without(flat.texts, found, recurring)
+    found = without(flat.texts, found, recurring)
     where: dict[tuple[str, str], list[int]] = defaultdict(list)
     count: dict[str, int] = defaultdict(int)
     for owner, spans in zip(flat.owners, found, strict=True):

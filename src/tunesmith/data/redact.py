@@ -16,6 +16,7 @@ from typing import Any
 
 from tunesmith.config import DataConfig
 from tunesmith.data import pii
+from tunesmith.data.recurring import kept_values, without
 from tunesmith.errors import DataError
 from tunesmith.records import TOOL_RECORD_KEYS
 
@@ -136,10 +137,8 @@ def redact(
     flat = pii.record_texts(records)
     texts = flat.texts
     found = pii.scan(texts, entities=cfg.pii_entities, allow=cfg.pii_allow)
-    _, recurring, kept = pii.kept_values(
-        flat, found, names=cfg.keep_recurring_names, contacts=cfg.keep_recurring_contacts
-    )
-    found = pii.without(texts, found, recurring)
+    _, recurring, kept = kept_values(flat, found, names=cfg.keep_recurring_names, contacts=cfg.keep_recurring_contacts)
+    found = without(texts, found, recurring)
     replacer = _Replacer(texts, found, cfg, key, numbered_from)
     log: list[dict[str, Any]] = []
     counts: Counter[str] = Counter()
